@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Module layout and import direction: see DESIGN.md (Core ← Engine ← ModelZoo ← … ← CLI).
+let package = Package(
+    name: "EdgeInsight",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "edgeinsight", targets: ["EdgeInsightCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        .target(
+            name: "EdgeInsightCore",
+            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
+        .target(name: "COpenVINOTypes"),
+        .target(
+            name: "Engine",
+            dependencies: [
+                "EdgeInsightCore", "COpenVINOTypes",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ModelZoo",
+            dependencies: [
+                "EdgeInsightCore", "Engine",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .executableTarget(
+            name: "EdgeInsightCLI",
+            dependencies: [
+                "EdgeInsightCore", "Engine", "ModelZoo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "EdgeInsightCoreTests", dependencies: ["EdgeInsightCore"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelZoo"]),
+        .testTarget(name: "ModelZooTests", dependencies: ["ModelZoo"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EdgeInsightCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,143 @@
+import ArgumentParser
+import EdgeInsightCore
+import Foundation
+import ModelZoo
+
+/// `edgeinsight models`: the built-in zoo and the ONNX analyzer.
+struct Models: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "List, build and inspect models.",
+        subcommands: [List.self, Build.self, Inspect.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the built-in models with their published size, cost and accuracy.",
+            discussion: "With --analyze, each model is built and its own parameters and MACs are shown beside the published ones.")
+
+        @Flag(help: "Build every model at 224×224 and show the analyzer's figures beside the published ones.")
+        var analyze = false
+
+        func run() throws {
+            var table = TextTable(analyze
+                ? ["model", "description", "params", "MACs", "published params", "published MACs", "top-1 %"]
+                : ["model", "description", "params", "MACs", "top-1 %", "source"])
+            for model in ModelZoo.models {
+                let published = model.published
+                let params = published.map { CountText.format($0.parameters) } ?? "-"
+                let macs = published.map { CountText.format($0.macs) } ?? "-"
+                let top1 = published.map { String(format: "%.1f", $0.top1) } ?? "-"
+                if analyze {
+                    let analysis = ModelAnalyzer.analyze(try ModelZoo.build(model))
+                    table.add([model.name, model.summary, CountText.format(Double(analysis.parameters)), CountText.format(Double(analysis.macs)), params, macs, top1])
+                } else {
+                    table.add([model.name, model.summary, params, macs, top1, published?.source ?? "micro-model"])
+                }
+            }
+            print(table.rendered)
+            print("\nImage models take [batch,3,R,R] FP32 (default R = 224) and return logits [batch,1000].")
+            print("Weights are seeded random, not trained: speed matches the trained model, accuracy does not.")
+        }
+    }
+
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a zoo model as an ONNX file and print its model card.",
+            discussion: "Example: edgeinsight models build mobilenet_v2 --width 0.5 --resolution 160 -o mnv2.onnx")
+
+        @Argument(help: "Zoo model name (see `models list`).")
+        var name: String
+
+        @Option(help: "Input resolution in pixels (square).")
+        var resolution = 224
+
+        @Option(help: "Width multiplier (mobilenet_v2 only: 0.35, 0.5, 0.75, 1.0, 1.4).")
+        var width: Double?
+
+        @Option(name: [.short, .customLong("output")], help: "Output file (default: NAME-RES.onnx in the current folder).")
+        var output: String?
+
+        func run() throws {
+            let model = try ModelZoo.model(named: name, width: width)
+            let path = output ?? "\(model.name)-\(resolution).onnx"
+            try ModelZoo.write(model, resolution: resolution, to: path)
+            let card = ModelCard(model: model, resolution: resolution, analysis: try ModelAnalyzer.analyze(file: path))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let cardPath = path.replacingOccurrences(of: ".onnx", with: "") + ".card.json"
+            try encoder.encode(card).write(to: URL(fileURLWithPath: cardPath))
+            print("wrote \(path) (\(Bytes(Self.fileSize(path)))) and its card \(cardPath)")
+            print(Self.describe(card))
+        }
+
+        static func fileSize(_ path: String) -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+        }
+
+        static func describe(_ card: ModelCard) -> String {
+            var lines = [
+                "model          \(card.name): \(card.summary)\(card.resolution.map { " at \($0)×\($0)" } ?? "")",
+                "parameters     \(CountText.format(Double(card.parameters)))",
+                "MACs / image   \(CountText.format(Double(card.macs)))",
+                "weights        \(Bytes(card.weightBytes))",
+                "activations    \(Bytes(card.activationBytes)) per image (sum of layer outputs)",
+            ]
+            if let published = card.published {
+                lines.append("published      \(CountText.format(published.parameters)) params, \(CountText.format(published.macs)) MACs at 224, top-1 \(published.top1)% (\(published.source))")
+            }
+            lines.append("weights are    \(card.weights)")
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Analyze an ONNX file: parameters, MACs, weight and activation bytes per layer and in total.")
+
+        @Argument(help: "An ONNX file, or a zoo model name.")
+        var file: String
+
+        @Option(help: "Batch size to analyze at (dynamic dimensions take this value).")
+        var batch = 1
+
+        @Flag(help: "Print the analysis as JSON.")
+        var json = false
+
+        @Flag(help: "Print totals only, not the per-layer table.")
+        var summary = false
+
+        func run() throws {
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+            let path = ModelZoo.isZooName(file) && !FileManager.default.fileExists(atPath: file)
+                ? try ModelZoo.cachedFile(try ModelZoo.model(named: file)) : file
+            let analysis = try ModelAnalyzer.analyze(file: path, batch: batch)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(analysis), as: UTF8.self))
+                return
+            }
+            if !summary {
+                var table = TextTable(["#", "layer", "op", "output", "params", "MACs", "weights", "activations"])
+                for (i, layer) in analysis.layers.enumerated() {
+                    table.add([
+                        String(i), layer.name, layer.op, layer.outputShape.isEmpty ? "?" : TensorInfo.describe(layer.outputShape),
+                        String(layer.parameters), String(layer.macs), Bytes(layer.weightBytes).description, Bytes(layer.activationBytes).description,
+                    ])
+                }
+                print(table.rendered)
+                print()
+            }
+            print("graph          \(analysis.graphName.isEmpty ? "(unnamed)" : analysis.graphName), \(analysis.layers.count) nodes, batch \(analysis.batch)")
+            for input in analysis.inputs { print("input          \(input.name) \(input.elementType.rawValue) \(input.shapeDescription)") }
+            for output in analysis.outputs { print("output         \(output.name) \(output.elementType.rawValue) \(output.shapeDescription)") }
+            print("parameters     \(CountText.format(Double(analysis.parameters))) (\(analysis.parameters))")
+            print("MACs           \(CountText.format(Double(analysis.macs))) (\(analysis.macs))")
+            print("weights        \(Bytes(analysis.weightBytes))")
+            print("activations    \(Bytes(analysis.activationBytes)) (largest layer output \(Bytes(analysis.peakActivationBytes)))")
+            if !analysis.unanalyzedOps.isEmpty {
+                print("note           shapes unknown after: \(analysis.unanalyzedOps.joined(separator: ", ")); later costs may be undercounted")
+            }
+        }
+    }
+}

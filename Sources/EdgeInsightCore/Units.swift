@@ -1,0 +1,99 @@
+import Foundation
+
+/// A count of bytes, parsed from and printed as `512B`, `1.5MB`, `2GiB`.
+public struct Bytes: Sendable, Codable, Hashable, Comparable, CustomStringConvertible {
+    public var count: Int64
+
+    public init(_ count: Int64) { self.count = count }
+    public init(_ count: Int) { self.count = Int64(count) }
+
+    public static func < (a: Bytes, b: Bytes) -> Bool { a.count < b.count }
+
+    /// Decimal units (kB = 1000 B), as network and model sizes are usually quoted.
+    public var description: String {
+        let value = Double(count)
+        let units: [(Double, String)] = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")]
+        for (scale, name) in units where abs(value) >= scale {
+            return UnitFormat.trimmed(value / scale) + name
+        }
+        return "\(count)B"
+    }
+
+    /// Parses `1500`, `1.5kB`, `2MB`, `3MiB`, `1GB`, `4KiB` (B is optional).
+    public init?(parsing text: String) {
+        let scales: [(String, Double)] = [
+            ("tib", 1_099_511_627_776), ("gib", 1_073_741_824), ("mib", 1_048_576), ("kib", 1024),
+            ("tb", 1e12), ("gb", 1e9), ("mb", 1e6), ("kb", 1e3), ("k", 1e3), ("m", 1e6), ("g", 1e9), ("b", 1),
+        ]
+        guard let (number, scale) = UnitFormat.split(text, scales: scales, defaultScale: 1),
+              number >= 0 else { return nil }
+        self.count = Int64((number * scale).rounded())
+    }
+}
+
+/// Parsing and printing of durations as `40ms`, `1.5s`, `2m`, `250us`.
+public enum DurationText {
+    /// Parses a duration with a unit (`ns`, `us`, `ms`, `s`, `m`, `h`); a bare number is seconds.
+    public static func parse(_ text: String) -> Duration? {
+        let scales: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
+        guard let (number, scale) = UnitFormat.split(text, scales: scales, defaultScale: 1),
+              number >= 0 else { return nil }
+        return .nanoseconds(Int64((number * scale * 1e9).rounded()))
+    }
+
+    /// Prints a duration in the unit that reads best: `850us`, `12.3ms`, `4.05s`.
+    public static func format(_ duration: Duration) -> String { format(nanoseconds: duration.nanoseconds) }
+
+    /// Prints a nanosecond count in the unit that reads best.
+    public static func format(nanoseconds ns: Double) -> String {
+        let magnitude = abs(ns)
+        if magnitude >= 1e9 { return UnitFormat.significant(ns / 1e9) + "s" }
+        if magnitude >= 1e6 { return UnitFormat.significant(ns / 1e6) + "ms" }
+        if magnitude >= 1e3 { return UnitFormat.significant(ns / 1e3) + "us" }
+        return UnitFormat.significant(ns) + "ns"
+    }
+}
+
+extension Duration {
+    /// The duration in nanoseconds, as a Double.
+    public var nanoseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1e9 + Double(attoseconds) / 1e9
+    }
+
+    /// The duration in seconds, as a Double.
+    public var seconds: Double { nanoseconds / 1e9 }
+}
+
+/// Shared number formatting for units.
+enum UnitFormat {
+    /// Three significant figures, trailing zeros removed: 12.3, 0.456, 1234.
+    static func significant(_ value: Double) -> String {
+        let magnitude = abs(value)
+        let decimals = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : 2
+        return trimmed(value, decimals: decimals)
+    }
+
+    static func trimmed(_ value: Double, decimals: Int = 2) -> String {
+        var text = String(format: "%.\(decimals)f", value)
+        if text.contains(".") {
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+        }
+        return text
+    }
+
+    /// Splits `12.5ms` into 12.5 and the scale of `ms`; longest unit names are tried first.
+    static func split(_ text: String, scales: [(String, Double)], defaultScale: Double) -> (Double, Double)? {
+        let lowered = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = lowered.prefix { $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" || $0 == "e" }
+        // "e" could start a unit; only treat it as an exponent when digits follow.
+        var numberPart = String(digits)
+        while let last = numberPart.last, last == "e" || last == "-" || last == "+" { numberPart.removeLast() }
+        guard let number = Double(numberPart), number.isFinite else { return nil }
+        let unit = lowered.dropFirst(numberPart.count).trimmingCharacters(in: .whitespaces)
+        if unit.isEmpty { return (number, defaultScale) }
+        guard let scale = scales.first(where: { $0.0 == unit })?.1 else { return nil }
+        return (number, scale)
+    }
+}
