@@ -18,19 +18,19 @@ struct EdgeInsight: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
-        } catch let error as CleanExit {
-            exit(withError: error)
-        } catch let error where isArgumentParserError(error) {
-            exit(withError: error)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            Foundation.exit(1)
+            let code = exitCode(for: error)
+            // Help and version requests are ArgumentParser's to print.
+            if code == .success { exit(withError: error) }
+            let text = isArgumentParserError(error) ? message(for: error) : "\(error)"
+            let line = text.split(separator: "\n").first.map(String.init) ?? "failed"
+            FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+            Foundation.exit(code == .failure || code.rawValue == 0 ? 1 : code.rawValue)
         }
     }
 
-    /// Parse errors and help requests are ArgumentParser's to print.
     private static func isArgumentParserError(_ error: Error) -> Bool {
-        error is ValidationError || error is ExitCode || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
+        error is ValidationError || String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
     }
 }
 

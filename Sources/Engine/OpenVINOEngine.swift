@@ -89,6 +89,7 @@ final class OpenVINOCompiledModel: CompiledModel, @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue else {
             throw .modelNotFound(path)
         }
+        try Self.sniff(path)
         guard settings.batch >= 1 else { throw .invalidSetting("batch must be at least 1, got \(settings.batch)") }
         if let streams = settings.streams, streams < 1 { throw .invalidSetting("streams must be at least 1, got \(streams)") }
         if let threads = settings.threads, threads < 1 { throw .invalidSetting("threads must be at least 1, got \(threads)") }
@@ -160,6 +161,23 @@ final class OpenVINOCompiledModel: CompiledModel, @unchecked Sendable {
     }
 
     // MARK: - Model preparation
+
+    /// Rejects an `.onnx` or `.xml` file that is plainly not a model before OpenVINO tries every
+    /// frontend on it (which prints other frontends' parse errors to stderr). ONNX files begin with
+    /// field 1, `ir_version`, a varint: tag byte 0x08; OpenVINO IR is XML with a `<net` element.
+    private static func sniff(_ path: String) throws(EngineError) {
+        let lowered = path.lowercased()
+        guard lowered.hasSuffix(".onnx") || lowered.hasSuffix(".xml"), let handle = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 4096)) ?? Data()
+        if head.isEmpty { throw .unreadableModel(path: path, reason: "the file is empty") }
+        if lowered.hasSuffix(".onnx"), head.first != 0x08 {
+            throw .unreadableModel(path: path, reason: "not an ONNX model (it does not start like an ONNX protobuf)")
+        }
+        if lowered.hasSuffix(".xml"), !String(decoding: head, as: UTF8.self).contains("<net") {
+            throw .unreadableModel(path: path, reason: "not an OpenVINO IR model (no <net> element)")
+        }
+    }
 
     /// Fixes input shapes: user `--shape`s first, then the batch size on the first dimension.
     private static func reshape(model: UnsafeMutableRawPointer, library: OpenVINOLibrary, settings: EngineSettings) throws(EngineError) {

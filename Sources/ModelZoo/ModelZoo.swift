@@ -195,3 +195,7 @@ public enum ModelZoo {
             docString: "EdgeInsight zoo: \(name) width \(width) at \(resolution)x\(resolution). Weights are seeded random, not trained.")
     }
 }
+
+extension ZooModel: CustomStringConvertible {
+    public var description: String { name }
+}

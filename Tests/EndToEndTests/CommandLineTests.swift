@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+
+/// The repository root, found from this file's path.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+struct CommandResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    /// The last line on stderr: where a failing command says why.
+    var errorLine: String { stderr.split(separator: "\n").last.map(String.init) ?? "" }
+}
+
+/// Runs the built `edgeinsight` binary (swift build puts it in .build/debug).
+func edgeinsight(_ arguments: [String], environment extra: [String: String] = [:]) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: repositoryRoot + "/.build/debug/edgeinsight")
+    process.arguments = arguments
+    process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+    var environment = ProcessInfo.processInfo.environment
+    environment.merge(extra) { $1 }
+    process.environment = environment
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes concurrently so neither fills and blocks the child.
+    nonisolated(unsafe) var errData = Data()
+    let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    reader.start()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    while !reader.isFinished { usleep(1000) }
+    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+}
+
+func temporaryPath(_ name: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
+}
+
+@Suite struct BenchCommandTests {
+    @Test func benchPrintsJSONWithAppliedSettings() throws {
+        let result = try edgeinsight(["bench", "identity", "--duration", "1s", "--requests", "2", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let bench = try #require(json["result"] as? [String: Any])
+        let applied = try #require(bench["applied"] as? [String: Any])
+        let latency = try #require(bench["latency"] as? [String: Any])
+        let iterations = try #require(bench["iterations"] as? Int)
+        #expect(iterations > 50)
+        #expect(latency["count"] as? Int == iterations)
+        #expect(bench["requests"] as? Int == 2)
+        #expect(!((applied["precision"] as? String) ?? "").isEmpty)
+        #expect((bench["throughput"] as? Double ?? 0) > 0)
+    }
+
+    @Test func benchSummaryStatesPrecisionAndSettings() throws {
+        let result = try edgeinsight(["bench", "squeezenet1_1", "--duration", "1s", "--hint", "latency", "--precision", "f32"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("precision f32"))
+        #expect(result.stdout.contains("hint LATENCY"))
+        #expect(result.stdout.contains("inferences/s"))
+        #expect(result.stdout.contains("p99"))
+    }
+}
+
+@Suite struct CommandErrorTests {
+    /// Each bad input ends with one `error:` line naming the problem and a non-zero exit, never a crash.
+    func expectOneLineError(_ arguments: [String], mentions: String, environment: [String: String] = [:]) throws {
+        let result = try edgeinsight(arguments, environment: environment)
+        #expect(result.status != 0, "\(arguments) should fail")
+        #expect(result.errorLine.hasPrefix("error: "), "\(arguments): \(result.stderr)")
+        #expect(result.errorLine.contains(mentions), "\(arguments): \(result.errorLine)")
+        #expect(!result.stderr.contains("crashed") && !result.stderr.contains("Fatal error"), "\(arguments): \(result.stderr)")
+    }
+
+    @Test func missingFile() throws {
+        try expectOneLineError(["bench", "/nonexistent/model.onnx"], mentions: "model file not found: /nonexistent/model.onnx")
+    }
+
+    @Test func truncatedAndNonModelFiles() throws {
+        let built = temporaryPath("squeeze.onnx")
+        defer { try? FileManager.default.removeItem(atPath: built) }
+        #expect(try edgeinsight(["models", "build", "squeezenet1_1", "-o", built]).status == 0)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: built))
+        let truncated = temporaryPath("truncated.onnx"), text = temporaryPath("notes.onnx")
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: truncated))
+        try Data("just some text\n".utf8).write(to: URL(fileURLWithPath: text))
+        defer { for path in [truncated, text] { try? FileManager.default.removeItem(atPath: path) } }
+        try expectOneLineError(["bench", truncated], mentions: "cannot read model \(truncated)")
+        try expectOneLineError(["bench", text], mentions: "cannot read model \(text)")
+        try expectOneLineError(["models", "inspect", truncated], mentions: "cannot read ONNX file \(truncated)")
+    }
+
+    @Test func wrongShape() throws {
+        try expectOneLineError(["bench", "identity", "--shape", "pixels:1,16"], mentions: "no input named 'pixels'")
+        try expectOneLineError(["bench", "identity", "--shape", "input:1,sixteen"], mentions: "bad --shape")
+        try expectOneLineError(["bench", "resnet18", "--shape", "input:1,3,224"], mentions: "bad --shape")
+    }
+
+    @Test func unknownZooName() throws {
+        try expectOneLineError(["bench", "alexnet"], mentions: "unknown zoo model 'alexnet'")
+        try expectOneLineError(["models", "build", "alexnet"], mentions: "unknown zoo model 'alexnet'")
+    }
+
+    @Test func noOpenVINOInstalled() throws {
+        let empty = temporaryPath("no-openvino")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        try expectOneLineError(["bench", "identity"], mentions: "scripts/setup", environment: ["EDGEINSIGHT_OPENVINO": empty])
+    }
+
+    @Test func badOptionValues() throws {
+        try expectOneLineError(["bench", "identity", "--duration", "soon"], mentions: "--duration")
+        try expectOneLineError(["bench", "identity", "--hint", "fastest"], mentions: "fastest")
+        try expectOneLineError(["bench", "identity", "--batch", "0"], mentions: "batch")
+        try expectOneLineError(["models", "build", "resnet18", "--resolution", "4"], mentions: "resolution")
+    }
+}
+
+@Suite struct ModelsCommandTests {
+    @Test func buildWritesModelAndCard() throws {
+        let path = temporaryPath("mnv2.onnx")
+        let card = path.replacingOccurrences(of: ".onnx", with: ".card.json")
+        defer { for p in [path, card] { try? FileManager.default.removeItem(atPath: p) } }
+        let result = try edgeinsight(["models", "build", "mobilenet_v2", "--width", "0.5", "--resolution", "160", "-o", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: path))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: card))) as? [String: Any])
+        #expect(json["name"] as? String == "mobilenet_v2_0.5")
+        #expect(json["resolution"] as? Int == 160)
+        #expect((json["macs"] as? Int ?? 0) > 0)
+        #expect((json["published"] as? [String: Any])?["top1"] as? Double == 65.4)
+        #expect(result.stdout.contains("not trained"))
+    }
+
+    @Test func inspectPrintsTotals() throws {
+        let result = try edgeinsight(["models", "inspect", "resnet18", "--summary"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("MACs           1.81G"))
+        #expect(result.stdout.contains("parameters     11.7M"))
+    }
+
+    @Test func listShowsEveryModel() throws {
+        let result = try edgeinsight(["models", "list"])
+        #expect(result.status == 0)
+        for name in ["mobilenet_v2_0.35", "mobilenet_v3_large", "efficientnet_b0", "resnet50", "squeezenet1_1", "identity", "add"] {
+            #expect(result.stdout.contains(name))
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import EdgeInsightCore
+@testable import Engine
+import Foundation
+import ModelZoo
+import Testing
+
+let imageModels = ModelZoo.models.filter(\.isImageClassifier)
+
+func zooFile(_ name: String, resolution: Int = 224) throws -> String {
+    try ModelZoo.cachedFile(try ModelZoo.model(named: name), resolution: resolution)
+}
+
+@Suite(.serialized) struct OpenVINOZooTests {
+    /// Every zoo classifier compiles in OpenVINO and answers a batch of 2 with finite logits [2, 1000].
+    @Test(arguments: imageModels)
+    func runsWithLogitsOfShapeBatchBy1000(model: ZooModel) throws {
+        let engine = try OpenVINOEngine()
+        var settings = EngineSettings()
+        settings.batch = 2
+        let compiled = try engine.compile(modelAt: try ModelZoo.cachedFile(model), settings: settings)
+        #expect(compiled.inputs == [TensorInfo(name: "input", elementType: .f32, shape: [2, 3, 224, 224])])
+        #expect(compiled.outputs.map(\.shape) == [[2, 1000]])
+        let request = try compiled.makeRequest()
+        try request.fillInputsRandomly(compiled.inputs)
+        try request.infer()
+        let output = try request.output(0)
+        #expect(output.shape == [2, 1000])
+        let logits = output.floats()
+        #expect(logits.count == 2000)
+        let finite = logits.allSatisfy { $0.isFinite }
+        #expect(finite)
+        // Seeded weights are not trained, but the network must not collapse to a constant.
+        let distinct = Set(logits.prefix(1000)).count
+        #expect(distinct > 100)
+    }
+}
+
+@Suite struct OpenVINOEngineTests {
+    @Test func addMicroModelAddsExactly() throws {
+        let engine = try OpenVINOEngine()
+        var settings = EngineSettings()
+        settings.batch = 3
+        let compiled = try engine.compile(modelAt: try zooFile("add"), settings: settings)
+        #expect(compiled.inputs.map(\.name) == ["a", "b"])
+        #expect(compiled.inputs.map(\.shape) == [[3, 16], [3, 16]])
+        let request = try compiled.makeRequest()
+        let a = (0..<48).map { Float($0) * 0.5 }, b = (0..<48).map { Float(100 - $0) }
+        a.withUnsafeBytes { try! request.inputBuffer(0).copyMemory(from: $0) }
+        b.withUnsafeBytes { try! request.inputBuffer(1).copyMemory(from: $0) }
+        try request.infer()
+        let sum = try request.output(0)
+        #expect(sum.shape == [3, 16])
+        #expect(sum.floats() == zip(a, b).map(+))
+    }
+
+    /// The first sample of a batch must give the same logits as that sample alone (f32, so exact
+    /// up to summation order).
+    @Test func batchedInferenceMatchesSingleSamples() throws {
+        let engine = try OpenVINOEngine()
+        let path = try zooFile("mobilenet_v3_small")
+        var single = EngineSettings()
+        single.precision = .f32
+        var batched = single
+        batched.batch = 4
+        let one = try engine.compile(modelAt: path, settings: single).makeRequest()
+        let four = try engine.compile(modelAt: path, settings: batched).makeRequest()
+        var random = SeededRandom(seed: 9)
+        let sample = (0..<(3 * 224 * 224)).map { _ in random.nextSignedUnitFloat() }
+        sample.withUnsafeBytes { try! one.inputBuffer(0).copyMemory(from: $0) }
+        let fourInput = try four.inputBuffer(0)
+        for i in 0..<4 {
+            sample.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: fourInput[(i * $0.count)..<((i + 1) * $0.count)]).copyMemory(from: $0) }
+        }
+        try one.infer()
+        try four.infer()
+        let alone = try one.output(0).floats(), together = try four.output(0).floats()
+        #expect(together.count == 4000)
+        for i in 0..<4 {
+            let slice = Array(together[(i * 1000)..<((i + 1) * 1000)])
+            let worst = zip(slice, alone).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(worst < 1e-3)
+        }
+    }
+
+    @Test func appliedSettingsAreReadBack() throws {
+        let engine = try OpenVINOEngine()
+        var settings = EngineSettings()
+        settings.hint = .throughput
+        settings.precision = .f32
+        settings.streams = 2
+        let compiled = try engine.compile(modelAt: try zooFile("squeezenet1_1"), settings: settings)
+        #expect(compiled.applied.hint == "THROUGHPUT")
+        #expect(compiled.applied.precision == "f32")
+        #expect(compiled.applied.streams == 2)
+        #expect(compiled.applied.optimalRequests >= 2)
+        #expect(engine.version.hasPrefix("2026.4"))
+    }
+
+    @Test func u8InputsAreConvertedInsideTheGraph() throws {
+        let engine = try OpenVINOEngine()
+        var settings = EngineSettings()
+        settings.inputElementType = .u8
+        let compiled = try engine.compile(modelAt: try zooFile("identity"), settings: settings)
+        #expect(compiled.inputs.first?.elementType == .u8)
+        let request = try compiled.makeRequest()
+        let buffer = try request.inputBuffer(0)
+        #expect(buffer.count == 16)
+        for i in 0..<16 { buffer[i] = UInt8(i * 10) }
+        try request.infer()
+        #expect(try request.output(0).floats() == (0..<16).map { Float($0 * 10) })
+    }
+
+    @Test func userShapesFixTheInput() throws {
+        let engine = try OpenVINOEngine()
+        var settings = EngineSettings()
+        settings.shapes["input"] = [1, 3, 160, 160]
+        let compiled = try engine.compile(modelAt: try zooFile("squeezenet1_1"), settings: settings)
+        #expect(compiled.inputs.first?.shape == [1, 3, 160, 160])
+        #expect(compiled.outputs.first?.shape == [1, 1000])
+    }
+
+    @Test func benchmarkCountsEveryCompletedRequest() throws {
+        let engine = try OpenVINOEngine()
+        let compiled = try engine.compile(modelAt: try zooFile("identity"), settings: EngineSettings())
+        var reports = 0
+        let result = try Benchmark.run(compiled, engine: engine, plan: BenchmarkPlan(duration: .milliseconds(1500), requests: 3)) { _ in reports += 1 }
+        #expect(result.requests == 3)
+        #expect(result.iterations > 100)
+        #expect(result.latency.count == result.iterations)
+        #expect(result.latency.p50Ns > 0 && result.latency.p50Ns <= result.latency.p99Ns)
+        #expect(abs(result.throughput - Double(result.iterations) / result.durationSeconds) < 1e-6)
+        #expect(result.durationSeconds >= 1.4)
+        #expect(reports >= 1)
+    }
+}
+
+@Suite struct EngineErrorTests {
+    func compile(_ path: String, _ settings: EngineSettings = EngineSettings()) -> EngineError? {
+        do {
+            _ = try OpenVINOEngine().compile(modelAt: path, settings: settings)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func temporaryFile(_ name: String, _ contents: Data) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
+        try contents.write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func missingFile() {
+        #expect(compile("/nonexistent/model.onnx") == .modelNotFound("/nonexistent/model.onnx"))
+    }
+
+    @Test func truncatedAndNonModelFiles() throws {
+        let whole = try Data(contentsOf: URL(fileURLWithPath: try zooFile("squeezenet1_1")))
+        let truncated = try temporaryFile("truncated.onnx", whole.prefix(whole.count / 3))
+        let text = try temporaryFile("text.onnx", Data("this is not a model\n".utf8))
+        let empty = try temporaryFile("empty.onnx", Data())
+        let junk = try temporaryFile("junk.xml", Data("<not a model/>".utf8))
+        for path in [truncated, text, empty, junk] {
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let error = compile(path)
+            guard case .unreadableModel(let reported, _) = error else {
+                Issue.record("\(path): expected unreadableModel, got \(String(describing: error))")
+                continue
+            }
+            #expect(reported == path)
+            #expect(!"\(error!)".contains("\n"))
+        }
+    }
+
+    @Test func badShapes() throws {
+        var unknownName = EngineSettings()
+        unknownName.shapes["pixels"] = [1, 3, 224, 224]
+        guard case .badShape(let message) = compile(try zooFile("resnet18"), unknownName) else {
+            Issue.record("expected badShape"); return
+        }
+        #expect(message.contains("no input named 'pixels'"))
+
+        var wrongRank = EngineSettings()
+        wrongRank.shapes["input"] = [1, 3, 224]
+        guard case .badShape = compile(try zooFile("resnet18"), wrongRank) else {
+            Issue.record("expected badShape for a rank-3 shape"); return
+        }
+        #expect(throws: EngineError.self) { try EngineSettings.parseShape("input:1,x,3") }
+        #expect(throws: EngineError.self) { try EngineSettings.parseShape(":1,3") }
+        #expect(try EngineSettings.parseShape("input:1,3,224,224").dims == [1, 3, 224, 224])
+        #expect(try EngineSettings.parseShape("2,16").name == nil)
+    }
+
+    @Test func invalidSettings() throws {
+        var settings = EngineSettings()
+        settings.batch = 0
+        guard case .invalidSetting = compile(try zooFile("identity"), settings) else {
+            Issue.record("batch 0 should be rejected"); return
+        }
+    }
+
+    /// OpenVINO's element-type codes are declared by hand; check them against the library.
+    @Test func elementTypeCodesMatchTheLibrary() throws {
+        let engine = try OpenVINOEngine()
+        let compiled = try engine.compile(modelAt: try zooFile("identity"), settings: EngineSettings())
+        #expect(compiled.inputs.first?.elementType == .f32)
+        #expect(ElementType(openVINOCode: ElementType.u8.openVINOCode) == .u8)
+    }
+}
