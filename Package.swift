@@ -42,10 +42,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EdgeInsightCoreTests", dependencies: ["EdgeInsightCore"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelZoo"]),
-        .testTarget(name: "ModelZooTests", dependencies: ["ModelZoo"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["EdgeInsightCore"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelZoo", "TestSupport"]),
+        .testTarget(name: "ModelZooTests", dependencies: ["ModelZoo", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

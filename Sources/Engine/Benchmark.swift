@@ -43,8 +43,9 @@ public struct BenchmarkResult: Sendable, Codable {
     public var latency: LatencySummary
 }
 
-/// Runs a compiled model as OpenVINO's benchmark_app does: N requests kept in flight, each
-/// restarted as soon as it completes, latency timed from start to completion callback.
+/// Runs a compiled model as OpenVINO's benchmark_app does: with one request, synchronous
+/// inferences back to back; with N, all kept in flight, each restarted as soon as it completes,
+/// latency timed from start to completion callback.
 public enum Benchmark {
     public static func run(
         _ model: any CompiledModel, engine: any InferenceEngine, plan: BenchmarkPlan,
@@ -62,53 +63,125 @@ public enum Benchmark {
         try requests[0].infer()
         let firstInferenceNs = MonotonicClock.now() - firstStart
 
-        // Completion timestamps are written by engine threads into per-request slots and the
-        // request index queued; the loop below restarts requests and records their latencies.
-        let completions = CompletionQueue(capacity: count)
-        let startTimes = UnsafeMutablePointer<UInt64>.allocate(capacity: count)
-        defer { startTimes.deallocate() }
-        for (index, request) in requests.enumerated() {
-            try request.setCompletionHandler { completions.push(index, at: MonotonicClock.now()) }
+        if count == 1 {
+            return try runSynchronously(requests[0], model: model, engine: engine, plan: plan, firstInferenceNs: firstInferenceNs, progress: progress)
         }
 
+        // Each request restarts itself from its completion callback (as OpenVINO's own async
+        // samples do): no hop through another thread between one inference and the next, which
+        // on a small, fully busy machine costs a scheduling delay per inference.
+        let totalNs = UInt64(max(0, plan.duration.nanoseconds))
+        let finished = DispatchSemaphore(value: 0)
+        let completed = Counter()
+        let begin = MonotonicClock.now()
+        let loops = requests.map { RequestLoop(request: $0, deadline: begin + totalNs, finished: finished, completed: completed) }
+        for loop in loops { try loop.start() }
+
+        var nextReport = begin + 1_000_000_000
+        var running = loops.count
+        while running > 0 {
+            if finished.wait(timeout: .now() + .milliseconds(200)) == .success { running -= 1 }
+            let now = MonotonicClock.now()
+            if now >= nextReport && running > 0 {
+                nextReport += 1_000_000_000
+                progress(BenchmarkProgress(elapsed: .nanoseconds(Int64(min(now - begin, totalNs))), total: plan.duration, inferences: completed.value.load(ordering: .relaxed)))
+            }
+        }
+        var histogram = LatencyHistogram()
+        var end = begin
+        for loop in loops {
+            // wait() on a finished request reports how its last inference ended.
+            try loop.request.wait()
+            if let failure = loop.failure { throw failure }
+            histogram.merge(loop.latencies)
+            end = max(end, loop.lastEnd)
+        }
+        return result(model: model, engine: engine, requests: count, firstInferenceNs: firstInferenceNs,
+                      iterations: histogram.count, seconds: Double(end - begin) / 1e9, histogram: histogram)
+    }
+}
+
+/// Inferences completed so far, shared by every request's callbacks.
+private final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+/// One request driving itself until a deadline. Its state is touched only by that request's
+/// completion callbacks, which OpenVINO serialises, and read by the caller after `finished`.
+private final class RequestLoop: @unchecked Sendable {
+    unowned let request: any InferRequest
+    let deadline: UInt64
+    let finished: DispatchSemaphore
+    let completed: Counter
+    var latencies = LatencyHistogram()
+    var startedAt: UInt64 = 0
+    var lastEnd: UInt64 = 0
+    var failure: EngineError?
+
+    init(request: any InferRequest, deadline: UInt64, finished: DispatchSemaphore, completed: Counter) {
+        self.request = request
+        self.deadline = deadline
+        self.finished = finished
+        self.completed = completed
+    }
+
+    func start() throws(EngineError) {
+        try request.setCompletionHandler { [unowned self] in self.completedOne() }
+        startedAt = MonotonicClock.now()
+        try request.startAsync()
+    }
+
+    private func completedOne() {
+        let now = MonotonicClock.now()
+        latencies.record(nanoseconds: now &- startedAt)
+        lastEnd = now
+        completed.value.add(1, ordering: .relaxed)
+        guard now < deadline else {
+            finished.signal()
+            return
+        }
+        startedAt = MonotonicClock.now()
+        do throws(EngineError) { try request.startAsync() } catch {
+            failure = error
+            finished.signal()
+        }
+    }
+}
+
+extension Benchmark {
+    /// One request: no callbacks or queue hops, so the latency is the engine's alone.
+    private static func runSynchronously(
+        _ request: any InferRequest, model: any CompiledModel, engine: any InferenceEngine, plan: BenchmarkPlan,
+        firstInferenceNs: UInt64, progress: (BenchmarkProgress) -> Void
+    ) throws(EngineError) -> BenchmarkResult {
         var histogram = LatencyHistogram()
         var iterations = 0
         let totalNs = UInt64(max(0, plan.duration.nanoseconds))
         let begin = MonotonicClock.now()
-        let deadline = begin + totalNs
+        var now = begin
         var nextReport = begin + 1_000_000_000
-        for index in 0..<count {
-            startTimes[index] = MonotonicClock.now()
-            try requests[index].startAsync()
-        }
-        var inFlight = count
-        var end = begin
-        var failure: EngineError?
-        while inFlight > 0 {
-            let (index, finishedAt) = completions.pop()
-            // wait() surfaces an error the inference may have ended with.
-            do throws(EngineError) { try requests[index].wait() } catch { failure = failure ?? error }
-            histogram.record(nanoseconds: finishedAt &- startTimes[index])
+        repeat {
+            let started = now
+            try request.infer()
+            now = MonotonicClock.now()
+            histogram.record(nanoseconds: now - started)
             iterations += 1
-            end = max(end, finishedAt)
-            let now = MonotonicClock.now()
-            if now < deadline && failure == nil {
-                startTimes[index] = now
-                do throws(EngineError) { try requests[index].startAsync() } catch { failure = error; inFlight -= 1 }
-            } else {
-                inFlight -= 1
-            }
             if now >= nextReport {
                 nextReport += 1_000_000_000
                 progress(BenchmarkProgress(elapsed: .nanoseconds(Int64(min(now - begin, totalNs))), total: plan.duration, inferences: iterations))
             }
-        }
-        if let failure { throw failure }
+        } while now - begin < totalNs
+        let seconds = Double(now - begin) / 1e9
+        return result(model: model, engine: engine, requests: 1, firstInferenceNs: firstInferenceNs, iterations: iterations, seconds: seconds, histogram: histogram)
+    }
 
-        let seconds = Double(end - begin) / 1e9
-        return BenchmarkResult(
+    static func result(
+        model: any CompiledModel, engine: any InferenceEngine, requests: Int, firstInferenceNs: UInt64,
+        iterations: Int, seconds: Double, histogram: LatencyHistogram
+    ) -> BenchmarkResult {
+        BenchmarkResult(
             engine: engine.name, engineVersion: engine.version, applied: model.applied,
-            inputs: model.inputs, outputs: model.outputs, requests: count,
+            inputs: model.inputs, outputs: model.outputs, requests: requests,
             compileMs: model.compileTime.nanoseconds / 1e6, firstInferenceMs: Double(firstInferenceNs) / 1e6,
             iterations: iterations, durationSeconds: seconds,
             throughput: seconds > 0 ? Double(iterations * model.applied.batch) / seconds : 0,
@@ -116,26 +189,3 @@ public enum Benchmark {
     }
 }
 
-/// A blocking queue of completed request indexes, filled by engine threads.
-/// A mutex and a semaphore rather than an actor: the producer is a C callback thread and the
-/// consumer a tight loop, and a hop through the concurrency runtime would add to every latency.
-final class CompletionQueue: Sendable {
-    private let items: Mutex<[(index: Int, at: UInt64)]>
-    private let ready = DispatchSemaphore(value: 0)
-
-    init(capacity: Int) {
-        var storage: [(index: Int, at: UInt64)] = []
-        storage.reserveCapacity(capacity)
-        items = Mutex(storage)
-    }
-
-    func push(_ index: Int, at time: UInt64) {
-        items.withLock { $0.append((index, time)) }
-        ready.signal()
-    }
-
-    func pop() -> (index: Int, at: UInt64) {
-        ready.wait()
-        return items.withLock { $0.removeFirst() }
-    }
-}

@@ -73,3 +73,21 @@ extension InferRequest {
         }
     }
 }
+
+extension InferRequest {
+    /// Runs one inference without blocking the calling thread; returns when it is done.
+    /// Replaces the request's completion handler.
+    public func inferAsync() async throws(EngineError) {
+        let outcome: Result<Void, EngineError> = await withCheckedContinuation { continuation in
+            do throws(EngineError) {
+                try setCompletionHandler { continuation.resume(returning: .success(())) }
+                try startAsync()
+            } catch {
+                continuation.resume(returning: .failure(error))
+            }
+        }
+        try outcome.get()
+        // A finished request's wait() reports how the inference ended.
+        try wait()
+    }
+}

@@ -1,43 +1,6 @@
 import Foundation
+import TestSupport
 import Testing
-
-/// The repository root, found from this file's path.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-
-struct CommandResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    /// The last line on stderr: where a failing command says why.
-    var errorLine: String { stderr.split(separator: "\n").last.map(String.init) ?? "" }
-}
-
-/// Runs the built `edgeinsight` binary (swift build puts it in .build/debug).
-func edgeinsight(_ arguments: [String], environment extra: [String: String] = [:]) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: repositoryRoot + "/.build/debug/edgeinsight")
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
-    var environment = ProcessInfo.processInfo.environment
-    environment.merge(extra) { $1 }
-    process.environment = environment
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read both pipes concurrently so neither fills and blocks the child.
-    nonisolated(unsafe) var errData = Data()
-    let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    reader.start()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while !reader.isFinished { usleep(1000) }
-    return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
-}
-
-func temporaryPath(_ name: String) -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
-}
 
 @Suite struct BenchCommandTests {
     @Test func benchPrintsJSONWithAppliedSettings() throws {

@@ -2,6 +2,7 @@ import EdgeInsightCore
 @testable import Engine
 import Foundation
 import ModelZoo
+import TestSupport
 import Testing
 
 let imageModels = ModelZoo.models.filter(\.isImageClassifier)
@@ -82,6 +83,42 @@ func zooFile(_ name: String, resolution: Int = 224) throws -> String {
         }
     }
 
+    @Test func asyncInferenceAwaitsTheResult() async throws {
+        let engine = try OpenVINOEngine()
+        let compiled = try engine.compile(modelAt: try zooFile("add"), settings: EngineSettings())
+        let request = try compiled.makeRequest()
+        for round in 0..<3 {
+            let a = (0..<16).map { Float($0 + round) }, b = (0..<16).map { _ in Float(round) * 10 }
+            a.withUnsafeBytes { try! request.inputBuffer(0).copyMemory(from: $0) }
+            b.withUnsafeBytes { try! request.inputBuffer(1).copyMemory(from: $0) }
+            try await request.inferAsync()
+            #expect(try request.output(0).floats() == zip(a, b).map(+))
+        }
+    }
+
+    /// The same network as OpenVINO IR (converted by OpenVINO's Python API) compiles and gives the
+    /// same logits as the ONNX file.
+    @Test func openVINOIRModelsLoad() throws {
+        let onnx = try zooFile("squeezenet1_1")
+        let xml = temporaryPath("squeezenet.xml")
+        defer { for path in [xml, xml.replacingOccurrences(of: ".xml", with: ".bin")] { try? FileManager.default.removeItem(atPath: path) } }
+        let converted = try python("import sys, openvino as ov; ov.save_model(ov.convert_model(sys.argv[1]), sys.argv[2], compress_to_fp16=False)", [onnx, xml])
+        #expect(converted.status == 0, "\(converted.stderr)")
+        var settings = EngineSettings()
+        settings.precision = .f32
+        let engine = try OpenVINOEngine()
+        var logits: [[Float]] = []
+        for path in [onnx, xml] {
+            let request = try engine.compile(modelAt: path, settings: settings).makeRequest()
+            try request.fillInputsRandomly([TensorInfo(name: "input", elementType: .f32, shape: [1, 3, 224, 224])], seed: 5)
+            try request.infer()
+            logits.append(try request.output(0).floats())
+        }
+        let worst = zip(logits[0], logits[1]).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1
+        #expect(logits[1].count == 1000)
+        #expect(worst < 1e-4)
+    }
+
     @Test func appliedSettingsAreReadBack() throws {
         let engine = try OpenVINOEngine()
         var settings = EngineSettings()
@@ -131,6 +168,16 @@ func zooFile(_ name: String, resolution: Int = 224) throws -> String {
         #expect(abs(result.throughput - Double(result.iterations) / result.durationSeconds) < 1e-6)
         #expect(result.durationSeconds >= 1.4)
         #expect(reports >= 1)
+    }
+
+    @Test func singleRequestRunsSynchronously() throws {
+        let engine = try OpenVINOEngine()
+        let compiled = try engine.compile(modelAt: try zooFile("identity"), settings: EngineSettings())
+        let result = try Benchmark.run(compiled, engine: engine, plan: BenchmarkPlan(duration: .milliseconds(500), requests: 1))
+        #expect(result.requests == 1)
+        #expect(result.iterations > 100)
+        #expect(result.latency.count == result.iterations)
+        #expect(result.durationSeconds >= 0.5)
     }
 }
 

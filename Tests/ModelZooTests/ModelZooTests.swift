@@ -1,10 +1,8 @@
 import EdgeInsightCore
 import Foundation
 @testable import ModelZoo
+import TestSupport
 import Testing
-
-/// The repository root, found from this file's path.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
 let classifiers = ModelZoo.models.filter(\.isImageClassifier)
 
@@ -101,8 +99,9 @@ let classifiers = ModelZoo.models.filter(\.isImageClassifier)
                 dims = [d.dim_value or d.dim_param for d in model.graph.output[0].type.tensor_type.shape.dim]
                 print(path.rsplit('/', 1)[1], model.opset_import[0].version, dims)
             """
-        let (status, output) = try runPython(script, arguments: paths)
-        #expect(status == 0, "onnx checker failed:\n\(output)")
+        let result = try python(script, paths)
+        let output = result.stdout + result.stderr
+        #expect(result.status == 0, "onnx checker failed:\n\(output)")
         for model in classifiers {
             #expect(output.contains("\(model.name).onnx 17 ['batch', 1000]"), "\(model.name): \(output)")
         }
@@ -177,19 +176,3 @@ let classifiers = ModelZoo.models.filter(\.isImageClassifier)
     }
 }
 
-/// Runs python3 with the project's .deps/python (the onnx package) on the path.
-func runPython(_ script: String, arguments: [String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["PYTHONPATH"] = repositoryRoot + "/.deps/python"
-    process.environment = environment
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
