@@ -96,7 +96,7 @@ struct Bench: ParsableCommand {
         }
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
 
-        let (path, label) = try resolveModel()
+        let (path, label) = try ModelZoo.resolve(model, resolution: resolution, width: width)
         let engine = try OpenVINOEngine()
         if !json { Progress.show("compiling \(label) with OpenVINO \(engine.version)…") }
         let compiled = try engine.compile(modelAt: path, settings: settings)
@@ -109,24 +109,10 @@ struct Bench: ParsableCommand {
         if !json { Progress.finish() }
 
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(BenchReport(model: label, file: path, result: result)), as: UTF8.self))
+            print(try prettyJSON(BenchReport(model: label, file: path, result: result)))
         } else {
             print(Self.describe(result, label: label, path: path, askedPrecision: precision))
         }
-    }
-
-    /// A zoo name becomes a cached ONNX file; anything else is a path.
-    private func resolveModel() throws -> (path: String, label: String) {
-        if ModelZoo.isZooName(model) || width != nil, !FileManager.default.fileExists(atPath: model) {
-            let zoo = try ModelZoo.model(named: model, width: width)
-            let path = try ModelZoo.cachedFile(zoo, resolution: resolution)
-            return (path, zoo.isImageClassifier ? "\(zoo.name) at \(resolution)×\(resolution)" : zoo.name)
-        }
-        let looksLikeFile = model.contains("/") || model.contains(".")
-        if !looksLikeFile { throw ZooError.unknownModel(model, known: ModelZoo.models.map(\.name)) }
-        return (model, model)
     }
 
     static func describe(_ r: BenchmarkResult, label: String, path: String, askedPrecision: InferencePrecision?) -> String {

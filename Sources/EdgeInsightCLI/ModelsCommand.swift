@@ -62,10 +62,8 @@ struct Models: ParsableCommand {
             let path = output ?? "\(model.name)-\(resolution).onnx"
             try ModelZoo.write(model, resolution: resolution, to: path)
             let card = ModelCard(model: model, resolution: resolution, analysis: try ModelAnalyzer.analyze(file: path))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let cardPath = path.replacingOccurrences(of: ".onnx", with: "") + ".card.json"
-            try encoder.encode(card).write(to: URL(fileURLWithPath: cardPath))
+            try (try prettyJSON(card) + "\n").write(toFile: cardPath, atomically: true, encoding: .utf8)
             print("wrote \(path) (\(Bytes(Self.fileSize(path)))) and its card \(cardPath)")
             print(Self.describe(card))
         }
@@ -108,13 +106,10 @@ struct Models: ParsableCommand {
 
         func run() throws {
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-            let path = ModelZoo.isZooName(file) && !FileManager.default.fileExists(atPath: file)
-                ? try ModelZoo.cachedFile(try ModelZoo.model(named: file)) : file
+            let path = try ModelZoo.resolve(file).path
             let analysis = try ModelAnalyzer.analyze(file: path, batch: batch)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                print(String(decoding: try encoder.encode(analysis), as: UTF8.self))
+                print(try prettyJSON(analysis))
                 return
             }
             if !summary {

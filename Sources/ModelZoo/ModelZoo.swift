@@ -133,9 +133,16 @@ public enum ModelZoo {
         return model
     }
 
-    /// Whether `name` names a zoo model rather than a file.
-    public static func isZooName(_ name: String) -> Bool {
-        (try? model(named: name)) != nil
+    /// Turns what a user typed into a model file: an existing file is used as it is; a zoo name
+    /// (with an optional width) becomes the cached ONNX file at `resolution`. The label says which.
+    public static func resolve(_ nameOrPath: String, resolution: Int = 224, width: Double? = nil) throws(ZooError) -> (path: String, label: String) {
+        if FileManager.default.fileExists(atPath: nameOrPath) { return (nameOrPath, nameOrPath) }
+        let looksLikePath = nameOrPath.contains("/") || nameOrPath.contains(".") && (try? model(named: nameOrPath)) == nil
+        // A missing file is the engine's to report ("model file not found"), naming the path.
+        if looksLikePath && width == nil { return (nameOrPath, nameOrPath) }
+        let zoo = try model(named: nameOrPath, width: width)
+        let path = try cachedFile(zoo, resolution: resolution)
+        return (path, zoo.isImageClassifier ? "\(zoo.name) at \(resolution)×\(resolution)" : zoo.name)
     }
 
     /// Builds a zoo model as an ONNX model. Weights are seeded by name and resolution.
