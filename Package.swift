@@ -27,6 +27,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .target(
             name: "ModelZoo",
             dependencies: [
@@ -34,10 +35,14 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        .target(
+            name: "Imaging",
+            dependencies: ["EdgeInsightCore", "Engine", "CTurboJPEG"]
+        ),
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -46,6 +51,7 @@ let package = Package(
         .testTarget(name: "EdgeInsightCoreTests", dependencies: ["EdgeInsightCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelZoo", "TestSupport"]),
         .testTarget(name: "ModelZooTests", dependencies: ["ModelZoo", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelZoo", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -66,9 +66,9 @@ extension Duration {
 }
 
 /// Shared number formatting for units.
-enum UnitFormat {
+public enum UnitFormat {
     /// Three significant figures, trailing zeros removed: 12.3, 0.456, 1234.
-    static func significant(_ value: Double) -> String {
+    public static func significant(_ value: Double) -> String {
         let magnitude = abs(value)
         let decimals = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : 2
         return trimmed(value, decimals: decimals)

@@ -1,0 +1,324 @@
+import EdgeInsightCore
+import Engine
+import Foundation
+import Synchronization
+
+/// What an edge-placement run does: a source offering frames at a rate, a bounded queue, and a
+/// device that pre-processes and infers them one at a time.
+public struct EdgePipelineConfig: Sendable {
+    public var source: SourceKind
+    public var arrivals: ArrivalProcess
+    /// Stop offering after this long…
+    public var duration: Duration?
+    /// …or after this many frames (whichever comes first; at least one must be set).
+    public var frames: Int?
+    /// Pre-processing; nil uses the standard pipeline for the model's input.
+    public var pipeline: Pipeline?
+    /// Frames that may wait between the source and the device; a frame arriving to a full queue is dropped.
+    public var queueCapacity = 4
+
+    public init(source: SourceKind, arrivals: ArrivalProcess, duration: Duration?, frames: Int? = nil) {
+        self.source = source
+        self.arrivals = arrivals
+        self.duration = duration
+        self.frames = frames
+    }
+}
+
+/// A slice of a run by capture time (a tenth of the run, at least 100 ms): how latency evolved.
+public struct TimelinePoint: Sendable, Codable {
+    /// Start of the slice, seconds after the first frame's intended capture.
+    public var startSeconds: Double
+    public var offered: Int
+    public var processed: Int
+    public var dropped: Int
+    public var p50Ms: Double
+    public var p99Ms: Double
+    public var meanQueueMs: Double
+}
+
+/// What an edge-placement run measured.
+public struct EdgePipelineReport: Sendable, Codable {
+    public var source: String
+    public var arrivals: String
+    public var pipeline: String
+    public var queueCapacity: Int
+    public var offered: Int
+    public var processed: Int
+    public var dropped: Int
+    public var failed: Int
+    /// Failure reasons and how often each occurred.
+    public var errors: [String: Int]
+    public var durationSeconds: Double
+    public var offeredRate: Double
+    public var throughput: Double
+    public var meanFrameBytes: Double
+    /// From each frame's intended capture time to the end of post-processing.
+    public var endToEnd: LatencySummary
+    public var stages: [StageSummary]
+    public var timeline: [TimelinePoint]
+    public var applied: AppliedSettings
+    /// Index of the most likely class of the last frame, a sign the outputs are real.
+    public var lastTopClass: Int
+}
+
+/// Progress of a running edge pipeline.
+public struct EdgePipelineProgress: Sendable {
+    public var elapsed: Duration
+    public var total: Duration?
+    public var offered: Int
+    public var processed: Int
+    public var dropped: Int
+    public var queued: Int
+}
+
+/// The `edge` placement on this machine: source → bounded queue → pre-process → infer → post-process.
+/// The source keeps its own clock and never waits for the device (except in as-fast-as-possible
+/// mode), so a device that cannot keep up shows it as queueing latency and dropped frames.
+public enum EdgePipeline {
+    public static func run(
+        _ config: EdgePipelineConfig, model: any CompiledModel, trace writer: TraceWriter? = nil,
+        progress: @escaping (EdgePipelineProgress) -> Void = { _ in }
+    ) throws(ImagingError) -> EdgePipelineReport {
+        guard config.duration != nil || config.frames != nil else { throw .badSource("give a duration or a number of frames") }
+        if let frames = config.frames, frames < 1 { throw .badSource("the number of frames must be at least 1") }
+        guard config.queueCapacity >= 1 else { throw .badSource("the queue must hold at least one frame") }
+        switch config.arrivals {
+        case .fixed(let rate), .poisson(let rate, _):
+            guard rate > 0, rate.isFinite else { throw .badSource("the frame rate must be positive, got \(rate)") }
+        case .asFastAsPossible: break
+        }
+        guard model.inputs.count == 1, let input = model.inputs.first, let inputBytes = input.elementCount.map({ $0 * input.elementType.byteSize }) else {
+            throw .badPipeline("the edge pipeline feeds models with one static input; this one has \(model.inputs.map { "\($0.name) \($0.shapeDescription)" }.joined(separator: ", "))")
+        }
+        let pipeline: Pipeline
+        if let chosen = config.pipeline { pipeline = chosen } else { pipeline = try Pipeline.standard(for: input) }
+        if config.source != .tensor {
+            guard pipeline.decodes else { throw .badPipeline("frames arrive as JPEG, so the pipeline must start with 'decode'") }
+            guard pipeline.output.type == input.elementType else {
+                throw .badPipeline("the pipeline writes \(pipeline.output.type.rawValue) but input '\(input.name)' takes \(input.elementType.rawValue)")
+            }
+        }
+        let preprocessor = try Preprocessor(pipeline: pipeline)
+        let producer = try FrameProducer(config.source)
+        let request: any InferRequest
+        do {
+            request = try model.makeRequest()
+            // Warm up: the first inference of a compiled model is slower and would skew the first frame.
+            try request.fillInputsRandomly(model.inputs)
+            try request.infer()
+        } catch {
+            throw .badSource("cannot run the model: \(error)")
+        }
+        let input0: UnsafeMutableRawBufferPointer
+        do { input0 = try request.inputBuffer(0) } catch { throw .badSource("\(error)") }
+        precondition(input0.count == inputBytes)
+
+        let queue = FrameQueue(capacity: config.queueCapacity)
+        let counters = SourceCounters()
+        let start = MonotonicClock.now() + 2_000_000   // a moment for the source thread to start
+        let stopAt = config.duration.map { start + UInt64($0.nanoseconds) }
+        let source = Thread {
+            produce(config, producer: producer, queue: queue, counters: counters, start: start, stopAt: stopAt)
+        }
+        source.name = "edgeinsight-source"
+        source.start()
+
+        var statistics = StageStatistics()
+        var errors: [String: Int] = [:]
+        var finished: [(captureNs: UInt64, e2eNs: UInt64, queueNs: UInt64)] = []
+        var processed = 0, failed = 0, topClass = 0
+        var bytes = 0.0
+        var nextReport = start + 1_000_000_000
+        while let frame = queue.take(timeout: 200_000_000) {
+            var trace = frame.trace
+            trace.mark(.queue, until: MonotonicClock.now())
+            do {
+                if let jpeg = frame.jpeg {
+                    bytes += Double(jpeg.count)
+                    _ = try jpeg.withUnsafeBytes { data in
+                        Result { () throws(ImagingError) in try preprocessor.run(jpeg: data, into: input0) }
+                    }.get()
+                } else if let error = trace.error {
+                    throw ImagingError.badSource(error)
+                }
+                trace.mark(.preprocess, until: MonotonicClock.now())
+                try request.infer()
+                trace.mark(.infer, until: MonotonicClock.now())
+                topClass = try Self.argmax(request.output(0))
+                trace.mark(.postprocess, until: MonotonicClock.now())
+                statistics.add(trace)
+                let queued = trace.spans.first { $0.stage == .queue }?.durationNs ?? 0
+                finished.append((trace.spans[0].startNs, trace.endToEndNs, queued))
+                processed += 1
+            } catch {
+                trace.error = "\(error)"
+                errors["\(error)", default: 0] += 1
+                failed += 1
+            }
+            writer?.write(trace)
+            let now = MonotonicClock.now()
+            if now >= nextReport {
+                nextReport += 1_000_000_000
+                progress(EdgePipelineProgress(
+                    elapsed: .nanoseconds(Int64(now - start)), total: config.duration, offered: counters.offered.load(ordering: .relaxed),
+                    processed: processed, dropped: counters.dropped.load(ordering: .relaxed), queued: queue.count))
+            }
+        }
+        let end = MonotonicClock.now()
+        while !source.isFinished { usleep(1000) }
+
+        let offered = counters.offered.load(ordering: .relaxed), dropped = counters.dropped.load(ordering: .relaxed)
+        let offerEnd = counters.lastIntended.load(ordering: .relaxed)
+        let seconds = Double(end - start) / 1e9
+        return EdgePipelineReport(
+            source: Self.describe(config.source), arrivals: config.arrivals.description, pipeline: pipeline.description,
+            queueCapacity: config.queueCapacity, offered: offered, processed: processed, dropped: dropped, failed: failed,
+            errors: errors, durationSeconds: seconds,
+            offeredRate: offered > 1 && offerEnd > start ? Double(offered - 1) / (Double(offerEnd - start) / 1e9) : Double(offered) / seconds,
+            throughput: Double(processed) / seconds,
+            meanFrameBytes: processed + failed > 0 ? bytes / Double(processed + failed) : 0,
+            endToEnd: statistics.endToEnd.summary, stages: statistics.stages,
+            timeline: timeline(finished, drops: counters.dropTimes(), start: start), applied: model.applied, lastTopClass: topClass)
+    }
+
+    /// The source thread: frames at their intended times, never slowed by the device.
+    private static func produce(_ config: EdgePipelineConfig, producer: FrameProducer, queue: FrameQueue, counters: SourceCounters, start: UInt64, stopAt: UInt64?) {
+        var random = SeededRandom(seed: { if case .poisson(_, let seed) = config.arrivals { seed } else { 1 } }())
+        var intended = start
+        var index = 0
+        defer { queue.close() }
+        while config.frames.map({ index < $0 }) ?? true {
+            if let stopAt, intended >= stopAt { return }
+            sleep(until: intended)
+            let frame = producer.make(index, intended: intended)
+            counters.offered.add(1, ordering: .relaxed)
+            counters.lastIntended.store(intended, ordering: .relaxed)
+            if config.arrivals == .asFastAsPossible {
+                queue.put(frame)
+            } else if !queue.offer(frame) {
+                counters.recordDrop(at: intended)
+            }
+            index += 1
+            if let gap = config.arrivals.gap(&random) {
+                intended += gap
+            } else {
+                intended = MonotonicClock.now()
+            }
+        }
+    }
+
+    private static func sleep(until deadline: UInt64) {
+        var now = MonotonicClock.now()
+        while now < deadline {
+            let remaining = deadline - now
+            var request = timespec(tv_sec: Int(remaining / 1_000_000_000), tv_nsec: Int(remaining % 1_000_000_000))
+            nanosleep(&request, nil)
+            now = MonotonicClock.now()
+        }
+    }
+
+    private static func argmax(_ output: TensorView) throws -> Int {
+        guard output.elementType == .f32 else { return 0 }
+        let values = output.bytes.bindMemory(to: Float.self)
+        var best = 0
+        for i in values.indices where values[i] > values[best] { best = i }
+        return best % max(1, output.shape.last ?? 1)
+    }
+
+    private static func timeline(_ finished: [(captureNs: UInt64, e2eNs: UInt64, queueNs: UInt64)], drops: [UInt64], start: UInt64) -> [TimelinePoint] {
+        let lastCapture = max(finished.map(\.captureNs).max() ?? start, drops.max() ?? start)
+        let width = max(100_000_000, (lastCapture - start) / 10 + 1)
+        let slice = { (t: UInt64) in t > start ? Int((t - start) / width) : 0 }
+        var points: [TimelinePoint] = []
+        for s in 0...slice(lastCapture) {
+            let items = finished.filter { slice($0.captureNs) == s }
+            var histogram = LatencyHistogram()
+            for item in items { histogram.record(nanoseconds: item.e2eNs) }
+            let dropped = drops.filter { slice($0) == s }.count
+            points.append(TimelinePoint(
+                startSeconds: Double(UInt64(s) * width) / 1e9, offered: items.count + dropped, processed: items.count, dropped: dropped,
+                p50Ms: Double(histogram.percentile(50)) / 1e6, p99Ms: Double(histogram.percentile(99)) / 1e6,
+                meanQueueMs: items.isEmpty ? 0 : Double(items.reduce(0) { $0 + $1.queueNs }) / Double(items.count) / 1e6))
+        }
+        return points
+    }
+
+    static func describe(_ source: SourceKind) -> String {
+        switch source {
+        case .camera(let w, let h, let q, let s, _): "synthetic camera \(w)x\(h), JPEG quality \(q), \(s.rawValue == "420" ? "4:2:0" : "4:4:4")"
+        case .folder(let path): "JPEG folder \(path)"
+        case .tensor: "raw tensors"
+        }
+    }
+}
+
+/// Counts kept by the source thread and read by the device thread.
+private final class SourceCounters: Sendable {
+    let offered = Atomic<Int>(0)
+    let dropped = Atomic<Int>(0)
+    let lastIntended = Atomic<UInt64>(0)
+    private let drops = Mutex<[UInt64]>([])
+
+    func recordDrop(at time: UInt64) {
+        dropped.add(1, ordering: .relaxed)
+        drops.withLock { $0.append(time) }
+    }
+
+    func dropTimes() -> [UInt64] { drops.withLock { $0 } }
+}
+
+/// The bounded queue between the source and the device.
+/// A mutex and a semaphore: the two sides are plain threads with their own clocks.
+private final class FrameQueue: Sendable {
+    private let state: Mutex<(frames: [Frame], closed: Bool)>
+    private let available = DispatchSemaphore(value: 0)
+    private let space: DispatchSemaphore
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        state = Mutex(([], false))
+        space = DispatchSemaphore(value: capacity)
+    }
+
+    var count: Int { state.withLock { $0.frames.count } }
+
+    /// Adds a frame unless the queue is full.
+    func offer(_ frame: Frame) -> Bool {
+        guard space.wait(timeout: .now()) == .success else { return false }
+        state.withLock { $0.frames.append(frame) }
+        available.signal()
+        return true
+    }
+
+    /// Adds a frame, waiting for room.
+    func put(_ frame: Frame) {
+        space.wait()
+        state.withLock { $0.frames.append(frame) }
+        available.signal()
+    }
+
+    func close() {
+        state.withLock { $0.closed = true }
+        available.signal()
+    }
+
+    /// The next frame; nil once the queue is closed and empty.
+    func take(timeout nanoseconds: UInt64) -> Frame? {
+        while true {
+            _ = available.wait(timeout: .now() + .nanoseconds(Int(nanoseconds)))
+            let (frame, closed): (Frame?, Bool) = state.withLock { state in
+                state.frames.isEmpty ? (nil, state.closed) : (state.frames.removeFirst(), false)
+            }
+            if let frame {
+                space.signal()
+                return frame
+            }
+            if closed {
+                available.signal()   // let a later call see the closed state too
+                return nil
+            }
+        }
+    }
+}
