@@ -37,7 +37,7 @@ public final class JPEGEncoder {
         var size = UInt(bufferSize)
         let status = image.pixels.withUnsafeBufferPointer { pixels in
             tjCompress2(handle, pixels.baseAddress, Int32(image.width), 0, Int32(image.height), Int32(TJPF_RGB.rawValue),
-                        &output, &size, subsampling.turbo, Int32(quality), TJFLAG_NOREALLOC | TJFLAG_FASTDCT)
+                        &output, &size, subsampling.turbo, Int32(quality), TJFLAG_NOREALLOC)
         }
         guard status == 0, let output else { throw .encodeFailed(String(cString: tjGetErrorStr2(handle))) }
         return Array(UnsafeBufferPointer(start: output, count: Int(size)))

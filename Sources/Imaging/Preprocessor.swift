@@ -16,13 +16,15 @@ public final class Preprocessor {
         self.pipeline = pipeline
         decoder = try JPEGDecoder()
         lookup = [Float](repeating: 0, count: 3 * 256)
+        // Without a normalize step f32 tensors hold the raw 0–255 values.
         var mean: [Float] = [0, 0, 0], std: [Float] = [1.0 / 255, 1.0 / 255, 1.0 / 255]
         for case .normalize(let m, let s, _) in pipeline.steps {
             mean = m
             std = s
         }
         for c in 0..<3 {
-            for v in 0..<256 { lookup[c * 256 + v] = (Float(v) / 255 - mean[c]) / std[c] }
+            // (v/255 − mean)/std, written so that mean 0, std 1/255 gives v exactly.
+            for v in 0..<256 { lookup[c * 256 + v] = (Float(v) - mean[c] * 255) / (std[c] * 255) }
         }
     }
 

@@ -60,9 +60,9 @@ public struct SyntheticCamera: Sendable {
                             let t: Int16 = ((x >> 3) + (y >> 3)) & 1 == 0 ? 45 : -45
                             r += t; gg += t; b += t
                         }
-                        // xorshift32 sensor noise in ±7.
+                        // xorshift32 sensor noise in ±3 (σ ≈ 2 levels, a well-lit sensor).
                         noise ^= noise << 13; noise ^= noise >> 17; noise ^= noise << 5
-                        let n = Int16(noise & 15) - 7
+                        let n = Int16(noise % 7) - 3
                         let o = (y * width + x) * 3
                         p[o] = UInt8(clamping: r + n)
                         p[o + 1] = UInt8(clamping: gg + n)

@@ -113,3 +113,38 @@ import Testing
         }
     }
 }
+
+@Suite struct PipelineCommandTests {
+    /// The issue's own command: 10 fps of 640×480 JPEG at q80 into mobilenet_v2 for 10 s.
+    @Test func edgePlacementStagesAddUp() throws {
+        let result = try edgeinsight(["pipeline", "--model", "mobilenet_v2", "--fps", "10", "--resolution", "640x480", "--jpeg-quality", "80", "--duration", "10", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(report["processed"] as? Int == 100)
+        #expect(report["dropped"] as? Int == 0)
+        let stages = try #require(report["stages"] as? [[String: Any]])
+        let sum = stages.compactMap { ($0["latency"] as? [String: Any])?["meanNs"] as? Double }.reduce(0, +)
+        let mean = try #require((report["endToEnd"] as? [String: Any])?["meanNs"] as? Double)
+        #expect(abs(sum - mean) / mean < 0.05)
+    }
+
+    @Test func humanReportShowsStagesAndVerdict() throws {
+        let result = try edgeinsight(["pipeline", "--model", "squeezenet1_1", "--fps", "20", "--duration", "1s", "--resolution", "320x240"])
+        #expect(result.status == 0, "\(result.stderr)")
+        for text in ["preprocess", "infer", "end to end", "verdict", "fps"] { #expect(result.stdout.contains(text)) }
+    }
+
+    @Test func configurationErrorsAreOneLine() throws {
+        for (arguments, mentions) in [
+            (["pipeline", "--pipeline", "decode → blur 3 → nchw f32", "--duration", "1"], "unknown step 'blur'"),
+            (["pipeline", "--images", "/nonexistent/frames", "--duration", "1"], "image folder not found"),
+            (["pipeline", "--fps", "fast"], "--fps"),
+            (["pipeline", "--resolution", "big"], "--resolution"),
+            (["pipeline", "--model", "add", "--duration", "1"], "one static input"),
+        ] {
+            let result = try edgeinsight(arguments)
+            #expect(result.status != 0, "\(arguments)")
+            #expect(result.errorLine.hasPrefix("error: ") && result.errorLine.contains(mentions), "\(arguments): \(result.stderr)")
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import EdgeInsightCore
+import Engine
+import Foundation
+@testable import Imaging
+import ModelZoo
+import TestSupport
+import Testing
+
+func compiledZooModel(_ name: String, _ configure: (inout EngineSettings) -> Void = { _ in }) throws -> any CompiledModel {
+    var settings = EngineSettings()
+    settings.hint = .latency
+    configure(&settings)
+    return try OpenVINOEngine().compile(modelAt: try ModelZoo.cachedFile(try ModelZoo.model(named: name)), settings: settings)
+}
+
+@Suite(.serialized) struct EdgePipelineTests {
+    @Test func stageMeansAddUpToTheEndToEndMean() throws {
+        let config = EdgePipelineConfig(source: .camera(width: 640, height: 480, quality: 80, subsampling: .s420, seed: 1),
+                                        arrivals: .fixed(fps: 10), duration: .seconds(2))
+        let report = try EdgePipeline.run(config, model: try compiledZooModel("mobilenet_v2"))
+        #expect(report.offered == 20)
+        #expect(report.processed == 20)
+        #expect(report.dropped == 0 && report.failed == 0)
+        #expect(report.stages.map(\.stage) == [.capture, .encode, .queue, .preprocess, .infer, .postprocess])
+        let sum = report.stages.reduce(0) { $0 + $1.latency.meanNs }
+        #expect(abs(sum - report.endToEnd.meanNs) / report.endToEnd.meanNs < 0.05, "stage sum \(sum) vs end-to-end \(report.endToEnd.meanNs)")
+        #expect(report.meanFrameBytes > 10_000)
+        #expect(abs(report.offeredRate - 10) < 0.5)
+        #expect(report.lastTopClass >= 0 && report.lastTopClass < 1000)
+    }
+
+    /// One inference thread running ResNet-50 in f32 manages ~15–30 frames/s here; offering 120
+    /// must fill the queue, grow the wait and drop frames.
+    @Test func overloadShowsRisingQueueingAndDrops() throws {
+        var config = EdgePipelineConfig(source: .camera(width: 320, height: 240, quality: 80, subsampling: .s420, seed: 2),
+                                        arrivals: .fixed(fps: 120), duration: .milliseconds(2500))
+        config.queueCapacity = 16
+        let report = try EdgePipeline.run(config, model: try compiledZooModel("resnet50") { $0.threads = 1; $0.precision = .f32 })
+        #expect(report.dropped > 0)
+        #expect(report.throughput < report.offeredRate * 0.8)
+        let first = try #require(report.timeline.first), last = try #require(report.timeline.last(where: { $0.processed > 0 }))
+        #expect(last.meanQueueMs > first.meanQueueMs + 50, "queue wait \(first.meanQueueMs) ms → \(last.meanQueueMs) ms")
+        #expect(last.p50Ms > first.p50Ms)
+        #expect(report.offered == report.processed + report.dropped + report.failed)
+    }
+
+    @Test func corruptFilesInAFolderAreCountedAndSkipped() throws {
+        let folder = temporaryPath("frames")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let camera = try SyntheticCamera(width: 320, height: 240)
+        let good = try JPEGEncoder().encode(camera.frame(0), quality: 85)
+        try Data(good).write(to: URL(fileURLWithPath: folder + "/a-good.jpg"))
+        try Data(good.prefix(good.count / 3)).write(to: URL(fileURLWithPath: folder + "/b-truncated.jpg"))
+        try Data().write(to: URL(fileURLWithPath: folder + "/c-empty.jpeg"))
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: folder + "/d-text.JPG"))
+        try Data("ignored".utf8).write(to: URL(fileURLWithPath: folder + "/notes.txt"))
+        let report = try EdgePipeline.run(EdgePipelineConfig(source: .folder(folder), arrivals: .fixed(fps: 50), duration: nil, frames: 12),
+                                          model: try compiledZooModel("squeezenet1_1"))
+        #expect(report.offered == 12)
+        #expect(report.processed == 3)     // frames 0, 4, 8 are the good file
+        #expect(report.failed == 9)
+        #expect(report.errors.keys.allSatisfy { $0.contains("corrupt or unreadable JPEG") })
+    }
+
+    @Test func badConfigurationIsOneLineAndFatal() throws {
+        let model = try compiledZooModel("squeezenet1_1")
+        let empty = temporaryPath("empty")
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let cases: [(EdgePipelineConfig, String)] = [
+            (EdgePipelineConfig(source: .folder(empty), arrivals: .fixed(fps: 5), duration: .seconds(1)), "no .jpg or .jpeg files"),
+            (EdgePipelineConfig(source: .folder("/nonexistent"), arrivals: .fixed(fps: 5), duration: .seconds(1)), "image folder not found"),
+            (EdgePipelineConfig(source: .camera(width: 640, height: 480, quality: 0, subsampling: .s420, seed: 1), arrivals: .fixed(fps: 5), duration: .seconds(1)), "quality"),
+            (EdgePipelineConfig(source: .tensor, arrivals: .fixed(fps: 0), duration: .seconds(1)), "frame rate must be positive"),
+            (EdgePipelineConfig(source: .tensor, arrivals: .fixed(fps: 5), duration: nil), "duration or a number of frames"),
+        ]
+        for (config, mentions) in cases {
+            do {
+                _ = try EdgePipeline.run(config, model: model)
+                Issue.record("should fail: \(mentions)")
+            } catch {
+                #expect("\(error)".contains(mentions), "\(error)")
+                #expect(!"\(error)".contains("\n"))
+            }
+        }
+        var mismatched = EdgePipelineConfig(source: .camera(width: 320, height: 240, quality: 80, subsampling: .s420, seed: 1), arrivals: .fixed(fps: 5), duration: .seconds(1))
+        mismatched.pipeline = try Pipeline(parsing: "decode → resize 224 → nchw u8")
+        #expect(throws: ImagingError.self) { try EdgePipeline.run(mismatched, model: model) }
+    }
+
+    @Test func poissonArrivalsKeepTheirMeanRate() throws {
+        let config = EdgePipelineConfig(source: .tensor, arrivals: .poisson(rate: 200, seed: 11), duration: .seconds(2))
+        let report = try EdgePipeline.run(config, model: try compiledZooModel("squeezenet1_1"))
+        // 400 expected; a Poisson count has σ = 20, and the seed makes it reproducible.
+        #expect(abs(report.offered - 400) < 60, "offered \(report.offered)")
+        #expect(report.stages.map(\.stage) == [.capture, .queue, .preprocess, .infer, .postprocess])
+    }
+
+    @Test func tracesAreWrittenAsChromeEventsAndJSONLines() throws {
+        let chrome = temporaryPath("trace.json"), lines = temporaryPath("trace.jsonl")
+        defer { for path in [chrome, lines] { try? FileManager.default.removeItem(atPath: path) } }
+        let writer = try TraceWriter(jsonLinesPath: lines, chromePath: chrome, origin: MonotonicClock.now())
+        let config = EdgePipelineConfig(source: .camera(width: 320, height: 240, quality: 70, subsampling: .s444, seed: 1), arrivals: .fixed(fps: 20), duration: nil, frames: 10)
+        let report = try EdgePipeline.run(config, model: try compiledZooModel("mobilenet_v3_small"), trace: writer)
+        writer.close()
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: chrome))) as? [String: Any])
+        let events = try #require(parsed["traceEvents"] as? [[String: Any]])
+        #expect(events.filter { $0["ph"] as? String == "X" }.count == report.processed * 6)
+        #expect(Set(events.compactMap { $0["name"] as? String }).isSuperset(of: ["capture", "encode", "queue", "preprocess", "infer", "postprocess"]))
+        let jsonLines = try String(contentsOfFile: lines, encoding: .utf8).split(separator: "\n")
+        #expect(jsonLines.count == 10)
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(jsonLines[0].utf8)) as? [String: Any])
+        #expect((first["spans"] as? [[String: Any]])?.count == 6)
+    }
+}
