@@ -47,6 +47,31 @@ public final class Preprocessor {
         return try process(ImageView(width: image.width, height: image.height, stride: image.width, origin: 0), from: pipeline.decodes ? 1 : 0, into: output)
     }
 
+    /// The shape of the tensor this pipeline makes from a JPEG, without running it.
+    public func tensorShape(jpeg: UnsafeRawBufferPointer) throws(ImagingError) -> [Int] {
+        var size = try decoder.size(of: jpeg)
+        if pipeline.decodes { size = decoder.scaledSize(of: size, atLeast: decodeMinimum()) }
+        for step in pipeline.steps {
+            switch step {
+            case .resize(let w, let h, _): size = (w, h)
+            case .resizeShorter(let target, _): size = Self.shorterSideSize(size, target)
+            case .centerCrop(let w, let h):
+                guard w <= size.width, h <= size.height else { throw .sizeMismatch("image \(size.width)x\(size.height) is smaller than the crop \(w)x\(h)") }
+                size = (w, h)
+            case .tensor(let layout, _): return layout == .nchw ? [1, 3, size.height, size.width] : [1, size.height, size.width, 3]
+            case .decode, .normalize: break
+            }
+        }
+        preconditionFailure("validated pipelines end with a tensor step")
+    }
+
+    /// The size with the shorter side scaled to `target`, aspect kept.
+    static func shorterSideSize(_ size: (width: Int, height: Int), _ target: Int) -> (width: Int, height: Int) {
+        size.width <= size.height
+            ? (target, max(1, Int((Double(size.height) * Double(target) / Double(size.width)).rounded())))
+            : (max(1, Int((Double(size.width) * Double(target) / Double(size.height)).rounded())), target)
+    }
+
     /// The smallest decoded size the step after `decode` can use without upscaling.
     private func decodeMinimum() -> (width: Int, height: Int)? {
         guard pipeline.steps.count > 1 else { return nil }
@@ -66,10 +91,8 @@ public final class Preprocessor {
             case .resize(let w, let h, let method):
                 resize(&view, to: (w, h), method: method)
             case .resizeShorter(let size, let method):
-                let target = view.width <= view.height
-                    ? (size, max(1, Int((Double(view.height) * Double(size) / Double(view.width)).rounded())))
-                    : (max(1, Int((Double(view.width) * Double(size) / Double(view.height)).rounded())), size)
-                resize(&view, to: target, method: method)
+                let target = Self.shorterSideSize((view.width, view.height), size)
+                resize(&view, to: (target.width, target.height), method: method)
             case .centerCrop(let w, let h):
                 guard w <= view.width, h <= view.height else {
                     throw .sizeMismatch("image \(view.width)x\(view.height) is smaller than the crop \(w)x\(h)")

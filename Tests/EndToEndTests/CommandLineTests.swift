@@ -148,3 +148,20 @@ import Testing
         }
     }
 }
+
+@Suite struct ImagingCommandTests {
+    @Test func cameraWritesJPEGsThatPreprocessTimes() throws {
+        let folder = temporaryPath("camera")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let written = try edgeinsight(["camera", "-o", folder, "--frames", "3", "--resolution", "320x240", "--jpeg-quality", "70"])
+        #expect(written.status == 0, "\(written.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        #expect(files == ["frame-0000.jpg", "frame-0001.jpg", "frame-0002.jpg"])
+        let timed = try edgeinsight(["preprocess", folder, "--repeat", "2", "--pipeline", "imagenet", "--json"])
+        #expect(timed.status == 0, "\(timed.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(timed.stdout.utf8)) as? [String: Any])
+        #expect(json["outputShape"] as? [Int] == [1, 3, 224, 224])
+        #expect(json["images"] as? Int == 3)
+        #expect((json["latency"] as? [String: Any])?["count"] as? Int == 6)
+    }
+}
