@@ -56,25 +56,32 @@ struct Camera: ParsableCommand {
     var jpegQuality = 80
 
     @Option(help: "Chroma subsampling: 420 or 444.")
-    var subsampling = "420"
+    var subsampling = ChromaSubsampling.s420
 
     @Option(help: "Scene seed.")
     var seed: UInt64 = 1
 
     func run() throws {
-        let parts = resolution.lowercased().split(separator: "x").compactMap { Int($0) }
-        guard parts.count == 2 else { throw ValidationError("--resolution must be WIDTHxHEIGHT, e.g. 640x480") }
-        guard let sub = ChromaSubsampling(rawValue: subsampling) else { throw ValidationError("--subsampling must be 420 or 444") }
+        let (width, height) = try parseResolution(resolution)
         guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
-        let camera = try SyntheticCamera(width: parts[0], height: parts[1], seed: seed)
+        let camera = try SyntheticCamera(width: width, height: height, seed: seed)
         let encoder = try JPEGEncoder()
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         var total = 0
         for index in 0..<frames {
-            let jpeg = try encoder.encode(camera.frame(index), quality: jpegQuality, subsampling: sub)
+            let jpeg = try encoder.encode(camera.frame(index), quality: jpegQuality, subsampling: subsampling)
             try Data(jpeg).write(to: URL(fileURLWithPath: String(format: "%@/frame-%04d.jpg", output, index)))
             total += jpeg.count
         }
         print("wrote \(frames) frames of \(resolution) at quality \(jpegQuality) to \(output) (mean \(Bytes(total / frames)) per frame)")
     }
+}
+
+extension ChromaSubsampling: ExpressibleByArgument {}
+
+/// Parses `640x480` into width and height.
+func parseResolution(_ text: String) throws -> (width: Int, height: Int) {
+    let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
+    guard parts.count == 2 else { throw ValidationError("--resolution must be WIDTHxHEIGHT, e.g. 640x480, got '\(text)'") }
+    return (parts[0], parts[1])
 }

@@ -39,7 +39,7 @@ struct PipelineRun: ParsableCommand {
     var jpegQuality = 80
 
     @Option(help: "Camera chroma subsampling: 420 or 444.")
-    var subsampling = "420"
+    var subsampling = ChromaSubsampling.s420
 
     @Option(help: "Use the JPEG files of this folder (looped) instead of the synthetic camera.")
     var images: String?
@@ -110,10 +110,8 @@ struct PipelineRun: ParsableCommand {
         } else if let images {
             source = .folder(images)
         } else {
-            let parts = resolution.lowercased().split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 2 else { throw ValidationError("--resolution must be WIDTHxHEIGHT, e.g. 640x480, got '\(resolution)'") }
-            guard let sub = ChromaSubsampling(rawValue: subsampling) else { throw ValidationError("--subsampling must be 420 or 444") }
-            source = .camera(width: parts[0], height: parts[1], quality: jpegQuality, subsampling: sub, seed: seed)
+            let (width, height) = try parseResolution(resolution)
+            source = .camera(width: width, height: height, quality: jpegQuality, subsampling: subsampling, seed: seed)
         }
         let process: ArrivalProcess
         if fps.lowercased() == "max" {
