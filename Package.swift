@@ -13,6 +13,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -39,10 +43,22 @@ let package = Package(
             name: "Imaging",
             dependencies: ["EdgeInsightCore", "Engine", "CTurboJPEG"]
         ),
+        .target(name: "InferenceProtocol", dependencies: ["EdgeInsightCore"]),
+        .target(
+            name: "Server",
+            dependencies: [
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

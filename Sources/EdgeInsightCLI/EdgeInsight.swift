@@ -3,7 +3,7 @@ import Foundation
 
 /// `edgeinsight`: characterise, model and plan ML inference across edge devices, links and cloud servers.
 @main
-struct EdgeInsight: ParsableCommand {
+struct EdgeInsight: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edgeinsight",
         abstract: "Measure and model ML inference on edge devices, networks and cloud servers.",
@@ -11,13 +11,17 @@ struct EdgeInsight: ParsableCommand {
             Start with `edgeinsight models list` to see the built-in models, then
             `edgeinsight bench mobilenet_v2` to measure one on this machine with OpenVINO.
             """,
-        subcommands: [Models.self, Bench.self, PipelineRun.self, Preprocess.self, Camera.self])
+        subcommands: [Models.self, Bench.self, PipelineRun.self, Preprocess.self, Camera.self, Serve.self])
 
     /// Runs the command; every failure becomes one line on stderr and a non-zero exit code.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch {
             let code = exitCode(for: error)
             // Help and version requests are ArgumentParser's to print.

@@ -133,6 +133,9 @@ public enum ModelZoo {
         return model
     }
 
+    /// Whether `name` is a zoo model's name (rather than a file).
+    public static func isZooModel(_ name: String) -> Bool { (try? model(named: name)) != nil }
+
     /// Turns what a user typed into a model file: an existing file is used as it is; a zoo name
     /// (with an optional width) becomes the cached ONNX file at `resolution`. The label says which.
     public static func resolve(_ nameOrPath: String, resolution: Int = 224, width: Double? = nil) throws(ZooError) -> (path: String, label: String) {

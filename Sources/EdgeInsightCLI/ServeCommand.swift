@@ -1,0 +1,90 @@
+import ArgumentParser
+import EdgeInsightCore
+import Engine
+import Foundation
+import Server
+
+/// `edgeinsight serve`: the cloud node.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve models over the Open Inference Protocol (KServe v2 REST), like Triton or KServe.",
+        discussion: """
+            Endpoints: GET /v2/health/live|ready, /v2, /v2/models/M[/versions/1][/ready|/stats],
+            /v2/models/stats, /metrics (Prometheus); POST /v2/models/M[/versions/1]/infer with JSON or
+            binary tensors. Image models also take JPEG frames as a BYTES input, decoded and
+            pre-processed on the server (the cloud-raw placement). Responses carry the server's
+            queue_time_ns and compute_time_ns in their parameters.
+
+            Examples:
+              edgeinsight serve --model mobilenet_v2 --model resnet50 --port 8000
+              edgeinsight serve --models repo/ --token-file token.txt
+              edgeinsight serve --model sleep:50ms --instances 1 --max-batch 1    # known capacity: 20 req/s
+            """)
+
+    @Option(help: "A model repository: a sub-folder per model with its file and an optional config.yaml.")
+    var models: String?
+
+    @Option(help: "A model to serve: zoo name, file, or sleep[:50ms] (repeatable).")
+    var model: [String] = []
+
+    @Option(help: "Address to bind. Loopback unless you say otherwise.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port (0 picks a free one and prints it).")
+    var port = 8000
+
+    @Option(help: "File holding a bearer token that requests must present.")
+    var tokenFile: String?
+
+    @Option(help: "Largest request body accepted, e.g. 64MB.")
+    var maxBody = "64MB"
+
+    @Option(help: "Instances per model without a config.yaml (batches run at once).")
+    var instances = 1
+
+    @Option(help: "Largest batch the dynamic batcher forms (0 disables batching).")
+    var maxBatch = 8
+
+    @Option(help: "How long a batch may wait to fill, e.g. 2ms.")
+    var maxQueueDelay = "0ms"
+
+    @Option(help: "Requests that may wait per model before new ones get 503.")
+    var maxQueue = 64
+
+    @Option(help: "Inference threads per model.")
+    var threads: Int?
+
+    @Option(help: "Inference precision: f32, bf16 or f16.")
+    var precision: InferencePrecision?
+
+    func run() async throws {
+        var defaults = ModelConfig()
+        defaults.instances = instances
+        defaults.maxBatchSize = maxBatch
+        defaults.maxQueue = maxQueue
+        guard let delay = DurationText.parse(maxQueueDelay) else { throw ValidationError("--max-queue-delay must be a duration such as 2ms") }
+        defaults.maxQueueDelay = delay
+        defaults.engine.threads = threads
+        defaults.engine.precision = precision
+        guard instances >= 1, maxBatch >= 0, maxQueue >= 1 else { throw ValidationError("--instances and --max-queue must be at least 1, --max-batch at least 0") }
+        var options = ServerOptions()
+        options.host = host
+        options.port = port
+        guard let body = Bytes(parsing: maxBody), body.count > 0 else { throw ValidationError("--max-body must be a size such as 64MB") }
+        options.maxBodyBytes = Int(body.count)
+        if let tokenFile {
+            guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
+                throw ValidationError("cannot read a token from \(tokenFile)")
+            }
+            options.token = token
+        }
+        let repository = try ModelRepository.load(folder: models, models: model, defaults: defaults)
+        let server = InferenceServer(repository: repository, options: options)
+        let names = repository.names
+        let host = self.host
+        try await server.run { port in
+            // Written straight to the file descriptor so a parent reading a pipe sees it at once.
+            FileHandle.standardOutput.write(Data("serving \(names.joined(separator: ", ")) on http://\(host):\(port)\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import EdgeInsightCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import InferenceProtocol
+import Logging
+import NIOCore
+
+/// Where and how the server listens.
+public struct ServerOptions: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8000
+    /// Requests must carry `Authorization: Bearer <token>` (health endpoints excepted).
+    public var token: String?
+    public var maxBodyBytes = 64 << 20
+
+    public init() {}
+}
+
+/// The cloud node: an Open Inference Protocol (KServe v2) REST server over a model repository.
+public final class InferenceServer: Sendable {
+    public static let version = "0.1.0"
+    let repository: ModelRepository
+    let options: ServerOptions
+    let schedulers: [String: Scheduler]
+    let statistics: [String: ModelStatistics]
+    let metrics = ServerMetrics()
+
+    public init(repository: ModelRepository, options: ServerOptions) {
+        self.repository = repository
+        self.options = options
+        var statistics: [String: ModelStatistics] = [:]
+        var schedulers: [String: Scheduler] = [:]
+        for (name, model) in repository.models {
+            let stats = ModelStatistics()
+            statistics[name] = stats
+            schedulers[name] = Scheduler(model: model, statistics: stats)
+        }
+        self.statistics = statistics
+        self.schedulers = schedulers
+    }
+
+    /// Serves until SIGTERM or SIGINT, then stops accepting and drains requests in flight.
+    /// `onReady` gets the port actually bound (useful with port 0).
+    public func run(onReady: @escaping @Sendable (Int) -> Void) async throws {
+        var logger = Logger(label: "edgeinsight.serve")
+        logger.logLevel = .warning
+        let app = Application(
+            responder: CallbackResponder<BasicRequestContext> { request, _ in await self.respond(to: request) },
+            configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "edgeinsight"),
+            onServerRunning: { channel in onReady(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        try await app.runService()
+    }
+
+    // MARK: Routing
+
+    func respond(to request: Request) async -> Response {
+        let path = request.uri.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        do {
+            if path.count >= 2, path[0] == "v2", path[1] == "health" {
+                guard request.method == .get, path.count == 3, ["live", "ready"].contains(path[2]) else { throw ProtocolError.notFound("unknown endpoint \(request.uri.path)") }
+                return json(200, "{\"\(path[2])\":true}")
+            }
+            if let token = options.token, request.headers[.authorization] != "Bearer \(token)" {
+                throw ProtocolError(401, "missing or wrong bearer token")
+            }
+            switch path {
+            case ["v2"]:
+                try method(.get, request)
+                return json(200, "{\"name\":\"edgeinsight\",\"version\":\"\(Self.version)\",\"extensions\":[\"binary_tensor_data\",\"statistics\"]}")
+            case ["metrics"]:
+                try method(.get, request)
+                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
+            case ["v2", "models", "stats"]:
+                try method(.get, request)
+                return json(200, "{\"model_stats\":[" + repository.names.map { statistics[$0]!.json(name: $0, version: "1") }.joined(separator: ",") + "]}")
+            default:
+                break
+            }
+            guard path.count >= 3, path[0] == "v2", path[1] == "models" else { throw ProtocolError.notFound("unknown endpoint \(request.uri.path)") }
+            let name = path[2]
+            guard let model = repository.models[name] else {
+                throw ProtocolError.notFound("unknown model '\(name)'; this server has \(repository.names.joined(separator: ", "))")
+            }
+            var rest = Array(path.dropFirst(3))
+            if rest.count >= 2, rest[0] == "versions" {
+                guard rest[1] == "1" else { throw ProtocolError.notFound("model '\(name)' has no version '\(rest[1])'; it has version 1") }
+                rest.removeFirst(2)
+            }
+            switch rest {
+            case []:
+                try method(.get, request)
+                return json(200, metadata(model))
+            case ["ready"]:
+                try method(.get, request)
+                return json(200, "{\"name\":\"\(name)\",\"ready\":true}")
+            case ["stats"]:
+                try method(.get, request)
+                return json(200, "{\"model_stats\":[" + statistics[name]!.json(name: name, version: "1") + "]}")
+            case ["infer"]:
+                try method(.post, request)
+                return await infer(request, model: model)
+            default:
+                throw ProtocolError.notFound("unknown endpoint \(request.uri.path)")
+            }
+        } catch let error as ProtocolError {
+            return errorResponse(error)
+        } catch {
+            return errorResponse(ProtocolError(500, "\(error)"))
+        }
+    }
+
+    private func method(_ expected: HTTPRequest.Method, _ request: Request) throws {
+        guard request.method == expected else { throw ProtocolError(405, "\(request.uri.path) takes \(expected.rawValue), not \(request.method.rawValue)") }
+    }
+
+    // MARK: Infer
+
+    private func infer(_ request: Request, model: any ServedModel) async -> Response {
+        let received = MonotonicClock.now()
+        metrics.inFlight.increment()
+        defer { metrics.inFlight.decrement() }
+        do {
+            var request = request
+            let body: ByteBuffer
+            do { body = try await request.collectBody(upTo: options.maxBodyBytes) } catch {
+                throw ProtocolError(413, "request body larger than \(options.maxBodyBytes) bytes")
+            }
+            var headerLength: Int?
+            if let field = request.headers[HTTPField.Name(InferenceCodec.headerLengthField)!] {
+                guard let value = Int(field) else { throw ProtocolError.badRequest("\(InferenceCodec.headerLengthField) must be an integer, got '\(field)'") }
+                headerLength = value
+            }
+            let decoded = try InferenceCodec.decodeRequest(Array(buffer: body), headerLength: headerLength)
+            let rows = try model.validate(decoded.inputs)
+            if let unknown = decoded.outputs.first(where: { output in !model.outputs.contains { $0.name == output.name } }) {
+                throw ProtocolError.badRequest("model '\(model.name)' has no output '\(unknown.name)'; its outputs are \(model.outputs.map(\.name).joined(separator: ", "))")
+            }
+            let completion = try await schedulers[model.name]!.submit(decoded.inputs, rows: rows)
+            let wanted = decoded.outputs.isEmpty ? completion.outputs : completion.outputs.filter { out in decoded.outputs.contains { $0.name == out.name } }
+            let response = InferenceResponse(
+                modelName: model.name, modelVersion: "1", id: decoded.id,
+                parameters: ["queue_time_ns": .int(Int64(completion.queueNs)), "compute_time_ns": .int(Int64(completion.computeNs)), "batch_size": .int(Int64(completion.batchRows))],
+                outputs: wanted)
+            let (bytes, length) = InferenceCodec.encodeResponse(response, binary: decoded.wantsBinary)
+            statistics[model.name]!.recordSuccess(totalNs: MonotonicClock.now() - received, queueNs: completion.queueNs)
+            metrics.request(model: model.name, outcome: "success")
+            metrics.timings(model: model.name, queueNs: completion.queueNs, computeNs: completion.computeNs, batch: completion.batchRows)
+            var headers: HTTPFields = [.contentType: length == nil ? "application/json" : "application/octet-stream"]
+            if let length { headers[HTTPField.Name(InferenceCodec.headerLengthField)!] = String(length) }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        } catch {
+            let failure = error as? ProtocolError ?? ProtocolError(500, "\(error)")
+            statistics[model.name]!.recordFailure(totalNs: MonotonicClock.now() - received)
+            metrics.request(model: model.name, outcome: failure.status == 503 ? "rejected" : failure.status < 500 ? "bad_request" : "error")
+            return errorResponse(failure)
+        }
+    }
+
+    private func metadata(_ model: any ServedModel) -> String {
+        func tensors(_ list: [TensorMetadata]) -> String {
+            list.map { t in
+                var name = ""
+                JSONValue.writeString(t.name, to: &name)
+                return "{\"name\":\(name),\"datatype\":\"\(t.datatype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))]}"
+            }.joined(separator: ",")
+        }
+        return "{\"name\":\"\(model.name)\",\"versions\":[\"1\"],\"platform\":\"\(model.platform)\",\"inputs\":[\(tensors(model.inputs))],\"outputs\":[\(tensors(model.outputs))]}"
+    }
+
+    private func json(_ status: Int, _ text: String) -> Response {
+        Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private func errorResponse(_ error: ProtocolError) -> Response {
+        var text = "{\"error\":"
+        JSONValue.writeString(error.message, to: &text)
+        text += "}"
+        var response = json(error.status, text)
+        if error.status == 503 { response.headers[HTTPField.Name("Retry-After")!] = "1" }
+        return response
+    }
+}

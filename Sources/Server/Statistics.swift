@@ -1,0 +1,66 @@
+import EdgeInsightCore
+import Foundation
+import Synchronization
+
+/// Per-model counters in the shape of Triton's statistics extension (cumulative nanoseconds).
+final class ModelStatistics: Sendable {
+    struct Counts: Sendable {
+        var success = (count: 0, ns: UInt64(0))
+        var fail = (count: 0, ns: UInt64(0))
+        var queue = (count: 0, ns: UInt64(0))
+        var computeInput = (count: 0, ns: UInt64(0))
+        var computeInfer = (count: 0, ns: UInt64(0))
+        var computeOutput = (count: 0, ns: UInt64(0))
+        var inferenceCount = 0
+        var executionCount = 0
+        var lastInferenceMs: UInt64 = 0
+        var batches: [Int: Int] = [:]
+    }
+
+    private let counts = Mutex(Counts())
+
+    func recordSuccess(totalNs: UInt64, queueNs: UInt64) {
+        counts.withLock {
+            $0.success.count += 1
+            $0.success.ns += totalNs
+            $0.queue.count += 1
+            $0.queue.ns += queueNs
+            $0.lastInferenceMs = UInt64(Date().timeIntervalSince1970 * 1000)
+        }
+    }
+
+    func recordFailure(totalNs: UInt64) {
+        counts.withLock {
+            $0.fail.count += 1
+            $0.fail.ns += totalNs
+        }
+    }
+
+    func recordExecution(rows: Int, inputNs: UInt64, inferNs: UInt64) {
+        counts.withLock {
+            $0.executionCount += 1
+            $0.inferenceCount += rows
+            $0.computeInput.count += 1
+            $0.computeInput.ns += inputNs
+            $0.computeInfer.count += 1
+            $0.computeInfer.ns += inferNs
+            $0.computeOutput.count += 1
+            $0.batches[rows, default: 0] += 1
+        }
+    }
+
+    /// The model's entry of `/v2/models/{m}/stats`.
+    func json(name: String, version: String) -> String {
+        let c = counts.withLock { $0 }
+        func pair(_ p: (count: Int, ns: UInt64)) -> String { "{\"count\":\(p.count),\"ns\":\(p.ns)}" }
+        let batchStats = c.batches.keys.sorted().map { size in
+            "{\"batch_size\":\(size),\"compute_infer\":{\"count\":\(c.batches[size]!),\"ns\":0}}"
+        }.joined(separator: ",")
+        return """
+            {"name":"\(name)","version":"\(version)","last_inference":\(c.lastInferenceMs),"inference_count":\(c.inferenceCount),\
+            "execution_count":\(c.executionCount),"inference_stats":{"success":\(pair(c.success)),"fail":\(pair(c.fail)),\
+            "queue":\(pair(c.queue)),"compute_input":\(pair(c.computeInput)),"compute_infer":\(pair(c.computeInfer)),\
+            "compute_output":\(pair(c.computeOutput))},"batch_stats":[\(batchStats)]}
+            """
+    }
+}
