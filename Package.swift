@@ -68,6 +68,8 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelZoo", "TestSupport"]),
         .testTarget(name: "ModelZooTests", dependencies: ["ModelZoo", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelZoo", "TestSupport"]),
+        .testTarget(name: "InferenceProtocolTests", dependencies: ["InferenceProtocol"]),
+        .testTarget(name: "ServerTests", dependencies: ["Engine", "ModelZoo", "Imaging", "InferenceProtocol", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -50,3 +50,61 @@ public func python(_ script: String, _ arguments: [String] = []) throws -> Proce
 public func temporaryPath(_ name: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
 }
+
+/// An `edgeinsight serve` child process on a free loopback port, stopped with SIGTERM.
+public final class ServerProcess: @unchecked Sendable {
+    public let process = Process()
+    public private(set) var port = 0
+    private let output = Pipe()
+
+    /// Starts the server with `arguments` (after `serve`) and waits until it prints its address.
+    public init(_ arguments: [String], timeout: Double = 60) throws {
+        process.executableURL = URL(fileURLWithPath: repositoryRoot + "/.build/debug/edgeinsight")
+        process.arguments = ["serve", "--port", "0"] + arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        var seen = ""
+        while Date() < deadline {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+            if let range = seen.range(of: "http://127.0.0.1:") {
+                let digits = seen[range.upperBound...].prefix { $0.isNumber }
+                if let value = Int(digits), seen[range.upperBound...].contains("\n") {
+                    port = value
+                    return
+                }
+            }
+        }
+        process.terminate()
+        throw ServerStartError(output: seen)
+    }
+
+    /// Resident memory of the server, in bytes (from /proc).
+    public var residentBytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
+    /// Sends SIGTERM and waits; returns the exit status.
+    @discardableResult
+    public func stop() -> Int32 {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    deinit { stop() }
+}
+
+/// The server did not come up; carries what it printed.
+public struct ServerStartError: Error, CustomStringConvertible {
+    public var output: String
+    public var description: String { "server did not start: \(output)" }
+}

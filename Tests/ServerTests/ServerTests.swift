@@ -1,0 +1,277 @@
+import EdgeInsightCore
+import Engine
+import Foundation
+import Imaging
+import ModelZoo
+import TestSupport
+import Testing
+
+/// Logits of the in-process engine for one input, the reference the server must match.
+func referenceLogits(model: String, input: [Float]) throws -> [Float] {
+    var settings = EngineSettings()
+    settings.precision = .f32
+    let compiled = try OpenVINOEngine().compile(modelAt: try ModelZoo.cachedFile(try ModelZoo.model(named: model)), settings: settings)
+    let request = try compiled.makeRequest()
+    input.withUnsafeBytes { try! request.inputBuffer(0).copyMemory(from: $0) }
+    try request.infer()
+    return try request.output(0).floats()
+}
+
+func writeFloats(_ values: [Float], to path: String) throws {
+    try values.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: path))
+}
+
+@Suite(.serialized) struct TritonClientTests {
+    /// Triton's own Python client drives our server: health, metadata, JSON and binary infer, a batch
+    /// of 4, and a JPEG sent as BYTES; every output must equal the in-process engine's.
+    @Test func tritonclientAgreesWithTheInProcessEngine() throws {
+        let server = try ServerProcess(["--model", "mobilenet_v3_small", "--precision", "f32", "--max-batch", "4"])
+        defer { server.stop() }
+        var random = SeededRandom(seed: 21)
+        let input = (0..<(3 * 224 * 224)).map { _ in random.nextSignedUnitFloat() }
+        let logits = try referenceLogits(model: "mobilenet_v3_small", input: input)
+
+        let camera = try SyntheticCamera(width: 640, height: 480, seed: 5)
+        let jpeg = try JPEGEncoder().encode(camera.frame(3), quality: 85)
+        let preprocessor = try Preprocessor(pipeline: try Pipeline(parsing: "imagenet-fast"))
+        var tensor = [Float](repeating: 0, count: 3 * 224 * 224)
+        try tensor.withUnsafeMutableBytes { out in
+            try jpeg.withUnsafeBytes { data in Result { () throws(ImagingError) in try preprocessor.run(jpeg: data, into: out) } }.get()
+        }
+        let jpegLogits = try referenceLogits(model: "mobilenet_v3_small", input: tensor)
+
+        let folder = temporaryPath("triton")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try writeFloats(input, to: folder + "/input.bin")
+        try writeFloats(logits, to: folder + "/logits.bin")
+        try writeFloats(jpegLogits, to: folder + "/jpeg-logits.bin")
+        try Data(jpeg).write(to: URL(fileURLWithPath: folder + "/frame.jpg"))
+
+        let script = #"""
+        import sys, json, numpy as np
+        import tritonclient.http as httpclient
+        url, folder = sys.argv[1], sys.argv[2]
+        client = httpclient.InferenceServerClient(url=url)
+        x = np.fromfile(folder + "/input.bin", dtype=np.float32).reshape(1, 3, 224, 224)
+        ref = np.fromfile(folder + "/logits.bin", dtype=np.float32).reshape(1, 1000)
+        jref = np.fromfile(folder + "/jpeg-logits.bin", dtype=np.float32).reshape(1, 1000)
+        out = {"live": client.is_server_live(), "ready": client.is_server_ready(),
+               "model_ready": client.is_model_ready("mobilenet_v3_small"),
+               "extensions": client.get_server_metadata()["extensions"],
+               "input_shape": client.get_model_metadata("mobilenet_v3_small")["inputs"][0]["shape"]}
+        def infer(array, binary, datatype="FP32"):
+            i = httpclient.InferInput("input", list(array.shape), datatype)
+            i.set_data_from_numpy(array, binary_data=binary)
+            o = httpclient.InferRequestedOutput("logits", binary_data=binary)
+            result = client.infer("mobilenet_v3_small", [i], outputs=[o])
+            return result.as_numpy("logits"), result.get_response().get("parameters", {})
+        def diff(a, b): return float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
+        y, params = infer(x, False); out["json"] = diff(y, ref); out["json_shape"] = list(y.shape)
+        out["server_timings"] = sorted(params.keys())
+        y, _ = infer(x, True); out["binary"] = diff(y, ref)
+        y, params = infer(np.repeat(x, 4, axis=0), True); out["batch_shape"] = list(y.shape)
+        out["batch"] = max(diff(y[k:k + 1], ref) for k in range(4))
+        jpeg = np.array([open(folder + "/frame.jpg", "rb").read()], dtype=np.object_)
+        y, _ = infer(jpeg, True, "BYTES"); out["jpeg"] = diff(y, jref)
+        print(json.dumps(out))
+        """#
+        let result = try python(script, ["127.0.0.1:\(server.port)", folder])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)\(result.stderr)")
+        #expect(report["live"] as? Bool == true && report["ready"] as? Bool == true && report["model_ready"] as? Bool == true)
+        #expect((report["extensions"] as? [String])?.contains("binary_tensor_data") == true)
+        #expect(report["input_shape"] as? [Int] == [-1, 3, 224, 224])
+        #expect(report["json_shape"] as? [Int] == [1, 1000])
+        #expect(report["batch_shape"] as? [Int] == [4, 1000])
+        #expect(report["server_timings"] as? [String] == ["batch_size", "compute_time_ns", "queue_time_ns"])
+        for key in ["json", "binary", "batch", "jpeg"] {
+            let difference = try #require(report[key] as? Double, "\(key) missing")
+            #expect(difference < 1e-4, "\(key): relative difference \(difference)")
+        }
+    }
+}
+
+@Suite(.serialized) struct ServerRobustnessTests {
+    /// ≥ 10,000 malformed or random requests: every answer is a 4xx with a JSON error body, the
+    /// server stays up, and a good request still works afterwards.
+    @Test func fuzzedRequestsGetFourHundredsAndTheServerStaysUp() throws {
+        let server = try ServerProcess(["--model", "add", "--model", "squeezenet1_1", "--max-body", "256kB"])
+        defer { server.stop() }
+        let script = #"""
+        import sys, json, random, struct, http.client
+        port, count = int(sys.argv[1]), int(sys.argv[2])
+        rng = random.Random(1234)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        def send(method, path, body=b"", headers=None):
+            global conn
+            for attempt in range(2):
+                try:
+                    conn.request(method, path, body=body, headers=headers or {})
+                    r = conn.getresponse()
+                    return r.status, r.read()
+                except (http.client.HTTPException, ConnectionError, BrokenPipeError):
+                    conn.close(); conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            raise RuntimeError("connection failed twice")
+        types = ["FP32", "INT64", "UINT8", "BOOL", "BYTES", "FP16", "INT8", "FP64", "nope", "", 7, None]
+        def rand_value(depth=0):
+            k = rng.randrange(8 if depth < 3 else 5)
+            return [lambda: rng.random() * 1e6 - 5e5, lambda: rng.randrange(-2**40, 2**40), lambda: "s" * rng.randrange(5),
+                    lambda: rng.random() < 0.5, lambda: None, lambda: [rand_value(depth + 1) for _ in range(rng.randrange(4))],
+                    lambda: {"name": rand_value(depth + 1)}, lambda: [[1, 2], [3]]][k]()
+        def rand_input():
+            i = {"name": rng.choice(["a", "b", "input", "x", "", 5]), "datatype": rng.choice(types),
+                 "shape": rng.choice([[1, 16], [16], [2, 16], [1, 15], [-1, 16], [0], [1, 3, 224, 224], [99999999, 99999999], "x", [1.5]])}
+            r = rng.random()
+            if r < 0.4: i["data"] = rand_value()
+            elif r < 0.8: i["parameters"] = {"binary_data_size": rng.choice([0, 4, 64, 63, -3, 1 << 40, "x"])}
+            return i
+        def case():
+            model = rng.choice(["add", "add", "squeezenet1_1", "nope"])
+            path = "/v2/models/%s%s/infer" % (model, rng.choice(["", "", "/versions/1", "/versions/7"]))
+            kind = rng.randrange(10)
+            if kind == 0: return "POST", path, bytes(rng.randrange(256) for _ in range(rng.randrange(200))), {}
+            if kind == 1: return "POST", path, json.dumps(rand_value()).encode(), {}
+            if kind == 2: return "GET", path, b"", {}
+            if kind == 3: return "POST", path, b"", {"Inference-Header-Content-Length": rng.choice(["-5", "abc", "999999", "0", "1"])}
+            if kind == 4:   # truncated binary part
+                header = json.dumps({"inputs": [{"name": "a", "shape": [1, 16], "datatype": "FP32", "parameters": {"binary_data_size": 64}},
+                                               {"name": "b", "shape": [1, 16], "datatype": "FP32", "parameters": {"binary_data_size": 64}}]}).encode()
+                return "POST", "/v2/models/add/infer", header + b"\0" * rng.randrange(127), {"Inference-Header-Content-Length": str(len(header))}
+            if kind == 5:   # BYTES with a lying length prefix
+                header = json.dumps({"inputs": [{"name": "input", "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": 9}}]}).encode()
+                return "POST", "/v2/models/squeezenet1_1/infer", header + struct.pack("<I", 200) + b"\xff\xd8\xff\0\0", {"Inference-Header-Content-Length": str(len(header))}
+            if kind == 6:   # a JPEG that is not one
+                header = json.dumps({"inputs": [{"name": "input", "shape": [1], "datatype": "BYTES", "parameters": {"binary_data_size": 12}}]}).encode()
+                return "POST", "/v2/models/squeezenet1_1/infer", header + struct.pack("<I", 8) + b"\xff\xd8\xff\xe0junk", {"Inference-Header-Content-Length": str(len(header))}
+            if kind == 7: return "POST", path, b"x" * (300 * 1024), {}   # too large: 413
+            if kind == 8: return rng.choice(["PUT", "DELETE", "GET"]), rng.choice(["/v2/nothing", "/v2/models", "/v2/models/add/explode", "/", "/v2/health/dead"]), b"", {}
+            return "POST", path, json.dumps({"inputs": [rand_input() for _ in range(rng.randrange(4))], "outputs": rng.choice([None, [{"name": "zzz"}], "x"])}).encode(), {}
+        bad = []
+        statuses = {}
+        for n in range(count):
+            method, path, body, headers = case()
+            status, payload = send(method, path, body, headers)
+            statuses[status] = statuses.get(status, 0) + 1
+            ok = 400 <= status < 500
+            try: ok = ok and isinstance(json.loads(payload)["error"], str)
+            except Exception: ok = False
+            if not ok and len(bad) < 5: bad.append([method, path, status, payload[:200].decode("latin1")])
+        live = send("GET", "/v2/health/live")[0]
+        good = send("POST", "/v2/models/add/infer", json.dumps({"inputs": [{"name": "a", "shape": [1, 16], "datatype": "FP32", "data": [1] * 16},
+                                                                       {"name": "b", "shape": [1, 16], "datatype": "FP32", "data": [2] * 16}]}).encode())
+        print(json.dumps({"sent": count, "statuses": statuses, "bad": bad, "live": live, "good": [good[0], json.loads(good[1])["outputs"][0]["data"][:2]]}))
+        """#
+        let result = try python(script, [String(server.port), "10000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)\(result.stderr)")
+        #expect(report["sent"] as? Int == 10_000)
+        #expect((report["bad"] as? [Any])?.isEmpty == true, "non-4xx answers: \(report["bad"] ?? "")")
+        #expect(report["live"] as? Int == 200)
+        let good = try #require(report["good"] as? [Any])
+        #expect(good.first as? Int == 200)
+        #expect(good.last as? [Double] == [3, 3])
+        let statuses = try #require(report["statuses"] as? [String: Int])
+        #expect(statuses["413", default: 0] > 0 && statuses["404", default: 0] > 0 && statuses["400", default: 0] > 1000)
+        #expect(server.process.isRunning)
+    }
+
+    /// Offered 5× what one 20 ms instance can do: 503s with Retry-After, memory bounded, and normal
+    /// service afterwards.
+    @Test func overloadIsRefusedAndServiceRecovers() throws {
+        let server = try ServerProcess(["--model", "sleep:20ms", "--max-batch", "0", "--max-queue", "8"])
+        defer { server.stop() }
+        let before = server.residentBytes
+        let script = #"""
+        import sys, json, time, threading, http.client
+        port = int(sys.argv[1])
+        body = json.dumps({"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [0.5] * 16}]}).encode()
+        results, lock = [], threading.Lock()
+        def one():
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            c.request("POST", "/v2/models/sleep/infer", body=body)
+            r = c.getresponse(); r.read()
+            with lock: results.append((r.status, r.getheader("Retry-After")))
+            c.close()
+        threads = []
+        start = time.time()
+        for n in range(750):                      # 250 req/s for 3 s: capacity is 50 req/s
+            target = start + n / 250.0
+            delay = target - time.time()
+            if delay > 0: time.sleep(delay)
+            t = threading.Thread(target=one); t.start(); threads.append(t)
+        for t in threads: t.join()
+        ok = sum(1 for s, _ in results if s == 200)
+        refused = [h for s, h in results if s == 503]
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        c.request("POST", "/v2/models/sleep/infer", body=body); after = c.getresponse().status
+        print(json.dumps({"ok": ok, "refused": len(refused), "retry_after": sorted(set(h or "" for h in refused)),
+                          "other": len(results) - ok - len(refused), "after": after, "seconds": time.time() - start}))
+        """#
+        let result = try python(script, [String(server.port)])
+        let after = server.residentBytes
+        print("overload: RSS before \(Bytes(before)), after \(Bytes(after)); \(result.stdout)")
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)\(result.stderr)")
+        #expect((report["refused"] as? Int ?? 0) > 300)
+        #expect((report["ok"] as? Int ?? 0) > 100)
+        #expect(report["other"] as? Int == 0)
+        #expect(report["retry_after"] as? [String] == ["1"])
+        #expect(report["after"] as? Int == 200)
+        #expect(after - before < 64 << 20, "RSS grew from \(Bytes(before)) to \(Bytes(after))")
+    }
+
+    @Test func sigtermDrainsRequestsInFlight() throws {
+        let server = try ServerProcess(["--model", "sleep:1s", "--max-batch", "0"])
+        let script = #"""
+        import sys, json, http.client, threading, time, os, signal
+        port, pid = int(sys.argv[1]), int(sys.argv[2])
+        body = json.dumps({"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [1] * 16}]}).encode()
+        out = {}
+        def call():
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            c.request("POST", "/v2/models/sleep/infer", body=body)
+            out["status"] = c.getresponse().status
+        t = threading.Thread(target=call); t.start()
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGTERM)
+        t.join()
+        print(json.dumps(out))
+        """#
+        let result = try python(script, [String(server.port), String(server.process.processIdentifier)])
+        server.process.waitUntilExit()
+        #expect(result.stdout.contains("\"status\": 200"), "\(result.stdout)\(result.stderr)")
+        #expect(server.process.terminationStatus == 0)
+    }
+}
+
+@Suite struct RepositoryTests {
+    @Test func configFilesAreReadAndBadOnesNamed() throws {
+        let repo = temporaryPath("repo")
+        try FileManager.default.createDirectory(atPath: repo + "/tiny", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: repo) }
+        try FileManager.default.copyItem(atPath: try ModelZoo.cachedFile(try ModelZoo.model(named: "identity")), toPath: repo + "/tiny/model.onnx")
+        try "instances: 2\nmax_batch_size: 4\nmax_queue_delay: 1ms\nengine: {threads: 1, precision: f32}\n".write(toFile: repo + "/tiny/config.yaml", atomically: true, encoding: .utf8)
+        let server = try ServerProcess(["--models", repo])
+        let metadata = try run("/usr/bin/env", ["curl", "-s", "http://127.0.0.1:\(server.port)/v2/models/tiny"])
+        #expect(metadata.stdout.contains("\"shape\":[-1,16]"), "\(metadata.stdout)")
+        server.stop()
+
+        try "instances: 2\nbatch: 4\n".write(toFile: repo + "/tiny/config.yaml", atomically: true, encoding: .utf8)
+        let failed = try edgeinsight(["serve", "--models", repo, "--port", "0"])
+        #expect(failed.status != 0)
+        #expect(failed.errorLine.contains("config.yaml: unknown key 'batch'"), "\(failed.stderr)")
+    }
+
+    @Test func tokenIsRequiredWhenConfigured() throws {
+        let tokenFile = temporaryPath("token")
+        try "s3cret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        let server = try ServerProcess(["--model", "identity", "--token-file", tokenFile])
+        defer { server.stop() }
+        let base = "http://127.0.0.1:\(server.port)"
+        #expect(try run("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/v2/models/identity"]).stdout == "401")
+        #expect(try run("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer s3cret", base + "/v2/models/identity"]).stdout == "200")
+        #expect(try run("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/v2/health/ready"]).stdout == "200")
+    }
+}
