@@ -51,6 +51,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requests that may wait per model before new ones get 503.")
     var maxQueue = 64
 
+    @Option(help: "Performance hint: latency or throughput (default: the device's).")
+    var hint: PerformanceHint?
+
+    @Option(help: "Execution streams per model (default: chosen by the hint).")
+    var streams: Int?
+
     @Option(help: "Inference threads per model.")
     var threads: Int?
 
@@ -65,6 +71,8 @@ struct Serve: AsyncParsableCommand {
         guard let delay = DurationText.parse(maxQueueDelay) else { throw ValidationError("--max-queue-delay must be a duration such as 2ms") }
         defaults.maxQueueDelay = delay
         defaults.engine.threads = threads
+        defaults.engine.hint = hint
+        defaults.engine.streams = streams
         defaults.engine.precision = precision
         guard instances >= 1, maxBatch >= 0, maxQueue >= 1 else { throw ValidationError("--instances and --max-queue must be at least 1, --max-batch at least 0") }
         var options = ServerOptions()
