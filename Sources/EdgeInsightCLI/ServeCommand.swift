@@ -60,6 +60,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Inference threads per model.")
     var threads: Int?
 
+    @Option(help: "Element type image inputs take on the wire: f32 or u8 (default: the model's).")
+    var inputType: String?
+
     @Option(help: "Inference precision: f32, bf16 or f16.")
     var precision: InferencePrecision?
 
@@ -73,6 +76,12 @@ struct Serve: AsyncParsableCommand {
         defaults.engine.threads = threads
         defaults.engine.hint = hint
         defaults.engine.streams = streams
+        if let inputType {
+            guard let type = ElementType(rawValue: inputType.lowercased()), type == .f32 || type == .u8 else {
+                throw ValidationError("--input-type must be f32 or u8, got '\(inputType)'")
+            }
+            defaults.engine.inputElementType = type
+        }
         defaults.engine.precision = precision
         guard instances >= 1, maxBatch >= 0, maxQueue >= 1 else { throw ValidationError("--instances and --max-queue must be at least 1, --max-batch at least 0") }
         var options = ServerOptions()

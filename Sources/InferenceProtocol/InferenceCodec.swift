@@ -63,6 +63,13 @@ public enum InferenceCodec {
 
     /// Decodes a request body; `headerLength` is the `Inference-Header-Content-Length` value, if sent.
     public static func decodeRequest(_ body: [UInt8], headerLength: Int?) throws(ProtocolError) -> InferenceRequest {
+        try body.withUnsafeBufferPointer { buffer in
+            Result { () throws(ProtocolError) in try decodeRequest(buffer, headerLength: headerLength) }
+        }.get()
+    }
+
+    /// Decodes a request body in place (the server's path: binary parts are copied once, into their tensors).
+    public static func decodeRequest(_ body: UnsafeBufferPointer<UInt8>, headerLength: Int?) throws(ProtocolError) -> InferenceRequest {
         let (json, binary) = try split(body, headerLength: headerLength)
         guard let root = json.object else { throw .badRequest("the request must be a JSON object") }
         guard let inputsJSON = root["inputs"]?.array, !inputsJSON.isEmpty else { throw .badRequest("the request needs a non-empty 'inputs' array") }
@@ -190,6 +197,13 @@ public enum InferenceCodec {
 
     /// Decodes a response body (the client side).
     public static func decodeResponse(_ body: [UInt8], headerLength: Int?) throws(ProtocolError) -> InferenceResponse {
+        try body.withUnsafeBufferPointer { buffer in
+            Result { () throws(ProtocolError) in try decodeResponse(buffer, headerLength: headerLength) }
+        }.get()
+    }
+
+    /// Decodes a response body in place.
+    public static func decodeResponse(_ body: UnsafeBufferPointer<UInt8>, headerLength: Int?) throws(ProtocolError) -> InferenceResponse {
         let (json, binary) = try split(body, headerLength: headerLength)
         guard let root = json.object else { throw .badRequest("the response is not a JSON object") }
         if let error = root["error"]?.string { throw ProtocolError(500, error) }
@@ -215,12 +229,12 @@ public enum InferenceCodec {
 
     // MARK: Pieces
 
-    private static func split(_ body: [UInt8], headerLength: Int?) throws(ProtocolError) -> (JSONValue, ArraySlice<UInt8>) {
-        guard let headerLength else { return (try JSONValue.parse(body), body[body.endIndex...]) }
+    private static func split(_ body: UnsafeBufferPointer<UInt8>, headerLength: Int?) throws(ProtocolError) -> (JSONValue, Slice<UnsafeBufferPointer<UInt8>>) {
+        guard let headerLength else { return (try JSONParser.parse(body), body[body.endIndex...]) }
         guard headerLength > 0, headerLength <= body.count else {
             throw .badRequest("\(headerLengthField) is \(headerLength) but the body has \(body.count) bytes")
         }
-        return (try JSONValue.parse(body[..<headerLength]), body[headerLength...])
+        return (try JSONParser.parse(UnsafeBufferPointer(rebasing: body[..<headerLength])), body[headerLength...])
     }
 
     private static func tensorHeader(_ value: JSONValue, what: String) throws(ProtocolError) -> WireTensor {

@@ -1,22 +1,18 @@
 import Foundation
 
-/// Any JSON value, decoded strictly: `true` is never the number 1, and integers stay exact.
-public enum JSONValue: Sendable, Equatable, Decodable {
+/// Any JSON value, parsed strictly: `true` is never the number 1, and integers stay exact.
+public enum JSONValue: Sendable, Equatable {
     case null, bool(Bool), int(Int64), double(Double), string(String)
     case array([JSONValue]), object([String: JSONValue])
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null } else if let v = try? container.decode(Bool.self) { self = .bool(v) } else if let v = try? container.decode(Int64.self) { self = .int(v) } else if let v = try? container.decode(Double.self) { self = .double(v) } else if let v = try? container.decode(String.self) { self = .string(v) } else if let v = try? container.decode([JSONValue].self) { self = .array(v) } else { self = .object(try container.decode([String: JSONValue].self)) }
+    /// Parses a JSON document.
+    public static func parse(_ bytes: ArraySlice<UInt8>) throws(ProtocolError) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { buffer in Result { () throws(ProtocolError) in try JSONParser.parse(buffer) } }.get()
     }
 
     /// Parses a JSON document.
-    public static func parse(_ bytes: some Collection<UInt8>) throws(ProtocolError) -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch {
-            throw .badRequest("malformed JSON: \(Self.reason(error))")
-        }
+    public static func parse(_ bytes: [UInt8]) throws(ProtocolError) -> JSONValue {
+        try parse(bytes[...])
     }
 
     public subscript(key: String) -> JSONValue? {
@@ -49,14 +45,5 @@ public enum JSONValue: Sendable, Equatable, Decodable {
             }
         }
         json += "\""
-    }
-
-    /// A short reason from a DecodingError, without Swift's type dump.
-    private static func reason(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
-        }
-        return "\(error)".split(separator: "\n").first.map(String.init) ?? "unreadable"
     }
 }

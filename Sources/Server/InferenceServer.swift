@@ -24,7 +24,7 @@ public final class InferenceServer: Sendable {
     let options: ServerOptions
     let schedulers: [String: Scheduler]
     let statistics: [String: ModelStatistics]
-    let metrics = ServerMetrics()
+    let metrics: ServerMetrics
 
     public init(repository: ModelRepository, options: ServerOptions) {
         self.repository = repository
@@ -38,6 +38,7 @@ public final class InferenceServer: Sendable {
         }
         self.statistics = statistics
         self.schedulers = schedulers
+        metrics = ServerMetrics(models: repository.names)
     }
 
     /// Serves until SIGTERM or SIGINT, then stops accepting and drains requests in flight.
@@ -132,7 +133,9 @@ public final class InferenceServer: Sendable {
                 guard let value = Int(field) else { throw ProtocolError.badRequest("\(InferenceCodec.headerLengthField) must be an integer, got '\(field)'") }
                 headerLength = value
             }
-            let decoded = try InferenceCodec.decodeRequest(Array(buffer: body), headerLength: headerLength)
+            let decoded = try body.withUnsafeReadableBytes { raw in
+                Result { () throws(ProtocolError) in try InferenceCodec.decodeRequest(raw.bindMemory(to: UInt8.self), headerLength: headerLength) }
+            }.get()
             let rows = try model.validate(decoded.inputs)
             if let unknown = decoded.outputs.first(where: { output in !model.outputs.contains { $0.name == output.name } }) {
                 throw ProtocolError.badRequest("model '\(model.name)' has no output '\(unknown.name)'; its outputs are \(model.outputs.map(\.name).joined(separator: ", "))")
@@ -145,7 +148,7 @@ public final class InferenceServer: Sendable {
                 outputs: wanted)
             let (bytes, length) = InferenceCodec.encodeResponse(response, binary: decoded.wantsBinary)
             statistics[model.name]!.recordSuccess(totalNs: MonotonicClock.now() - received, queueNs: completion.queueNs)
-            metrics.request(model: model.name, outcome: "success")
+            metrics.request(model: model.name, outcome: .success)
             metrics.timings(model: model.name, queueNs: completion.queueNs, computeNs: completion.computeNs, batch: completion.batchRows)
             var headers: HTTPFields = [.contentType: length == nil ? "application/json" : "application/octet-stream"]
             if let length { headers[HTTPField.Name(InferenceCodec.headerLengthField)!] = String(length) }
@@ -153,7 +156,7 @@ public final class InferenceServer: Sendable {
         } catch {
             let failure = error as? ProtocolError ?? ProtocolError(500, "\(error)")
             statistics[model.name]!.recordFailure(totalNs: MonotonicClock.now() - received)
-            metrics.request(model: model.name, outcome: failure.status == 503 ? "rejected" : failure.status < 500 ? "bad_request" : "error")
+            metrics.request(model: model.name, outcome: failure.status == 503 ? .rejected : failure.status < 500 ? .badRequest : .error)
             return errorResponse(failure)
         }
     }

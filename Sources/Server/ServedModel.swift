@@ -90,6 +90,11 @@ final class EngineModel: ServedModel, @unchecked Sendable {
     /// Compiled models by batch size, and per-instance state; each instance is used by one batch at a time.
     private let compiled = Mutex<[Int: any CompiledModel]>([:])
     private let slots: [InstanceSlot]
+    /// Recent inference time (ns, smoothed). Short inferences run inline on the calling task: handing
+    /// a 10 µs inference to an engine thread and back costs more than the inference. Long ones run
+    /// asynchronously so they never hold a concurrency thread.
+    private let recentInferNs = Atomic<UInt64>(0)
+    static let inlineBelowNs: UInt64 = 300_000
 
     final class InstanceSlot: @unchecked Sendable {
         var requests: [Int: any InferRequest] = [:]
@@ -166,8 +171,15 @@ final class EngineModel: ServedModel, @unchecked Sendable {
             }
         }
         let inputDone = MonotonicClock.now()
-        try await request.inferAsync()
+        let recent = recentInferNs.load(ordering: .relaxed)
+        if recent > 0 && recent < Self.inlineBelowNs {
+            try request.infer()
+        } else {
+            try await request.inferAsync()
+        }
         let inferDone = MonotonicClock.now()
+        let took = inferDone - inputDone
+        recentInferNs.store(recent == 0 ? took : (recent * 7 + took) / 8, ordering: .relaxed)
         // Split every output back by rows.
         var results = Array(repeating: [WireTensor](), count: batch.count)
         for (index, declared) in outputs.enumerated() {

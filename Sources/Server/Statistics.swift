@@ -14,7 +14,7 @@ final class ModelStatistics: Sendable {
         var inferenceCount = 0
         var executionCount = 0
         var lastInferenceMs: UInt64 = 0
-        var batches: [Int: Int] = [:]
+        var batches: [Int: (count: Int, ns: UInt64)] = [:]
     }
 
     private let counts = Mutex(Counts())
@@ -45,7 +45,8 @@ final class ModelStatistics: Sendable {
             $0.computeInfer.count += 1
             $0.computeInfer.ns += inferNs
             $0.computeOutput.count += 1
-            $0.batches[rows, default: 0] += 1
+            $0.batches[rows, default: (0, 0)].count += 1
+            $0.batches[rows, default: (0, 0)].ns += inferNs
         }
     }
 
@@ -54,7 +55,7 @@ final class ModelStatistics: Sendable {
         let c = counts.withLock { $0 }
         func pair(_ p: (count: Int, ns: UInt64)) -> String { "{\"count\":\(p.count),\"ns\":\(p.ns)}" }
         let batchStats = c.batches.keys.sorted().map { size in
-            "{\"batch_size\":\(size),\"compute_infer\":{\"count\":\(c.batches[size]!),\"ns\":0}}"
+            "{\"batch_size\":\(size),\"compute_infer\":\(pair(c.batches[size]!))}"
         }.joined(separator: ",")
         return """
             {"name":"\(name)","version":"\(version)","last_inference":\(c.lastInferenceMs),"inference_count":\(c.inferenceCount),\
