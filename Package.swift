@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -55,10 +56,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "LoadGen",
+            dependencies: [
+                "EdgeInsightCore", "InferenceProtocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Server",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Server", "LoadGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,6 +78,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelZoo", "TestSupport"]),
         .testTarget(name: "InferenceProtocolTests", dependencies: ["InferenceProtocol"]),
         .testTarget(name: "ServerTests", dependencies: ["Engine", "ModelZoo", "Imaging", "InferenceProtocol", "TestSupport"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,224 @@
+import EdgeInsightCore
+import Foundation
+import Synchronization
+
+/// How load is offered in one step.
+public enum LoadMode: Sendable, Equatable, CustomStringConvertible {
+    /// Closed loop: N requests always outstanding.
+    case concurrency(Int)
+    /// Open loop at a rate, evenly spaced or Poisson; latency counts from the intended send time.
+    case rate(Double, poisson: Bool, seed: UInt64)
+    /// Open loop with gaps read from a file, cycled.
+    case intervals([UInt64])
+
+    public var description: String {
+        switch self {
+        case .concurrency(let n): "concurrency \(n)"
+        case .rate(let r, let poisson, _): "\(UnitFormat.significant(r)) req/s \(poisson ? "Poisson" : "constant")"
+        case .intervals(let gaps): "custom intervals (\(gaps.count))"
+        }
+    }
+
+    var isOpenLoop: Bool { if case .concurrency = self { false } else { true } }
+}
+
+/// perf_analyzer's measurement rule, with our defaults: windows of 5 s (or ≥ N requests); stable
+/// when the last 3 windows' throughput and mean latency are each within ±S% of their mean.
+public struct MeasurementPolicy: Sendable {
+    public var windowTime: Duration = .seconds(5)
+    /// When set, a window ends after this many completed requests instead.
+    public var windowRequests: Int?
+    public var stabilityPercent = 10.0
+    public var stableWindows = 3
+    public var maxWindows = 10
+    public var warmup: Duration = .seconds(1)
+
+    public init() {}
+}
+
+/// The result of one load step.
+public struct StepResult: Sendable, Codable {
+    public var mode: String
+    public var concurrency: Int?
+    public var targetRate: Double?
+    public var stable: Bool
+    public var windows: [WindowResult]
+    /// Over the last `stableWindows` windows (or all, when unstable).
+    public var requestsPerSecond: Double
+    public var samplesPerSecond: Double
+    public var sentPerSecond: Double
+    public var latency: LatencySummary
+    public var lateness: LatencySummary?
+    public var serverQueueMeanNs: Double?
+    public var serverComputeMeanNs: Double?
+    public var clientReceiveMeanNs: Double
+    public var failed: Int
+    /// Open loop: the client sent later than intended (p99 lateness above 10% of the mean gap, or 1 ms).
+    public var clientFellBehind: Bool
+}
+
+/// Offers load to an Open Inference Protocol server and measures it.
+public final class LoadGenerator: Sendable {
+    let client: OIPClient
+    let path: String
+    let requests: [PreparedRequest]
+
+    public init(client: OIPClient, model: String, version: String? = nil, requests: [PreparedRequest]) {
+        self.client = client
+        path = "/v2/models/\(model)" + (version.map { "/versions/\($0)" } ?? "") + "/infer"
+        self.requests = requests
+    }
+
+    /// Runs one step until stable or out of windows. `keepSendTimes` retains every send time
+    /// (returned alongside) for checks of the arrival process.
+    public func run(_ mode: LoadMode, policy: MeasurementPolicy, keepSendTimes: Bool = false,
+                    progress: @escaping @Sendable (Int, WindowResult) -> Void = { _, _ in }) async throws(LoadError) -> (StepResult, [UInt64]) {
+        switch mode {
+        case .concurrency(let n) where n < 1: throw .badPlan("concurrency must be at least 1")
+        case .rate(let r, _, _) where !(r > 0 && r.isFinite): throw .badPlan("the request rate must be positive")
+        case .intervals(let gaps) where gaps.isEmpty: throw .badPlan("the interval file holds no intervals")
+        default: break
+        }
+        let recorder = Recorder(keepSendTimes: keepSendTimes)
+        let stop = Flag()
+        var windows: [WindowResult] = []
+        var histograms: [LatencyHistogram] = []
+        let started = MonotonicClock.now()
+
+        await withTaskGroup(of: Void.self) { group in
+            switch mode {
+            case .concurrency(let n):
+                for worker in 0..<n {
+                    group.addTask { await self.closedLoop(worker: worker, recorder: recorder, stop: stop) }
+                }
+            case .rate, .intervals:
+                group.addTask { await self.openLoop(mode, start: started, recorder: recorder, stop: stop) }
+            }
+            try? await Task.sleep(for: policy.warmup)
+            _ = recorder.rotate(openLoop: mode.isOpenLoop)
+            while windows.count < policy.maxWindows {
+                if let count = policy.windowRequests {
+                    while recorder.completedInWindow < count { try? await Task.sleep(for: .milliseconds(5)) }
+                } else {
+                    try? await Task.sleep(for: policy.windowTime)
+                }
+                let histogram = recorder.latencyHistogram()
+                let window = recorder.rotate(openLoop: mode.isOpenLoop)
+                windows.append(window)
+                histograms.append(histogram)
+                progress(windows.count, window)
+                if Self.isStable(windows, policy: policy) { break }
+            }
+            stop.set()
+            group.cancelAll()
+        }
+        let stable = Self.isStable(windows, policy: policy)
+        let used = stable ? Array(windows.suffix(policy.stableWindows)) : windows
+        var merged = LatencyHistogram()
+        for histogram in (stable ? Array(histograms.suffix(policy.stableWindows)) : histograms) { merged.merge(histogram) }
+        let seconds = used.reduce(0) { $0 + $1.seconds }
+        let completed = used.reduce(0) { $0 + $1.completed }
+        let sent = used.reduce(0) { $0 + $1.sent }
+        let served = used.filter { $0.serverQueueMeanNs != nil }
+        let samples = requests.first?.samples ?? 1
+        var lateness: LatencySummary?
+        if mode.isOpenLoop {
+            // The worst window's percentiles: lateness is about whether the client kept up at all.
+            lateness = used.compactMap(\.lateness).max { $0.p99Ns < $1.p99Ns }
+        }
+        let meanGapNs: Double = {
+            switch mode {
+            case .rate(let r, _, _): return 1e9 / r
+            case .intervals(let gaps): return Double(gaps.reduce(0, +)) / Double(gaps.count)
+            case .concurrency: return 0
+            }
+        }()
+        let fellBehind = mode.isOpenLoop && (lateness?.p99Ns ?? 0) > max(1e6, 0.1 * meanGapNs)
+        let result = StepResult(
+            mode: mode.description,
+            concurrency: { if case .concurrency(let n) = mode { n } else { nil } }(),
+            targetRate: { if case .rate(let r, _, _) = mode { r } else { nil } }(),
+            stable: stable, windows: windows,
+            requestsPerSecond: seconds > 0 ? Double(completed) / seconds : 0,
+            samplesPerSecond: seconds > 0 ? Double(completed * samples) / seconds : 0,
+            sentPerSecond: seconds > 0 ? Double(sent) / seconds : 0,
+            latency: merged.summary, lateness: lateness,
+            serverQueueMeanNs: served.isEmpty ? nil : served.reduce(0) { $0 + $1.serverQueueMeanNs! } / Double(served.count),
+            serverComputeMeanNs: served.isEmpty ? nil : served.reduce(0) { $0 + $1.serverComputeMeanNs! } / Double(served.count),
+            clientReceiveMeanNs: used.isEmpty ? 0 : used.reduce(0) { $0 + $1.clientReceiveMeanNs } / Double(used.count),
+            failed: used.reduce(0) { $0 + $1.failed }, clientFellBehind: fellBehind)
+        return (result, recorder.sendTimes)
+    }
+
+    /// perf_analyzer's rule over the last windows.
+    static func isStable(_ windows: [WindowResult], policy: MeasurementPolicy) -> Bool {
+        guard windows.count >= policy.stableWindows else { return false }
+        let last = windows.suffix(policy.stableWindows)
+        func within(_ values: [Double]) -> Bool {
+            let mean = values.reduce(0, +) / Double(values.count)
+            guard mean > 0 else { return false }
+            return values.allSatisfy { abs($0 - mean) <= mean * policy.stabilityPercent / 100 }
+        }
+        return last.allSatisfy { $0.completed > 0 } && within(last.map(\.requestsPerSecond)) && within(last.map(\.latency.meanNs))
+    }
+
+    private func closedLoop(worker: Int, recorder: Recorder, stop: Flag) async {
+        var index = worker
+        while !stop.isSet && !Task.isCancelled {
+            let request = requests[index % requests.count]
+            index += 1
+            let sent = MonotonicClock.now()
+            recorder.sent(at: sent, latenessNs: nil)
+            let outcome = await client.infer(path, request)
+            if stop.isSet { return }
+            recorder.record(outcome, latencyNs: MonotonicClock.now() - sent)
+        }
+    }
+
+    /// Sends at intended times whatever the server does; each request's latency counts from its
+    /// intended time, so a server that falls behind shows it (no coordinated omission).
+    private func openLoop(_ mode: LoadMode, start: UInt64, recorder: Recorder, stop: Flag) async {
+        var random = SeededRandom(seed: { if case .rate(_, _, let seed) = mode { seed } else { 1 } }())
+        var intended = start
+        var index = 0
+        let clock = ContinuousClock()
+        let origin = clock.now
+        await withDiscardingTaskGroup { group in
+            while !stop.isSet && !Task.isCancelled {
+                let wait = Int64(intended) - Int64(MonotonicClock.now())
+                if wait > 0 { try? await clock.sleep(until: origin + .nanoseconds(Int64(intended - start)), tolerance: .microseconds(50)) }
+                if stop.isSet { break }
+                let request = requests[index % requests.count]
+                let due = intended
+                group.addTask {
+                    let actual = MonotonicClock.now()
+                    recorder.sent(at: actual, latenessNs: actual > due ? actual - due : 0)
+                    let outcome = await self.client.infer(self.path, request)
+                    if !stop.isSet { recorder.record(outcome, latencyNs: MonotonicClock.now() - due) }
+                }
+                index += 1
+                switch mode {
+                case .rate(let r, let poisson, _):
+                    if poisson {
+                        let u = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12)
+                        intended += UInt64(-log(u) / r * 1e9)
+                    } else {
+                        intended = start + UInt64(Double(index) * 1e9 / r)
+                    }
+                case .intervals(let gaps):
+                    intended += gaps[(index - 1) % gaps.count]
+                case .concurrency:
+                    break
+                }
+            }
+            group.cancelAll()
+        }
+    }
+}
+
+/// A stop flag shared by the load tasks.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
+}

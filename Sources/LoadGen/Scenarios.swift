@@ -1,0 +1,80 @@
+import EdgeInsightCore
+import Foundation
+import InferenceProtocol
+
+/// MLPerf Inference's scenarios, run against an Open Inference Protocol server.
+public enum Scenario: String, Sendable, CaseIterable {
+    /// One query at a time, the next when the previous completes; the metric is p90 latency.
+    case singleStream = "single-stream"
+    /// Queries of N samples (one request with batch N), one at a time; the metric is p99 latency.
+    case multiStream = "multi-stream"
+    /// Poisson arrivals; the metric is the highest rate whose p99 stays under a bound, found by search.
+    case server
+    /// Everything at once; the metric is throughput.
+    case offline
+}
+
+extension Scenario {
+    /// MLPerf's server scenario: the closed-loop maximum bounds the search, then the Poisson rate
+    /// is bisected six times on whether p99 stays under `bound` (and nothing fails).
+    public static func searchServerRate(
+        bound: Duration, ceilingConcurrency: Int, seed: UInt64, measure: (LoadMode) async throws -> StepResult
+    ) async throws -> Double {
+        var low = 0.0, high = try await measure(.concurrency(ceilingConcurrency)).requestsPerSecond
+        for _ in 0..<6 {
+            let rate = max(1, (low + high) / 2)
+            let step = try await measure(.rate(rate, poisson: true, seed: seed))
+            if step.latency.p99Ns <= Double(bound.nanoseconds) && step.failed == 0 { low = rate } else { high = rate }
+        }
+        return low
+    }
+}
+
+/// Parses sweep ranges: `4` → [4], `1:8:2` → 1, 3, 5, 7, `1,2,4` → the list.
+public enum RangeText {
+    public static func parse(_ text: String) -> [Double]? {
+        if text.contains(",") {
+            let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            return values.contains(nil) ? nil : values.map { $0! }
+        }
+        let parts = text.split(separator: ":").map { Double($0) }
+        guard !parts.contains(nil), (1...3).contains(parts.count) else { return nil }
+        let start = parts[0]!, end = parts.count > 1 ? parts[1]! : start, step = parts.count > 2 ? parts[2]! : (end >= start ? 1 : -1)
+        guard step != 0, (end - start) / step >= 0, (end - start) / step < 10_000 else { return nil }
+        return stride(from: start, through: end + step * 1e-9, by: step).map { $0 }
+    }
+}
+
+/// perf_analyzer's CSV: one row per step, times in microseconds.
+public enum PerfAnalyzerCSV {
+    public static let header = "Concurrency,Inferences/Second,Client Send,Network+Server Send/Recv,Server Queue,Server Compute Input,Server Compute Infer,Server Compute Output,Client Recv,p50 latency,p90 latency,p95 latency,p99 latency"
+
+    /// `computeSplit` is the server's input/infer/output share of compute when known (from /stats).
+    public static func row(_ step: StepResult, computeSplit: (input: Double, infer: Double, output: Double)? = nil) -> String {
+        let us = { (ns: Double) in String(Int((ns / 1000).rounded())) }
+        let queue = step.serverQueueMeanNs ?? 0
+        let compute = step.serverComputeMeanNs ?? 0
+        let split = computeSplit ?? (0, compute, 0)
+        let receive = step.clientReceiveMeanNs
+        let network = max(0, step.latency.meanNs - queue - compute - receive)
+        let concurrency = step.concurrency.map(String.init) ?? step.targetRate.map { String(format: "%.1f", $0) } ?? "0"
+        return [concurrency, String(format: "%.2f", step.samplesPerSecond), "0", us(network), us(queue), us(split.input), us(split.infer), us(split.output),
+                us(receive), us(step.latency.p50Ns), us(step.latency.p90Ns), us(step.latency.p95Ns), us(step.latency.p99Ns)].joined(separator: ",")
+    }
+}
+
+/// The server's own split of a run, from Triton-style `/stats` before and after.
+public enum ServerSplit {
+    public static func describe(before: JSONValue, after: JSONValue) -> String {
+        func stats(_ v: JSONValue) -> JSONValue? { v["model_stats"]?.array?.first?["inference_stats"] }
+        guard let b = stats(before), let a = stats(after) else { return "server split  /stats answered without inference_stats" }
+        func delta(_ key: String) -> (count: Int, ns: Int) {
+            ((a[key]?["count"]?.int ?? 0) - (b[key]?["count"]?.int ?? 0), (a[key]?["ns"]?.int ?? 0) - (b[key]?["ns"]?.int ?? 0))
+        }
+        let parts = ["queue", "compute_input", "compute_infer", "compute_output"].map { key -> String in
+            let d = delta(key)
+            return "\(key) \(DurationText.format(nanoseconds: d.count > 0 ? Double(d.ns) / Double(d.count) : 0))"
+        }
+        return "server split  (from /stats, mean per request) " + parts.joined(separator: ", ") + ", \(delta("success").count) requests"
+    }
+}

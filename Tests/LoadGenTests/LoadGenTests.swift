@@ -1,0 +1,159 @@
+import EdgeInsightCore
+import Foundation
+@testable import LoadGen
+import TestSupport
+import Testing
+
+/// Runs `edgeinsight load` (its own process, so other tests cannot starve its clock) and returns
+/// the steps it wrote as JSON.
+func load(_ arguments: [String]) throws -> (ProcessOutput, [[String: Any]]) {
+    let json = temporaryPath("steps.json")
+    defer { try? FileManager.default.removeItem(atPath: json) }
+    let result = try edgeinsight(["load"] + arguments + ["--json", json])
+    let steps = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json)))) as? [[String: Any]] ?? []
+    return (result, steps)
+}
+
+func latency(_ step: [String: Any], _ key: String) -> Double { (step["latency"] as? [String: Any])?[key] as? Double ?? -1 }
+
+@Suite(.serialized) struct OpenLoopTests {
+    /// Poisson at 500 req/s for 10 s on a micro-model: the achieved rate is within 2% of the target
+    /// and the gaps between actual sends pass a Kolmogorov–Smirnov test against the exponential.
+    @Test func poissonArrivalsHaveTheirRateAndDistribution() throws {
+        let server = try ServerProcess(["--model", "add", "--max-batch", "0"])
+        defer { server.stop() }
+        let times = temporaryPath("sends.txt")
+        defer { try? FileManager.default.removeItem(atPath: times) }
+        let (result, steps) = try load(["http://127.0.0.1:\(server.port)", "--model", "add", "--rate", "500", "--distribution", "poisson", "--seed", "42",
+                                        "--window", "10s", "--max-windows", "1", "--warmup", "0.5s", "--send-times", times])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(steps.first?["failed"] as? Int == 0)
+        // Sends may run late under the parallel test load; the median must still be on time.
+        let lateness = steps.first?["lateness"] as? [String: Any]
+        #expect((lateness?["p50Ns"] as? Double ?? .infinity) < 2e6)
+        let sends = try String(contentsOfFile: times, encoding: .utf8).split(separator: "\n").compactMap { UInt64($0) }.sorted()
+        let gaps = zip(sends.dropFirst(), sends).map { Double($0 - $1) / 1e9 }
+        let achieved = Double(gaps.count) / gaps.reduce(0, +)
+        #expect(abs(achieved - 500) / 500 < 0.02, "achieved \(achieved) req/s over \(gaps.count) gaps")
+        // Kolmogorov–Smirnov against Exp(1/mean gap); critical value at α = 0.01 is 1.63/√n.
+        let rate = 1 / (gaps.reduce(0, +) / Double(gaps.count))
+        var d = 0.0
+        for (i, x) in gaps.sorted().enumerated() {
+            let f = 1 - exp(-rate * x)
+            d = max(d, abs(Double(i + 1) / Double(gaps.count) - f), abs(f - Double(i) / Double(gaps.count)))
+        }
+        let critical = 1.63 / Double(gaps.count).squareRoot()
+        #expect(d < critical, "KS statistic \(d) ≥ \(critical) over \(gaps.count) gaps")
+    }
+
+    /// One 50 ms instance offered 100 req/s: the server does 20, so every request waits longer than
+    /// the one before. Timing from the intended send shows it; a client that waited for each answer
+    /// would report ~50 ms (coordinated omission).
+    @Test func latencyCountsFromTheIntendedSendTime() throws {
+        let server = try ServerProcess(["--model", "sleep:50ms", "--max-batch", "0", "--max-queue", "100000"])
+        defer { server.stop() }
+        let (result, steps) = try load(["http://127.0.0.1:\(server.port)", "--model", "sleep", "--rate", "100", "--window", "1s", "--max-windows", "4", "--warmup", "0s"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let step = try #require(steps.first)
+        #expect(step["stable"] as? Bool == false)
+        #expect((step["requestsPerSecond"] as? Double ?? 99) < 25)
+        #expect((step["sentPerSecond"] as? Double ?? 0) > 95)
+        #expect(latency(step, "p50Ns") > 500e6, "p50 \(latency(step, "p50Ns") / 1e6) ms")
+        #expect(latency(step, "p99Ns") > 1.5e9, "p99 \(latency(step, "p99Ns") / 1e6) ms")
+        let windows = step["windows"] as? [[String: Any]] ?? []
+        #expect(windows.count == 4)
+        #expect(latency(windows.last ?? [:], "meanNs") > latency(windows.first ?? [:], "meanNs") + 1e9)
+        #expect(result.stdout.contains("UNSTABLE"))
+    }
+}
+
+@Suite(.serialized) struct ClosedLoopTests {
+    @Test func concurrencyOneOnSleepMeasuresItsComputeTime() throws {
+        let server = try ServerProcess(["--model", "sleep:20ms", "--max-batch", "0"])
+        defer { server.stop() }
+        let csv = temporaryPath("steps.csv")
+        defer { try? FileManager.default.removeItem(atPath: csv) }
+        let (result, steps) = try load(["http://127.0.0.1:\(server.port)", "--model", "sleep", "--concurrency", "1", "--window", "0.6s", "--warmup", "0.2s", "--json-data", "--csv", csv])
+        #expect(result.status == 0, "\(result.stderr)")
+        let step = try #require(steps.first)
+        #expect(step["stable"] as? Bool == true)
+        #expect(abs(latency(step, "p50Ns") - 20e6) < 5e6, "p50 \(latency(step, "p50Ns") / 1e6) ms")
+        #expect(abs((step["serverComputeMeanNs"] as? Double ?? 0) - 20e6) < 3e6)
+        let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        #expect(lines.first.map(String.init) == PerfAnalyzerCSV.header)
+        #expect(lines.count == 2 && lines[1].hasPrefix("1,"))
+        #expect(result.stdout.contains("server split  (from /stats"))
+    }
+
+    @Test func stabilityRuleFollowsPerfAnalyzer() {
+        func window(_ rps: Double, _ meanMs: Double) -> WindowResult {
+            var latency = LatencySummary()
+            latency.meanNs = meanMs * 1e6
+            return WindowResult(seconds: 1, completed: 10, failed: 0, sent: 10, requestsPerSecond: rps, latency: latency, lateness: nil,
+                                serverQueueMeanNs: nil, serverComputeMeanNs: nil, clientReceiveMeanNs: 0)
+        }
+        let policy = MeasurementPolicy()
+        #expect(LoadGenerator.isStable([window(100, 10), window(105, 10.5), window(96, 9.7)], policy: policy))
+        #expect(!LoadGenerator.isStable([window(100, 10), window(130, 10), window(96, 10)], policy: policy))
+        #expect(!LoadGenerator.isStable([window(100, 10), window(100, 14), window(100, 10)], policy: policy))
+        #expect(!LoadGenerator.isStable([window(100, 10), window(100, 10)], policy: policy))
+    }
+
+    @Test func rangesParse() {
+        #expect(RangeText.parse("1:8:2") == [1, 3, 5, 7])
+        #expect(RangeText.parse("4") == [4])
+        #expect(RangeText.parse("100,250") == [100, 250])
+        #expect(RangeText.parse("1:x") == nil)
+    }
+}
+
+@Suite struct LoadCommandTests {
+    /// The same command drives Seldon MLServer (a custom runtime doing the add), which offers
+    /// neither per-response timings nor /stats: the output says latencies are client-side only.
+    @Test func drivesSeldonMLServer() throws {
+        let port = 18_280 + Int.random(in: 0..<500) * 3
+        let folder = temporaryPath("mlserver")
+        try FileManager.default.createDirectory(atPath: folder + "/add", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: repositoryRoot + "/benchmarks/mlserver-add/add_runtime.py", toPath: folder + "/add_runtime.py")
+        try FileManager.default.copyItem(atPath: repositoryRoot + "/benchmarks/mlserver-add/add/model-settings.json", toPath: folder + "/add/model-settings.json")
+        try #"{"host": "127.0.0.1", "http_port": \#(port), "grpc_port": \#(port + 1), "metrics_port": \#(port + 2), "parallel_workers": 0}"#
+            .write(toFile: folder + "/settings.json", atomically: true, encoding: .utf8)
+        let mlserver = Process()
+        mlserver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        mlserver.arguments = ["python3", repositoryRoot + "/.deps/mlserver/bin/mlserver", "start", "."]
+        mlserver.currentDirectoryURL = URL(fileURLWithPath: folder)
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONPATH"] = repositoryRoot + "/.deps/mlserver:" + folder
+        mlserver.environment = environment
+        mlserver.standardOutput = FileHandle.nullDevice
+        mlserver.standardError = FileHandle.nullDevice
+        try mlserver.run()
+        defer {
+            // MLServer may take its time over SIGTERM; it gets 5 s, then SIGKILL.
+            mlserver.terminate()
+            for _ in 0..<50 where mlserver.isRunning { usleep(100_000) }
+            if mlserver.isRunning { kill(mlserver.processIdentifier, SIGKILL) }
+            mlserver.waitUntilExit()
+        }
+        var ready = false
+        for _ in 0..<300 where !ready {
+            ready = (try? run("/usr/bin/env", ["curl", "-sf", "http://127.0.0.1:\(port)/v2/health/ready"]).status) == 0
+            if !ready { usleep(200_000) }
+        }
+        #expect(ready, "MLServer did not start")
+        let (result, steps) = try load(["http://127.0.0.1:\(port)", "--model", "add", "--concurrency", "2", "--window", "1s", "--warmup", "0.5s", "--max-windows", "4", "--json-data"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("client-side only"))
+        #expect(steps.first?["failed"] as? Int == 0)
+        #expect((steps.first?["requestsPerSecond"] as? Double ?? 0) > 50)
+    }
+
+    @Test func badTargetsAreOneLine() throws {
+        let result = try edgeinsight(["load", "http://127.0.0.1:1", "--model", "add", "--window", "1s"])
+        #expect(result.status != 0)
+        #expect(result.errorLine.hasPrefix("error: server unreachable"), "\(result.stderr)")
+        let both = try edgeinsight(["load", "127.0.0.1:1", "--model", "add", "--rate", "10", "--concurrency", "2"])
+        #expect(both.errorLine.contains("choose one of"), "\(both.stderr)")
+    }
+}
