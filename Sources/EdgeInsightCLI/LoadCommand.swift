@@ -97,7 +97,7 @@ struct Load: AsyncParsableCommand {
     @Option(help: "File holding a bearer token.")
     var tokenFile: String?
 
-    @Option(help: "Write every actual send time (ns, monotonic clock) here, one per line, to check the arrival process.")
+    @Option(help: "Write every send's intended and actual time (ns, monotonic clock) here, a line each, to check the arrival process.")
     var sendTimes: String?
 
     func run() async throws {
@@ -150,7 +150,7 @@ struct Load: AsyncParsableCommand {
             print(LoadReportText.line(step))
             steps.append(step)
             if let sendTimes {
-                try (sends.map(String.init).joined(separator: "\n") + "\n").write(toFile: sendTimes, atomically: true, encoding: .utf8)
+                try (sends.map { "\($0.intended) \($0.actual)" }.joined(separator: "\n") + "\n").write(toFile: sendTimes, atomically: true, encoding: .utf8)
             }
             return step
         }

@@ -60,19 +60,20 @@ public struct StepResult: Sendable, Codable {
 /// Offers load to an Open Inference Protocol server and measures it.
 public final class LoadGenerator: Sendable {
     let client: OIPClient
-    let path: String
     let requests: [PreparedRequest]
+    private let bound: [BoundRequest]
 
     public init(client: OIPClient, model: String, version: String? = nil, requests: [PreparedRequest]) {
         self.client = client
-        path = "/v2/models/\(model)" + (version.map { "/versions/\($0)" } ?? "") + "/infer"
+        let path = "/v2/models/\(model)" + (version.map { "/versions/\($0)" } ?? "") + "/infer"
         self.requests = requests
+        bound = requests.map { client.bind(path, $0) }
     }
 
-    /// Runs one step until stable or out of windows. `keepSendTimes` retains every send time
-    /// (returned alongside) for checks of the arrival process.
+    /// Runs one step until stable or out of windows. `keepSendTimes` retains every send's intended
+    /// and actual time (returned alongside) for checks of the arrival process.
     public func run(_ mode: LoadMode, policy: MeasurementPolicy, keepSendTimes: Bool = false,
-                    progress: @escaping @Sendable (Int, WindowResult) -> Void = { _, _ in }) async throws(LoadError) -> (StepResult, [UInt64]) {
+                    progress: @escaping @Sendable (Int, WindowResult) -> Void = { _, _ in }) async throws(LoadError) -> (StepResult, [(intended: UInt64, actual: UInt64)]) {
         switch mode {
         case .concurrency(let n) where n < 1: throw .badPlan("concurrency must be at least 1")
         case .rate(let r, _, _) where !(r > 0 && r.isFinite): throw .badPlan("the request rate must be positive")
@@ -162,16 +163,20 @@ public final class LoadGenerator: Sendable {
         return last.allSatisfy { $0.completed > 0 } && within(last.map(\.requestsPerSecond)) && within(last.map(\.latency.meanNs))
     }
 
+    /// One closed-loop worker: each completion, on the event loop, records and sends the next.
     private func closedLoop(worker: Int, recorder: Recorder, stop: Flag) async {
-        var index = worker
-        while !stop.isSet && !Task.isCancelled {
-            let request = requests[index % requests.count]
-            index += 1
-            let sent = MonotonicClock.now()
-            recorder.sent(at: sent, latenessNs: nil)
-            let outcome = await client.infer(path, request)
-            if stop.isSet { return }
-            recorder.record(outcome, latencyNs: MonotonicClock.now() - sent)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            send(worker, recorder: recorder, stop: stop, done: done)
+        }
+    }
+
+    private func send(_ index: Int, recorder: Recorder, stop: Flag, done: CheckedContinuation<Void, Never>) {
+        guard !stop.isSet else { return done.resume() }
+        let sent = MonotonicClock.now()
+        recorder.sent(at: sent)
+        client.infer(bound[index % bound.count]) { outcome in
+            if !stop.isSet { recorder.record(outcome, latencyNs: MonotonicClock.now() - sent) }
+            self.send(index + 1, recorder: recorder, stop: stop, done: done)
         }
     }
 
@@ -188,12 +193,12 @@ public final class LoadGenerator: Sendable {
                 let wait = Int64(intended) - Int64(MonotonicClock.now())
                 if wait > 0 { try? await clock.sleep(until: origin + .nanoseconds(Int64(intended - start)), tolerance: .microseconds(50)) }
                 if stop.isSet { break }
-                let request = requests[index % requests.count]
+                let request = bound[index % bound.count]
                 let due = intended
                 group.addTask {
                     let actual = MonotonicClock.now()
-                    recorder.sent(at: actual, latenessNs: actual > due ? actual - due : 0)
-                    let outcome = await self.client.infer(self.path, request)
+                    recorder.sent(at: actual, intended: due)
+                    let outcome = await self.client.infer(request)
                     if !stop.isSet { recorder.record(outcome, latencyNs: MonotonicClock.now() - due) }
                 }
                 index += 1

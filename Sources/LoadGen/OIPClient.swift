@@ -3,6 +3,7 @@ import EdgeInsightCore
 import Foundation
 import InferenceProtocol
 import NIOCore
+import NIOPosix
 import NIOHTTP1
 
 /// Errors of the load generator; one line each.
@@ -28,6 +29,13 @@ public struct PreparedRequest: Sendable {
     public var headerLength: Int?
     /// Samples (batch rows) the request carries.
     public var samples: Int
+}
+
+/// A prepared request bound to a URL, with its headers and body set once.
+public struct BoundRequest: Sendable {
+    let request: HTTPClientRequest
+    /// The same request for the event-loop API, which closed-loop load uses to avoid a thread hop per request.
+    let futureRequest: HTTPClient.Request
 }
 
 /// What one infer call returned, for the recorder.
@@ -58,12 +66,42 @@ public final class OIPClient: Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, connections))
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(120))
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // One event-loop thread, like wrk -t1: on a small machine the client should take one core at
+        // most and leave the rest to whatever it measures.
+        http = HTTPClient(eventLoopGroup: Self.loop, configuration: configuration)
     }
+
+    /// The client's single event-loop thread, shared by every client of the process.
+    static let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     /// Closes every connection.
     public func shutdown() async {
         try? await http.shutdown()
+    }
+
+    static let queueKey = Array("\"queue_time_ns\":".utf8)
+    static let computeKey = Array("\"compute_time_ns\":".utf8)
+
+    /// The non-negative integer following `key` in `bytes`, if any.
+    static func integer(after key: [UInt8], in bytes: UnsafeRawBufferPointer) -> UInt64? {
+        guard bytes.count > key.count else { return nil }
+        var i = 0
+        outer: while i <= bytes.count - key.count {
+            for j in 0..<key.count where bytes[i + j] != key[j] {
+                i += 1
+                continue outer
+            }
+            var k = i + key.count
+            while k < bytes.count, bytes[k] == 0x20 { k += 1 }
+            var value: UInt64 = 0, digits = 0
+            while k < bytes.count, bytes[k] >= 0x30, bytes[k] <= 0x39 {
+                value = value &* 10 &+ UInt64(bytes[k] - 0x30)
+                digits += 1
+                k += 1
+            }
+            return digits > 0 ? value : nil
+        }
+        return nil
     }
 
     /// GETs a path and parses the JSON answer.
@@ -86,32 +124,56 @@ public final class OIPClient: Sendable {
         }
     }
 
-    /// Sends one prepared infer request.
-    public func infer(_ path: String, _ prepared: PreparedRequest) async -> CallOutcome {
+    /// Builds the HTTP request for a prepared body once, so sending it repeats no work.
+    public func bind(_ path: String, _ prepared: PreparedRequest) -> BoundRequest {
         var request = HTTPClientRequest(url: base + path)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: prepared.headerLength == nil ? "application/json" : "application/octet-stream")
         if let length = prepared.headerLength { request.headers.add(name: InferenceCodec.headerLengthField, value: String(length)) }
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.body = .bytes(prepared.body)
+        let futureRequest = try! HTTPClient.Request(url: base + path, method: .POST, headers: request.headers, body: .byteBuffer(prepared.body))
+        return BoundRequest(request: request, futureRequest: futureRequest)
+    }
+
+    /// Sends one bound request and calls `completion` on the connection's event loop: no hop
+    /// through the concurrency runtime, so a closed loop can chain requests at the event loop's pace.
+    func infer(_ bound: BoundRequest, completion: @escaping @Sendable (CallOutcome) -> Void) {
+        http.execute(request: bound.futureRequest, deadline: .now() + .seconds(120)).whenComplete { result in
+            let received = MonotonicClock.now()
+            switch result {
+            case .success(let response) where response.status.code == 200:
+                let body = response.body ?? ByteBuffer()
+                let headerLength = response.headers.first(name: InferenceCodec.headerLengthField).flatMap { Int($0) } ?? body.readableBytes
+                let (queue, compute) = body.withUnsafeReadableBytes { raw in
+                    let header = UnsafeRawBufferPointer(rebasing: raw[0..<min(headerLength, raw.count)])
+                    return (Self.integer(after: Self.queueKey, in: header), Self.integer(after: Self.computeKey, in: header))
+                }
+                completion(CallOutcome(ok: true, status: 200, serverQueueNs: queue, serverComputeNs: compute, receiveNs: MonotonicClock.now() - received))
+            case .success(let response):
+                completion(CallOutcome(ok: false, status: Int(response.status.code), receiveNs: 0))
+            case .failure:
+                completion(CallOutcome(ok: false, status: 0, receiveNs: 0))
+            }
+        }
+    }
+
+    /// Sends one bound infer request.
+    public func infer(_ bound: BoundRequest) async -> CallOutcome {
         do {
-            let response = try await http.execute(request, timeout: .seconds(120))
+            let response = try await http.execute(bound.request, timeout: .seconds(120))
             let received = MonotonicClock.now()
             let body = try await response.body.collect(upTo: 256 << 20)
             guard response.status.code == 200 else {
                 return CallOutcome(ok: false, status: Int(response.status.code), receiveNs: MonotonicClock.now() - received)
             }
-            // Only the JSON header is read: enough for the server's timings.
+            // Only the server's timings are read, by a scan of the JSON header, not a parse of it.
             let headerLength = response.headers.first(name: InferenceCodec.headerLengthField).flatMap { Int($0) } ?? body.readableBytes
-            let parameters = body.withUnsafeReadableBytes { raw -> JSONValue? in
-                let header = UnsafeBufferPointer(rebasing: raw.bindMemory(to: UInt8.self)[0..<min(headerLength, raw.count)])
-                return (try? JSONValue.parse(Array(header)))?["parameters"]
+            let (queue, compute) = body.withUnsafeReadableBytes { raw in
+                let header = UnsafeRawBufferPointer(rebasing: raw[0..<min(headerLength, raw.count)])
+                return (Self.integer(after: Self.queueKey, in: header), Self.integer(after: Self.computeKey, in: header))
             }
-            return CallOutcome(
-                ok: true, status: 200,
-                serverQueueNs: parameters?["queue_time_ns"]?.int.map { UInt64(max(0, $0)) },
-                serverComputeNs: parameters?["compute_time_ns"]?.int.map { UInt64(max(0, $0)) },
-                receiveNs: MonotonicClock.now() - received)
+            return CallOutcome(ok: true, status: 200, serverQueueNs: queue, serverComputeNs: compute, receiveNs: MonotonicClock.now() - received)
         } catch {
             return CallOutcome(ok: false, status: 0, receiveNs: 0)
         }

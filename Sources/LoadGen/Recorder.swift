@@ -27,7 +27,7 @@ final class Recorder: Sendable {
         var queueNs: UInt64 = 0, computeNs: UInt64 = 0, serverSamples = 0
         var receiveNs: UInt64 = 0
         var opened = MonotonicClock.now()
-        var sendTimes: [UInt64] = []
+        var sendTimes: [(intended: UInt64, actual: UInt64)] = []
     }
 
     private let state = Mutex(State())
@@ -35,11 +35,12 @@ final class Recorder: Sendable {
 
     init(keepSendTimes: Bool = false) { self.keepSendTimes = keepSendTimes }
 
-    func sent(at time: UInt64, latenessNs: UInt64?) {
+    /// Notes a send; `intended` is when the schedule wanted it (the send time itself in a closed loop).
+    func sent(at time: UInt64, intended: UInt64? = nil) {
         state.withLock {
             $0.sent += 1
-            if let latenessNs { $0.lateness.record(nanoseconds: latenessNs) }
-            if keepSendTimes && $0.sendTimes.count < 1_000_000 { $0.sendTimes.append(time) }
+            if let intended { $0.lateness.record(nanoseconds: time > intended ? time - intended : 0) }
+            if keepSendTimes && $0.sendTimes.count < 1_000_000 { $0.sendTimes.append((intended ?? time, time)) }
         }
     }
 
@@ -82,8 +83,8 @@ final class Recorder: Sendable {
             clientReceiveMeanNs: s.completed > 0 ? Double(s.receiveNs) / Double(s.completed) : 0)
     }
 
-    /// Every actual send time so far (kept only when asked for, for distribution checks).
-    var sendTimes: [UInt64] { state.withLock { $0.sendTimes } }
+    /// Every send so far, intended and actual (kept only when asked for, for distribution checks).
+    var sendTimes: [(intended: UInt64, actual: UInt64)] { state.withLock { $0.sendTimes } }
 
     /// Latency histogram of the current window (merged by the caller over stable windows).
     func latencyHistogram() -> LatencyHistogram { state.withLock { $0.latency } }
