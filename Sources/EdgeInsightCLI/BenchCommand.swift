@@ -84,12 +84,7 @@ struct Bench: ParsableCommand {
         settings.precision = precision
         settings.requests = requests
         settings.batch = batch
-        if let inputType {
-            guard let type = ElementType(rawValue: inputType.lowercased()), type == .f32 || type == .u8 else {
-                throw ValidationError("--input-type must be f32 or u8, got '\(inputType)'")
-            }
-            settings.inputElementType = type
-        }
+        settings.inputElementType = try inputType.map(parseInputType)
         for text in shape {
             let (name, dims) = try EngineSettings.parseShape(text)
             settings.shapes[name ?? ""] = dims

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EdgeInsightCore
 import Foundation
 
 /// `edgeinsight`: characterise, model and plan ML inference across edge devices, links and cloud servers.
@@ -56,4 +57,20 @@ func prettyJSON(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// Parses `--input-type`: the element type inputs are given in (f32 or u8).
+func parseInputType(_ text: String) throws -> ElementType {
+    guard let type = ElementType(rawValue: text.lowercased()), type == .f32 || type == .u8 else {
+        throw ValidationError("--input-type must be f32 or u8, got '\(text)'")
+    }
+    return type
+}
+
+/// Reads a bearer token from `--token-file`.
+func readToken(_ path: String) throws -> String {
+    guard let token = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
+        throw ValidationError("cannot read a token from \(path)")
+    }
+    return token
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EdgeInsightCore
+import Engine
 import Foundation
 import LoadGen
 
@@ -117,16 +118,11 @@ struct Load: AsyncParsableCommand {
         }
         var shapes: [String: [Int]] = [:]
         for text in shape {
-            let parts = text.split(separator: ":")
-            guard parts.count == 2, let dims = Optional(parts[1].split(separator: ",").compactMap { Int($0) }), !dims.isEmpty else {
-                throw ValidationError("--shape must be name:dims, e.g. input:1,3,224,224")
-            }
-            shapes[String(parts[0])] = dims
+            let (name, dims) = try EngineSettings.parseShape(text)
+            guard let name else { throw ValidationError("--shape must name the input, e.g. input:1,3,224,224") }
+            shapes[name] = dims
         }
-        let token = try tokenFile.map { path throws -> String in
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read \(path)") }
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let token = try tokenFile.map(readToken)
         let kind: InputKind
         if let images { kind = .jpegFolder(images) } else if !tensor.isEmpty { kind = .tensorFiles(tensor) } else {
             switch input { case "random": kind = .random(seed: seed); case "zero": kind = .zero; default: throw ValidationError("--input must be random or zero") }

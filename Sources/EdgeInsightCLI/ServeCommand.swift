@@ -76,12 +76,7 @@ struct Serve: AsyncParsableCommand {
         defaults.engine.threads = threads
         defaults.engine.hint = hint
         defaults.engine.streams = streams
-        if let inputType {
-            guard let type = ElementType(rawValue: inputType.lowercased()), type == .f32 || type == .u8 else {
-                throw ValidationError("--input-type must be f32 or u8, got '\(inputType)'")
-            }
-            defaults.engine.inputElementType = type
-        }
+        defaults.engine.inputElementType = try inputType.map(parseInputType)
         defaults.engine.precision = precision
         guard instances >= 1, maxBatch >= 0, maxQueue >= 1 else { throw ValidationError("--instances and --max-queue must be at least 1, --max-batch at least 0") }
         var options = ServerOptions()
@@ -89,12 +84,7 @@ struct Serve: AsyncParsableCommand {
         options.port = port
         guard let body = Bytes(parsing: maxBody), body.count > 0 else { throw ValidationError("--max-body must be a size such as 64MB") }
         options.maxBodyBytes = Int(body.count)
-        if let tokenFile {
-            guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
-                throw ValidationError("cannot read a token from \(tokenFile)")
-            }
-            options.token = token
-        }
+        options.token = try tokenFile.map(readToken)
         let repository = try ModelRepository.load(folder: models, models: model, defaults: defaults)
         let server = InferenceServer(repository: repository, options: options)
         let names = repository.names
