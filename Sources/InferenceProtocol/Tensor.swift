@@ -59,23 +59,8 @@ public struct WireTensor: Sendable, Equatable {
 }
 
 /// A parameter value: the protocol allows booleans, integers, numbers and strings.
-public enum ParameterValue: Sendable, Equatable, Codable {
+public enum ParameterValue: Sendable, Equatable {
     case bool(Bool), int(Int64), double(Double), string(String)
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let value = try? container.decode(Bool.self) { self = .bool(value) } else if let value = try? container.decode(Int64.self) { self = .int(value) } else if let value = try? container.decode(Double.self) { self = .double(value) } else { self = .string(try container.decode(String.self)) }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .bool(let v): try container.encode(v)
-        case .int(let v): try container.encode(v)
-        case .double(let v): try container.encode(v)
-        case .string(let v): try container.encode(v)
-        }
-    }
 
     /// The value as an integer, when it is one.
     public var intValue: Int? {
