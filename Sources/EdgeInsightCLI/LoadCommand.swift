@@ -68,6 +68,9 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Warm-up before measuring.")
     var warmup = "1s"
 
+    @Option(help: "Warm up until this many requests completed instead.")
+    var warmupRequests: Int?
+
     @Option(help: "Input data: random or zero.")
     var input = "random"
 
@@ -112,6 +115,7 @@ struct Load: AsyncParsableCommand {
         policy.maxWindows = maxWindows
         policy.stableWindows = min(policy.stableWindows, maxWindows)
         policy.warmup = warm
+        policy.warmupRequests = warmupRequests
         let bound = try latencyBound.map { text throws -> Duration in
             guard let d = DurationText.parse(text), d > .zero else { throw ValidationError("--latency-bound must be a duration such as 50ms") }
             return d

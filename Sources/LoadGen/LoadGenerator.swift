@@ -32,6 +32,8 @@ public struct MeasurementPolicy: Sendable {
     public var stableWindows = 3
     public var maxWindows = 10
     public var warmup: Duration = .seconds(1)
+    /// When set, warm up until this many requests completed instead.
+    public var warmupRequests: Int?
 
     public init() {}
 }
@@ -95,7 +97,11 @@ public final class LoadGenerator: Sendable {
             case .rate, .intervals:
                 group.addTask { await self.openLoop(mode, start: started, recorder: recorder, stop: stop) }
             }
-            try? await Task.sleep(for: policy.warmup)
+            if let count = policy.warmupRequests {
+                while recorder.completedInWindow < count { try? await Task.sleep(for: .milliseconds(2)) }
+            } else {
+                try? await Task.sleep(for: policy.warmup)
+            }
             _ = recorder.rotate(openLoop: mode.isOpenLoop)
             while windows.count < policy.maxWindows {
                 if let count = policy.windowRequests {
