@@ -76,7 +76,7 @@ func latency(_ step: [String: Any], _ key: String) -> Double { (step["latency"] 
         defer { server.stop() }
         let csv = temporaryPath("steps.csv")
         defer { try? FileManager.default.removeItem(atPath: csv) }
-        let (result, steps) = try load(["http://127.0.0.1:\(server.port)", "--model", "sleep", "--concurrency", "1", "--window", "0.6s", "--warmup-requests", "5", "--json-data", "--csv", csv])
+        let (result, steps) = try load(["http://127.0.0.1:\(server.port)", "--model", "sleep", "--concurrency", "1", "--window", "0.6s", "--warmup-requests", "5", "--stability", "20", "--max-windows", "20", "--json-data", "--csv", csv])
         #expect(result.status == 0, "\(result.stderr)")
         let step = try #require(steps.first)
         #expect(step["stable"] as? Bool == true)
