@@ -1,3 +1,5 @@
+import Foundation
+
 /// A small, fast, reproducible random generator (SplitMix64): same seed, same numbers on every machine.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
@@ -11,6 +13,18 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+
+    /// A uniform Double in [0, 1).
+    @inline(__always)
+    public mutating func nextUnitDouble() -> Double {
+        Double(next() >> 11) / Double(1 << 53)
+    }
+
+    /// An exponentially distributed gap, in nanoseconds, with mean 1/rate seconds: the spacing of
+    /// a Poisson process.
+    public mutating func nextExponentialGapNs(rate: Double) -> UInt64 {
+        UInt64(-log(max(nextUnitDouble(), 1e-12)) / rate * 1e9)
     }
 
     /// A uniform Float in [-1, 1).

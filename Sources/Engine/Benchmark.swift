@@ -97,7 +97,7 @@ public enum Benchmark {
             end = max(end, loop.lastEnd)
         }
         return result(model: model, engine: engine, requests: count, firstInferenceNs: firstInferenceNs,
-                      iterations: histogram.count, seconds: Double(end - begin) / 1e9, histogram: histogram)
+                      seconds: Double(end - begin) / 1e9, histogram: histogram)
     }
 }
 
@@ -155,7 +155,6 @@ extension Benchmark {
         firstInferenceNs: UInt64, progress: (BenchmarkProgress) -> Void
     ) throws(EngineError) -> BenchmarkResult {
         var histogram = LatencyHistogram()
-        var iterations = 0
         let totalNs = UInt64(max(0, plan.duration.nanoseconds))
         let begin = MonotonicClock.now()
         var now = begin
@@ -165,26 +164,25 @@ extension Benchmark {
             try request.infer()
             now = MonotonicClock.now()
             histogram.record(nanoseconds: now - started)
-            iterations += 1
             if now >= nextReport {
                 nextReport += 1_000_000_000
-                progress(BenchmarkProgress(elapsed: .nanoseconds(Int64(min(now - begin, totalNs))), total: plan.duration, inferences: iterations))
+                progress(BenchmarkProgress(elapsed: .nanoseconds(Int64(min(now - begin, totalNs))), total: plan.duration, inferences: histogram.count))
             }
         } while now - begin < totalNs
         let seconds = Double(now - begin) / 1e9
-        return result(model: model, engine: engine, requests: 1, firstInferenceNs: firstInferenceNs, iterations: iterations, seconds: seconds, histogram: histogram)
+        return result(model: model, engine: engine, requests: 1, firstInferenceNs: firstInferenceNs, seconds: seconds, histogram: histogram)
     }
 
     static func result(
         model: any CompiledModel, engine: any InferenceEngine, requests: Int, firstInferenceNs: UInt64,
-        iterations: Int, seconds: Double, histogram: LatencyHistogram
+        seconds: Double, histogram: LatencyHistogram
     ) -> BenchmarkResult {
         BenchmarkResult(
             engine: engine.name, engineVersion: engine.version, applied: model.applied,
             inputs: model.inputs, outputs: model.outputs, requests: requests,
             compileMs: model.compileTime.nanoseconds / 1e6, firstInferenceMs: Double(firstInferenceNs) / 1e6,
-            iterations: iterations, durationSeconds: seconds,
-            throughput: seconds > 0 ? Double(iterations * model.applied.batch) / seconds : 0,
+            iterations: histogram.count, durationSeconds: seconds,
+            throughput: seconds > 0 ? Double(histogram.count * model.applied.batch) / seconds : 0,
             latency: histogram.summary)
     }
 }

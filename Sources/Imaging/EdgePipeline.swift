@@ -145,7 +145,7 @@ public enum EdgePipeline {
                 trace.mark(.preprocess, until: MonotonicClock.now())
                 try request.infer()
                 trace.mark(.infer, until: MonotonicClock.now())
-                topClass = try Self.argmax(request.output(0))
+                topClass = Self.argmax(try request.output(0))
                 trace.mark(.postprocess, until: MonotonicClock.now())
                 statistics.add(trace)
                 let queued = trace.spans.first { $0.stage == .queue }?.durationNs ?? 0
@@ -218,7 +218,7 @@ public enum EdgePipeline {
         }
     }
 
-    private static func argmax(_ output: TensorView) throws -> Int {
+    private static func argmax(_ output: TensorView) -> Int {
         guard output.elementType == .f32 else { return 0 }
         let values = output.bytes.bindMemory(to: Float.self)
         var best = 0

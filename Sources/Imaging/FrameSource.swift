@@ -116,8 +116,7 @@ public enum ArrivalProcess: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .fixed(let fps): return UInt64(1e9 / fps)
         case .poisson(let rate, _):
-            let u = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12)
-            return UInt64(-log(u) / rate * 1e9)
+            return random.nextExponentialGapNs(rate: rate)
         case .asFastAsPossible: return nil
         }
     }

@@ -27,12 +27,11 @@ public struct SyntheticCamera: Sendable {
         self.height = height
         self.seed = seed
         var random = SeededRandom(seed: seed)
-        func unit(_ r: inout SeededRandom) -> Double { Double(r.next() >> 11) / Double(1 << 53) }
         shapes = (0..<8).map { i in
             Shape(disc: i % 2 == 1,
-                  x: unit(&random) * Double(width), y: unit(&random) * Double(height),
-                  vx: (unit(&random) - 0.5) * Double(width) / 40, vy: (unit(&random) - 0.5) * Double(height) / 40,
-                  size: (0.06 + unit(&random) * 0.12) * Double(min(width, height)),
+                  x: random.nextUnitDouble() * Double(width), y: random.nextUnitDouble() * Double(height),
+                  vx: (random.nextUnitDouble() - 0.5) * Double(width) / 40, vy: (random.nextUnitDouble() - 0.5) * Double(height) / 40,
+                  size: (0.06 + random.nextUnitDouble() * 0.12) * Double(min(width, height)),
                   color: (UInt8(random.next() & 0xFF), UInt8(random.next() & 0xFF), UInt8(random.next() & 0xFF)))
         }
     }

@@ -102,15 +102,14 @@ public final class LoadGenerator: Sendable {
             } else {
                 try? await Task.sleep(for: policy.warmup)
             }
-            _ = recorder.rotate(openLoop: mode.isOpenLoop)
+            _ = recorder.rotate(openLoop: mode.isOpenLoop)   // the warm-up window is discarded
             while windows.count < policy.maxWindows {
                 if let count = policy.windowRequests {
                     while recorder.completedInWindow < count { try? await Task.sleep(for: .milliseconds(5)) }
                 } else {
                     try? await Task.sleep(for: policy.windowTime)
                 }
-                let histogram = recorder.latencyHistogram()
-                let window = recorder.rotate(openLoop: mode.isOpenLoop)
+                let (window, histogram) = recorder.rotate(openLoop: mode.isOpenLoop)
                 windows.append(window)
                 histograms.append(histogram)
                 progress(windows.count, window)
@@ -211,8 +210,7 @@ public final class LoadGenerator: Sendable {
                 switch mode {
                 case .rate(let r, let poisson, _):
                     if poisson {
-                        let u = max(Double(random.next() >> 11) / Double(1 << 53), 1e-12)
-                        intended += UInt64(-log(u) / r * 1e9)
+                        intended += random.nextExponentialGapNs(rate: r)
                     } else {
                         intended = start + UInt64(Double(index) * 1e9 / r)
                     }

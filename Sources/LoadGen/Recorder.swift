@@ -63,8 +63,9 @@ final class Recorder: Sendable {
 
     var completedInWindow: Int { state.withLock { $0.completed + $0.failed } }
 
-    /// Closes the current window and opens the next.
-    func rotate(openLoop: Bool) -> WindowResult {
+    /// Closes the current window and opens the next; returns its summary and its latency
+    /// histogram, taken under the same lock so the two describe the same requests.
+    func rotate(openLoop: Bool) -> (WindowResult, LatencyHistogram) {
         let now = MonotonicClock.now()
         let s = state.withLock { state -> State in
             let closed = state
@@ -74,18 +75,16 @@ final class Recorder: Sendable {
             return closed
         }
         let seconds = Double(now - s.opened) / 1e9
-        return WindowResult(
+        let window = WindowResult(
             seconds: seconds, completed: s.completed, failed: s.failed, sent: s.sent,
             requestsPerSecond: seconds > 0 ? Double(s.completed) / seconds : 0,
             latency: s.latency.summary, lateness: openLoop ? s.lateness.summary : nil,
             serverQueueMeanNs: s.serverSamples > 0 ? Double(s.queueNs) / Double(s.serverSamples) : nil,
             serverComputeMeanNs: s.serverSamples > 0 ? Double(s.computeNs) / Double(s.serverSamples) : nil,
             clientReceiveMeanNs: s.completed > 0 ? Double(s.receiveNs) / Double(s.completed) : 0)
+        return (window, s.latency)
     }
 
     /// Every send so far, intended and actual (kept only when asked for, for distribution checks).
     var sendTimes: [(intended: UInt64, actual: UInt64)] { state.withLock { $0.sendTimes } }
-
-    /// Latency histogram of the current window (merged by the caller over stable windows).
-    func latencyHistogram() -> LatencyHistogram { state.withLock { $0.latency } }
 }

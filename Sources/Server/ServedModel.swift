@@ -206,7 +206,7 @@ final class EngineModel: ServedModel, @unchecked Sendable {
         var offset = start
         for image in try tensor.byteElements() {
             do {
-                try image.withUnsafeBytes { data in
+                _ = try image.withUnsafeBytes { data in
                     try slot.preprocessor!.run(jpeg: data, into: UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + rowBytes)]))
                 }
             } catch let error as ImagingError {

@@ -68,7 +68,7 @@ import Testing
     func run(_ text: String, _ image: RGBImage, outputPixels: Int) throws -> [UInt8] {
         let preprocessor = try Preprocessor(pipeline: try Pipeline(parsing: text))
         var out = [UInt8](repeating: 0, count: outputPixels * 3)
-        try out.withUnsafeMutableBytes { buffer in Result { () throws(ImagingError) in try preprocessor.run(image: image, into: buffer) } }.get()
+        _ = try out.withUnsafeMutableBytes { buffer in Result { () throws(ImagingError) in try preprocessor.run(image: image, into: buffer) } }.get()
         return stride(from: 0, to: out.count, by: 3).map { out[$0] }
     }
 
@@ -120,11 +120,11 @@ import Testing
 
         // Without normalize, f32 holds the raw 0–255 values; NHWC keeps pixels together.
         let raw = try Preprocessor(pipeline: try Pipeline(parsing: "nhwc f32"))
-        try out.withUnsafeMutableBytes { buffer in Result { () throws(ImagingError) in try raw.run(image: image, into: buffer) } }.get()
+        _ = try out.withUnsafeMutableBytes { buffer in Result { () throws(ImagingError) in try raw.run(image: image, into: buffer) } }.get()
         #expect(out == [255, 0, 128, 10, 20, 30])
         let planar = try Preprocessor(pipeline: try Pipeline(parsing: "nchw u8"))
         var bytes = [UInt8](repeating: 0, count: 6)
-        try bytes.withUnsafeMutableBytes { buffer in Result { () throws(ImagingError) in try planar.run(image: image, into: buffer) } }.get()
+        _ = try bytes.withUnsafeMutableBytes { buffer in Result { () throws(ImagingError) in try planar.run(image: image, into: buffer) } }.get()
         #expect(bytes == [255, 10, 0, 20, 128, 30])
     }
 

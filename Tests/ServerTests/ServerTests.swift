@@ -35,7 +35,7 @@ func writeFloats(_ values: [Float], to path: String) throws {
         let jpeg = try JPEGEncoder().encode(camera.frame(3), quality: 85)
         let preprocessor = try Preprocessor(pipeline: try Pipeline(parsing: "imagenet-fast"))
         var tensor = [Float](repeating: 0, count: 3 * 224 * 224)
-        try tensor.withUnsafeMutableBytes { out in
+        _ = try tensor.withUnsafeMutableBytes { out in
             try jpeg.withUnsafeBytes { data in Result { () throws(ImagingError) in try preprocessor.run(jpeg: data, into: out) } }.get()
         }
         let jpegLogits = try referenceLogits(model: "mobilenet_v3_small", input: tensor)
