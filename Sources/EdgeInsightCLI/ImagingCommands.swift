@@ -66,11 +66,14 @@ struct Camera: ParsableCommand {
         guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
         let camera = try SyntheticCamera(width: width, height: height, seed: seed)
         let encoder = try JPEGEncoder()
-        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
+            throw ValidationError("cannot create the folder \(output)")
+        }
         var total = 0
         for index in 0..<frames {
             let jpeg = try encoder.encode(camera.frame(index), quality: jpegQuality, subsampling: subsampling)
-            try Data(jpeg).write(to: URL(fileURLWithPath: String(format: "%@/frame-%04d.jpg", output, index)))
+            let path = String(format: "%@/frame-%04d.jpg", output, index)
+            do { try Data(jpeg).write(to: URL(fileURLWithPath: path)) } catch { throw ValidationError("cannot write \(path)") }
             total += jpeg.count
         }
         print("wrote \(frames) frames of \(resolution) at quality \(jpegQuality) to \(output) (mean \(Bytes(total / frames)) per frame)")

@@ -81,6 +81,7 @@ struct Serve: AsyncParsableCommand {
         guard instances >= 1, maxBatch >= 0, maxQueue >= 1 else { throw ValidationError("--instances and --max-queue must be at least 1, --max-batch at least 0") }
         var options = ServerOptions()
         options.host = host
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535 (0 picks a free port), got \(port)") }
         options.port = port
         guard let body = Bytes(parsing: maxBody), body.count > 0 else { throw ValidationError("--max-body must be a size such as 64MB") }
         options.maxBodyBytes = Int(body.count)

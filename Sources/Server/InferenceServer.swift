@@ -51,7 +51,11 @@ public final class InferenceServer: Sendable {
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "edgeinsight"),
             onServerRunning: { channel in onReady(channel.localAddress?.port ?? 0) },
             logger: logger)
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw ServerError.cannotStart("\(options.host):\(options.port) is already in use (try another --port, or 0 for a free one)")
+        }
     }
 
     // MARK: Routing

@@ -74,6 +74,15 @@ import Testing
         try expectOneLineError(["bench", "identity"], mentions: "scripts/setup", environment: ["EDGEINSIGHT_OPENVINO": empty])
     }
 
+    @Test func serverStartProblems() throws {
+        try expectOneLineError(["serve", "--model", "identity", "--port", "99999"], mentions: "--port must be 0–65535")
+        try expectOneLineError(["serve", "--models", "/nonexistent/repo"], mentions: "model repository not found")
+        try expectOneLineError(["camera", "-o", "/proc/edgeinsight-frames", "--frames", "1"], mentions: "cannot create the folder")
+        let running = try ServerProcess(["--model", "identity"])
+        defer { running.stop() }
+        try expectOneLineError(["serve", "--model", "identity", "--port", String(running.port)], mentions: "is already in use")
+    }
+
     @Test func badOptionValues() throws {
         try expectOneLineError(["bench", "identity", "--duration", "soon"], mentions: "--duration")
         try expectOneLineError(["bench", "identity", "--hint", "fastest"], mentions: "fastest")
