@@ -47,6 +47,16 @@ let package = Package(
         ),
         .target(name: "InferenceProtocol", dependencies: ["EdgeInsightCore"]),
         .target(
+            name: "Link",
+            dependencies: [
+                "EdgeInsightCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
             name: "Server",
             dependencies: [
                 "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol",
@@ -68,13 +78,14 @@ let package = Package(
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Server", "LoadGen",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Link", "Server", "LoadGen",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EdgeInsightCoreTests", dependencies: ["EdgeInsightCore"]),
+        .testTarget(name: "LinkTests", dependencies: ["Link", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelZoo", "TestSupport"]),
         .testTarget(name: "ModelZooTests", dependencies: ["ModelZoo", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelZoo", "TestSupport"]),

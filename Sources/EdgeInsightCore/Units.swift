@@ -97,3 +97,37 @@ public enum UnitFormat {
         return (number, scale)
     }
 }
+
+/// A data rate in bits per second, parsed from and printed as `20mbit`, `1.5gbit`, `512kbit`.
+public struct Bandwidth: Sendable, Codable, Hashable, Comparable, CustomStringConvertible {
+    public var bitsPerSecond: Double
+
+    public init(bitsPerSecond: Double) { self.bitsPerSecond = bitsPerSecond }
+
+    public static func < (a: Bandwidth, b: Bandwidth) -> Bool { a.bitsPerSecond < b.bitsPerSecond }
+
+    /// Bytes per second, the rate a byte stream drains at.
+    public var bytesPerSecond: Double { bitsPerSecond / 8 }
+
+    /// The time `bytes` take to cross this bandwidth, in nanoseconds.
+    public func transmissionNanoseconds(_ bytes: Int) -> Double { Double(bytes) * 8e9 / bitsPerSecond }
+
+    /// Decimal units, as links are quoted: `20Mbit/s`, `1.5Gbit/s`.
+    public var description: String {
+        let units: [(Double, String)] = [(1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s")]
+        for (scale, name) in units where bitsPerSecond >= scale {
+            return UnitFormat.significant(bitsPerSecond / scale) + name
+        }
+        return UnitFormat.significant(bitsPerSecond) + "bit/s"
+    }
+
+    /// Parses `20mbit`, `20Mbit/s`, `20mbps`, `1gbit`, `512kbit`, `100000` (bits per second); tc's
+    /// byte units (`kbps` in tc means kilobytes) are avoided on purpose: `bps` here is bits.
+    public init?(parsing text: String) {
+        var unit = text.lowercased().replacingOccurrences(of: "/s", with: "")
+        if unit.hasSuffix("bps") { unit = String(unit.dropLast(3)) + "bit" }
+        let scales: [(String, Double)] = [("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3), ("bit", 1), ("g", 1e9), ("m", 1e6), ("k", 1e3)]
+        guard let (number, scale) = UnitFormat.split(unit, scales: scales, defaultScale: 1), number > 0 else { return nil }
+        self.bitsPerSecond = number * scale
+    }
+}

@@ -1,4 +1,5 @@
 import COpenVINOTypes
+import EdgeInsightCore
 import Foundation
 
 /// OpenVINO's C library, opened with dlopen at run time, and the functions EdgeInsight calls.
@@ -160,7 +161,7 @@ final class OpenVINOLibrary: @unchecked Sendable {
             return library
         }
         var searched: [String] = []
-        for root in projectRoots() {
+        for root in ProjectFolders.roots() {
             let folder = root + "/.deps/openvino"
             if searched.contains(folder) { continue }
             searched.append(folder)
@@ -188,17 +189,6 @@ final class OpenVINOLibrary: @unchecked Sendable {
     }
 
     /// The working directory and every ancestor of the running executable.
-    private static func projectRoots() -> [String] {
-        var roots = [FileManager.default.currentDirectoryPath]
-        var url = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-        if let executable = Bundle.main.executablePath { url = URL(fileURLWithPath: executable).resolvingSymlinksInPath() }
-        while url.path != "/" && !url.path.isEmpty {
-            url.deleteLastPathComponent()
-            roots.append(url.path)
-        }
-        return roots
-    }
-
     private static func pythonPackageFolder() -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -106,4 +106,23 @@ import Testing
         let lines = table.rendered.split(separator: "\n").map(String.init)
         #expect(lines == ["model     MACs", "--------  -----", "resnet50  4.09G", "add           0"])
     }
+
+    @Test(arguments: [
+        ("20mbit", 20e6), ("20Mbit/s", 20e6), ("20mbps", 20e6), ("1.5gbit", 1.5e9), ("512kbit", 512e3), ("100000", 1e5),
+    ])
+    func bandwidthParse(text: String, bitsPerSecond: Double) {
+        #expect(Bandwidth(parsing: text)?.bitsPerSecond == bitsPerSecond)
+    }
+
+    @Test(arguments: ["", "fast", "0mbit", "-3mbit", "20 parsecs", "mbit"])
+    func bandwidthRejectsNonsense(text: String) {
+        #expect(Bandwidth(parsing: text) == nil)
+    }
+
+    @Test func bandwidthPrintsAndConverts() {
+        #expect(Bandwidth(bitsPerSecond: 20e6).description == "20Mbit/s")
+        #expect(Bandwidth(bitsPerSecond: 2.5e9).description == "2.5Gbit/s")
+        // 10 MB at 20 Mbit/s: 80e6 bits / 20e6 bit/s = 4 s.
+        #expect(Bandwidth(bitsPerSecond: 20e6).transmissionNanoseconds(10_000_000) == 4e9)
+    }
 }

@@ -1,0 +1,259 @@
+import EdgeInsightCore
+import NIOCore
+
+/// The TCP facts the link model leans on.
+public enum TCPModel {
+    /// Payload bytes of one segment on a 1500-byte MTU path (1500 − 20 IP − 32 TCP with timestamps).
+    public static let segmentBytes = 1448
+    /// Linux's minimum retransmission timeout.
+    public static let minimumRTONs: Int64 = 200_000_000
+}
+
+/// Nanoseconds on the clock NIO schedules timers with.
+@inline(__always) func nowNs() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
+
+/// One direction of a link: a single bottleneck that every connection's bytes share, then a delay line.
+///
+/// The bottleneck is a token bucket kept as a *virtual finish time* `V` (the moment the bucket would
+/// be empty): sending n bytes at time t sets `V = max(V, t − burst/rate) + n/rate` and the bytes leave
+/// at `max(t, V)`. Connections take turns in quanta (round robin), so a busy connection cannot starve
+/// the others — the fairness of a router's fair queue. The scheduler looks `lookahead` into the future
+/// so a late timer costs no throughput. After the bottleneck, bytes wait the propagation delay plus
+/// jitter, and a lost segment adds what TCP's retransmission would cost; bytes of one connection are
+/// never delivered before earlier bytes of it (TCP is in order), so jitter never reorders.
+///
+/// Confined to one event loop: every method runs on `eventLoop`.
+final class DirectionShaper: @unchecked Sendable {
+    let shape: DirectionShape
+    let eventLoop: EventLoop
+    private var random: SeededRandom
+    private var virtualFinishNs: Int64 = 0
+    private let burstNs: Int64
+    private let quantum: Int
+    private var turns = CircularBuffer<Flow>()
+    private var wakeup: Scheduled<Void>?
+    private var wakeupAtNs: Int64 = .max
+
+    static let lookaheadNs: Int64 = 2_000_000
+
+    // Counters (read on the event loop).
+    private(set) var offeredBytes: Int64 = 0
+    private(set) var deliveredBytes: Int64 = 0
+    private(set) var waitingBytes: Int64 = 0
+    private(set) var retransmittedSegments: Int64 = 0
+    /// Time with bytes on their way, so throughput counts the link's busy time, not its idle time.
+    private(set) var busyNs: Int64 = 0
+    private var busySinceNs: Int64 = 0
+
+    init(shape: DirectionShape, eventLoop: EventLoop, seed: UInt64) {
+        self.shape = shape
+        self.eventLoop = eventLoop
+        self.random = SeededRandom(seed: seed)
+        if let bandwidth = shape.bandwidth {
+            burstNs = Int64(bandwidth.transmissionNanoseconds(Int(shape.burst.count)))
+            // About 1 ms of the link per turn: fine-grained enough to share fairly, coarse enough
+            // that timers stay few; never below one segment.
+            quantum = min(64 * 1024, max(TCPModel.segmentBytes, Int(bandwidth.bytesPerSecond / 1000)))
+        } else {
+            burstNs = 0
+            quantum = Int.max
+        }
+    }
+
+    /// Takes bytes a connection sent into this direction.
+    func offer(_ buffer: ByteBuffer, from flow: Flow) {
+        let size = buffer.readableBytes
+        if offeredBytes == deliveredBytes { busySinceNs = nowNs() }
+        offeredBytes += Int64(size)
+        if shape.isTransparent {
+            flow.write(buffer)
+            delivered(size)
+            return
+        }
+        flow.queue.append(buffer)
+        flow.queuedBytes += size
+        waitingBytes += Int64(size)
+        if !flow.hasTurn {
+            flow.hasTurn = true
+            turns.append(flow)
+        }
+        serve()
+    }
+
+    /// Counts bytes handed to the receiving socket.
+    func delivered(_ size: Int) {
+        deliveredBytes += Int64(size)
+        if deliveredBytes == offeredBytes { busyNs += nowNs() - busySinceNs }
+    }
+
+    /// Moves queued bytes through the bottleneck, in turns, up to `lookahead` ahead of now.
+    private func serve() {
+        let now = nowNs()
+        while let flow = turns.first {
+            if shape.bandwidth != nil, virtualFinishNs > now + Self.lookaheadNs {
+                scheduleWakeup(atNs: virtualFinishNs - Self.lookaheadNs)
+                return
+            }
+            var head = flow.queue.removeFirst()
+            let size = min(quantum, head.readableBytes)
+            let chunk = head.readSlice(length: size)!
+            if head.readableBytes > 0 { flow.queue.prepend(head) }
+            flow.queuedBytes -= size
+            waitingBytes -= Int64(size)
+
+            var departureNs = now
+            if let bandwidth = shape.bandwidth {
+                virtualFinishNs = max(virtualFinishNs, now - burstNs) + Int64(bandwidth.transmissionNanoseconds(size))
+                departureNs = max(now, virtualFinishNs)
+            }
+            let arrivalNs = departureNs + Int64(shape.delay.nanoseconds) + jitterNs() + lossPenaltyNs(size, following: flow.queuedBytes)
+
+            turns.removeFirst()
+            if flow.queuedBytes > 0 { turns.append(flow) } else { flow.hasTurn = false }
+            flow.deliver(chunk, atNs: arrivalNs)
+            flow.updateBackpressure()
+        }
+    }
+
+    private func scheduleWakeup(atNs deadline: Int64) {
+        if wakeup != nil, wakeupAtNs <= deadline { return }
+        wakeup?.cancel()
+        wakeupAtNs = deadline
+        wakeup = eventLoop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, deadline)))) { [self] in
+            wakeup = nil
+            wakeupAtNs = .max
+            serve()
+        }
+    }
+
+    /// Uniform within ±jitter.
+    private func jitterNs() -> Int64 {
+        let jitter = shape.jitter.nanoseconds
+        guard jitter > 0 else { return 0 }
+        return Int64((random.nextUnitDouble() * 2 - 1) * jitter)
+    }
+
+    /// What lost segments of a chunk add to its delivery. A segment with at least three more behind
+    /// it is recovered by fast retransmit (three duplicate ACKs): about one RTT. A loss near the
+    /// end of what the sender has (no duplicate ACKs to come) waits for the retransmission timeout:
+    /// max(200 ms, RTT + 4 × jitter), as Linux's RTO floor and its RTT-variance term would give.
+    private func lossPenaltyNs(_ size: Int, following: Int) -> Int64 {
+        guard shape.loss > 0 else { return 0 }
+        let segments = (size + TCPModel.segmentBytes - 1) / TCPModel.segmentBytes
+        let segmentsAfter = following / TCPModel.segmentBytes
+        var penalty: Int64 = 0
+        let rtt = Int64(shape.rtt.nanoseconds)
+        for index in 0..<segments where random.nextUnitDouble() < shape.loss {
+            retransmittedSegments += 1
+            let behind = segments - 1 - index + segmentsAfter
+            let cost = behind >= 3 ? rtt : max(TCPModel.minimumRTONs, rtt + 4 * Int64(shape.jitter.nanoseconds))
+            penalty = max(penalty, cost)
+        }
+        return penalty
+    }
+}
+
+/// One connection's bytes in one direction: its queue at the bottleneck and its delay line.
+///
+/// Confined to the link's event loop, like its shaper.
+final class Flow: @unchecked Sendable {
+    let shaper: DirectionShaper
+    /// Where delivered bytes go.
+    let output: Channel
+    /// Reads from the sending side pause while this flow is backed up.
+    let pauseSource: (Bool) -> Void
+
+    var queue = CircularBuffer<ByteBuffer>()
+    var queuedBytes = 0
+    var hasTurn = false
+
+    private var delayLine = CircularBuffer<(atNs: Int64, bytes: ByteBuffer)>()
+    private var delayedBytes = 0
+    private var lastArrivalNs: Int64 = 0
+    private var timerArmed = false
+    private var sourcePaused = false
+    private var sourceClosed = false
+    private var finished = false
+
+    /// Queued bytes past which the sender is paused; resumed below half of it. Bytes already past
+    /// the bottleneck (in flight on the delay line) do not count: they are the link's own BDP.
+    static let highWater = 256 * 1024
+
+    init(shaper: DirectionShaper, output: Channel, pauseSource: @escaping (Bool) -> Void) {
+        self.shaper = shaper
+        self.output = output
+        self.pauseSource = pauseSource
+    }
+
+    func write(_ buffer: ByteBuffer) {
+        output.writeAndFlush(buffer, promise: nil)
+        updateBackpressure()
+    }
+
+    /// Delivers a chunk no earlier than `atNs` and never before the bytes sent ahead of it.
+    func deliver(_ chunk: ByteBuffer, atNs: Int64) {
+        let arrival = max(atNs, lastArrivalNs)
+        lastArrivalNs = arrival
+        if delayLine.isEmpty, arrival <= nowNs() {
+            let size = chunk.readableBytes
+            output.writeAndFlush(chunk, promise: nil)
+            shaper.delivered(size)
+            finishIfDrained()
+            return
+        }
+        delayLine.append((arrival, chunk))
+        delayedBytes += chunk.readableBytes
+        armTimer()
+    }
+
+    private func armTimer() {
+        guard !timerArmed, let next = delayLine.first else { return }
+        timerArmed = true
+        _ = shaper.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, next.atNs)))) { [self] in
+            timerArmed = false
+            releaseDue()
+        }
+    }
+
+    private func releaseDue() {
+        let now = nowNs()
+        var wrote = false
+        while let next = delayLine.first, next.atNs <= now {
+            delayLine.removeFirst()
+            let size = next.bytes.readableBytes
+            delayedBytes -= size
+            output.write(next.bytes, promise: nil)
+            shaper.delivered(size)
+            wrote = true
+        }
+        if wrote { output.flush() }
+        armTimer()
+        updateBackpressure()
+        finishIfDrained()
+    }
+
+    /// Pauses the sender while the bottleneck queue is long or the receiver cannot take more.
+    func updateBackpressure() {
+        let shouldPause = queuedBytes > Self.highWater || !output.isWritable
+        let shouldResume = queuedBytes <= Self.highWater / 2 && output.isWritable
+        if shouldPause, !sourcePaused {
+            sourcePaused = true
+            pauseSource(true)
+        } else if shouldResume, sourcePaused {
+            sourcePaused = false
+            pauseSource(false)
+        }
+    }
+
+    /// The sender closed: deliver what is on the way, then close the receiving side.
+    func closeSource() {
+        sourceClosed = true
+        finishIfDrained()
+    }
+
+    private func finishIfDrained() {
+        guard sourceClosed, !finished, queuedBytes == 0, delayLine.isEmpty else { return }
+        finished = true
+        output.close(promise: nil)
+    }
+}

@@ -1,0 +1,148 @@
+import EdgeInsightCore
+import Foundation
+@testable import Link
+import Testing
+import TestSupport
+
+/// A sink behind an emulated link, both on loopback; the probe measures through the link.
+struct LinkUnderTest {
+    let sink: LinkSink
+    let emulator: LinkEmulator
+    let address: HostPort
+
+    static func start(_ profile: LinkProfile, seed: UInt64 = 1) async throws -> LinkUnderTest {
+        let sink = try LinkSink(listen: HostPort(host: "127.0.0.1", port: 0))
+        let emulator = LinkEmulator(profile: profile, target: HostPort(host: "127.0.0.1", port: sink.port), seed: seed)
+        let port = try await emulator.start(listen: HostPort(host: "127.0.0.1", port: 0))
+        return LinkUnderTest(sink: sink, emulator: emulator, address: HostPort(host: "127.0.0.1", port: port))
+    }
+
+    func stop() async {
+        await emulator.stop()
+        sink.close()
+    }
+}
+
+/// Blocking probes run off the cooperative pool, so they neither starve it nor wait on it.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+@Suite struct LinkEmulatorTests {
+    @Test func tenMegabytesThroughTwentyMegabitsTakesFourSeconds() async throws {
+        let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "20mbit"), downlink: Bandwidth(parsing: "100mbit")))
+        let address = link.address
+        let seconds = try await offPool { Double(try LinkProbe.uploadNs(address, bytes: 10_000_000)) / 1e9 }
+        // 10 MB × 8 / 20 Mbit/s = 4.0 s; ±5%.
+        #expect(abs(seconds - 4.0) <= 0.2, "took \(seconds) s")
+        let counters = await link.emulator.counters()
+        // The probe's header (mode byte + 8-byte length) rides along with the data.
+        #expect(counters.uplink.deliveredBytes == 10_000_009)
+        #expect(counters.uplink.offeredBytes == counters.uplink.deliveredBytes && counters.uplink.queuedBytes == 0)
+        #expect(abs(counters.uplink.achievedBitsPerSecond - 20e6) / 20e6 < 0.05)
+        #expect(counters.connectionsAccepted == 1)
+        await link.stop()
+    }
+
+    @Test func pingPongMeasuresTheConfiguredRTT() async throws {
+        let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "20mbit"), downlink: Bandwidth(parsing: "20mbit"), rtt: .milliseconds(40)))
+        let address = link.address
+        let rtts = try await offPool { try LinkProbe.pingNs(address, count: 30).map { Double($0) / 1e6 }.sorted() }
+        let median = rtts[rtts.count / 2]
+        #expect(abs(median - 40) <= 2, "median RTT \(median) ms")
+        // Delay is a floor: nothing comes back sooner than the propagation delay allows.
+        #expect(rtts.first! >= 40)
+        await link.stop()
+    }
+
+    @Test func jitterSpreadsDelayWithoutReordering() async throws {
+        let jitter = 10.0
+        let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "50mbit"), downlink: Bandwidth(parsing: "50mbit"),
+                                                             rtt: .milliseconds(40), jitter: .milliseconds(10)))
+        let address = link.address
+        let rtts = try await offPool { try LinkProbe.pingNs(address, count: 60).map { Double($0) / 1e6 } }
+        let mean = rtts.reduce(0, +) / Double(rtts.count)
+        let sd = (rtts.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(rtts.count - 1)).squareRoot()
+        // Each way adds U(−j, +j): the RTT's standard deviation is j·√(2/3) ≈ 8.2 ms, its range 40 ± 2j.
+        let expected = jitter * (2.0 / 3.0).squareRoot()
+        #expect(abs(sd - expected) / expected < 0.3, "RTT sd \(sd) ms, expected \(expected) ms")
+        #expect(rtts.min()! >= 40 - 2 * jitter && rtts.max()! <= 40 + 2 * jitter + 3)
+        #expect(abs(mean - 40) < 3, "mean RTT \(mean) ms")
+        // A 2 MB stream whose every byte depends on its offset arrives intact and in order.
+        _ = try await offPool { try LinkProbe.uploadNs(address, bytes: 2_000_000, checkOrder: true) }
+        await link.stop()
+    }
+
+    @Test func fiftyConnectionsShareTheBottleneckFairly() async throws {
+        let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "40mbit"), downlink: Bandwidth(parsing: "40mbit"), rtt: .milliseconds(10)))
+        let address = link.address
+        // 50 × 300 kB = 15 MB at 40 Mbit/s: 3 s, long against the spread of connection start times.
+        let timings = try await offPool { try LinkProbe.uploads(address, bytes: 300_000, connections: 50) }
+        // Each connection's rate over the middle half of its bytes, when all 50 are sending.
+        let rates = timings.map { 150_000 * 8 / (Double($0.middleHalfNs) / 1e9) }
+        let seconds = timings.map { Double($0.totalNs) / 1e9 }
+        let mean = rates.reduce(0, +) / Double(rates.count)
+        for rate in rates { #expect(abs(rate - mean) / mean <= 0.15, "a connection got \(rate / 1e6) Mbit/s, mean \(mean / 1e6)") }
+        // Together they fill the link, no more.
+        let total = 50 * 300_000 * 8 / seconds.max()!
+        #expect(total <= 40e6 * 1.05 && total >= 40e6 * 0.9, "aggregate \(total / 1e6) Mbit/s")
+        await link.stop()
+    }
+
+    @Test func lossCostsRetransmissionsAtTheConfiguredRate() async throws {
+        let loss = 0.02
+        let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "100mbit"), downlink: Bandwidth(parsing: "100mbit"),
+                                                             rtt: .milliseconds(10), loss: loss), seed: 7)
+        let address = link.address
+        let bytes = 2_000_000
+        let seconds = try await offPool { Double(try LinkProbe.uploadNs(address, bytes: bytes, checkOrder: true)) / 1e9 }
+        let counters = await link.emulator.counters()
+        let segments = Double(bytes) / Double(TCPModel.segmentBytes)
+        // Binomial(1381, 0.02): mean 27.6, sd 5.2 — ±40% is beyond 2 sd.
+        #expect(abs(Double(counters.uplink.retransmittedSegments) - segments * loss) <= segments * loss * 0.4,
+                "\(counters.uplink.retransmittedSegments) retransmissions of \(segments) segments")
+        // Losses mid-stream hold later bytes back one RTT, but the bottleneck keeps sending: the
+        // transfer ends about when it would have without loss (2 MB at 100 Mbit/s: 0.16 s).
+        #expect(seconds >= 0.155 && seconds < 0.16 + 0.2 + 0.05, "took \(seconds) s")
+        await link.stop()
+    }
+
+    @Test func aLostPingWaitsForTheRetransmissionTimeout() async throws {
+        let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "10mbit"), downlink: Bandwidth(parsing: "10mbit"),
+                                                             rtt: .milliseconds(10), loss: 0.03), seed: 11)
+        let address = link.address
+        let rtts = try await offPool { try LinkProbe.pingNs(address, count: 100, gap: .milliseconds(1)).map { Double($0) / 1e6 } }
+        let counters = await link.emulator.counters()
+        // A one-byte ping has no segments behind it, so no duplicate ACKs: a loss costs the 200 ms RTO.
+        let lost = counters.uplink.retransmittedSegments + counters.downlink.retransmittedSegments
+        #expect(lost >= 1)
+        #expect(rtts.filter { $0 >= 200 }.count == Int(lost), "\(lost) losses, RTTs \(rtts.filter { $0 > 20 })")
+        // The rest take the RTT (with room for a busy machine), far from the RTO.
+        #expect(rtts.filter { $0 < 200 }.allSatisfy { $0 < 100 })
+        await link.stop()
+    }
+
+    @Test func unshapedProxyForwardsBothWaysAndCountsBytes() async throws {
+        let link = try await LinkUnderTest.start(LinkProfile())
+        let address = link.address
+        _ = try await offPool { try LinkProbe.downloadNs(address, bytes: 5_000_000) }
+        _ = try await offPool { try LinkProbe.uploadNs(address, bytes: 3_000_000, checkOrder: true) }
+        let counters = await link.emulator.counters()
+        // Downlink: the download plus the upload's two 8-byte timings.
+        #expect(counters.downlink.deliveredBytes == 5_000_000 + 16)
+        #expect(counters.uplink.deliveredBytes == 9 + 9 + 3_000_000)
+        await link.stop()
+    }
+
+    @Test func anUnreachableTargetClosesTheClientAndIsCounted() async throws {
+        let emulator = LinkEmulator(profile: LinkProfile(), target: HostPort(host: "127.0.0.1", port: 1))
+        let port = try await emulator.start(listen: HostPort(host: "127.0.0.1", port: 0))
+        let address = HostPort(host: "127.0.0.1", port: port)
+        #expect(throws: LinkError.self) { try LinkProbe.pingNs(address, count: 1) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await emulator.counters().connectionsFailed == 1)
+        await emulator.stop()
+    }
+}
