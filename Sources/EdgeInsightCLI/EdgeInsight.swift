@@ -52,6 +52,41 @@ enum Progress {
     }
 }
 
+/// SIGINT and SIGTERM as an awaitable event, for commands that run until stopped.
+///
+/// Create it before printing a ready line: a parent that stops the process right after reading that
+/// line must not find the signal still at its default, or ignored and lost.
+final class StopSignal: @unchecked Sendable {  // sources are set once, in init
+    private let stream = AsyncStream<Void>.makeStream()
+    private let sources: [DispatchSourceSignal]
+
+    init() {
+        let continuation = stream.continuation
+        sources = [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler { continuation.finish() }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Also stops after `duration`.
+    func after(_ duration: Duration) {
+        let continuation = stream.continuation
+        Task {
+            try? await Task.sleep(for: duration)
+            continuation.finish()
+        }
+    }
+
+    /// Returns once a signal came (or the time passed).
+    func wait() async {
+        for await _ in stream.stream {}
+        sources.forEach { $0.cancel() }
+    }
+}
+
 /// JSON with sorted keys and indentation: what every `--json` flag prints.
 func prettyJSON(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()

@@ -84,25 +84,12 @@ struct LinkRun: AsyncParsableCommand {
             return value
         }
 
+        let stop = StopSignal()
         let emulator = LinkEmulator(profile: linkProfile, target: target, seed: seed)
         let port = try await emulator.start(listen: listenAddress)
         FileHandle.standardOutput.write(Data("link \(linkProfile) listening on \(listenAddress.host):\(port) → \(target)\n".utf8))
 
-        let stopped = AsyncStream<Void>.makeStream()
-        let signals = [SIGINT, SIGTERM].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler { stopped.continuation.finish() }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
-        if let stopAfter {
-            Task {
-                try? await Task.sleep(for: stopAfter)
-                stopped.continuation.finish()
-            }
-        }
+        if let stopAfter { stop.after(stopAfter) }
         let statsPath = stats
         let writer = Task {
             while !Task.isCancelled {
@@ -110,7 +97,7 @@ struct LinkRun: AsyncParsableCommand {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-        for await _ in stopped.stream {}
+        await stop.wait()
         writer.cancel()
         let counters = await emulator.counters()
         if let statsPath { try Self.write(counters, to: statsPath) }
@@ -213,7 +200,7 @@ struct LinkProbeCommand: ParsableCommand {
 }
 
 /// `edgeinsight link sink`: the far end for `link probe`.
-struct LinkSinkCommand: ParsableCommand {
+struct LinkSinkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sink",
         abstract: "Answer `link probe`: echo pings, time uploads, serve downloads (until killed).")
@@ -221,10 +208,13 @@ struct LinkSinkCommand: ParsableCommand {
     @Option(help: "Address to listen on, HOST:PORT (port 0 picks one and prints it).")
     var listen = "127.0.0.1:0"
 
-    func run() throws {
-        let sink = try LinkSink(listen: try HostPort(parsing: listen))
-        FileHandle.standardOutput.write(Data("sink listening on \(try HostPort(parsing: listen).host):\(sink.port)\n".utf8))
-        while true { sleep(3600) }
+    func run() async throws {
+        let stop = StopSignal()
+        let address = try HostPort(parsing: listen)
+        let sink = try LinkSink(listen: address)
+        FileHandle.standardOutput.write(Data("sink listening on \(address.host):\(sink.port)\n".utf8))
+        await stop.wait()
+        sink.close()
     }
 }
 

@@ -177,3 +177,37 @@ import Testing
         #expect((json["latency"] as? [String: Any])?["count"] as? Int == 6)
     }
 }
+
+@Suite struct LinkCommandTests {
+    @Test func linkWithAProfileShapesAndWritesItsCounters() throws {
+        let sink = try ServerProcess(command: ["link", "sink", "--listen", "127.0.0.1:0"], portAfter: "listening on 127.0.0.1:")
+        defer { sink.process.terminate() }
+        let stats = temporaryPath("link-stats.json")
+        let link = try ServerProcess(command: ["link", "--listen", "127.0.0.1:0", "--to", "127.0.0.1:\(sink.port)", "--profile", "lte",
+                                              "--rtt", "20ms", "--jitter", "0ms", "--loss", "0%", "--stats", stats],
+                                     portAfter: "listening on 127.0.0.1:")
+        // LTE's uplink is 10 Mbit/s: 500 kB takes 0.4 s; the flags replaced its RTT.
+        let probe = try edgeinsight(["link", "probe", "127.0.0.1:\(link.port)", "--pings", "5", "--upload", "500kB", "--json"])
+        #expect(probe.status == 0, "\(probe.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(probe.stdout.utf8)) as? [String: Any])
+        let rate = try #require(result["uploadBitsPerSecond"] as? Double)
+        #expect(abs(rate - 10e6) / 10e6 < 0.1, "uplink \(rate)")
+        #expect(try #require(result["rttMedianMs"] as? Double) >= 20)
+        #expect(link.stop() == 0)
+        let counters = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: stats))) as? [String: Any])
+        let uplink = try #require(counters["uplink"] as? [String: Any])
+        #expect(counters["profile"] as? String == "lte")
+        #expect((uplink["deliveredBytes"] as? Int ?? 0) >= 500_000)
+        #expect(counters["connectionsAccepted"] as? Int == 2)
+    }
+
+    @Test func badLinkFlagsGetOneLineErrors() throws {
+        let errors = CommandErrorTests()
+        try errors.expectOneLineError(["link", "--to", "nowhere"], mentions: "HOST:PORT")
+        try errors.expectOneLineError(["link", "--to", "127.0.0.1:9", "--profile", "carrier-pigeon"], mentions: "carrier-pigeon")
+        try errors.expectOneLineError(["link", "--to", "127.0.0.1:9", "--uplink", "fast"], mentions: "--uplink")
+        try errors.expectOneLineError(["link", "--to", "127.0.0.1:9", "--loss", "200%"], mentions: "loss")
+        try errors.expectOneLineError(["link", "--to", "127.0.0.1:9", "--profiles", "/nonexistent.yaml", "--profile", "lte"], mentions: "/nonexistent.yaml")
+        try errors.expectOneLineError(["link", "probe", "127.0.0.1:1"], mentions: "cannot connect")
+    }
+}

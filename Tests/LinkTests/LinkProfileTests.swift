@@ -55,3 +55,21 @@ import TestSupport
         }
     }
 }
+
+@Suite struct KernelLinkTests {
+    @Test func tbfShapesTheVethAndTheNamespaceIsRemoved() async throws {
+        if let reason = KernelLink.unavailableReason() {
+            // Recorded, not hidden: the test says why it could not run.
+            Issue.record("kernel shaping unavailable here: \(reason)")
+            return
+        }
+        let link = try KernelLink.create(index: 201, uplink: Bandwidth(parsing: "20mbit"), downlink: Bandwidth(parsing: "40mbit"))
+        defer { link.remove() }
+        let qdiscs = try KernelLink.run(["tc", "qdisc", "show", "dev", link.hostInterface])
+        #expect(qdiscs.contains("tbf") && qdiscs.contains("20Mbit"))
+        let inside = try KernelLink.run(link.command(["tc", "qdisc", "show", "dev", link.peerInterface]))
+        #expect(inside.contains("tbf") && inside.contains("40Mbit"))
+        link.remove()
+        #expect(!(try KernelLink.run(["ip", "netns", "list"])).contains(link.namespace))
+    }
+}

@@ -58,9 +58,14 @@ public final class ServerProcess: @unchecked Sendable {
     private let output = Pipe()
 
     /// Starts the server with `arguments` (after `serve`) and waits until it prints its address.
-    public init(_ arguments: [String], timeout: Double = 60) throws {
+    public convenience init(_ arguments: [String], timeout: Double = 60) throws {
+        try self.init(command: ["serve", "--port", "0"] + arguments, portAfter: "http://127.0.0.1:", timeout: timeout)
+    }
+
+    /// Starts `edgeinsight` with `command` and waits until it prints `marker` followed by a port.
+    public init(command: [String], portAfter marker: String, timeout: Double = 60) throws {
         process.executableURL = URL(fileURLWithPath: repositoryRoot + "/.build/debug/edgeinsight")
-        process.arguments = ["serve", "--port", "0"] + arguments
+        process.arguments = command
         process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
         process.standardOutput = output
         process.standardError = output
@@ -71,7 +76,7 @@ public final class ServerProcess: @unchecked Sendable {
             let chunk = output.fileHandleForReading.availableData
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
-            if let range = seen.range(of: "http://127.0.0.1:") {
+            if let range = seen.range(of: marker) {
                 let digits = seen[range.upperBound...].prefix { $0.isNumber }
                 if let value = Int(digits), seen[range.upperBound...].contains("\n") {
                     port = value
@@ -95,9 +100,12 @@ public final class ServerProcess: @unchecked Sendable {
     public func stop() -> Int32 {
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            // Polled, not waitUntilExit: its run loop missed the exit of a child that quits within
+            // microseconds of SIGTERM (seen with `link`), and hung.
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning, Date() < deadline { usleep(2000) }
         }
-        return process.terminationStatus
+        return process.isRunning ? -1 : process.terminationStatus
     }
 
     deinit { stop() }
