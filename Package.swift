@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -75,10 +76,23 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "Results",
+            dependencies: ["EdgeInsightCore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "Testbed",
+            dependencies: [
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Link", "LoadGen", "Results",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Link", "Server", "LoadGen",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Link", "Server", "LoadGen", "Results", "Testbed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -86,6 +100,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EdgeInsightCoreTests", dependencies: ["EdgeInsightCore"]),
         .testTarget(name: "LinkTests", dependencies: ["Link", "TestSupport"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
+        .testTarget(name: "TestbedTests", dependencies: ["Testbed", "Results", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelZoo", "TestSupport"]),
         .testTarget(name: "ModelZooTests", dependencies: ["ModelZoo", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelZoo", "TestSupport"]),

@@ -16,6 +16,7 @@ struct EdgeInsight: AsyncParsableCommand {
 
     /// Runs the command; every failure becomes one line on stderr and a non-zero exit code.
     static func main() async {
+        watchParent()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -32,6 +33,20 @@ struct EdgeInsight: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(line)\n".utf8))
             Foundation.exit(code == .failure || code.rawValue == 0 ? 1 : code.rawValue)
         }
+    }
+
+    /// A node started by the testbed's runner stops when the runner is gone, even when it was
+    /// SIGKILLed: a thread watches for the parent to change (prctl's death signal is variadic C,
+    /// out of Swift's reach) and sends us SIGTERM, so servers still drain and links write counters.
+    private static func watchParent() {
+        guard let text = ProcessInfo.processInfo.environment["EDGEINSIGHT_PARENT_PID"], let parent = Int32(text) else { return }
+        let watcher = Thread {
+            while getppid() == parent { usleep(200_000) }
+            kill(getpid(), SIGTERM)
+            sleep(10)
+            Foundation.exit(1)   // whatever ignored SIGTERM
+        }
+        watcher.start()
     }
 
     private static func isArgumentParserError(_ error: Error) -> Bool {

@@ -141,7 +141,7 @@ enum PipelineReportText {
         var lines = [
             "source       \(r.source); \(r.arrivals)",
             "pipeline     \(r.pipeline)",
-            "model        \(model); OpenVINO \(engine.version), \(r.applied.threads) threads, precision \(r.applied.precision)",
+            "model        \(model); OpenVINO \(engine.version), \(r.applied.map { "\($0.threads) threads, precision \($0.precision)" } ?? "remote")",
             String(format: "frames       %d offered (%.1f fps), %d processed (%.1f fps), %d dropped, %d failed; queue holds %d",
                    r.offered, r.offeredRate, r.processed, r.throughput, r.dropped, r.failed, r.queueCapacity),
         ]

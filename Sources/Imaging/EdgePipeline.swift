@@ -57,7 +57,8 @@ public struct EdgePipelineReport: Sendable, Codable {
     public var endToEnd: LatencySummary
     public var stages: [StageSummary]
     public var timeline: [TimelinePoint]
-    public var applied: AppliedSettings
+    /// Engine settings, when the inference ran on this device.
+    public var applied: AppliedSettings?
     /// Index of the most likely class of the last frame, a sign the outputs are real.
     public var lastTopClass: Int
 }
@@ -76,44 +77,24 @@ public struct EdgePipelineProgress: Sendable {
 /// The source keeps its own clock and never waits for the device (except in as-fast-as-possible
 /// mode), so a device that cannot keep up shows it as queueing latency and dropped frames.
 public enum EdgePipeline {
+    /// The edge placement: frames are pre-processed and inferred on this device by `model`.
     public static func run(
         _ config: EdgePipelineConfig, model: any CompiledModel, trace writer: TraceWriter? = nil,
         progress: @escaping (EdgePipelineProgress) -> Void = { _ in }
     ) throws(ImagingError) -> EdgePipelineReport {
-        guard config.duration != nil || config.frames != nil else { throw .badSource("give a duration or a number of frames") }
-        if let frames = config.frames, frames < 1 { throw .badSource("the number of frames must be at least 1") }
-        guard config.queueCapacity >= 1 else { throw .badSource("the queue must hold at least one frame") }
-        switch config.arrivals {
-        case .fixed(let rate), .poisson(let rate, _):
-            guard rate > 0, rate.isFinite else { throw .badSource("the frame rate must be positive, got \(rate)") }
-        case .asFastAsPossible: break
-        }
-        guard model.inputs.count == 1, let input = model.inputs.first, let inputBytes = input.elementCount.map({ $0 * input.elementType.byteSize }) else {
-            throw .badPipeline("the edge pipeline feeds models with one static input; this one has \(model.inputs.map { "\($0.name) \($0.shapeDescription)" }.joined(separator: ", "))")
-        }
-        let pipeline: Pipeline
-        if let chosen = config.pipeline { pipeline = chosen } else { pipeline = try Pipeline.standard(for: input) }
-        if config.source != .tensor {
-            guard pipeline.decodes else { throw .badPipeline("frames arrive as JPEG, so the pipeline must start with 'decode'") }
-            guard pipeline.output.type == input.elementType else {
-                throw .badPipeline("the pipeline writes \(pipeline.output.type.rawValue) but input '\(input.name)' takes \(input.elementType.rawValue)")
-            }
-        }
-        let preprocessor = try Preprocessor(pipeline: pipeline)
-        let producer = try FrameProducer(config.source)
-        let request: any InferRequest
-        do {
-            request = try model.makeRequest()
-            // Warm up: the first inference of a compiled model is slower and would skew the first frame.
-            try request.fillInputsRandomly(model.inputs)
-            try request.infer()
-        } catch {
-            throw .badSource("cannot run the model: \(error)")
-        }
-        let input0: UnsafeMutableRawBufferPointer
-        do { input0 = try request.inputBuffer(0) } catch { throw .badSource("\(error)") }
-        precondition(input0.count == inputBytes)
+        try validate(config)
+        let local = try LocalInference(model: model, pipeline: config.pipeline, source: config.source)
+        return try run(config, processor: local, trace: writer, progress: progress)
+    }
 
+    /// Frames from the source go, one at a time, to `processor`: local inference, or a request to a
+    /// cloud node (the testbed's placements).
+    public static func run(
+        _ config: EdgePipelineConfig, processor: any FrameProcessor, trace writer: TraceWriter? = nil,
+        progress: @escaping (EdgePipelineProgress) -> Void = { _ in }
+    ) throws(ImagingError) -> EdgePipelineReport {
+        try validate(config)
+        let producer = try FrameProducer(config.source)
         let queue = FrameQueue(capacity: config.queueCapacity)
         let counters = SourceCounters()
         let start = MonotonicClock.now() + 2_000_000   // a moment for the source thread to start
@@ -134,19 +115,9 @@ public enum EdgePipeline {
             var trace = frame.trace
             trace.mark(.queue, until: MonotonicClock.now())
             do {
-                if let jpeg = frame.jpeg {
-                    bytes += Double(jpeg.count)
-                    _ = try jpeg.withUnsafeBytes { data in
-                        Result { () throws(ImagingError) in try preprocessor.run(jpeg: data, into: input0) }
-                    }.get()
-                } else if let error = trace.error {
-                    throw ImagingError.badSource(error)
-                }
-                trace.mark(.preprocess, until: MonotonicClock.now())
-                try request.infer()
-                trace.mark(.infer, until: MonotonicClock.now())
-                topClass = Self.argmax(try request.output(0))
-                trace.mark(.postprocess, until: MonotonicClock.now())
+                if let jpeg = frame.jpeg { bytes += Double(jpeg.count) }
+                if frame.jpeg == nil, let error = trace.error { throw ImagingError.badSource(error) }
+                topClass = try frame.jpeg.withUnsafeBytesIfPresent { try processor.process(jpeg: $0, trace: &trace) }
                 statistics.add(trace)
                 let queued = trace.spans.first { $0.stage == .queue }?.durationNs ?? 0
                 finished.append((trace.spans[0].startNs, trace.endToEndNs, queued))
@@ -172,14 +143,25 @@ public enum EdgePipeline {
         let offerEnd = counters.lastIntended.load(ordering: .relaxed)
         let seconds = Double(end - start) / 1e9
         return EdgePipelineReport(
-            source: Self.describe(config.source), arrivals: config.arrivals.description, pipeline: pipeline.description,
+            source: Self.describe(config.source), arrivals: config.arrivals.description, pipeline: processor.pipelineDescription,
             queueCapacity: config.queueCapacity, offered: offered, processed: processed, dropped: dropped, failed: failed,
             errors: errors, durationSeconds: seconds,
             offeredRate: offered > 1 && offerEnd > start ? Double(offered - 1) / (Double(offerEnd - start) / 1e9) : Double(offered) / seconds,
             throughput: Double(processed) / seconds,
             meanFrameBytes: processed + failed > 0 ? bytes / Double(processed + failed) : 0,
             endToEnd: statistics.endToEnd.summary, stages: statistics.stages,
-            timeline: timeline(finished, drops: counters.dropTimes(), start: start), applied: model.applied, lastTopClass: topClass)
+            timeline: timeline(finished, drops: counters.dropTimes(), start: start), applied: processor.applied, lastTopClass: topClass)
+    }
+
+    static func validate(_ config: EdgePipelineConfig) throws(ImagingError) {
+        guard config.duration != nil || config.frames != nil else { throw .badSource("give a duration or a number of frames") }
+        if let frames = config.frames, frames < 1 { throw .badSource("the number of frames must be at least 1") }
+        guard config.queueCapacity >= 1 else { throw .badSource("the queue must hold at least one frame") }
+        switch config.arrivals {
+        case .fixed(let rate), .poisson(let rate, _):
+            guard rate > 0, rate.isFinite else { throw .badSource("the frame rate must be positive, got \(rate)") }
+        case .asFastAsPossible: break
+        }
     }
 
     /// The source thread: frames at their intended times, never slowed by the device.
@@ -216,14 +198,6 @@ public enum EdgePipeline {
             nanosleep(&request, nil)
             now = MonotonicClock.now()
         }
-    }
-
-    private static func argmax(_ output: TensorView) -> Int {
-        guard output.elementType == .f32 else { return 0 }
-        let values = output.bytes.bindMemory(to: Float.self)
-        var best = 0
-        for i in values.indices where values[i] > values[best] { best = i }
-        return best % max(1, output.shape.last ?? 1)
     }
 
     private static func timeline(_ finished: [(captureNs: UInt64, e2eNs: UInt64, queueNs: UInt64)], drops: [UInt64], start: UInt64) -> [TimelinePoint] {

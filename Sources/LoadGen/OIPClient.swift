@@ -29,6 +29,12 @@ public struct PreparedRequest: Sendable {
     public var headerLength: Int?
     /// Samples (batch rows) the request carries.
     public var samples: Int
+
+    public init(body: ByteBuffer, headerLength: Int?, samples: Int) {
+        self.body = body
+        self.headerLength = headerLength
+        self.samples = samples
+    }
 }
 
 /// A prepared request bound to a URL, with its headers and body set once.
@@ -138,7 +144,7 @@ public final class OIPClient: Sendable {
 
     /// Sends one bound request and calls `completion` on the connection's event loop: no hop
     /// through the concurrency runtime, so a closed loop can chain requests at the event loop's pace.
-    func infer(_ bound: BoundRequest, completion: @escaping @Sendable (CallOutcome) -> Void) {
+    public func infer(_ bound: BoundRequest, completion: @escaping @Sendable (CallOutcome) -> Void) {
         http.execute(request: bound.futureRequest, deadline: .now() + .seconds(120)).whenComplete { result in
             let received = MonotonicClock.now()
             switch result {

@@ -1,0 +1,299 @@
+import EdgeInsightCore
+import Foundation
+import GRDB
+
+/// Errors of the results database; one line each.
+public enum ResultsError: Error, CustomStringConvertible, Equatable {
+    case cannotOpen(String, String)
+    case unknownRun(String, known: [String])
+    case storage(String)
+
+    public var description: String {
+        switch self {
+        case .cannotOpen(let path, let reason): "cannot open results database \(path): \(reason)"
+        case .unknownRun(let run, let known): "no run '\(run)' in this database (runs: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+        case .storage(let reason): "results database: \(reason)"
+        }
+    }
+}
+
+/// One measured value of a trial, with its unit.
+public struct Metric: Sendable, Codable, Equatable {
+    public var name: String
+    public var value: Double
+    public var unit: String
+
+    public init(_ name: String, _ value: Double, _ unit: String) {
+        self.name = name
+        self.value = value
+        self.unit = unit
+    }
+}
+
+/// One stage's latency within a trial.
+public struct StageRow: Sendable, Codable, Equatable {
+    public var stage: String
+    public var count: Int
+    public var meanMs: Double
+    public var p50Ms: Double
+    public var p99Ms: Double
+
+    public init(stage: String, count: Int, meanMs: Double, p50Ms: Double, p99Ms: Double) {
+        self.stage = stage
+        self.count = count
+        self.meanMs = meanMs
+        self.p50Ms = p50Ms
+        self.p99Ms = p99Ms
+    }
+}
+
+/// One measurement window of a trial.
+public struct WindowRow: Sendable, Codable, Equatable {
+    public var index: Int
+    public var startSeconds: Double
+    public var throughput: Double
+    public var p50Ms: Double
+    public var p99Ms: Double
+    public var dropped: Int
+
+    public init(index: Int, startSeconds: Double, throughput: Double, p50Ms: Double, p99Ms: Double, dropped: Int) {
+        self.index = index
+        self.startSeconds = startSeconds
+        self.throughput = throughput
+        self.p50Ms = p50Ms
+        self.p99Ms = p99Ms
+        self.dropped = dropped
+    }
+}
+
+/// A finished trial: its parameters and everything measured (or why it failed).
+public struct TrialRecord: Sendable, Codable, Equatable {
+    /// Identifies the trial within its run: the same parameters and repetition give the same key.
+    public var key: String
+    public var repetition: Int
+    public var ok: Bool
+    public var reason: String?
+    /// Every parameter, as text (the values of the experiment file after the sweep was applied).
+    public var parameters: [String: String]
+    public var metrics: [Metric]
+    public var stages: [StageRow]
+    public var windows: [WindowRow]
+    public var startedAt: Date
+    public var seconds: Double
+
+    public init(key: String, repetition: Int, ok: Bool, reason: String? = nil, parameters: [String: String], metrics: [Metric] = [],
+                stages: [StageRow] = [], windows: [WindowRow] = [], startedAt: Date = Date(), seconds: Double = 0) {
+        self.key = key
+        self.repetition = repetition
+        self.ok = ok
+        self.reason = reason
+        self.parameters = parameters
+        self.metrics = metrics
+        self.stages = stages
+        self.windows = windows
+        self.startedAt = startedAt
+        self.seconds = seconds
+    }
+
+    public func metric(_ name: String) -> Double? { metrics.first { $0.name == name }?.value }
+}
+
+/// A run as listed.
+public struct RunSummary: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var name: String
+    public var experiment: String
+    public var startedAt: Date
+    public var trials: Int
+    public var failed: Int
+    public var environment: [String: String]
+}
+
+/// The results of runs: SQLite (WAL) through GRDB, one file per output folder. Each trial is written
+/// in one transaction as soon as it ends, so a killed runner loses at most the trial in progress.
+public final class ResultsDatabase: Sendable {
+    public let path: String
+    private let pool: DatabasePool
+
+    public init(path: String) throws(ResultsError) {
+        self.path = path
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            pool = try DatabasePool(path: path)   // a pool is WAL mode
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw .cannotOpen(path, "\(error)")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull().unique()
+                t.column("experiment", .text).notNull()
+                t.column("startedAt", .datetime).notNull()
+            }
+            try db.create(table: "environment") { t in
+                t.column("runId", .integer).notNull().references("run", onDelete: .cascade)
+                t.column("key", .text).notNull()
+                t.column("value", .text).notNull()
+                t.primaryKey(["runId", "key"])
+            }
+            try db.create(table: "trial") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("runId", .integer).notNull().references("run", onDelete: .cascade)
+                t.column("key", .text).notNull()
+                t.column("repetition", .integer).notNull()
+                t.column("ok", .boolean).notNull()
+                t.column("reason", .text)
+                t.column("parameters", .text).notNull()   // JSON
+                t.column("model", .text).indexed()
+                t.column("placement", .text).indexed()
+                t.column("link", .text).indexed()
+                t.column("startedAt", .datetime).notNull()
+                t.column("seconds", .double).notNull()
+                t.uniqueKey(["runId", "key"])
+            }
+            try db.create(table: "metric") { t in
+                t.column("trialId", .integer).notNull().references("trial", onDelete: .cascade)
+                t.column("name", .text).notNull()
+                t.column("value", .double).notNull()
+                t.column("unit", .text).notNull()
+                t.primaryKey(["trialId", "name"])
+            }
+            try db.create(table: "stage") { t in
+                t.column("trialId", .integer).notNull().references("trial", onDelete: .cascade)
+                t.column("stage", .text).notNull()
+                t.column("count", .integer).notNull()
+                t.column("meanMs", .double).notNull()
+                t.column("p50Ms", .double).notNull()
+                t.column("p99Ms", .double).notNull()
+            }
+            try db.create(table: "window") { t in
+                t.column("trialId", .integer).notNull().references("trial", onDelete: .cascade)
+                t.column("idx", .integer).notNull()
+                t.column("startSeconds", .double).notNull()
+                t.column("throughput", .double).notNull()
+                t.column("p50Ms", .double).notNull()
+                t.column("p99Ms", .double).notNull()
+                t.column("dropped", .integer).notNull()
+            }
+        }
+        return migrator
+    }
+
+    /// The run called `name`, created if new; `fresh` deletes an existing one and its trials first.
+    public func openRun(name: String, experiment: String, environment: [String: String], fresh: Bool) throws(ResultsError) -> Int64 {
+        do {
+            return try pool.write { db in
+                if fresh { try db.execute(sql: "DELETE FROM run WHERE name = ?", arguments: [name]) }
+                if let id = try Int64.fetchOne(db, sql: "SELECT id FROM run WHERE name = ?", arguments: [name]) { return id }
+                try db.execute(sql: "INSERT INTO run (name, experiment, startedAt) VALUES (?, ?, ?)", arguments: [name, experiment, Date()])
+                let id = db.lastInsertedRowID
+                for (key, value) in environment {
+                    try db.execute(sql: "INSERT INTO environment (runId, key, value) VALUES (?, ?, ?)", arguments: [id, key, value])
+                }
+                return id
+            }
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    /// Keys of the trials a run has finished (ok or failed): what a resumed run skips.
+    public func finishedKeys(run: Int64) throws(ResultsError) -> Set<String> {
+        do { return Set(try pool.read { try String.fetchAll($0, sql: "SELECT key FROM trial WHERE runId = ?", arguments: [run]) }) } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    /// Stores a finished trial with everything it measured, in one transaction.
+    public func record(_ trial: TrialRecord, run: Int64) throws(ResultsError) {
+        do {
+            let parameters = String(decoding: try Self.encoder.encode(trial.parameters), as: UTF8.self)
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO trial (runId, key, repetition, ok, reason, parameters, model, placement, link, startedAt, seconds)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [run, trial.key, trial.repetition, trial.ok, trial.reason, parameters, trial.parameters["model"],
+                                     trial.parameters["placement"], trial.parameters["link"], trial.startedAt, trial.seconds])
+                let id = db.lastInsertedRowID
+                for metric in trial.metrics where metric.value.isFinite {
+                    try db.execute(sql: "INSERT INTO metric (trialId, name, value, unit) VALUES (?, ?, ?, ?)", arguments: [id, metric.name, metric.value, metric.unit])
+                }
+                for stage in trial.stages {
+                    try db.execute(sql: "INSERT INTO stage (trialId, stage, count, meanMs, p50Ms, p99Ms) VALUES (?, ?, ?, ?, ?, ?)",
+                                   arguments: [id, stage.stage, stage.count, stage.meanMs, stage.p50Ms, stage.p99Ms])
+                }
+                for window in trial.windows {
+                    try db.execute(sql: "INSERT INTO window (trialId, idx, startSeconds, throughput, p50Ms, p99Ms, dropped) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   arguments: [id, window.index, window.startSeconds, window.throughput, window.p50Ms, window.p99Ms, window.dropped])
+                }
+            }
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    /// Every run, newest first.
+    public func runs() throws(ResultsError) -> [RunSummary] {
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT r.id, r.name, r.experiment, r.startedAt,
+                           (SELECT COUNT(*) FROM trial t WHERE t.runId = r.id) AS trials,
+                           (SELECT COUNT(*) FROM trial t WHERE t.runId = r.id AND NOT t.ok) AS failed
+                    FROM run r ORDER BY r.id DESC
+                    """).map { row in
+                    let id: Int64 = row["id"]
+                    let environment = Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, value FROM environment WHERE runId = ?", arguments: [id])
+                        .map { ($0["key"] as String, $0["value"] as String) })
+                    return RunSummary(id: id, name: row["name"], experiment: row["experiment"], startedAt: row["startedAt"],
+                                      trials: row["trials"], failed: row["failed"], environment: environment)
+                }
+            }
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    /// The run named (or numbered) `run`.
+    public func run(_ run: String) throws(ResultsError) -> RunSummary {
+        let all = try runs()
+        guard let found = all.first(where: { $0.name == run || String($0.id) == run }) else { throw .unknownRun(run, known: all.map(\.name)) }
+        return found
+    }
+
+    /// A run's trials, in the order they finished.
+    public func trials(run: Int64) throws(ResultsError) -> [TrialRecord] {
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM trial WHERE runId = ? ORDER BY id", arguments: [run]).map { row in
+                    let id: Int64 = row["id"]
+                    let parameters = try Self.decoder.decode([String: String].self, from: Data((row["parameters"] as String).utf8))
+                    let metrics = try Row.fetchAll(db, sql: "SELECT name, value, unit FROM metric WHERE trialId = ? ORDER BY rowid", arguments: [id])
+                        .map { Metric($0["name"], $0["value"], $0["unit"]) }
+                    let stages = try Row.fetchAll(db, sql: "SELECT * FROM stage WHERE trialId = ? ORDER BY rowid", arguments: [id]).map {
+                        StageRow(stage: $0["stage"], count: $0["count"], meanMs: $0["meanMs"], p50Ms: $0["p50Ms"], p99Ms: $0["p99Ms"])
+                    }
+                    let windows = try Row.fetchAll(db, sql: "SELECT * FROM window WHERE trialId = ? ORDER BY idx", arguments: [id]).map {
+                        WindowRow(index: $0["idx"], startSeconds: $0["startSeconds"], throughput: $0["throughput"], p50Ms: $0["p50Ms"], p99Ms: $0["p99Ms"], dropped: $0["dropped"])
+                    }
+                    return TrialRecord(key: row["key"], repetition: row["repetition"], ok: row["ok"], reason: row["reason"], parameters: parameters,
+                                       metrics: metrics, stages: stages, windows: windows, startedAt: row["startedAt"], seconds: row["seconds"])
+                }
+            }
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+    static let decoder = JSONDecoder()
+}

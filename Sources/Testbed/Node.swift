@@ -1,0 +1,243 @@
+import EdgeInsightCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a node is confined: like a device (a CPU quota, a set of cores, a memory limit).
+public struct Confinement: Sendable, Equatable {
+    /// CPU time per wall-clock second, in cores (0.5 = half a core).
+    public var cpu: Double?
+    /// Cores the node may run on, e.g. "0" or "0-1".
+    public var cpuset: String?
+    public var memory: Bytes?
+
+    public init(cpu: Double? = nil, cpuset: String? = nil, memory: Bytes? = nil) {
+        self.cpu = cpu
+        self.cpuset = cpuset
+        self.memory = memory
+    }
+}
+
+/// A control group holding one node's processes (cgroup v2, or v1's cpu, cpuset and memory
+/// hierarchies). Processes are placed in it before the program starts (a shell writes its own pid,
+/// then execs), so the program never runs unconfined.
+public struct ControlGroup: Sendable {
+    /// The group folders the node's pid is written to.
+    public let folders: [String]
+    /// What confinement ran, for the trial's record.
+    public let mode: String
+
+    static let root = "/sys/fs/cgroup"
+    static let parent = "edgeinsight"
+
+    /// Why cgroups cannot be used here, or nil.
+    public static func unavailableReason() -> String? {
+        guard geteuid() == 0 else { return "cgroups need root" }
+        if FileManager.default.fileExists(atPath: root + "/cgroup.controllers") { return nil }   // v2
+        for controller in ["cpu", "cpuset", "memory"] where !FileManager.default.fileExists(atPath: "\(root)/\(controller)/cgroup.procs") {
+            return "no cgroup v1 '\(controller)' hierarchy at \(root)/\(controller)"
+        }
+        return nil
+    }
+
+    /// Creates (or resets) group `name` with the confinement's limits.
+    public static func create(_ name: String, _ confinement: Confinement) throws(TestbedError) -> ControlGroup {
+        if let reason = unavailableReason() { throw .nodeFailed(reason) }
+        let isV2 = FileManager.default.fileExists(atPath: root + "/cgroup.controllers")
+        var folders: [String] = []
+        var parts: [String] = []
+        do {
+            if isV2 {
+                let parentFolder = "\(root)/\(parent)"
+                try make(parentFolder)
+                try? write("+cpu +cpuset +memory", to: parentFolder + "/cgroup.subtree_control")
+                let folder = "\(parentFolder)/\(name)"
+                try make(folder)
+                if let cpu = confinement.cpu { try write("\(Int(cpu * 100_000)) 100000", to: folder + "/cpu.max"); parts.append("cpu \(cpu)") }
+                if let cpuset = confinement.cpuset { try write(cpuset, to: folder + "/cpuset.cpus"); parts.append("cpuset \(cpuset)") }
+                if let memory = confinement.memory { try write(String(memory.count), to: folder + "/memory.max"); parts.append("memory \(memory)") }
+                folders = [folder]
+            } else {
+                for controller in ["cpu", "cpuset", "memory"] {
+                    let parentFolder = "\(root)/\(controller)/\(parent)"
+                    try make(parentFolder)
+                    let folder = "\(parentFolder)/\(name)"
+                    try make(folder)
+                    if controller == "cpuset" {
+                        // v1 cpuset groups start empty and refuse tasks until cpus and mems are set.
+                        for file in ["cpuset.cpus", "cpuset.mems"] {
+                            let inherited = try String(contentsOfFile: "\(root)/cpuset/\(file)", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                            try write(inherited, to: parentFolder + "/" + file)
+                            try write(file == "cpuset.cpus" ? (confinement.cpuset ?? inherited) : inherited, to: folder + "/" + file)
+                        }
+                    }
+                    folders.append(folder)
+                }
+                let cpuFolder = "\(root)/cpu/\(parent)/\(name)"
+                try write("100000", to: cpuFolder + "/cpu.cfs_period_us")
+                try write(confinement.cpu.map { String(Int($0 * 100_000)) } ?? "-1", to: cpuFolder + "/cpu.cfs_quota_us")
+                if let cpu = confinement.cpu { parts.append("cpu \(cpu)") }
+                if let cpuset = confinement.cpuset { parts.append("cpuset \(cpuset)") }
+                let memoryFolder = "\(root)/memory/\(parent)/\(name)"
+                try write(confinement.memory.map { String($0.count) } ?? "-1", to: memoryFolder + "/memory.limit_in_bytes")
+                if let memory = confinement.memory { parts.append("memory \(memory)") }
+            }
+        } catch let error as TestbedError {
+            throw error
+        } catch {
+            throw .nodeFailed("cannot set up cgroup '\(name)': \(error)")
+        }
+        return ControlGroup(folders: folders, mode: (isV2 ? "cgroup v2" : "cgroup v1") + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", ")))
+    }
+
+    /// The argv that starts `argv` inside this group.
+    public func wrap(_ argv: [String]) -> [String] {
+        let joins = folders.map { "echo $$ > '\($0)/cgroup.procs'" }.joined(separator: " && ")
+        return ["/bin/sh", "-c", "\(joins) && exec \"$@\"", "edgeinsight-node"] + argv
+    }
+
+    /// Pids still in the group.
+    public var pids: [Int32] {
+        folders.flatMap { folder in
+            ((try? String(contentsOfFile: folder + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+        }
+    }
+
+    /// Kills whatever is left in the group and removes it.
+    public func remove() {
+        for pid in Set(pids) { kill(pid, SIGKILL) }
+        for folder in folders {
+            for _ in 0..<50 {
+                if rmdir(folder) == 0 || errno == ENOENT { break }
+                usleep(20_000)
+            }
+        }
+    }
+
+    /// Removes groups a killed runner left behind (and their processes).
+    public static func removeLeftovers() {
+        let manager = FileManager.default
+        let parents = [root + "/" + parent] + ["cpu", "cpuset", "memory"].map { "\(root)/\($0)/\(parent)" }
+        for parentFolder in parents {
+            for name in (try? manager.contentsOfDirectory(atPath: parentFolder)) ?? [] {
+                let folder = parentFolder + "/" + name
+                var isDirectory: ObjCBool = false
+                guard manager.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+                ControlGroup(folders: [folder], mode: "").remove()
+            }
+        }
+    }
+
+    static func make(_ folder: String) throws {
+        if !FileManager.default.fileExists(atPath: folder) { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false) }
+    }
+
+    static func write(_ text: String, to file: String) throws {
+        guard let handle = FileHandle(forWritingAtPath: file) else { throw TestbedError.nodeFailed("cannot open \(file)") }
+        defer { try? handle.close() }
+        try handle.write(contentsOf: Data(text.utf8))
+    }
+}
+
+/// A node's process: started (confined when asked), watched for its ready line, sampled from /proc,
+/// and stopped — SIGTERM, then SIGKILL after a grace period, and its control group emptied.
+public final class NodeProcess: @unchecked Sendable {
+    public let name: String
+    public let process = Process()
+    public let group: ControlGroup?
+    private let output = Pipe()
+    private let lock = NSLock()
+    private var seen = ""
+    private var reader: Thread?
+
+    /// Starts `argv` (the edgeinsight binary and its arguments), inside `group` if given.
+    /// The child is told our pid so it exits if we die, even by SIGKILL (see `ParentWatch`).
+    public init(name: String, argv: [String], group: ControlGroup?, logFile: String?) throws(TestbedError) {
+        self.name = name
+        self.group = group
+        let full = group?.wrap(argv) ?? argv
+        process.executableURL = URL(fileURLWithPath: full[0])
+        process.arguments = Array(full.dropFirst())
+        var environment = ProcessInfo.processInfo.environment
+        environment["EDGEINSIGHT_PARENT_PID"] = String(getpid())
+        process.environment = environment
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch { throw .nodeFailed("cannot start \(name): \(error)") }
+        let log = logFile.flatMap { path -> FileHandle? in
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+            return FileHandle(forWritingAtPath: path)
+        }
+        let handle = output.fileHandleForReading
+        reader = Thread { [self] in
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                try? log?.write(contentsOf: chunk)
+                lock.withLock { seen += String(decoding: chunk, as: UTF8.self) }
+            }
+            try? log?.close()
+        }
+        reader?.start()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+
+    /// What the process printed so far.
+    public var printed: String { lock.withLock { seen } }
+
+    /// Waits for `marker` followed by a port number; returns the port.
+    public func waitForPort(after marker: String, timeout: Duration) throws(TestbedError) -> Int {
+        let deadline = MonotonicClock.now() + UInt64(timeout.nanoseconds)
+        while MonotonicClock.now() < deadline {
+            let text = printed
+            if let range = text.range(of: marker) {
+                let digits = text[range.upperBound...].prefix { $0.isNumber }
+                if let port = Int(digits), text[range.upperBound...].contains("\n") { return port }
+            }
+            if !process.isRunning { break }
+            usleep(10_000)
+        }
+        let last = printed.split(separator: "\n").last(where: { $0.contains("error") }) ?? printed.split(separator: "\n").last ?? "no output"
+        throw .nodeFailed("\(name) did not become ready: \(last)")
+    }
+
+    /// Waits for the process to end by itself; false on timeout.
+    public func waitForExit(timeout: Duration) -> Bool {
+        let deadline = MonotonicClock.now() + UInt64(timeout.nanoseconds)
+        while process.isRunning, MonotonicClock.now() < deadline { usleep(10_000) }
+        return !process.isRunning
+    }
+
+    /// CPU seconds (user + system) the process has used, from /proc.
+    public var cpuSeconds: Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Resident memory now and at its peak, in bytes, from /proc.
+    public var residentBytes: (now: Int64, peak: Int64)? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        func value(_ key: String) -> Int64? {
+            status.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int64($0.split(separator: " ").dropFirst().first ?? "") }.map { $0 * 1024 }
+        }
+        guard let now = value("VmRSS:"), let peak = value("VmHWM:") else { return nil }
+        return (now, peak)
+    }
+
+    /// SIGTERM, a grace period, then SIGKILL; then the control group is emptied and removed.
+    public func stop(grace: Duration = .seconds(5)) {
+        if process.isRunning {
+            kill(pid, SIGTERM)
+            if !waitForExit(timeout: grace) { kill(pid, SIGKILL) }
+            _ = waitForExit(timeout: .seconds(5))
+        }
+        group?.remove()
+    }
+}
