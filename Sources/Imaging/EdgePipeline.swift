@@ -16,6 +16,8 @@ public struct EdgePipelineConfig: Sendable {
     public var pipeline: Pipeline?
     /// Frames that may wait between the source and the device; a frame arriving to a full queue is dropped.
     public var queueCapacity = 4
+    /// Width of the report's timeline slices (default: a tenth of the run, at least 100 ms).
+    public var timelineSlice: Duration?
 
     public init(source: SourceKind, arrivals: ArrivalProcess, duration: Duration?, frames: Int? = nil) {
         self.source = source
@@ -25,7 +27,7 @@ public struct EdgePipelineConfig: Sendable {
     }
 }
 
-/// A slice of a run by capture time (a tenth of the run, at least 100 ms): how latency evolved.
+/// A slice of a run by capture time (a tenth of the run, at least 100 ms, or a chosen width): how latency evolved.
 public struct TimelinePoint: Sendable, Codable {
     /// Start of the slice, seconds after the first frame's intended capture.
     public var startSeconds: Double
@@ -150,7 +152,7 @@ public enum EdgePipeline {
             throughput: Double(processed) / seconds,
             meanFrameBytes: processed + failed > 0 ? bytes / Double(processed + failed) : 0,
             endToEnd: statistics.endToEnd.summary, stages: statistics.stages,
-            timeline: timeline(finished, drops: counters.dropTimes(), start: start), applied: processor.applied, lastTopClass: topClass)
+            timeline: timeline(finished, drops: counters.dropTimes(), start: start, width: config.timelineSlice), applied: processor.applied, lastTopClass: topClass)
     }
 
     static func validate(_ config: EdgePipelineConfig) throws(ImagingError) {
@@ -200,9 +202,9 @@ public enum EdgePipeline {
         }
     }
 
-    private static func timeline(_ finished: [(captureNs: UInt64, e2eNs: UInt64, queueNs: UInt64)], drops: [UInt64], start: UInt64) -> [TimelinePoint] {
+    private static func timeline(_ finished: [(captureNs: UInt64, e2eNs: UInt64, queueNs: UInt64)], drops: [UInt64], start: UInt64, width chosen: Duration?) -> [TimelinePoint] {
         let lastCapture = max(finished.map(\.captureNs).max() ?? start, drops.max() ?? start)
-        let width = max(100_000_000, (lastCapture - start) / 10 + 1)
+        let width = chosen.map { UInt64(max(1_000_000, $0.nanoseconds)) } ?? max(100_000_000, (lastCapture - start) / 10 + 1)
         let slice = { (t: UInt64) in t > start ? Int((t - start) / width) : 0 }
         var points: [TimelinePoint] = []
         for s in 0...slice(lastCapture) {

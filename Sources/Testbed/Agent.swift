@@ -23,6 +23,8 @@ public struct AgentConfig: Sendable {
     public var duration: Duration
     public var queue: Int
     public var threads: Int
+    /// Measurement windows (the report's timeline slices).
+    public var window: Duration = .seconds(1)
 
     public init(placement: Placement, model: String, server: String?, fps: Double, poisson: Bool, width: Int, height: Int, jpegQuality: Int,
                 splitQuality: Int, warmup: Duration, duration: Duration, queue: Int, threads: Int) {
@@ -49,6 +51,8 @@ public struct AgentReport: Sendable, Codable {
     public var run: EdgePipelineReport
     /// Mean bytes of each request body sent to the cloud (0 on the edge).
     public var requestBytesMean: Double
+    /// Requests sent to the cloud, warm-up included (what the link carried).
+    public var requestsSent: Int
     public var serverQueueMsMean: Double?
     public var serverComputeMsMean: Double?
     /// CPU seconds this process used over the measured part, and its peak resident memory.
@@ -80,20 +84,24 @@ public enum Agent {
         }
         defer { remote?.shutdown() }
         let arrivals: ArrivalProcess = config.poisson ? .poisson(rate: config.fps, seed: 1) : .fixed(fps: config.fps)
+        var warmupRequests = 0
         if config.warmup > .zero {
             var warm = EdgePipelineConfig(source: source, arrivals: arrivals, duration: config.warmup)
             warm.queueCapacity = config.queue
-            _ = try EdgePipeline.run(warm, processor: processor)
+            let warmed = try EdgePipeline.run(warm, processor: processor)
+            warmupRequests = warmed.processed + warmed.failed
             remote?.resetCounters()
         }
         var measured = EdgePipelineConfig(source: source, arrivals: arrivals, duration: config.duration)
         measured.queueCapacity = config.queue
+        measured.timelineSlice = config.window
         let cpuBefore = Self.cpuSeconds()
         let report = try EdgePipeline.run(measured, processor: processor, progress: progress)
         let counters = remote?.counters()
         return AgentReport(
             placement: config.placement.rawValue, model: config.model, run: report,
-            requestBytesMean: counters?.requestBytesMean ?? 0, serverQueueMsMean: counters?.queueMsMean, serverComputeMsMean: counters?.computeMsMean,
+            requestBytesMean: counters?.requestBytesMean ?? 0,
+            requestsSent: config.placement.usesCloud ? warmupRequests + report.processed + report.failed : 0, serverQueueMsMean: counters?.queueMsMean, serverComputeMsMean: counters?.computeMsMean,
             cpuSeconds: Self.cpuSeconds() - cpuBefore, peakResidentBytes: Self.peakResidentBytes())
     }
 
@@ -176,7 +184,8 @@ public final class RemoteInference: FrameProcessor {
             trace.mark(.preprocess, until: MonotonicClock.now())
             wire = WireTensor(name: inputName, datatype: .fp32, shape: tensorShape, data: Array(UnsafeRawBufferPointer(tensor)))
         case .split:
-            let shape = try preprocessor!.run(jpeg: jpeg, into: tensor)
+            let side = tensorShape[1] == 3 ? tensorShape[2] : tensorShape[1]
+            let shape = try preprocessor!.run(jpeg: jpeg, into: UnsafeMutableRawBufferPointer(rebasing: tensor[0..<(side * side * 3)]))
             let pixels = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tensor)[0..<(shape.reduce(1, *))]))
             let image = RGBImage(width: shape[2], height: shape[1], pixels: pixels)
             let small = try encoder!.encode(image, quality: splitQuality)

@@ -29,6 +29,9 @@ public struct ControlGroup: Sendable {
     public let mode: String
 
     static let root = "/sys/fs/cgroup"
+    /// The CPU quota's period: 10 ms (not the kernel's 100 ms), so a 40 ms inference on half a core
+    /// runs in 5 ms slices like on a slower device, instead of at full speed then stalled for 50 ms.
+    static let period = 10_000
     static let parent = "edgeinsight"
 
     /// Why cgroups cannot be used here, or nil.
@@ -54,7 +57,7 @@ public struct ControlGroup: Sendable {
                 try? write("+cpu +cpuset +memory", to: parentFolder + "/cgroup.subtree_control")
                 let folder = "\(parentFolder)/\(name)"
                 try make(folder)
-                if let cpu = confinement.cpu { try write("\(Int(cpu * 100_000)) 100000", to: folder + "/cpu.max"); parts.append("cpu \(cpu)") }
+                if let cpu = confinement.cpu { try write("\(Int(cpu * Double(period))) \(period)", to: folder + "/cpu.max"); parts.append("cpu \(cpu)") }
                 if let cpuset = confinement.cpuset { try write(cpuset, to: folder + "/cpuset.cpus"); parts.append("cpuset \(cpuset)") }
                 if let memory = confinement.memory { try write(String(memory.count), to: folder + "/memory.max"); parts.append("memory \(memory)") }
                 folders = [folder]
@@ -75,8 +78,8 @@ public struct ControlGroup: Sendable {
                     folders.append(folder)
                 }
                 let cpuFolder = "\(root)/cpu/\(parent)/\(name)"
-                try write("100000", to: cpuFolder + "/cpu.cfs_period_us")
-                try write(confinement.cpu.map { String(Int($0 * 100_000)) } ?? "-1", to: cpuFolder + "/cpu.cfs_quota_us")
+                try write(confinement.cpu.map { String(Int($0 * Double(period))) } ?? "-1", to: cpuFolder + "/cpu.cfs_quota_us")
+                try write(String(period), to: cpuFolder + "/cpu.cfs_period_us")
                 if let cpu = confinement.cpu { parts.append("cpu \(cpu)") }
                 if let cpuset = confinement.cpuset { parts.append("cpuset \(cpuset)") }
                 let memoryFolder = "\(root)/memory/\(parent)/\(name)"

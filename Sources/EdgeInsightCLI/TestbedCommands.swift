@@ -1,0 +1,236 @@
+import ArgumentParser
+import EdgeInsightCore
+import Foundation
+import Results
+import Testbed
+
+/// `edgeinsight run`: an experiment file's sweep, trial by trial, into a results database.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run an experiment: a sweep of edge, cloud and split deployments, each trial measured and stored.",
+        discussion: """
+            Each trial starts a cloud node (`serve`), a link and an edge node (`agent`) confined like a
+            device, measures, stops them and commits the trial to OUT/results.sqlite at once. Running the
+            same file again resumes: finished trials are skipped (--fresh starts over). Ctrl-C stops
+            cleanly; a failed trial is stored with its reason and the sweep goes on.
+            The file format: docs/experiment-reference.md; examples in examples/.
+            """)
+
+    @Argument(help: "The experiment file (YAML).")
+    var file: String
+
+    @Option(help: "Output folder (default: out/NAME).")
+    var out: String?
+
+    @Flag(help: "Forget this experiment's finished trials and run them all again.")
+    var fresh = false
+
+    func run() async throws {
+        let experiment = try Experiment.load(file)
+        try await runExperiment(experiment, out: out ?? "out/\(experiment.name)", fresh: fresh)
+    }
+}
+
+/// `edgeinsight demo`: the built-in experiment.
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the built-in experiment: mobilenet_v2 and resnet50, on a 0.5-CPU device or a 1-CPU cloud node over LTE or Ethernet.",
+        discussion: "The experiment is examples/demo.yaml. About 4 minutes on 2 cores; results in out/demo.")
+
+    @Option(help: "Output folder.")
+    var out = "out/demo"
+
+    @Flag(help: "Forget finished trials and run them all again.")
+    var fresh = false
+
+    func run() async throws {
+        let experiment = try Experiment.parse(DemoExperiment.yaml, path: "built-in demo (examples/demo.yaml)")
+        try await runExperiment(experiment, out: out, fresh: fresh)
+    }
+}
+
+/// Runs an experiment with a progress bar, then prints the summary and where the results are.
+func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async throws {
+    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+    let runner = Runner(experiment: experiment, options: RunOptions(out: out, executable: Bundle.main.executablePath ?? executable, fresh: fresh))
+    let stop = StopSignal()
+    Task { await stop.wait(); runner.requestStop() }
+    FileHandle.standardOutput.write(Data("experiment \(experiment.name): \(experiment.trials().count) trials → \(out)/results.sqlite\n".utf8))
+    let outcome = try await onThread {
+        try runner.run { p in
+            let width = 24
+            let filled = p.total > 0 ? width * p.done / p.total : width
+            let eta = p.remaining.map { " ETA " + DurationText.format(.seconds(Int64($0.seconds.rounded()))) } ?? ""
+            Progress.show("[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(p.done)/\(p.total) trials"
+                          + (p.failed > 0 ? ", \(p.failed) failed" : "") + (p.skipped > 0 ? ", \(p.skipped) already done" : "") + eta + " — \(p.current)")
+        }
+    }
+    Progress.finish()
+    let database = try ResultsDatabase(path: outcome.database)
+    let all = try database.trials(run: try database.run(outcome.runName).id)
+    print(RunSummaryTable.byPlacementAndLink(all))
+    for model in ["resnet50", "mobilenet_v2"] {
+        if let check = RunSummaryTable.confinementCheck(all, model: model) {
+            print("\(model): inference on the edge node \(UnitFormat.significant(check.edgeMs)) ms vs \(UnitFormat.significant(check.cloudMs)) ms on the cloud node (\(UnitFormat.significant(check.edgeMs / check.cloudMs))×)")
+        }
+    }
+    let failures = all.filter { !$0.ok }
+    for failure in failures.prefix(5) { print("failed: \(failure.parameters["model"] ?? "") \(failure.parameters["placement"] ?? ""): \(failure.reason ?? "")") }
+    print("\(outcome.ran) trials run, \(outcome.skipped) already done, \(outcome.failed) failed\(outcome.interrupted ? " — stopped early; run again to resume" : "")")
+    print("results: \(outcome.database)  (edgeinsight results show \(outcome.runName) --out \(out); export with --csv or --json)")
+    if outcome.interrupted { throw ExitCode(130) }
+}
+
+/// Runs blocking work on its own thread, off the cooperative pool.
+func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
+/// `edgeinsight agent`: the edge node of a trial.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Be an edge node: a camera at a frame rate, inferring locally or sending each frame to a cloud node.",
+        discussion: """
+            Placements: edge (decode, pre-process, infer here), cloud-raw (send the camera's JPEG),
+            cloud-tensor (pre-process here, send the tensor), split (shrink and re-encode here, send the
+            JPEG). The testbed's runner starts agents; you can too:
+              edgeinsight agent --placement cloud-raw --server http://127.0.0.1:9000 --model mobilenet_v2 --fps 10
+            """)
+
+    @Option(help: "edge, cloud-raw, cloud-tensor or split.")
+    var placement = "edge"
+    @Option(help: "Model (zoo name or file for edge; the served name for cloud placements).")
+    var model = "mobilenet_v2"
+    @Option(help: "The cloud node (or a link in front of it), http://HOST:PORT.")
+    var server: String?
+    @Option(help: "Frames per second the camera offers.")
+    var fps = 10.0
+    @Option(help: "constant or poisson.")
+    var arrivals = "constant"
+    @Option(help: "Camera resolution, WIDTHxHEIGHT.")
+    var resolution = "640x480"
+    @Option(help: "Camera JPEG quality, 1–100.")
+    var jpegQuality = 80
+    @Option(help: "JPEG quality of the re-encoded frame (split).")
+    var splitQuality = 90
+    @Option(help: "Warm-up before measuring, e.g. 1s.")
+    var warmup = "1s"
+    @Option(help: "How long to measure, e.g. 3s.")
+    var duration = "3s"
+    @Option(help: "Frames that may wait on the device before new ones are dropped.")
+    var queue = 4
+    @Option(help: "Measurement window, e.g. 1s (the report's timeline slices).")
+    var window = "1s"
+    @Option(help: "Inference threads on the device.")
+    var threads = 1
+    @Option(help: "Write the report here as JSON (default: print it).")
+    var report: String?
+
+    func run() async throws {
+        guard let place = Placement(rawValue: placement) else { throw ValidationError("--placement must be edge, cloud-raw, cloud-tensor or split") }
+        let size = try parseResolution(resolution)
+        guard let warm = DurationText.parse(warmup), let measure = DurationText.parse(duration), measure > .zero else {
+            throw ValidationError("--warmup and --duration must be durations such as 1s")
+        }
+        guard ["constant", "poisson"].contains(arrivals) else { throw ValidationError("--arrivals must be constant or poisson") }
+        guard (1...100).contains(jpegQuality), (1...100).contains(splitQuality) else { throw ValidationError("JPEG qualities must be 1–100") }
+        if place.usesCloud, server == nil { throw ValidationError("--placement \(placement) needs --server http://HOST:PORT") }
+        guard let windowWidth = DurationText.parse(window), windowWidth > .zero else { throw ValidationError("--window must be a duration such as 1s") }
+        var config = AgentConfig(placement: place, model: model, server: server, fps: fps, poisson: arrivals == "poisson", width: size.width, height: size.height,
+                                 jpegQuality: jpegQuality, splitQuality: splitQuality, warmup: warm, duration: measure, queue: queue, threads: threads)
+        config.window = windowWidth
+        let frozen = config
+        let result = try await onThread { try Agent.run(frozen) }
+        let json = try prettyJSON(result)
+        if let report {
+            try Data(json.utf8).write(to: URL(fileURLWithPath: report + ".tmp"))
+            _ = rename(report + ".tmp", report)
+            print("\(place.rawValue) \(model): \(UnitFormat.significant(result.run.throughput)) fps, p99 \(DurationText.format(nanoseconds: result.run.endToEnd.p99Ns)), \(result.run.dropped) dropped")
+        } else {
+            print(json)
+        }
+    }
+}
+
+/// `edgeinsight results`: what runs measured.
+struct ResultsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "results",
+        abstract: "List, show and export the results of runs.",
+        subcommands: [List.self, Show.self, Export.self])
+
+    struct Location: ParsableArguments {
+        @Option(help: "The run's output folder (holding results.sqlite).")
+        var out = "out/demo"
+
+        func open() throws -> ResultsDatabase {
+            let path = out + "/results.sqlite"
+            guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no results in \(out) (no results.sqlite); give --out DIR") }
+            return try ResultsDatabase(path: path)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The runs in a results folder.")
+        @OptionGroup var location: Location
+
+        func run() throws {
+            let database = try location.open()
+            var table = TextTable(["run", "name", "started", "trials", "failed", "experiment"])
+            for run in try database.runs() {
+                table.add([String(run.id), run.name, ISO8601DateFormatter().string(from: run.startedAt), String(run.trials), String(run.failed), run.experiment])
+            }
+            print(table.rendered)
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A run's environment, trials and summary.")
+        @Argument(help: "Run name or number.")
+        var name: String
+        @OptionGroup var location: Location
+
+        func run() throws {
+            let database = try location.open()
+            let summary = try database.run(name)
+            print("run \(summary.id) \(summary.name) (\(summary.experiment)), \(summary.trials) trials, \(summary.failed) failed")
+            for (key, value) in summary.environment.sorted(by: { $0.key < $1.key }) { print("  \(key): \(value)") }
+            let trials = try database.trials(run: summary.id)
+            var table = TextTable(["#", "model", "placement", "link", "resolution", "q", "status", "fps", "p50", "p99", "up/frame"])
+            for (index, trial) in trials.enumerated() {
+                let p = trial.parameters
+                func ms(_ name: String) -> String { trial.metric(name).map { UnitFormat.significant($0) + " ms" } ?? "-" }
+                table.add([String(index + 1), p["model"] ?? "", p["placement"] ?? "", p["link"] ?? "-", p["workload.resolution"] ?? "", p["workload.jpeg_quality"] ?? "",
+                           trial.ok ? "ok" : "failed", trial.metric("throughput_fps").map { UnitFormat.significant($0) } ?? "-",
+                           ms("latency_p50_ms"), ms("latency_p99_ms"), trial.metric("uplink_bytes_per_frame").map { Bytes(Int64($0)).description } ?? "-"])
+            }
+            print(table.rendered)
+            for trial in trials where !trial.ok { print("failed: \(trial.key): \(trial.reason ?? "")") }
+            print(RunSummaryTable.byPlacementAndLink(trials))
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A run's trials as CSV (one row per trial) or long JSON (one record per trial and metric).")
+        @Argument(help: "Run name or number.")
+        var name: String
+        @OptionGroup var location: Location
+        @Flag(help: "CSV, one row per trial with every parameter and metric.")
+        var csv = false
+        @Flag(help: "JSON in long form, for pandas.")
+        var json = false
+        @Option(name: .shortAndLong, help: "Write to this file instead of standard output.")
+        var output: String?
+
+        func run() throws {
+            guard csv != json else { throw ValidationError("give one of --csv or --json") }
+            let database = try location.open()
+            let trials = try database.trials(run: try database.run(name).id)
+            let text = csv ? ResultsExport.csv(trials) : try ResultsExport.longJSON(trials) + "\n"
+            if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output)) } else { FileHandle.standardOutput.write(Data(text.utf8)) }
+        }
+    }
+}

@@ -1,0 +1,345 @@
+import EdgeInsightCore
+import Engine
+import Foundation
+import Imaging
+import Link
+import Results
+import Synchronization
+
+/// Progress of a run, for a progress bar.
+public struct RunProgress: Sendable {
+    public var done: Int
+    public var total: Int
+    public var skipped: Int
+    public var failed: Int
+    public var elapsed: Duration
+    /// Estimated time to finish, from the mean time of the trials run so far.
+    public var remaining: Duration?
+    public var current: String
+}
+
+/// How a run goes.
+public struct RunOptions: Sendable {
+    /// Folder for the results database, node logs and link counters.
+    public var out: String
+    /// Start over: forget the trials already in the database for this experiment.
+    public var fresh = false
+    /// The `edgeinsight` binary that nodes run.
+    public var executable: String
+
+    public init(out: String, executable: String, fresh: Bool = false) {
+        self.out = out
+        self.executable = executable
+        self.fresh = fresh
+    }
+}
+
+/// What a run did.
+public struct RunOutcome: Sendable {
+    public var database: String
+    public var runName: String
+    public var ran: Int
+    public var skipped: Int
+    public var failed: Int
+    public var interrupted: Bool
+    public var trials: [TrialRecord]
+}
+
+/// Runs an experiment's trials one after another: for each, starts the cloud node (reused while its
+/// settings stay the same), the link and the edge node, waits for the edge node's report, gathers
+/// what each process used, stops them, and commits the trial to the results database at once.
+/// Finished trials are skipped when the same experiment runs again into the same folder.
+public final class Runner: Sendable {
+    public let experiment: Experiment
+    public let options: RunOptions
+    private let stopRequested = Atomic<Bool>(false)
+
+    public init(experiment: Experiment, options: RunOptions) {
+        self.experiment = experiment
+        self.options = options
+    }
+
+    /// Asks the run to stop: the trial in progress is abandoned (not recorded), its nodes stopped.
+    public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+    var stopping: Bool { stopRequested.load(ordering: .relaxed) }
+
+    public func run(progress: (RunProgress) -> Void) throws -> RunOutcome {
+        try FileManager.default.createDirectory(atPath: options.out + "/logs", withIntermediateDirectories: true)
+        let cgroupProblem = ControlGroup.unavailableReason()
+        if cgroupProblem == nil { ControlGroup.removeLeftovers() }
+        let database = try ResultsDatabase(path: options.out + "/results.sqlite")
+        let runId = try database.openRun(name: experiment.name, experiment: experiment.path, environment: Environment.describe(cgroups: cgroupProblem),
+                                         fresh: options.fresh)
+        let specs = experiment.trials()
+        let finished = try database.finishedKeys(run: runId)
+        let todo = specs.filter { !finished.contains($0.key) }
+        let skipped = specs.count - todo.count
+        var failed = 0, ran = 0
+        var records: [TrialRecord] = []
+        let start = MonotonicClock.now()
+        var cloud: CloudNode?
+        defer { cloud?.process.stop() }
+        for (index, spec) in todo.enumerated() {
+            if stopping { break }
+            let elapsed = Duration.nanoseconds(Int64(MonotonicClock.now() - start))
+            let remaining = index > 0 ? elapsed / index * (todo.count - index) : nil
+            progress(RunProgress(done: skipped + index, total: specs.count, skipped: skipped, failed: failed, elapsed: elapsed, remaining: remaining,
+                                 current: Self.label(spec)))
+            let began = Date()
+            var record: TrialRecord
+            do {
+                if spec.placement.usesCloud {
+                    let wanted = CloudNode.settings(spec, models: Self.cloudModels(specs))
+                    if cloud?.settings != wanted {
+                        cloud?.process.stop()
+                        cloud = nil
+                        cloud = try CloudNode.start(wanted, executable: options.executable, logs: options.out + "/logs", useCgroups: cgroupProblem == nil)
+                    }
+                }
+                record = try runTrial(spec, number: skipped + index + 1, cloud: spec.placement.usesCloud ? cloud : nil, useCgroups: cgroupProblem == nil,
+                                      cgroupProblem: cgroupProblem)
+            } catch {
+                if stopping { break }
+                record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", parameters: spec.parameters)
+                // A cloud node that failed once is not trusted for the next trial.
+                if cloud?.process.process.isRunning != true { cloud = nil }
+            }
+            if stopping { break }
+            record.startedAt = began
+            record.seconds = Date().timeIntervalSince(began)
+            try database.record(record, run: runId)
+            records.append(record)
+            ran += 1
+            if !record.ok { failed += 1 }
+        }
+        progress(RunProgress(done: skipped + ran, total: specs.count, skipped: skipped, failed: failed,
+                             elapsed: .nanoseconds(Int64(MonotonicClock.now() - start)), remaining: .zero, current: stopping ? "stopped" : "done"))
+        return RunOutcome(database: database.path, runName: experiment.name, ran: ran, skipped: skipped, failed: failed, interrupted: stopping, trials: records)
+    }
+
+    static func label(_ spec: TrialSpec) -> String {
+        var parts = [spec.parameters["model"] ?? "?", spec.parameters["placement"] ?? "?"]
+        if let link = spec.parameters["link"] { parts.append(link) }
+        if let q = spec.parameters["workload.jpeg_quality"], let r = spec.parameters["workload.resolution"] { parts.append("\(r) q\(q)") }
+        return parts.joined(separator: " ")
+    }
+
+    static func cloudModels(_ specs: [TrialSpec]) -> [String] {
+        Array(Set(specs.filter { $0.placement.usesCloud }.compactMap { $0.parameters["model"] })).sorted()
+    }
+
+    // MARK: One trial
+
+    func runTrial(_ spec: TrialSpec, number: Int, cloud: CloudNode?, useCgroups: Bool, cgroupProblem: String?) throws -> TrialRecord {
+        var parameters = spec.parameters
+        var linkNode: NodeProcess?
+        var agentNode: NodeProcess?
+        defer {
+            agentNode?.stop()
+            linkNode?.stop()
+        }
+        let logs = options.out + "/logs/trial-\(number)"
+        var serverURL: String?
+        let linkStats = logs + "-link.json"
+        try? FileManager.default.removeItem(atPath: linkStats)
+        if let cloud {
+            parameters["cloud.confinement"] = cloud.confinement
+            var argv = [options.executable, "link", "--listen", "127.0.0.1:0", "--to", "127.0.0.1:\(cloud.port)", "--stats", linkStats,
+                        "--profile", spec.parameters["link"] ?? "ethernet"]
+            for key in ["uplink", "downlink", "rtt", "jitter", "loss"] {
+                if let value = spec.parameters["link.\(key)"] { argv += ["--\(key)", value] }
+            }
+            let link = try NodeProcess(name: "link", argv: argv, group: nil, logFile: logs + "-link.log")
+            linkNode = link
+            let port = try link.waitForPort(after: "listening on 127.0.0.1:", timeout: .seconds(10))
+            serverURL = "http://127.0.0.1:\(port)"
+        }
+
+        // The edge node, confined like the device.
+        var cpu = spec.number("device.cpu") ?? 1
+        var memory = Bytes(parsing: spec.parameters["device.memory"] ?? "4GB")
+        var threads = spec.integer("device.threads") ?? 1
+        if let name = spec.parameters["device.profile"] {
+            let profile = try DeviceProfile.load(named: name)
+            cpu = min(profile.cpuQuota, Double(ProcessInfo.processInfo.activeProcessorCount))
+            memory = profile.memory
+            threads = profile.cores
+        }
+        let confinement = Confinement(cpu: cpu, cpuset: spec.parameters["device.cpuset"], memory: memory)
+        var group: ControlGroup?
+        if useCgroups {
+            group = try ControlGroup.create("edge-\(getpid())-\(number)", confinement)
+            parameters["device.confinement"] = group!.mode
+        } else {
+            parameters["device.confinement"] = "none (\(cgroupProblem ?? "")): \(threads) threads only"
+        }
+        let report = logs + "-agent.json"
+        try? FileManager.default.removeItem(atPath: report)
+        var argv = [options.executable, "agent", "--placement", spec.placement.rawValue, "--model", spec.parameters["model"] ?? "mobilenet_v2",
+                    "--fps", spec.parameters["workload.fps"] ?? "10", "--arrivals", spec.parameters["workload.arrivals"] ?? "constant",
+                    "--resolution", spec.parameters["workload.resolution"] ?? "640x480",
+                    "--jpeg-quality", spec.parameters["workload.jpeg_quality"] ?? "80",
+                    "--warmup", spec.parameters["workload.warmup"] ?? "1s", "--duration", spec.parameters["workload.duration"] ?? "3s",
+                    "--queue", spec.parameters["workload.queue"] ?? "4", "--window", spec.parameters["workload.window"] ?? "1s", "--threads", String(threads), "--report", report]
+        if let serverURL { argv += ["--server", serverURL] }
+        if let quality = spec.parameters["split.jpeg_quality"] { argv += ["--split-quality", quality] }
+        let cloudCPUBefore = cloud?.process.cpuSeconds
+        let agent = try NodeProcess(name: "edge node", argv: argv, group: group, logFile: logs + "-agent.log")
+        agentNode = agent
+        let budget = (spec.duration("workload.warmup") ?? .seconds(1)) + (spec.duration("workload.duration") ?? .seconds(3)) + .seconds(120)
+        let deadline = MonotonicClock.now() + UInt64(budget.nanoseconds)
+        while agent.process.isRunning {
+            if stopping { throw TestbedError.trialFailed("stopped") }
+            if MonotonicClock.now() > deadline { throw TestbedError.trialFailed("the edge node did not finish within \(DurationText.format(budget))") }
+            usleep(20_000)
+        }
+        guard agent.process.terminationStatus == 0 else {
+            let line = agent.printed.split(separator: "\n").last { $0.hasPrefix("error:") } ?? agent.printed.split(separator: "\n").last ?? "no output"
+            throw TestbedError.trialFailed("edge node failed: \(line)")
+        }
+        guard let data = FileManager.default.contents(atPath: report), let result = try? JSONDecoder().decode(AgentReport.self, from: data) else {
+            throw TestbedError.trialFailed("edge node wrote no report")
+        }
+        if result.run.processed == 0, let (reason, count) = result.run.errors.max(by: { $0.value < $1.value }) {
+            throw TestbedError.trialFailed("every frame failed (\(count)× \(reason))")
+        }
+        let cloudCPU = cloudCPUBefore.flatMap { before in cloud?.process.cpuSeconds.map { $0 - before } }
+        let cloudRSS = cloud?.process.residentBytes
+        linkNode?.stop()
+        linkNode = nil
+        var counters: LinkCounters?
+        if let data = FileManager.default.contents(atPath: linkStats) { counters = try? JSONDecoder().decode(LinkCounters.self, from: data) }
+        return TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: parameters,
+                           metrics: Self.metrics(result, spec: spec, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters),
+                           stages: result.run.stages.map {
+                               StageRow(stage: $0.stage.rawValue, count: $0.latency.count, meanMs: $0.latency.meanNs / 1e6, p50Ms: $0.latency.p50Ns / 1e6, p99Ms: $0.latency.p99Ns / 1e6)
+                           },
+                           windows: Self.windows(result.run))
+    }
+
+    /// The agent's timeline slices (one per `workload.window`) as windows; a last partial slice is left out.
+    static func windows(_ run: EdgePipelineReport) -> [WindowRow] {
+        var points = run.timeline
+        guard points.count > 1 else { return [] }
+        let width = points[1].startSeconds - points[0].startSeconds
+        if let last = points.last, last.startSeconds + width > run.durationSeconds + 1e-6 { points.removeLast() }
+        return points.enumerated().map { index, point in
+            WindowRow(index: index, startSeconds: point.startSeconds, throughput: Double(point.processed) / max(width, 1e-9),
+                             p50Ms: point.p50Ms, p99Ms: point.p99Ms, dropped: point.dropped)
+        }
+    }
+
+    /// perf_analyzer's rule on the last three windows: throughput and p99 each within ±10% (max/min ≤ 1.1/0.9).
+    static func isStable(_ windows: [WindowRow]) -> Bool {
+        let last = windows.suffix(3)
+        guard last.count == 3 else { return false }
+        func steady(_ values: [Double]) -> Bool {
+            guard let low = values.min(), let high = values.max(), low > 0 else { return false }
+            return high / low <= 1.1 / 0.9
+        }
+        return steady(last.map(\.throughput)) && steady(last.map(\.p99Ms))
+    }
+
+    static func metrics(_ r: AgentReport, spec: TrialSpec, cloudCPU: Double?, cloudRSS: Int64?, link: LinkCounters?) -> [Metric] {
+        let run = r.run
+        var m: [Metric] = [
+            Metric("offered_fps", run.offeredRate, "fps"), Metric("throughput_fps", run.throughput, "fps"),
+            Metric("frames_processed", Double(run.processed), "frames"), Metric("frames_dropped", Double(run.dropped), "frames"),
+            Metric("frames_failed", Double(run.failed), "frames"),
+            Metric("latency_mean_ms", run.endToEnd.meanNs / 1e6, "ms"), Metric("latency_p50_ms", run.endToEnd.p50Ns / 1e6, "ms"),
+            Metric("latency_p90_ms", run.endToEnd.p90Ns / 1e6, "ms"), Metric("latency_p99_ms", run.endToEnd.p99Ns / 1e6, "ms"),
+            Metric("frame_bytes", run.meanFrameBytes, "B"),
+            Metric("edge_cpu_seconds", r.cpuSeconds, "s"), Metric("edge_cpu_cores", r.cpuSeconds / max(run.durationSeconds, 1e-9), "cores"),
+            Metric("edge_peak_rss_mb", Double(r.peakResidentBytes) / 1e6, "MB"),
+        ]
+        for stage in run.stages { m.append(Metric("stage_\(stage.stage.rawValue)_ms", stage.latency.meanNs / 1e6, "ms")) }
+        if spec.placement.usesCloud {
+            m.append(Metric("request_bytes", r.requestBytesMean, "B"))
+            if let q = r.serverQueueMsMean { m.append(Metric("server_queue_ms", q, "ms")) }
+            if let c = r.serverComputeMsMean { m.append(Metric("server_compute_ms", c, "ms")) }
+            if let cloudCPU { m.append(Metric("cloud_cpu_seconds", cloudCPU, "s")) }
+            if let cloudRSS { m.append(Metric("cloud_peak_rss_mb", Double(cloudRSS) / 1e6, "MB")) }
+            if let link {
+                // The link carried the warm-up too; per-frame figures divide by every request it carried.
+                let frames = Double(max(1, r.requestsSent))
+                m.append(Metric("uplink_bytes_per_frame", Double(link.uplink.deliveredBytes) / frames, "B"))
+                m.append(Metric("downlink_bytes_per_frame", Double(link.downlink.deliveredBytes) / frames, "B"))
+                m.append(Metric("uplink_achieved_mbit", link.uplink.achievedBitsPerSecond / 1e6, "Mbit/s"))
+            }
+        }
+        let windows = Self.windows(run)
+        m.append(Metric("stable", isStable(windows) ? 1 : 0, ""))
+        if let slo = spec.duration("slo.p99") {
+            m.append(Metric("slo_p99_met", run.endToEnd.p99Ns <= slo.nanoseconds && run.processed > 0 ? 1 : 0, ""))
+        }
+        return m
+    }
+}
+
+/// The cloud node of a run: one `edgeinsight serve` with every model the sweep sends to the cloud.
+final class CloudNode: Sendable {
+    struct Settings: Equatable {
+        var models: [String]
+        var cpu: Double
+        var cpuset: String?
+        var memory: Bytes?
+        var threads: Int
+        var instances: Int
+        var maxBatch: Int
+    }
+
+    let settings: Settings
+    let process: NodeProcess
+    let port: Int
+    let confinement: String
+
+    init(settings: Settings, process: NodeProcess, port: Int, confinement: String) {
+        self.settings = settings
+        self.process = process
+        self.port = port
+        self.confinement = confinement
+    }
+
+    static func settings(_ spec: TrialSpec, models: [String]) -> Settings {
+        Settings(models: models, cpu: spec.number("cloud.cpu") ?? 1, cpuset: spec.parameters["cloud.cpuset"],
+                 memory: spec.parameters["cloud.memory"].flatMap(Bytes.init(parsing:)), threads: spec.integer("cloud.threads") ?? 1,
+                 instances: spec.integer("cloud.instances") ?? 1, maxBatch: spec.integer("cloud.max_batch") ?? 1)
+    }
+
+    static func start(_ settings: Settings, executable: String, logs: String, useCgroups: Bool) throws -> CloudNode {
+        var group: ControlGroup?
+        var mode = "none: \(settings.threads) threads only"
+        if useCgroups {
+            group = try ControlGroup.create("cloud-\(getpid())-\(Int.random(in: 0..<1_000_000))", Confinement(cpu: settings.cpu, cpuset: settings.cpuset, memory: settings.memory))
+            mode = group!.mode
+        }
+        var argv = [executable, "serve", "--port", "0", "--instances", String(settings.instances), "--max-batch", String(settings.maxBatch),
+                    "--threads", String(settings.threads), "--hint", "latency"]
+        for model in settings.models { argv += ["--model", model] }
+        let process = try NodeProcess(name: "cloud node", argv: argv, group: group, logFile: logs + "/cloud-node.log")
+        do {
+            let port = try process.waitForPort(after: "http://127.0.0.1:", timeout: .seconds(120))
+            return CloudNode(settings: settings, process: process, port: port, confinement: mode)
+        } catch {
+            process.stop()
+            throw error
+        }
+    }
+}
+
+/// Facts of the machine a run ran on, stored with the run.
+enum Environment {
+    static func describe(cgroups problem: String?) -> [String: String] {
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
+            .first { $0.hasPrefix("model name") }?.split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
+        var environment = [
+            "cpu_model": cpu, "cores": String(ProcessInfo.processInfo.activeProcessorCount),
+            "memory_bytes": String(ProcessInfo.processInfo.physicalMemory),
+            "kernel": ProcessInfo.processInfo.operatingSystemVersionString,
+            "confinement": problem == nil ? "cgroups" : "none: \(problem!)",
+            "kernel_shaping": KernelLink.unavailableReason().map { "unavailable: \($0)" } ?? "available (not used: links shape in the proxy)",
+        ]
+        if let version = try? OpenVINOEngine().version { environment["openvino_version"] = version }
+        return environment
+    }
+}

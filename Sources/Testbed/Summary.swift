@@ -1,0 +1,44 @@
+import EdgeInsightCore
+import Foundation
+import Results
+
+/// The short tables a run ends with.
+public enum RunSummaryTable {
+    /// Per placement and link (averaged over the other parameters): throughput, p50/p99, bytes per frame.
+    public static func byPlacementAndLink(_ trials: [TrialRecord]) -> String {
+        var groups: [String: [TrialRecord]] = [:]
+        var order: [String] = []
+        for trial in trials where trial.ok {
+            let key = "\(trial.parameters["model"] ?? "?")|\(trial.parameters["placement"] ?? "?")|\(trial.parameters["link"] ?? "-")"
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(trial)
+        }
+        var table = TextTable(["model", "placement", "link", "trials", "throughput", "p50", "p99", "bytes/frame up", "stable"])
+        for key in order.sorted() {
+            let group = groups[key]!
+            let parts = key.split(separator: "|").map(String.init)
+            func mean(_ name: String) -> Double? {
+                let values = group.compactMap { $0.metric(name) }
+                return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+            }
+            let bytes = mean("uplink_bytes_per_frame") ?? mean("frame_bytes")
+            table.add([parts[0], parts[1], parts[2], String(group.count),
+                       mean("throughput_fps").map { UnitFormat.significant($0) + " fps" } ?? "-",
+                       mean("latency_p50_ms").map { UnitFormat.significant($0) + " ms" } ?? "-",
+                       mean("latency_p99_ms").map { UnitFormat.significant($0) + " ms" } ?? "-",
+                       bytes.map { Bytes(Int64($0)).description + (parts[1] == "edge" ? " (local)" : "") } ?? "-",
+                       "\(group.filter { $0.metric("stable") == 1 }.count)/\(group.count)"])
+        }
+        return table.rendered
+    }
+
+    /// How much slower a model's inference is on the edge node than on the cloud node: the check that
+    /// confinement is real. Cloud compute is taken from cloud-tensor trials, where the server only infers
+    /// (for JPEG placements its compute time includes decoding).
+    public static func confinementCheck(_ trials: [TrialRecord], model: String) -> (edgeMs: Double, cloudMs: Double)? {
+        let edge = trials.filter { $0.ok && $0.parameters["model"] == model && $0.parameters["placement"] == "edge" }.compactMap { $0.metric("stage_infer_ms") }
+        let cloud = trials.filter { $0.ok && $0.parameters["model"] == model && $0.parameters["placement"] == "cloud-tensor" }.compactMap { $0.metric("server_compute_ms") }
+        guard !edge.isEmpty, !cloud.isEmpty else { return nil }
+        return (edge.reduce(0, +) / Double(edge.count), cloud.reduce(0, +) / Double(cloud.count))
+    }
+}
