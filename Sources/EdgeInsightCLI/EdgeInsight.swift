@@ -24,6 +24,9 @@ struct EdgeInsight: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let code as ExitCode {
+            // Already reported (an interrupted run says so itself).
+            Foundation.exit(code.rawValue)
         } catch {
             let code = exitCode(for: error)
             // Help and version requests are ArgumentParser's to print.

@@ -16,6 +16,9 @@ public struct EdgePipelineConfig: Sendable {
     public var pipeline: Pipeline?
     /// Frames that may wait between the source and the device; a frame arriving to a full queue is dropped.
     public var queueCapacity = 4
+    /// Frames captured in this first stretch are processed but not measured: the warm-up runs into
+    /// the measurement without a pause, so the device is in its steady state when measuring starts.
+    public var warmup: Duration = .zero
     /// Width of the report's timeline slices (default: a tenth of the run, at least 100 ms).
     public var timelineSlice: Duration?
 
@@ -99,10 +102,11 @@ public enum EdgePipeline {
         let producer = try FrameProducer(config.source)
         let queue = FrameQueue(capacity: config.queueCapacity)
         let counters = SourceCounters()
-        let start = MonotonicClock.now() + 2_000_000   // a moment for the source thread to start
+        let sourceStart = MonotonicClock.now() + 2_000_000   // a moment for the source thread to start
+        let start = sourceStart + UInt64(max(0, config.warmup.nanoseconds))
         let stopAt = config.duration.map { start + UInt64($0.nanoseconds) }
         let source = Thread {
-            produce(config, producer: producer, queue: queue, counters: counters, start: start, stopAt: stopAt)
+            produce(config, producer: producer, queue: queue, counters: counters, start: sourceStart, measureFrom: start, stopAt: stopAt)
         }
         source.name = "edgeinsight-source"
         source.start()
@@ -116,6 +120,10 @@ public enum EdgePipeline {
         while let frame = queue.take(timeout: 200_000_000) {
             var trace = frame.trace
             trace.mark(.queue, until: MonotonicClock.now())
+            if (trace.spans.first?.startNs ?? start) < start {
+                _ = try? frame.jpeg.withUnsafeBytesIfPresent { try processor.process(jpeg: $0, trace: &trace) }
+                continue
+            }
             do {
                 if let jpeg = frame.jpeg { bytes += Double(jpeg.count) }
                 if frame.jpeg == nil, let error = trace.error { throw ImagingError.badSource(error) }
@@ -167,7 +175,8 @@ public enum EdgePipeline {
     }
 
     /// The source thread: frames at their intended times, never slowed by the device.
-    private static func produce(_ config: EdgePipelineConfig, producer: FrameProducer, queue: FrameQueue, counters: SourceCounters, start: UInt64, stopAt: UInt64?) {
+    private static func produce(_ config: EdgePipelineConfig, producer: FrameProducer, queue: FrameQueue, counters: SourceCounters,
+                                start: UInt64, measureFrom: UInt64, stopAt: UInt64?) {
         var random = SeededRandom(seed: { if case .poisson(_, let seed) = config.arrivals { seed } else { 1 } }())
         var intended = start
         var index = 0
@@ -176,11 +185,14 @@ public enum EdgePipeline {
             if let stopAt, intended >= stopAt { return }
             sleep(until: intended)
             let frame = producer.make(index, intended: intended)
-            counters.offered.add(1, ordering: .relaxed)
-            counters.lastIntended.store(intended, ordering: .relaxed)
+            let measured = intended >= measureFrom
+            if measured {
+                counters.offered.add(1, ordering: .relaxed)
+                counters.lastIntended.store(intended, ordering: .relaxed)
+            }
             if config.arrivals == .asFastAsPossible {
                 queue.put(frame)
-            } else if !queue.offer(frame) {
+            } else if !queue.offer(frame), measured {
                 counters.recordDrop(at: intended)
             }
             index += 1

@@ -55,8 +55,10 @@ public struct AgentReport: Sendable, Codable {
     public var requestsSent: Int
     public var serverQueueMsMean: Double?
     public var serverComputeMsMean: Double?
-    /// CPU seconds this process used over the measured part, and its peak resident memory.
+    /// CPU seconds this process used over warm-up and measurement, the wall-clock seconds they took,
+    /// and its peak resident memory.
     public var cpuSeconds: Double
+    public var wallSeconds: Double
     public var peakResidentBytes: Int64
 }
 
@@ -84,25 +86,21 @@ public enum Agent {
         }
         defer { remote?.shutdown() }
         let arrivals: ArrivalProcess = config.poisson ? .poisson(rate: config.fps, seed: 1) : .fixed(fps: config.fps)
-        var warmupRequests = 0
-        if config.warmup > .zero {
-            var warm = EdgePipelineConfig(source: source, arrivals: arrivals, duration: config.warmup)
-            warm.queueCapacity = config.queue
-            let warmed = try EdgePipeline.run(warm, processor: processor)
-            warmupRequests = warmed.processed + warmed.failed
-            remote?.resetCounters()
-        }
         var measured = EdgePipelineConfig(source: source, arrivals: arrivals, duration: config.duration)
         measured.queueCapacity = config.queue
         measured.timelineSlice = config.window
-        let cpuBefore = Self.cpuSeconds()
+        measured.warmup = config.warmup
+        // The pipeline's clock starts within microseconds of this; requests of frames captured in the
+        // warm-up are sent but not counted in the means.
+        remote?.measureFromNs = MonotonicClock.now() + 2_000_000 + UInt64(config.warmup.nanoseconds)
+        let cpuBefore = Self.cpuSeconds(), wallBefore = MonotonicClock.now()
         let report = try EdgePipeline.run(measured, processor: processor, progress: progress)
         let counters = remote?.counters()
         return AgentReport(
             placement: config.placement.rawValue, model: config.model, run: report,
             requestBytesMean: counters?.requestBytesMean ?? 0,
-            requestsSent: config.placement.usesCloud ? warmupRequests + report.processed + report.failed : 0, serverQueueMsMean: counters?.queueMsMean, serverComputeMsMean: counters?.computeMsMean,
-            cpuSeconds: Self.cpuSeconds() - cpuBefore, peakResidentBytes: Self.peakResidentBytes())
+            requestsSent: counters?.requestsSent ?? 0, serverQueueMsMean: counters?.queueMsMean, serverComputeMsMean: counters?.computeMsMean,
+            cpuSeconds: Self.cpuSeconds() - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: Self.peakResidentBytes())
     }
 
     static func cpuSeconds() -> Double {
@@ -132,7 +130,9 @@ public final class RemoteInference: FrameProcessor {
     let encoder: JPEGEncoder?
     let splitQuality: Int
     var tensor: UnsafeMutableRawBufferPointer
-    private var sent = 0, bodyBytes = 0, queueNs: UInt64 = 0, computeNs: UInt64 = 0, timed = 0
+    private var sent = 0, bodyBytes = 0, queueNs: UInt64 = 0, computeNs: UInt64 = 0, timed = 0, allSent = 0
+    /// Requests for frames captured before this are sent but left out of the means (the warm-up).
+    var measureFromNs: UInt64 = 0
 
     public let pipelineDescription: String
     public var applied: AppliedSettings? { nil }
@@ -206,6 +206,8 @@ public final class RemoteInference: FrameProcessor {
         let roundTrip = answeredAt - sentAt
         trace.mark(.network, until: sentAt + roundTrip - min(server, roundTrip))
         trace.mark(.infer, until: answeredAt)
+        allSent += 1
+        guard (trace.spans.first?.startNs ?? measureFromNs) >= measureFromNs else { return 0 }
         sent += 1
         bodyBytes += body.count
         if let queue = outcome.serverQueueNs, let compute = outcome.serverComputeNs {
@@ -217,18 +219,17 @@ public final class RemoteInference: FrameProcessor {
     }
 
     struct Counters {
+        var requestsSent: Int
         var requestBytesMean: Double
         var queueMsMean: Double?
         var computeMsMean: Double?
     }
 
     func counters() -> Counters {
-        Counters(requestBytesMean: sent > 0 ? Double(bodyBytes) / Double(sent) : 0,
+        Counters(requestsSent: allSent, requestBytesMean: sent > 0 ? Double(bodyBytes) / Double(sent) : 0,
                  queueMsMean: timed > 0 ? Double(queueNs) / Double(timed) / 1e6 : nil,
                  computeMsMean: timed > 0 ? Double(computeNs) / Double(timed) / 1e6 : nil)
     }
-
-    func resetCounters() { (sent, bodyBytes, queueNs, computeNs, timed) = (0, 0, 0, 0, 0) }
 
     func shutdown() {
         let client = self.client

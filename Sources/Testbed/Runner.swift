@@ -249,7 +249,7 @@ public final class Runner: Sendable {
             Metric("latency_mean_ms", run.endToEnd.meanNs / 1e6, "ms"), Metric("latency_p50_ms", run.endToEnd.p50Ns / 1e6, "ms"),
             Metric("latency_p90_ms", run.endToEnd.p90Ns / 1e6, "ms"), Metric("latency_p99_ms", run.endToEnd.p99Ns / 1e6, "ms"),
             Metric("frame_bytes", run.meanFrameBytes, "B"),
-            Metric("edge_cpu_seconds", r.cpuSeconds, "s"), Metric("edge_cpu_cores", r.cpuSeconds / max(run.durationSeconds, 1e-9), "cores"),
+            Metric("edge_cpu_seconds", r.cpuSeconds, "s"), Metric("edge_cpu_cores", r.cpuSeconds / max(r.wallSeconds, 1e-9), "cores"),
             Metric("edge_peak_rss_mb", Double(r.peakResidentBytes) / 1e6, "MB"),
         ]
         for stage in run.stages { m.append(Metric("stage_\(stage.stage.rawValue)_ms", stage.latency.meanNs / 1e6, "ms")) }

@@ -1,0 +1,60 @@
+import Foundation
+import Results
+import Testing
+import TestSupport
+
+@Suite struct ResultsDatabaseTests {
+    func trial(_ key: String, ok: Bool = true, fps: Double = 10) -> TrialRecord {
+        TrialRecord(key: key, repetition: 1, ok: ok, reason: ok ? nil : "edge node failed: boom",
+                    parameters: ["model": "resnet50", "placement": "edge", "workload.fps": String(fps)],
+                    metrics: ok ? [Metric("throughput_fps", fps, "fps"), Metric("latency_p99_ms", 42.5, "ms")] : [],
+                    stages: ok ? [StageRow(stage: "infer", count: 20, meanMs: 30, p50Ms: 29, p99Ms: 40)] : [],
+                    windows: ok ? [WindowRow(index: 0, startSeconds: 0, throughput: fps, p50Ms: 30, p99Ms: 40, dropped: 0)] : [])
+    }
+
+    @Test func trialsRoundTripAndResumeKnowsWhatIsDone() throws {
+        let path = temporaryPath("results.sqlite")
+        let database = try ResultsDatabase(path: path)
+        let run = try database.openRun(name: "exp", experiment: "exp.yaml", environment: ["cores": "2"], fresh: false)
+        try database.record(trial("a"), run: run)
+        try database.record(trial("b", ok: false), run: run)
+        // A second handle (the resumed runner) sees both, and the same run.
+        let again = try ResultsDatabase(path: path)
+        #expect(try again.openRun(name: "exp", experiment: "exp.yaml", environment: [:], fresh: false) == run)
+        #expect(try again.finishedKeys(run: run) == ["a", "b"])
+        let trials = try again.trials(run: run)
+        #expect(trials.count == 2)
+        #expect(trials[0].metrics == trial("a").metrics && trials[0].stages == trial("a").stages && trials[0].windows == trial("a").windows)
+        #expect(trials[1].ok == false && trials[1].reason == "edge node failed: boom")
+        #expect(try again.run("exp").environment["cores"] == "2")
+        // The same trial twice is refused: no duplicates, whatever the runner does.
+        #expect(throws: ResultsError.self) { try again.record(trial("a"), run: run) }
+        // --fresh forgets.
+        let fresh = try again.openRun(name: "exp", experiment: "exp.yaml", environment: [:], fresh: true)
+        #expect(try again.finishedKeys(run: fresh).isEmpty)
+    }
+
+    @Test func databaseIsInWALMode() throws {
+        let path = temporaryPath("wal.sqlite")
+        _ = try ResultsDatabase(path: path)
+        let mode = try run("/usr/bin/sqlite3", [path, "PRAGMA journal_mode;"])
+        #expect(mode.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "wal")
+    }
+
+    @Test func csvHasOneRowPerTrialWithEveryParameterAndMetric() throws {
+        let csv = ResultsExport.csv([trial("a", fps: 5), trial("b", ok: false), trial("c", fps: 15)])
+        let lines = csv.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        #expect(lines[0] == "trial,repetition,status,reason,model,placement,workload.fps,throughput_fps [fps],latency_p99_ms [ms]")
+        #expect(lines[1] == "1,1,ok,,resnet50,edge,5.0,5.0,42.5")
+        #expect(lines[2] == "2,1,failed,edge node failed: boom,resnet50,edge,10.0,,")
+    }
+
+    @Test func longJSONHasARecordPerTrialAndMetric() throws {
+        let text = try ResultsExport.longJSON([trial("a"), trial("b", ok: false)])
+        let records = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
+        #expect(records.count == 2 + 1)
+        #expect(records[0]["metric"] as? String != nil && records[0]["model"] as? String == "resnet50" && records[0]["value"] as? Double != nil)
+        #expect(records[2]["status"] as? String == "failed")
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+@testable import Testbed
+import Testing
+import TestSupport
+
+@Suite struct ExperimentTests {
+    @Test func sweepExpandsTheGridAndCollapsesWhatEdgeDoesNotUse() throws {
+        let experiment = try Experiment.parse("""
+            model: mobilenet_v2
+            link: lte
+            sweep:
+              placement: [edge, cloud-raw]
+              link: [lte, ethernet]
+              workload.fps: [5, 10]
+            """, path: "x.yaml")
+        let trials = experiment.trials()
+        // edge: 2 fps values (the link does not matter); cloud-raw: 2 links × 2 fps.
+        #expect(trials.count == 2 + 4)
+        #expect(Set(trials.map(\.key)).count == trials.count)
+        let edge = trials.filter { $0.placement == .edge }
+        #expect(edge.allSatisfy { $0.parameters["link"] == nil && $0.parameters["cloud.cpu"] == nil })
+        #expect(Set(trials.filter { $0.placement == .cloudRaw }.compactMap { $0.parameters["link"] }) == ["lte", "ethernet"])
+        #expect(trials.allSatisfy { $0.parameters["workload.duration"] == "3s" })   // defaults filled in
+    }
+
+    @Test func repetitionsAndExplicitTrials() throws {
+        let experiment = try Experiment.parse("""
+            repetitions: 2
+            trials:
+              - {placement: edge, workload: {fps: 5}}
+              - {placement: cloud-tensor, link: {profile: 3g, rtt: 300ms}}
+            """, path: "x.yaml")
+        let trials = experiment.trials()
+        #expect(trials.count == 4)
+        #expect(trials.filter { $0.repetition == 2 }.count == 2)
+        let cloud = try #require(trials.first { $0.placement == .cloudTensor })
+        #expect(cloud.parameters["link"] == "3g" && cloud.parameters["link.rtt"] == "300ms")
+    }
+
+    @Test(arguments: [
+        ("model: resnet50\nworkload:\n  fps: fast\n", "x.yaml:3", "workload.fps"),
+        ("placement: edge\nsweep:\n  workload.colour: [red]\n", "x.yaml:3", "unknown key 'workload.colour'"),
+        ("device:\n  cpu: 0.5\n  gpu: 1\n", "x.yaml:3", "unknown key 'device.gpu'"),
+        ("placement: moon\n", "x.yaml:1", "placement"),
+        ("workload:\n  resolution: big\n", "x.yaml:2", "WIDTHxHEIGHT"),
+        ("sweep:\n  model: []\n", "x.yaml:2", "non-empty list"),
+        ("repetitions: 0\n", "x.yaml:1", "repetitions"),
+    ])
+    func errorsNameFileLineAndKey(text: String, location: String, mentions: String) {
+        do {
+            _ = try Experiment.parse(text, path: "x.yaml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.description.hasPrefix(location), "\(error)")
+            #expect(error.description.contains(mentions), "\(error)")
+        }
+    }
+
+    @Test func theBuiltInDemoIsExamplesDemoAndFitsItsBudget() throws {
+        let file = try String(contentsOfFile: repositoryRoot + "/examples/demo.yaml", encoding: .utf8)
+        #expect(file == DemoExperiment.yaml + "\n" || file == DemoExperiment.yaml)
+        let demo = try Experiment.parse(DemoExperiment.yaml, path: "demo")
+        let trials = demo.trials()
+        #expect(Set(trials.compactMap { $0.parameters["model"] }) == ["mobilenet_v2", "resnet50"])
+        #expect(Set(trials.map(\.placement)) == [.edge, .cloudRaw, .cloudTensor])
+        #expect(trials.filter { $0.placement == .edge }.allSatisfy { $0.parameters["device.cpu"] == "0.5" })
+    }
+
+    @Test func everyExampleParses() throws {
+        let folder = repositoryRoot + "/examples"
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name.hasSuffix(".yaml") {
+            let experiment = try Experiment.load(folder + "/" + name)
+            #expect(!experiment.trials().isEmpty, "\(name)")
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Results
+import Testing
+import TestSupport
+
+/// The runner as users run it: `edgeinsight run` in a process of its own.
+@Suite(.serialized) struct RunnerTests {
+    /// Six quick edge trials.
+    static let quick = """
+        name: quick
+        model: mobilenet_v2
+        placement: edge
+        workload: {fps: 10, warmup: 0s, duration: 0.4s, window: 0.2s}
+        device: {cpu: 1, threads: 1}
+        sweep:
+          workload.fps: [5, 10, 15]
+          workload.resolution: [320x240, 640x480]
+        """
+
+    func writeExperiment(_ text: String) throws -> (file: String, out: String) {
+        let folder = temporaryPath("experiment-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try text.write(toFile: folder + "/exp.yaml", atomically: true, encoding: .utf8)
+        return (folder + "/exp.yaml", folder + "/out")
+    }
+
+    func startRunner(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: repositoryRoot + "/.build/debug/edgeinsight")
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    func waitForExit(_ process: Process, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        return !process.isRunning
+    }
+
+    /// Processes whose environment says the runner `pid` started them.
+    func children(of pid: Int32) -> [Int32] {
+        let marker = "EDGEINSIGHT_PARENT_PID=\(pid)"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { candidate in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(candidate)/environ") else { return false }
+            return String(decoding: data, as: UTF8.self).split(separator: "\0").contains { $0 == marker }
+        }
+    }
+
+    func trials(_ out: String, run: String) throws -> [TrialRecord] {
+        let database = try ResultsDatabase(path: out + "/results.sqlite")
+        return try database.trials(run: try database.run(run).id)
+    }
+
+    @Test func aRunKilledMidSweepResumesWithEveryTrialOnce() throws {
+        let (file, out) = try writeExperiment(Self.quick)
+        let first = try startRunner(["run", file, "--out", out])
+        // Kill it once some trials are in the database but not all.
+        let deadline = Date().addingTimeInterval(120)
+        var done = 0
+        while Date() < deadline, first.isRunning {
+            done = (try? trials(out, run: "quick").count) ?? 0
+            if done >= 2 { break }
+            usleep(50_000)
+        }
+        #expect(first.isRunning, "the run ended before it could be killed")
+        kill(first.processIdentifier, SIGKILL)
+        #expect(waitForExit(first, seconds: 10))
+        let before = try trials(out, run: "quick").count
+        #expect(before >= 2 && before < 6)
+        // Its nodes notice they lost their parent and stop.
+        let deadlineOrphans = Date().addingTimeInterval(15)
+        while !children(of: first.processIdentifier).isEmpty, Date() < deadlineOrphans { usleep(100_000) }
+        #expect(children(of: first.processIdentifier).isEmpty)
+
+        let second = try startRunner(["run", file, "--out", out])
+        #expect(waitForExit(second, seconds: 180))
+        #expect(second.terminationStatus == 0)
+        let all = try trials(out, run: "quick")
+        #expect(all.count == 6)
+        #expect(Set(all.map(\.key)).count == 6)
+        #expect(all.allSatisfy { $0.ok }, "\(all.compactMap(\.reason))")
+        #expect(all.allSatisfy { ($0.metric("throughput_fps") ?? 0) > 0 })
+        // Each fps of the sweep shows in what was offered.
+        for trial in all {
+            let fps = Double(trial.parameters["workload.fps"]!)!
+            #expect(abs((trial.metric("offered_fps") ?? 0) - fps) / fps < 0.25, "\(trial.parameters)")
+        }
+    }
+
+    @Test func aFailedTrialIsStoredTheSweepGoesOnAndNoProcessIsLeft() throws {
+        let (file, out) = try writeExperiment("""
+            name: failing
+            model: mobilenet_v2
+            workload: {fps: 5, warmup: 0s, duration: 0.4s}
+            sweep:
+              placement: [cloud-raw, edge]
+              link: [no-such-link]
+            """)
+        let runner = try startRunner(["run", file, "--out", out])
+        #expect(waitForExit(runner, seconds: 180))
+        #expect(runner.terminationStatus == 0)
+        let all = try trials(out, run: "failing")
+        #expect(all.count == 2)
+        let failed = try #require(all.first { !$0.ok })
+        #expect(failed.parameters["placement"] == "cloud-raw")
+        #expect(failed.reason?.contains("no-such-link") == true, "\(failed.reason ?? "")")
+        #expect(all.first { $0.ok }?.parameters["placement"] == "edge")
+        #expect(children(of: runner.processIdentifier).isEmpty)
+        // The CSV export has one row per trial.
+        let csv = try edgeinsight(["results", "export", "failing", "--out", out, "--csv"])
+        #expect(csv.status == 0)
+        #expect(csv.stdout.split(separator: "\n").count == 1 + 2)
+    }
+
+    @Test func sigintStopsTheRunCleanly() throws {
+        let (file, out) = try writeExperiment(Self.quick.replacingOccurrences(of: "name: quick", with: "name: interrupted"))
+        let runner = try startRunner(["run", file, "--out", out])
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, children(of: runner.processIdentifier).isEmpty { usleep(20_000) }
+        usleep(300_000)
+        kill(runner.processIdentifier, SIGINT)
+        #expect(waitForExit(runner, seconds: 30))
+        #expect(runner.terminationStatus == 130)
+        #expect(children(of: runner.processIdentifier).isEmpty)
+        let stored = (try? trials(out, run: "interrupted")) ?? []
+        #expect(stored.count < 6)
+        #expect(stored.allSatisfy { $0.ok })   // the interrupted trial is not stored as a failure
+    }
+}
