@@ -7,11 +7,7 @@ setup:
 
 demo: setup
 	@swift build -c release --product edgeinsight >/dev/null
-	@echo "== edgeinsight bench mobilenet_v2, LATENCY hint (one request at a time) =="
-	@.build/release/edgeinsight bench mobilenet_v2 --hint latency --duration 5s
-	@echo
-	@echo "== edgeinsight bench mobilenet_v2, THROUGHPUT hint (requests in parallel) =="
-	@.build/release/edgeinsight bench mobilenet_v2 --hint throughput --duration 5s
+	@.build/release/edgeinsight demo
 
 test: setup
 	@swift test --skip-build
