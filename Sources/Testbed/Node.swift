@@ -129,7 +129,8 @@ public struct ControlGroup: Sendable {
         }
     }
 
-    /// Removes groups a killed runner left behind (and their processes).
+    /// Removes groups a killed runner left behind (and their processes). Group names carry the
+    /// runner's pid (`edge-<pid>-<trial>`); groups of a runner still alive are left alone.
     public static func removeLeftovers() {
         let manager = FileManager.default
         let parents = [root + "/" + parent] + ["cpu", "cpuset", "memory"].map { "\(root)/\($0)/\(parent)" }
@@ -138,6 +139,8 @@ public struct ControlGroup: Sendable {
                 let folder = parentFolder + "/" + name
                 var isDirectory: ObjCBool = false
                 guard manager.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+                let parts = name.split(separator: "-")
+                if parts.count >= 2, let owner = Int32(parts[1]), owner != getpid(), kill(owner, 0) == 0 { continue }
                 ControlGroup(folders: [folder], mode: "").remove()
             }
         }

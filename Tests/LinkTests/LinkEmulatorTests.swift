@@ -69,7 +69,8 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         let expected = jitter * (2.0 / 3.0).squareRoot()
         #expect(abs(sd - expected) / expected < 0.3, "RTT sd \(sd) ms, expected \(expected) ms")
         #expect(rtts.min()! >= 40 - 2 * jitter && rtts.max()! <= 40 + 2 * jitter + 3)
-        #expect(abs(mean - 40) < 3, "mean RTT \(mean) ms")
+        // The mean of 60 has a standard error of ~1.1 ms; a busy machine adds a little on top.
+        #expect(mean > 40 - 3.5 && mean < 40 + 4.5, "mean RTT \(mean) ms")
         // A 2 MB stream whose every byte depends on its offset arrives intact and in order.
         _ = try await offPool { try LinkProbe.uploadNs(address, bytes: 2_000_000, checkOrder: true) }
         await link.stop()
@@ -104,8 +105,9 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         #expect(abs(Double(counters.uplink.retransmittedSegments) - segments * loss) <= segments * loss * 0.4,
                 "\(counters.uplink.retransmittedSegments) retransmissions of \(segments) segments")
         // Losses mid-stream hold later bytes back one RTT, but the bottleneck keeps sending: the
-        // transfer ends about when it would have without loss (2 MB at 100 Mbit/s: 0.16 s).
-        #expect(seconds >= 0.155 && seconds < 0.16 + 0.2 + 0.05, "took \(seconds) s")
+        // transfer ends about when it would have without loss (2 MB at 100 Mbit/s: 0.16 s). The
+        // receiver's clock starts at the first byte, which a loss may hold back one RTT (10 ms).
+        #expect(seconds >= 0.16 - 0.002 - 0.011 && seconds < 0.16 + 0.2 + 0.05, "took \(seconds) s")
         await link.stop()
     }
 

@@ -130,9 +130,7 @@ import TestSupport
         #expect(stored.count < 6)
         #expect(stored.allSatisfy { $0.ok })   // the interrupted trial is not stored as a failure
     }
-}
 
-@Suite struct ConfinementTests {
     /// Half a core must make the device slower per inference, not only cap its average: resnet50 on the
     /// 0.5-CPU edge node takes ≥ 1.5× what the 1-CPU cloud node computes.
     @Test func halfACoreSlowsEachInference() throws {
