@@ -205,6 +205,8 @@ public final class Runner: Sendable {
         if result.run.processed == 0, let (reason, count) = result.run.errors.max(by: { $0.value < $1.value }) {
             throw TestbedError.trialFailed("every frame failed (\(count)× \(reason))")
         }
+        // The precision OpenVINO chose on the device (bf16 on CPUs with AVX-512 BF16 unless told).
+        if let applied = result.run.applied { parameters["device.precision"] = applied.precision }
         let cloudCPU = cloudCPUBefore.flatMap { before in cloud?.process.cpuSeconds.map { $0 - before } }
         let cloudRSS = cloud?.process.residentBytes
         linkNode?.stop()
