@@ -30,6 +30,17 @@ public struct KernelLink: Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// A free index for `create`, starting from `preferred`: one whose namespace does not exist.
+    public static func freeIndex(preferred: Int) -> Int? {
+        let existing = (try? run(["ip", "netns", "list"])) ?? ""
+        let names = Set(existing.split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+        for offset in 0...250 {
+            let index = (preferred + offset) % 251
+            if !names.contains("ei\(index)") { return index }
+        }
+        return nil
+    }
+
     /// Creates namespace `ei<index>` with veth `eih<index>` (host) ⇄ `eip<index>` (namespace) on
     /// 10.77.<index>.1/.2, and a tbf on each end. `index` (0–250) keeps concurrent links apart.
     public static func create(index: Int, uplink: Bandwidth?, downlink: Bandwidth?, burst: Bytes? = nil) throws(LinkError) -> KernelLink {
@@ -69,8 +80,24 @@ public struct KernelLink: Sendable, CustomStringConvertible {
         return ["tc", "qdisc", "replace", "dev", device, "root", "tbf", "rate", rateText, "burst", "\(burstBytes)", "latency", "200ms"]
     }
 
+    /// Changes the rates (nil removes that direction's limit), keeping the namespace and what runs in it.
+    public func reshaped(uplink: Bandwidth?, downlink: Bandwidth?, burst: Bytes? = nil) throws(LinkError) -> KernelLink {
+        let inside = ["ip", "netns", "exec", namespace]
+        let steps: [[String]?] = [
+            uplink.map { Self.tbf(device: hostInterface, rate: $0, burst: burst) },
+            downlink.map { inside + Self.tbf(device: peerInterface, rate: $0, burst: burst) },
+        ]
+        if uplink == nil { _ = try? Self.run(["tc", "qdisc", "del", "dev", hostInterface, "root"]) }
+        if downlink == nil { _ = try? Self.run(inside + ["tc", "qdisc", "del", "dev", peerInterface, "root"]) }
+        for case let step? in steps {
+            do { try Self.run(step) } catch { throw .kernelShapingUnavailable("\(step.joined(separator: " ")): \(error)") }
+        }
+        return KernelLink(namespace: namespace, hostInterface: hostInterface, peerInterface: peerInterface,
+                          hostAddress: hostAddress, peerAddress: peerAddress, uplink: uplink, downlink: downlink)
+    }
+
     /// The argv that runs `argv` inside the namespace.
-    public func command(_ argv: [String]) -> [String] { ["ip", "netns", "exec", namespace] + argv }
+    public func command(_ argv: [String]) -> [String] { [Self.which("ip") ?? "ip", "netns", "exec", namespace] + argv }
 
     /// Removes the namespace (and with it the veth pair and its qdiscs); safe to call twice.
     public func remove() {

@@ -73,6 +73,7 @@ public struct Experiment: Sendable {
         ("link.rtt", "", .duration),
         ("link.jitter", "", .duration),
         ("link.loss", "", .text),
+        ("link.shaping", "auto", .oneOf(["auto", "kernel", "proxy"])),
         ("split.jpeg_quality", "90", .integer(1...100)),
         ("slo.p99", "", .duration),
     ]

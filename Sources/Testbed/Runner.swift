@@ -66,6 +66,7 @@ public final class Runner: Sendable {
     public func run(progress: (RunProgress) -> Void) throws -> RunOutcome {
         try FileManager.default.createDirectory(atPath: options.out + "/logs", withIntermediateDirectories: true)
         let cgroupProblem = ControlGroup.unavailableReason()
+        let kernelProblem = KernelLink.unavailableReason()
         if cgroupProblem == nil { ControlGroup.removeLeftovers() }
         let database = try ResultsDatabase(path: options.out + "/results.sqlite")
         let runId = try database.openRun(name: experiment.name, experiment: experiment.path, environment: Environment.describe(cgroups: cgroupProblem),
@@ -78,7 +79,7 @@ public final class Runner: Sendable {
         var records: [TrialRecord] = []
         let start = MonotonicClock.now()
         var cloud: CloudNode?
-        defer { cloud?.process.stop() }
+        defer { cloud?.stop() }
         for (index, spec) in todo.enumerated() {
             if stopping { break }
             let elapsed = Duration.nanoseconds(Int64(MonotonicClock.now() - start))
@@ -89,9 +90,17 @@ public final class Runner: Sendable {
             var record: TrialRecord
             do {
                 if spec.placement.usesCloud {
-                    let wanted = CloudNode.settings(spec, models: Self.cloudModels(specs))
+                    let kernel: Bool
+                    switch spec.parameters["link.shaping"] ?? "auto" {
+                    case "kernel":
+                        if let kernelProblem { throw TestbedError.trialFailed("link.shaping kernel: \(kernelProblem)") }
+                        kernel = true
+                    case "proxy": kernel = false
+                    default: kernel = kernelProblem == nil
+                    }
+                    let wanted = CloudNode.settings(spec, models: Self.cloudModels(specs), kernel: kernel)
                     if cloud?.settings != wanted {
-                        cloud?.process.stop()
+                        cloud?.stop()
                         cloud = nil
                         cloud = try CloudNode.start(wanted, executable: options.executable, logs: options.out + "/logs", useCgroups: cgroupProblem == nil)
                     }
@@ -102,7 +111,10 @@ public final class Runner: Sendable {
                 if stopping { break }
                 record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", parameters: spec.parameters)
                 // A cloud node that failed once is not trusted for the next trial.
-                if cloud?.process.process.isRunning != true { cloud = nil }
+                if let node = cloud, !node.process.process.isRunning {
+                    node.stop()
+                    cloud = nil
+                }
             }
             if stopping { break }
             record.startedAt = began
@@ -144,10 +156,22 @@ public final class Runner: Sendable {
         try? FileManager.default.removeItem(atPath: linkStats)
         if let cloud {
             parameters["cloud.confinement"] = cloud.confinement
-            var argv = [options.executable, "link", "--listen", "127.0.0.1:0", "--to", "127.0.0.1:\(cloud.port)", "--stats", linkStats,
-                        "--profile", spec.parameters["link"] ?? "ethernet"]
+            var profile = try LinkProfiles.loadDefault().profile(named: spec.parameters["link"] ?? "ethernet")
+            var argv = [options.executable, "link", "--listen", "127.0.0.1:0", "--to", "\(cloud.host):\(cloud.port)", "--stats", linkStats,
+                        "--profile", profile.name]
             for key in ["uplink", "downlink", "rtt", "jitter", "loss"] {
-                if let value = spec.parameters["link.\(key)"] { argv += ["--\(key)", value] }
+                if let value = spec.parameters["link.\(key)"] {
+                    argv += ["--\(key)", value]
+                    try profile.set(key, to: value, context: "link.\(key)")
+                }
+            }
+            if let kernelLink = cloud.kernelLink {
+                // Bandwidth in the kernel (tbf on the veth), delay, jitter and loss in the proxy.
+                cloud.kernelLink = try kernelLink.reshaped(uplink: profile.uplink, downlink: profile.downlink, burst: profile.burst)
+                argv += ["--uplink", "unshaped", "--downlink", "unshaped"]
+                parameters["link.shaping"] = "\(cloud.kernelLink!) + proxy for delay, jitter, loss"
+            } else {
+                parameters["link.shaping"] = "proxy (token bucket, delay, jitter, loss)"
             }
             let link = try NodeProcess(name: "link", argv: argv, group: nil, logFile: logs + "-link.log")
             linkNode = link
@@ -214,7 +238,8 @@ public final class Runner: Sendable {
         var counters: LinkCounters?
         if let data = FileManager.default.contents(atPath: linkStats) { counters = try? JSONDecoder().decode(LinkCounters.self, from: data) }
         return TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: parameters,
-                           metrics: Self.metrics(result, spec: spec, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters),
+                           metrics: Self.metrics(result, spec: spec, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters,
+                                                 proxyShaped: cloud?.kernelLink == nil),
                            stages: result.run.stages.map {
                                StageRow(stage: $0.stage.rawValue, count: $0.latency.count, meanMs: $0.latency.meanNs / 1e6, p50Ms: $0.latency.p50Ns / 1e6, p99Ms: $0.latency.p99Ns / 1e6)
                            },
@@ -244,7 +269,7 @@ public final class Runner: Sendable {
         return steady(last.map(\.throughput)) && steady(last.map(\.p99Ms))
     }
 
-    static func metrics(_ r: AgentReport, spec: TrialSpec, cloudCPU: Double?, cloudRSS: Int64?, link: LinkCounters?) -> [Metric] {
+    static func metrics(_ r: AgentReport, spec: TrialSpec, cloudCPU: Double?, cloudRSS: Int64?, link: LinkCounters?, proxyShaped: Bool) -> [Metric] {
         let run = r.run
         var m: [Metric] = [
             Metric("offered_fps", run.offeredRate, "fps"), Metric("throughput_fps", run.throughput, "fps"),
@@ -268,7 +293,8 @@ public final class Runner: Sendable {
                 let frames = Double(max(1, r.requestsSent))
                 m.append(Metric("uplink_bytes_per_frame", Double(link.uplink.deliveredBytes) / frames, "B"))
                 m.append(Metric("downlink_bytes_per_frame", Double(link.downlink.deliveredBytes) / frames, "B"))
-                m.append(Metric("uplink_achieved_mbit", link.uplink.achievedBitsPerSecond / 1e6, "Mbit/s"))
+                // With kernel shaping the proxy only sees how fast the socket took the bytes, not the link's rate.
+                if proxyShaped { m.append(Metric("uplink_achieved_mbit", link.uplink.achievedBitsPerSecond / 1e6, "Mbit/s")) }
             }
         }
         let windows = Self.windows(run)
@@ -280,9 +306,11 @@ public final class Runner: Sendable {
     }
 }
 
-/// The cloud node of a run: one `edgeinsight serve` with every model the sweep sends to the cloud.
-final class CloudNode: Sendable {
+/// The cloud node of a run: one `edgeinsight serve` with every model the sweep sends to the cloud;
+/// with kernel shaping it lives in a network namespace behind a veth whose tbf each trial sets.
+final class CloudNode {
     struct Settings: Equatable {
+        var kernel: Bool
         var models: [String]
         var cpu: Double
         var cpuset: String?
@@ -294,18 +322,27 @@ final class CloudNode: Sendable {
 
     let settings: Settings
     let process: NodeProcess
+    let host: String
     let port: Int
     let confinement: String
+    var kernelLink: KernelLink?
 
-    init(settings: Settings, process: NodeProcess, port: Int, confinement: String) {
+    init(settings: Settings, process: NodeProcess, host: String, port: Int, confinement: String, kernelLink: KernelLink?) {
         self.settings = settings
         self.process = process
+        self.host = host
         self.port = port
         self.confinement = confinement
+        self.kernelLink = kernelLink
     }
 
-    static func settings(_ spec: TrialSpec, models: [String]) -> Settings {
-        Settings(models: models, cpu: spec.number("cloud.cpu") ?? 1, cpuset: spec.parameters["cloud.cpuset"],
+    func stop() {
+        process.stop()
+        kernelLink?.remove()
+    }
+
+    static func settings(_ spec: TrialSpec, models: [String], kernel: Bool) -> Settings {
+        Settings(kernel: kernel, models: models, cpu: spec.number("cloud.cpu") ?? 1, cpuset: spec.parameters["cloud.cpuset"],
                  memory: spec.parameters["cloud.memory"].flatMap(Bytes.init(parsing:)), threads: spec.integer("cloud.threads") ?? 1,
                  instances: spec.integer("cloud.instances") ?? 1, maxBatch: spec.integer("cloud.max_batch") ?? 1)
     }
@@ -317,15 +354,29 @@ final class CloudNode: Sendable {
             group = try ControlGroup.create("cloud-\(getpid())-\(Int.random(in: 0..<1_000_000))", Confinement(cpu: settings.cpu, cpuset: settings.cpuset, memory: settings.memory))
             mode = group!.mode
         }
-        var argv = [executable, "serve", "--port", "0", "--instances", String(settings.instances), "--max-batch", String(settings.maxBatch),
+        var kernelLink: KernelLink?
+        if settings.kernel {
+            guard let index = KernelLink.freeIndex(preferred: Int(getpid()) % 251) else { throw TestbedError.nodeFailed("no free network namespace index") }
+            kernelLink = try KernelLink.create(index: index, uplink: nil, downlink: nil)
+        }
+        let host = kernelLink?.peerAddress ?? "127.0.0.1"
+        var argv = [executable, "serve", "--host", host, "--port", "0", "--instances", String(settings.instances), "--max-batch", String(settings.maxBatch),
                     "--threads", String(settings.threads), "--hint", "latency"]
         for model in settings.models { argv += ["--model", model] }
-        let process = try NodeProcess(name: "cloud node", argv: argv, group: group, logFile: logs + "/cloud-node.log")
+        if let kernelLink { argv = kernelLink.command(argv) }
+        let process: NodeProcess
         do {
-            let port = try process.waitForPort(after: "http://127.0.0.1:", timeout: .seconds(120))
-            return CloudNode(settings: settings, process: process, port: port, confinement: mode)
+            process = try NodeProcess(name: "cloud node", argv: argv, group: group, logFile: logs + "/cloud-node.log")
+        } catch {
+            kernelLink?.remove()
+            throw error
+        }
+        do {
+            let port = try process.waitForPort(after: "http://\(host):", timeout: .seconds(120))
+            return CloudNode(settings: settings, process: process, host: host, port: port, confinement: mode, kernelLink: kernelLink)
         } catch {
             process.stop()
+            kernelLink?.remove()
             throw error
         }
     }
@@ -341,7 +392,7 @@ enum Environment {
             "memory_bytes": String(ProcessInfo.processInfo.physicalMemory),
             "kernel": ProcessInfo.processInfo.operatingSystemVersionString,
             "confinement": problem == nil ? "cgroups" : "none: \(problem!)",
-            "kernel_shaping": KernelLink.unavailableReason().map { "unavailable: \($0)" } ?? "available (not used: links shape in the proxy)",
+            "kernel_shaping": KernelLink.unavailableReason().map { "unavailable: \($0)" } ?? "available",
         ]
         if let version = try? OpenVINOEngine().version { environment["openvino_version"] = version }
         return environment

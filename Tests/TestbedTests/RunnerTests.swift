@@ -155,4 +155,33 @@ import TestSupport
         #expect(edge >= 1.5 * cloud, "edge \(edge) ms, cloud \(cloud) ms")
         #expect(trials.first { $0.parameters["placement"] == "edge" }?.parameters["device.confinement"]?.hasPrefix("cgroup") == true)
     }
+
+    /// Kernel tbf and the proxy's token bucket limit a cloud-tensor stream (602 kB per frame) alike.
+    @Test func kernelAndProxyShapingAgree() throws {
+        let folder = temporaryPath("shaping")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try """
+            name: shaping
+            workload: {fps: 5, warmup: 0.5s, duration: 2s}
+            link: {profile: lte, uplink: 10mbit, rtt: 10ms, jitter: 0ms, loss: 0%}
+            placement: cloud-tensor
+            sweep:
+              link.shaping: [kernel, proxy]
+            """.write(toFile: folder + "/exp.yaml", atomically: true, encoding: .utf8)
+        let result = try edgeinsight(["run", folder + "/exp.yaml", "--out", folder + "/out"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let database = try ResultsDatabase(path: folder + "/out/results.sqlite")
+        let trials = try database.trials(run: try database.run("shaping").id)
+        let kernel = try #require(trials.first { $0.parameters["link.shaping"]?.hasPrefix("kernel tbf") == true })
+        let proxy = try #require(trials.first { $0.parameters["link.shaping"]?.hasPrefix("proxy") == true })
+        let k = try #require(kernel.metric("throughput_fps")), p = try #require(proxy.metric("throughput_fps"))
+        // 10 Mbit/s carries at most 2.08 frames of 602 kB a second; the camera offers 5.
+        #expect(k < 2.3 && p < 2.3 && k > 1 && p > 1, "kernel \(k) fps, proxy \(p) fps")
+        #expect(abs(k - p) / p < 0.25)
+        // The run's namespace ("… ⇄ ei12/eip12") is gone with it.
+        let shaping = kernel.parameters["link.shaping"]!
+        let namespace = try #require(shaping.split(separator: "⇄").last?.split(separator: "/").first.map { $0.trimmingCharacters(in: .whitespaces) })
+        let namespaces = try run("/usr/sbin/ip", ["netns", "list"]).stdout.split(separator: "\n").map { String($0.split(separator: " ").first ?? "") }
+        #expect(!namespaces.contains(namespace), "namespace \(namespace) left behind")
+    }
 }
