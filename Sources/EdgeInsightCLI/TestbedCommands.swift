@@ -69,6 +69,7 @@ func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async thr
     let database = try ResultsDatabase(path: outcome.database)
     let all = try database.trials(run: try database.run(outcome.runName).id)
     print(RunSummaryTable.byPlacementAndLink(all))
+    RunSummaryTable.verdicts(all).forEach { print($0) }
     for model in ["resnet50", "mobilenet_v2"] {
         if let check = RunSummaryTable.confinementCheck(all, model: model) {
             print("\(model): inference on the edge node \(UnitFormat.significant(check.edgeMs)) ms vs \(UnitFormat.significant(check.cloudMs)) ms on the cloud node (\(UnitFormat.significant(check.edgeMs / check.cloudMs))×)")
@@ -210,6 +211,7 @@ struct ResultsCommand: ParsableCommand {
             print(table.rendered)
             for trial in trials where !trial.ok { print("failed: \(trial.key): \(trial.reason ?? "")") }
             print(RunSummaryTable.byPlacementAndLink(trials))
+            RunSummaryTable.verdicts(trials).forEach { print($0) }
         }
     }
 

@@ -1,0 +1,33 @@
+import Results
+import Testbed
+import Testing
+
+@Suite struct SummaryTests {
+    func trial(_ placement: String, link: String?, p99: Double, met: Double) -> TrialRecord {
+        var parameters = ["model": "resnet50", "placement": placement]
+        parameters["link"] = link
+        return TrialRecord(key: "\(placement)\(link ?? "")\(p99)", repetition: 1, ok: true, parameters: parameters,
+                           metrics: [Metric("latency_p99_ms", p99, "ms"), Metric("slo_p99_met", met, ""), Metric("throughput_fps", 10, "fps")])
+    }
+
+    @Test func verdictPicksTheLowestMeanP99PerLinkWithEdgeStandingForEveryLink() {
+        let trials = [
+            trial("edge", link: nil, p99: 40, met: 1), trial("edge", link: nil, p99: 50, met: 1),
+            trial("cloud-raw", link: "lte", p99: 500, met: 0), trial("cloud-raw", link: "ethernet", p99: 20, met: 1),
+            trial("cloud-tensor", link: "ethernet", p99: 30, met: 1),
+        ]
+        let lines = RunSummaryTable.verdicts(trials)
+        #expect(lines == [
+            "resnet50 over ethernet: cloud-raw is fastest, p99 20 ms (meets the p99 SLO in 1/1 trials); then cloud-tensor 30 ms, edge 45 ms",
+            "resnet50 over lte: edge is fastest, p99 45 ms (meets the p99 SLO in 2/2 trials); then cloud-raw 500 ms",
+        ])
+    }
+
+    @Test func failedTrialsAreLeftOutOfTheTable() {
+        var failed = trial("edge", link: nil, p99: 1, met: 1)
+        failed.ok = false
+        let table = RunSummaryTable.byPlacementAndLink([failed, trial("edge", link: nil, p99: 40, met: 1)])
+        #expect(table.contains("40 ms"))
+        #expect(!table.contains(" 1 ms"))
+    }
+}
