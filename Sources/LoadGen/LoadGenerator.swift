@@ -64,12 +64,20 @@ public final class LoadGenerator: Sendable {
     let client: OIPClient
     let requests: [PreparedRequest]
     private let bound: [BoundRequest]
+    /// The same requests as wire bytes, for the closed loop's own connections (plain http only).
+    private let wire: (host: String, port: Int, requests: [WireRequest])?
 
     public init(client: OIPClient, model: String, version: String? = nil, requests: [PreparedRequest]) {
         self.client = client
         let path = "/v2/models/\(model)" + (version.map { "/versions/\($0)" } ?? "") + "/infer"
         self.requests = requests
         bound = requests.map { client.bind(path, $0) }
+        if let url = URL(string: client.base), url.scheme == "http", let host = url.host {
+            let port = url.port ?? 80
+            wire = (host, port, requests.map { WireRequest(host: host, port: port, path: path, prepared: $0, token: client.token) })
+        } else {
+            wire = nil
+        }
     }
 
     /// Runs one step until stable or out of windows. `keepSendTimes` retains every send's intended
@@ -168,10 +176,14 @@ public final class LoadGenerator: Sendable {
         return last.allSatisfy { $0.completed > 0 } && within(last.map(\.requestsPerSecond)) && within(last.map(\.latency.meanNs))
     }
 
-    /// One closed-loop worker: each completion, on the event loop, records and sends the next.
+    /// One closed-loop worker: each completion, on the event loop, records and sends the next — on a
+    /// connection of its own writing pre-encoded bytes, or through AsyncHTTPClient if that cannot connect.
     private func closedLoop(worker: Int, recorder: Recorder, stop: Flag) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            send(worker, recorder: recorder, stop: stop, done: done)
+            guard let wire else { return send(worker, recorder: recorder, stop: stop, done: done) }
+            ClosedLoopConnection.start(host: wire.host, port: wire.port, group: OIPClient.loop, requests: wire.requests, first: worker,
+                                       recorder: recorder, stop: stop, finished: { done.resume() })
+                .whenFailure { _ in self.send(worker, recorder: recorder, stop: stop, done: done) }
         }
     }
 

@@ -1,0 +1,128 @@
+import EdgeInsightCore
+import Foundation
+import InferenceProtocol
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A request's head and body, built once and written as they are for every send.
+struct WireRequest: Sendable {
+    let head: HTTPRequestHead
+    let body: ByteBuffer
+
+    init(host: String, port: Int, path: String, prepared: PreparedRequest, token: String?) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: "\(host):\(port)")
+        headers.add(name: "Content-Type", value: prepared.headerLength == nil ? "application/json" : "application/octet-stream")
+        headers.add(name: "Content-Length", value: String(prepared.body.readableBytes))
+        if let length = prepared.headerLength { headers.add(name: InferenceCodec.headerLengthField, value: String(length)) }
+        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
+        body = prepared.body
+    }
+}
+
+/// The closed loop's hot path: one keep-alive HTTP/1.1 connection per worker that writes the next
+/// prepared request as soon as a response ends, on the event loop. Responses are parsed by NIO's
+/// HTTP/1 decoder; only the server's timings are scanned out of the JSON header. AsyncHTTPClient
+/// does the same job with a request object, a pool lookup and a task per call — the difference is
+/// what `benchmarks/loadgen-capacity` measures. Everything else (metadata, open loop) uses it.
+final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private let requests: [WireRequest]
+    private let recorder: Recorder
+    private let stop: Flag
+    private let finished: @Sendable () -> Void
+    private var index: Int
+    private var sentAt: UInt64 = 0
+    private var status = 0
+    private var headerLength: Int?
+    private var body: ByteBuffer?
+    private var done = false
+
+    init(requests: [WireRequest], first: Int, recorder: Recorder, stop: Flag, finished: @escaping @Sendable () -> Void) {
+        self.requests = requests
+        self.index = first
+        self.recorder = recorder
+        self.stop = stop
+        self.finished = finished
+    }
+
+    /// Connects and runs until `stop` is set; `finished` is called once, when the worker is done.
+    static func start(host: String, port: Int, group: EventLoopGroup, requests: [WireRequest], first: Int,
+                      recorder: Recorder, stop: Flag, finished: @escaping @Sendable () -> Void) -> EventLoopFuture<Void> {
+        ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.pipeline.addHandlers([
+                    HTTPRequestEncoder(),
+                    ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
+                    ClosedLoopConnection(requests: requests, first: first, recorder: recorder, stop: stop, finished: finished),
+                ])
+            }
+            .connect(host: host, port: port)
+            .map { _ in }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        sendNext(context: context)
+        context.fireChannelActive()
+    }
+
+    private func sendNext(context: ChannelHandlerContext) {
+        guard !stop.isSet else { return finish(context: context) }
+        sentAt = MonotonicClock.now()
+        recorder.sent(at: sentAt)
+        let request = requests[index % requests.count]
+        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        index += 1
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            status = Int(head.status.code)
+            headerLength = head.headers.first(name: InferenceCodec.headerLengthField).flatMap { Int($0) }
+            body = nil
+        case .body(var part):
+            if body == nil { body = part } else { body!.writeBuffer(&part) }
+        case .end:
+            let received = MonotonicClock.now()
+            var outcome = CallOutcome(ok: status == 200, status: status, receiveNs: 0)
+            if status == 200, let body {
+                body.withUnsafeReadableBytes { raw in
+                    let header = UnsafeRawBufferPointer(rebasing: raw[0..<min(headerLength ?? raw.count, raw.count)])
+                    outcome.serverQueueNs = OIPClient.integer(after: OIPClient.queueKey, in: header)
+                    outcome.serverComputeNs = OIPClient.integer(after: OIPClient.computeKey, in: header)
+                }
+            }
+            outcome.receiveNs = MonotonicClock.now() - received
+            if !stop.isSet { recorder.record(outcome, latencyNs: received - sentAt) }
+            sendNext(context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The server closed the connection mid-run: the request in flight failed; the worker ends.
+        if !done, !stop.isSet { recorder.record(CallOutcome(ok: false, status: 0, receiveNs: 0), latencyNs: 0) }
+        finish(context: context)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    private func finish(context: ChannelHandlerContext) {
+        guard !done else { return }
+        done = true
+        context.close(promise: nil)
+        finished()
+    }
+}
+
