@@ -258,3 +258,19 @@ public final class NodeProcess: @unchecked Sendable {
         group?.remove()
     }
 }
+
+/// The fallback where cgroups cannot be used: pin the node to its cores with `taskset` and rely on
+/// its thread count; no CPU quota or memory limit.
+enum Affinity {
+    static let taskset = ["/usr/bin/taskset", "/bin/taskset"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static func wrap(_ argv: [String], cpuset: String?) -> [String] {
+        guard let cpuset, let taskset else { return argv }
+        return [taskset, "-c", cpuset] + argv
+    }
+
+    static func describe(cpuset: String?, threads: Int, reason: String) -> String {
+        let pinned = cpuset.flatMap { cores in taskset.map { _ in "affinity \(cores), " } } ?? ""
+        return "no cgroups (\(reason)): \(pinned)\(threads) threads, no CPU quota or memory limit"
+    }
+}

@@ -195,7 +195,7 @@ public final class Runner: Sendable {
             group = try ControlGroup.create("edge-\(getpid())-\(number)", confinement)
             parameters["device.confinement"] = group!.mode
         } else {
-            parameters["device.confinement"] = "none (\(cgroupProblem ?? "")): \(threads) threads only"
+            parameters["device.confinement"] = Affinity.describe(cpuset: confinement.cpuset, threads: threads, reason: cgroupProblem ?? "")
         }
         let report = logs + "-agent.json"
         try? FileManager.default.removeItem(atPath: report)
@@ -208,6 +208,7 @@ public final class Runner: Sendable {
         if let serverURL { argv += ["--server", serverURL] }
         if let quality = spec.parameters["split.jpeg_quality"] { argv += ["--split-quality", quality] }
         let cloudCPUBefore = cloud?.process.cpuSeconds
+        if group == nil { argv = Affinity.wrap(argv, cpuset: confinement.cpuset) }
         let agent = try NodeProcess(name: "edge node", argv: argv, group: group, logFile: logs + "-agent.log")
         agentNode = agent
         let budget = (spec.duration("workload.warmup") ?? .seconds(1)) + (spec.duration("workload.duration") ?? .seconds(3)) + .seconds(120)
@@ -349,7 +350,7 @@ final class CloudNode {
 
     static func start(_ settings: Settings, executable: String, logs: String, useCgroups: Bool) throws -> CloudNode {
         var group: ControlGroup?
-        var mode = "none: \(settings.threads) threads only"
+        var mode = Affinity.describe(cpuset: settings.cpuset, threads: settings.threads, reason: ControlGroup.unavailableReason() ?? "")
         if useCgroups {
             group = try ControlGroup.create("cloud-\(getpid())-\(Int.random(in: 0..<1_000_000))", Confinement(cpu: settings.cpu, cpuset: settings.cpuset, memory: settings.memory))
             mode = group!.mode
@@ -363,6 +364,7 @@ final class CloudNode {
         var argv = [executable, "serve", "--host", host, "--port", "0", "--instances", String(settings.instances), "--max-batch", String(settings.maxBatch),
                     "--threads", String(settings.threads), "--hint", "latency"]
         for model in settings.models { argv += ["--model", model] }
+        if group == nil { argv = Affinity.wrap(argv, cpuset: settings.cpuset) }
         if let kernelLink { argv = kernelLink.command(argv) }
         let process: NodeProcess
         do {
