@@ -6,7 +6,8 @@ setup:
 	@scripts/setup
 
 demo: setup
-	@swift build -c release --product edgeinsight >/dev/null
+	@echo "building edgeinsight (release; the first time takes several minutes; log in .build/release-build.log)"
+	@swift build -c release --product edgeinsight >.build/release-build.log 2>&1 || (tail -20 .build/release-build.log; exit 1)
 	@.build/release/edgeinsight demo
 
 test: setup
