@@ -35,6 +35,12 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
     private let recorder: Recorder
     private let stop: Flag
     private let finished: @Sendable () -> Void
+    private let target: (host: String, port: Int, group: EventLoopGroup)
+    /// Connections in a row that closed before answering anything; past a few, the worker gives up.
+    private let barrenReconnects: Int
+    private var answered = 0
+    private var awaiting = false
+    private var keepAlive = true
     private var index: Int
     private var sentAt: UInt64 = 0
     private var status = 0
@@ -42,7 +48,10 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
     private var body: ByteBuffer?
     private var done = false
 
-    init(requests: [WireRequest], first: Int, recorder: Recorder, stop: Flag, finished: @escaping @Sendable () -> Void) {
+    init(target: (host: String, port: Int, group: EventLoopGroup), requests: [WireRequest], first: Int, recorder: Recorder, stop: Flag,
+         barrenReconnects: Int, finished: @escaping @Sendable () -> Void) {
+        self.target = target
+        self.barrenReconnects = barrenReconnects
         self.requests = requests
         self.index = first
         self.recorder = recorder
@@ -52,7 +61,7 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Connects and runs until `stop` is set; `finished` is called once, when the worker is done.
     static func start(host: String, port: Int, group: EventLoopGroup, requests: [WireRequest], first: Int,
-                      recorder: Recorder, stop: Flag, finished: @escaping @Sendable () -> Void) -> EventLoopFuture<Void> {
+                      recorder: Recorder, stop: Flag, barrenReconnects: Int = 0, finished: @escaping @Sendable () -> Void) -> EventLoopFuture<Void> {
         ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
@@ -60,7 +69,8 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
                 channel.pipeline.addHandlers([
                     HTTPRequestEncoder(),
                     ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
-                    ClosedLoopConnection(requests: requests, first: first, recorder: recorder, stop: stop, finished: finished),
+                    ClosedLoopConnection(target: (host, port, group), requests: requests, first: first, recorder: recorder, stop: stop,
+                                         barrenReconnects: barrenReconnects, finished: finished),
                 ])
             }
             .connect(host: host, port: port)
@@ -75,6 +85,7 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
     private func sendNext(context: ChannelHandlerContext) {
         guard !stop.isSet else { return finish(context: context) }
         sentAt = MonotonicClock.now()
+        awaiting = true
         recorder.sent(at: sentAt)
         let request = requests[index % requests.count]
         context.write(wrapOutboundOut(.head(request.head)), promise: nil)
@@ -87,12 +98,15 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
         switch unwrapInboundIn(data) {
         case .head(let head):
             status = Int(head.status.code)
+            keepAlive = head.isKeepAlive
             headerLength = head.headers.first(name: InferenceCodec.headerLengthField).flatMap { Int($0) }
             body = nil
         case .body(var part):
             if body == nil { body = part } else { body!.writeBuffer(&part) }
         case .end:
             let received = MonotonicClock.now()
+            awaiting = false
+            answered += 1
             var outcome = CallOutcome(ok: status == 200, status: status, receiveNs: 0)
             if status == 200, let body {
                 body.withUnsafeReadableBytes { raw in
@@ -103,15 +117,25 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
             }
             outcome.receiveNs = MonotonicClock.now() - received
             if !stop.isSet { recorder.record(outcome, latencyNs: received - sentAt) }
-            sendNext(context: context)
+            // A server that says it will close gets no more requests here; the worker reconnects.
+            if keepAlive { sendNext(context: context) } else { context.close(promise: nil) }
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        // The server closed the connection mid-run: the request in flight failed; the worker ends.
-        if !done, !stop.isSet { recorder.record(CallOutcome(ok: false, status: 0, receiveNs: 0), latencyNs: 0) }
-        finish(context: context)
-        context.fireChannelInactive()
+        defer { context.fireChannelInactive() }
+        guard !done else { return }
+        done = true
+        guard !stop.isSet else { return finished() }
+        // The server closed the connection (a keep-alive limit, a restart): the request in flight
+        // failed; the worker carries on over a new connection, unless connections keep dying unanswered.
+        if awaiting { recorder.record(CallOutcome(ok: false, status: 0, receiveNs: 0), latencyNs: 0) }
+        let barren = answered == 0 ? barrenReconnects + 1 : 0
+        guard barren <= 3 else { return finished() }
+        let finished = self.finished
+        Self.start(host: target.host, port: target.port, group: target.group, requests: requests, first: index, recorder: recorder, stop: stop,
+                   barrenReconnects: barren, finished: finished)
+            .whenFailure { _ in finished() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -160,3 +160,59 @@ func latency(_ step: [String: Any], _ key: String) -> Double { (step["latency"] 
         #expect(both.errorLine.contains("choose one of"), "\(both.stderr)")
     }
 }
+
+@Suite struct ReconnectTests {
+    /// A server that closes every connection after three answers (as keep-alive limits do): closed-loop
+    /// workers reconnect and go on instead of ending.
+    @Test func closedLoopWorkersOutliveClosedConnections() throws {
+        let script = temporaryPath("closing-server.py")
+        try """
+            import http.server, json, sys
+            class Handler(http.server.BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"
+                def log_message(self, *args): pass
+                def reply(self, body, close=False):
+                    data = json.dumps(body).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    if close: self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(data)
+                    if close: self.close_connection = True
+                def do_GET(self):
+                    self.reply({"name": "m", "inputs": [{"name": "a", "datatype": "FP32", "shape": [1, 4]}],
+                                "outputs": [{"name": "y", "datatype": "FP32", "shape": [1, 4]}]})
+                def do_POST(self):
+                    self.rfile.read(int(self.headers["Content-Length"]))
+                    self.answered = getattr(self, "answered", 0) + 1
+                    self.reply({"model_name": "m", "outputs": []}, close=self.answered % 3 == 0)
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            print(server.server_address[1], flush=True)
+            server.serve_forever()
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["python3", script]
+        let output = Pipe()
+        server.standardOutput = output
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        // SIGKILL: children of this test process inherit SIGTERM as ignored (an in-process server's
+        // graceful-shutdown setup ignores it process-wide), so terminate() would leave it running.
+        defer { kill(server.processIdentifier, SIGKILL) }
+        let port = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let json = temporaryPath("reconnect.json")
+        let result = try edgeinsight(["load", "127.0.0.1:\(port)", "--model", "m", "--concurrency", "2", "--warmup", "0.2s",
+                                      "--window", "0.5s", "--max-windows", "3", "--json", json])
+        #expect(result.status == 0, "\(result.stderr)")
+        let steps = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [[String: Any]])
+        let windows = try #require(steps.first?["windows"] as? [[String: Any]])
+        let completed = windows.compactMap { $0["completed"] as? Int }.reduce(0, +)
+        // Without reconnecting, two workers would stop after 3 answers each, in the warm-up.
+        #expect(completed > 30, "\(completed) answers in the measured windows")
+        #expect(windows.allSatisfy { ($0["completed"] as? Int ?? 0) > 0 })
+        // "Connection: close" is honoured: no request is written to a closing connection.
+        #expect(steps.first?["failed"] as? Int == 0)
+    }
+}
