@@ -254,6 +254,9 @@ final class Flow: @unchecked Sendable {
     private func finishIfDrained() {
         guard sourceClosed, !finished, queuedBytes == 0, delayLine.isEmpty else { return }
         finished = true
-        output.close(promise: nil)
+        // Close once the socket has taken what was written: a plain close would drop writes still
+        // waiting for the receiver (seen: a 5 MB download cut at 4.4 MB on a busy machine).
+        let output = self.output
+        output.writeAndFlush(ByteBuffer()).whenComplete { _ in output.close(promise: nil) }
     }
 }
