@@ -46,6 +46,8 @@ public final class LinkEmulator: Sendable {
 
     final class ConnectionStats: @unchecked Sendable {
         var accepted = 0, open = 0, failed = 0
+        /// Every connection's uplink flow, for per-connection counts.
+        var uplinkFlows: [Flow] = []
     }
 
     public init(profile: LinkProfile, target: HostPort, seed: UInt64 = 1) {
@@ -104,6 +106,7 @@ public final class LinkEmulator: Sendable {
                             return
                         }
                         let up = Flow(shaper: uplink, output: server) { clientSide.setPaused($0) }
+                        stats.uplinkFlows.append(up)
                         let down = Flow(shaper: downlink, output: client) { serverSide.setPaused($0) }
                         clientSide.join(ingress: up, egress: down, peer: server)
                         serverSide.join(ingress: down, egress: up, peer: client)
@@ -132,6 +135,12 @@ public final class LinkEmulator: Sendable {
         }.get()) ?? LinkCounters(profile: name, connectionsAccepted: 0, connectionsOpen: 0, connectionsFailed: 0,
                                  uplink: .init(offeredBytes: 0, deliveredBytes: 0, queuedBytes: 0, inFlightBytes: 0, achievedBitsPerSecond: 0, retransmittedSegments: 0),
                                  downlink: .init(offeredBytes: 0, deliveredBytes: 0, queuedBytes: 0, inFlightBytes: 0, achievedBitsPerSecond: 0, retransmittedSegments: 0))
+    }
+
+    /// Bytes each connection has delivered upstream so far, in the order connections were made.
+    func uplinkDeliveries() async -> [Int64] {
+        let stats = self.stats
+        return (try? await eventLoop.submit { stats.uplinkFlows.map(\.deliveredBytes) }.get()) ?? []
     }
 
     /// Stops listening and closes every connection.

@@ -166,6 +166,8 @@ final class Flow: @unchecked Sendable {
     var queue = CircularBuffer<ByteBuffer>()
     var queuedBytes = 0
     var hasTurn = false
+    /// Bytes this flow has handed to its receiver.
+    private(set) var deliveredBytes: Int64 = 0
 
     private var delayLine = CircularBuffer<(atNs: Int64, bytes: ByteBuffer)>()
     private var delayedBytes = 0
@@ -186,6 +188,7 @@ final class Flow: @unchecked Sendable {
     }
 
     func write(_ buffer: ByteBuffer) {
+        deliveredBytes += Int64(buffer.readableBytes)
         output.writeAndFlush(buffer, promise: nil)
         updateBackpressure()
     }
@@ -198,6 +201,7 @@ final class Flow: @unchecked Sendable {
             let size = chunk.readableBytes
             output.writeAndFlush(chunk, promise: nil)
             shaper.delivered(size)
+            deliveredBytes += Int64(size)
             finishIfDrained()
             return
         }
@@ -224,6 +228,7 @@ final class Flow: @unchecked Sendable {
             delayedBytes -= size
             output.write(next.bytes, promise: nil)
             shaper.delivered(size)
+            deliveredBytes += Int64(size)
             wrote = true
         }
         if wrote { output.flush() }
