@@ -106,10 +106,8 @@ struct LinkRun: AsyncParsableCommand {
     }
 
     static func write(_ counters: LinkCounters, to path: String) throws {
-        // Written beside and renamed, so a reader never sees half a file.
-        let temporary = path + ".tmp"
-        try Data(try prettyJSON(counters).utf8).write(to: URL(fileURLWithPath: temporary))
-        _ = rename(temporary, path)
+        // Atomic (written beside, then renamed): a reader never sees half a file.
+        try Data(try prettyJSON(counters).utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     static func summary(_ counters: LinkCounters) -> String {

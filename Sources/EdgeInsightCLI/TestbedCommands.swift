@@ -147,8 +147,8 @@ struct AgentCommand: AsyncParsableCommand {
         let result = try await onThread { try Agent.run(frozen) }
         let json = try prettyJSON(result)
         if let report {
-            try Data(json.utf8).write(to: URL(fileURLWithPath: report + ".tmp"))
-            _ = rename(report + ".tmp", report)
+            // Atomic: the runner reads the report as soon as the agent exits.
+            try Data(json.utf8).write(to: URL(fileURLWithPath: report), options: .atomic)
             print("\(place.rawValue) \(model): \(UnitFormat.significant(result.run.throughput)) fps, p99 \(DurationText.format(nanoseconds: result.run.endToEnd.p99Ns)), \(result.run.dropped) dropped")
         } else {
             print(json)

@@ -88,6 +88,20 @@ public final class OIPClient: Sendable {
     static let queueKey = Array("\"queue_time_ns\":".utf8)
     static let computeKey = Array("\"compute_time_ns\":".utf8)
 
+    /// The server's queue and compute times from a response body, read by a scan of its JSON header
+    /// (the first `headerLength` bytes; all of it without the binary extension), not a parse of it.
+    static func serverTimings(in body: ByteBuffer, headerLength: Int?) -> (queue: UInt64?, compute: UInt64?) {
+        body.withUnsafeReadableBytes { raw in
+            let header = UnsafeRawBufferPointer(rebasing: raw[0..<min(headerLength ?? raw.count, raw.count)])
+            return (integer(after: queueKey, in: header), integer(after: computeKey, in: header))
+        }
+    }
+
+    /// The binary extension's JSON header length, when the response has one.
+    static func headerLength(_ headers: HTTPHeaders) -> Int? {
+        headers.first(name: InferenceCodec.headerLengthField).flatMap { Int($0) }
+    }
+
     /// The non-negative integer following `key` in `bytes`, if any.
     static func integer(after key: [UInt8], in bytes: UnsafeRawBufferPointer) -> UInt64? {
         guard bytes.count > key.count else { return nil }
@@ -130,13 +144,21 @@ public final class OIPClient: Sendable {
         }
     }
 
+    /// The headers an infer request carries: its content type, the binary extension's header length,
+    /// the bearer token.
+    static func inferHeaders(_ prepared: PreparedRequest, token: String?) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: prepared.headerLength == nil ? "application/json" : "application/octet-stream")
+        if let length = prepared.headerLength { headers.add(name: InferenceCodec.headerLengthField, value: String(length)) }
+        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return headers
+    }
+
     /// Builds the HTTP request for a prepared body once, so sending it repeats no work.
     public func bind(_ path: String, _ prepared: PreparedRequest) -> BoundRequest {
         var request = HTTPClientRequest(url: base + path)
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: prepared.headerLength == nil ? "application/json" : "application/octet-stream")
-        if let length = prepared.headerLength { request.headers.add(name: InferenceCodec.headerLengthField, value: String(length)) }
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.headers = Self.inferHeaders(prepared, token: token)
         request.body = .bytes(prepared.body)
         let futureRequest = try! HTTPClient.Request(url: base + path, method: .POST, headers: request.headers, body: .byteBuffer(prepared.body))
         return BoundRequest(request: request, futureRequest: futureRequest)
@@ -149,12 +171,7 @@ public final class OIPClient: Sendable {
             let received = MonotonicClock.now()
             switch result {
             case .success(let response) where response.status.code == 200:
-                let body = response.body ?? ByteBuffer()
-                let headerLength = response.headers.first(name: InferenceCodec.headerLengthField).flatMap { Int($0) } ?? body.readableBytes
-                let (queue, compute) = body.withUnsafeReadableBytes { raw in
-                    let header = UnsafeRawBufferPointer(rebasing: raw[0..<min(headerLength, raw.count)])
-                    return (Self.integer(after: Self.queueKey, in: header), Self.integer(after: Self.computeKey, in: header))
-                }
+                let (queue, compute) = Self.serverTimings(in: response.body ?? ByteBuffer(), headerLength: Self.headerLength(response.headers))
                 completion(CallOutcome(ok: true, status: 200, serverQueueNs: queue, serverComputeNs: compute, receiveNs: MonotonicClock.now() - received))
             case .success(let response):
                 completion(CallOutcome(ok: false, status: Int(response.status.code), receiveNs: 0))
@@ -173,12 +190,7 @@ public final class OIPClient: Sendable {
             guard response.status.code == 200 else {
                 return CallOutcome(ok: false, status: Int(response.status.code), receiveNs: MonotonicClock.now() - received)
             }
-            // Only the server's timings are read, by a scan of the JSON header, not a parse of it.
-            let headerLength = response.headers.first(name: InferenceCodec.headerLengthField).flatMap { Int($0) } ?? body.readableBytes
-            let (queue, compute) = body.withUnsafeReadableBytes { raw in
-                let header = UnsafeRawBufferPointer(rebasing: raw[0..<min(headerLength, raw.count)])
-                return (Self.integer(after: Self.queueKey, in: header), Self.integer(after: Self.computeKey, in: header))
-            }
+            let (queue, compute) = Self.serverTimings(in: body, headerLength: Self.headerLength(response.headers))
             return CallOutcome(ok: true, status: 200, serverQueueNs: queue, serverComputeNs: compute, receiveNs: MonotonicClock.now() - received)
         } catch {
             return CallOutcome(ok: false, status: 0, receiveNs: 0)

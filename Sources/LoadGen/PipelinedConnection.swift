@@ -11,12 +11,9 @@ struct WireRequest: Sendable {
     let body: ByteBuffer
 
     init(host: String, port: Int, path: String, prepared: PreparedRequest, token: String?) {
-        var headers = HTTPHeaders()
+        var headers = OIPClient.inferHeaders(prepared, token: token)
         headers.add(name: "Host", value: "\(host):\(port)")
-        headers.add(name: "Content-Type", value: prepared.headerLength == nil ? "application/json" : "application/octet-stream")
         headers.add(name: "Content-Length", value: String(prepared.body.readableBytes))
-        if let length = prepared.headerLength { headers.add(name: InferenceCodec.headerLengthField, value: String(length)) }
-        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
         head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
         body = prepared.body
     }
@@ -99,7 +96,7 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
         case .head(let head):
             status = Int(head.status.code)
             keepAlive = head.isKeepAlive
-            headerLength = head.headers.first(name: InferenceCodec.headerLengthField).flatMap { Int($0) }
+            headerLength = OIPClient.headerLength(head.headers)
             body = nil
         case .body(var part):
             if body == nil { body = part } else { body!.writeBuffer(&part) }
@@ -109,11 +106,7 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
             answered += 1
             var outcome = CallOutcome(ok: status == 200, status: status, receiveNs: 0)
             if status == 200, let body {
-                body.withUnsafeReadableBytes { raw in
-                    let header = UnsafeRawBufferPointer(rebasing: raw[0..<min(headerLength ?? raw.count, raw.count)])
-                    outcome.serverQueueNs = OIPClient.integer(after: OIPClient.queueKey, in: header)
-                    outcome.serverComputeNs = OIPClient.integer(after: OIPClient.computeKey, in: header)
-                }
+                (outcome.serverQueueNs, outcome.serverComputeNs) = OIPClient.serverTimings(in: body, headerLength: headerLength)
             }
             outcome.receiveNs = MonotonicClock.now() - received
             if !stop.isSet { recorder.record(outcome, latencyNs: received - sentAt) }

@@ -259,6 +259,27 @@ public final class NodeProcess: @unchecked Sendable {
     }
 }
 
+/// Where a node's confinement landed: its own control group, or — where cgroups cannot be used —
+/// pinning to its cores, said in `mode` for the trial's record.
+struct AppliedConfinement {
+    let group: ControlGroup?
+    let mode: String
+    let cpuset: String?
+
+    /// Creates the group (`cgroupProblem` nil) or describes the fallback.
+    static func apply(name: String, _ confinement: Confinement, threads: Int, cgroupProblem: String?) throws(TestbedError) -> AppliedConfinement {
+        guard let cgroupProblem else {
+            let group = try ControlGroup.create(name, confinement)
+            return AppliedConfinement(group: group, mode: group.mode, cpuset: confinement.cpuset)
+        }
+        return AppliedConfinement(group: nil, mode: Affinity.describe(cpuset: confinement.cpuset, threads: threads, reason: cgroupProblem),
+                                  cpuset: confinement.cpuset)
+    }
+
+    /// The node's argv: pinned when there is no group (a group is joined at start, by `NodeProcess`).
+    func wrap(_ argv: [String]) -> [String] { group == nil ? Affinity.wrap(argv, cpuset: cpuset) : argv }
+}
+
 /// The fallback where cgroups cannot be used: pin the node to its cores with `taskset` and rely on
 /// its thread count; no CPU quota or memory limit.
 enum Affinity {

@@ -102,11 +102,10 @@ public final class Runner: Sendable {
                     if cloud?.settings != wanted {
                         cloud?.stop()
                         cloud = nil
-                        cloud = try CloudNode.start(wanted, executable: options.executable, logs: options.out + "/logs", useCgroups: cgroupProblem == nil)
+                        cloud = try CloudNode.start(wanted, executable: options.executable, logs: options.out + "/logs", cgroupProblem: cgroupProblem)
                     }
                 }
-                record = try runTrial(spec, number: skipped + index + 1, cloud: spec.placement.usesCloud ? cloud : nil, useCgroups: cgroupProblem == nil,
-                                      cgroupProblem: cgroupProblem)
+                record = try runTrial(spec, number: skipped + index + 1, cloud: spec.placement.usesCloud ? cloud : nil, cgroupProblem: cgroupProblem)
             } catch {
                 if stopping { break }
                 record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", parameters: spec.parameters)
@@ -142,7 +141,7 @@ public final class Runner: Sendable {
 
     // MARK: One trial
 
-    func runTrial(_ spec: TrialSpec, number: Int, cloud: CloudNode?, useCgroups: Bool, cgroupProblem: String?) throws -> TrialRecord {
+    func runTrial(_ spec: TrialSpec, number: Int, cloud: CloudNode?, cgroupProblem: String?) throws -> TrialRecord {
         var parameters = spec.parameters
         var linkNode: NodeProcess?
         var agentNode: NodeProcess?
@@ -190,13 +189,8 @@ public final class Runner: Sendable {
             threads = profile.cores
         }
         let confinement = Confinement(cpu: cpu, cpuset: spec.parameters["device.cpuset"], memory: memory)
-        var group: ControlGroup?
-        if useCgroups {
-            group = try ControlGroup.create("edge-\(getpid())-\(number)", confinement)
-            parameters["device.confinement"] = group!.mode
-        } else {
-            parameters["device.confinement"] = Affinity.describe(cpuset: confinement.cpuset, threads: threads, reason: cgroupProblem ?? "")
-        }
+        let confined = try AppliedConfinement.apply(name: "edge-\(getpid())-\(number)", confinement, threads: threads, cgroupProblem: cgroupProblem)
+        parameters["device.confinement"] = confined.mode
         let report = logs + "-agent.json"
         try? FileManager.default.removeItem(atPath: report)
         var argv = [options.executable, "agent", "--placement", spec.placement.rawValue, "--model", spec.parameters["model"] ?? "mobilenet_v2",
@@ -208,8 +202,7 @@ public final class Runner: Sendable {
         if let serverURL { argv += ["--server", serverURL] }
         if let quality = spec.parameters["split.jpeg_quality"] { argv += ["--split-quality", quality] }
         let cloudCPUBefore = cloud?.process.cpuSeconds
-        if group == nil { argv = Affinity.wrap(argv, cpuset: confinement.cpuset) }
-        let agent = try NodeProcess(name: "edge node", argv: argv, group: group, logFile: logs + "-agent.log")
+        let agent = try NodeProcess(name: "edge node", argv: confined.wrap(argv), group: confined.group, logFile: logs + "-agent.log")
         agentNode = agent
         let budget = (spec.duration("workload.warmup") ?? .seconds(1)) + (spec.duration("workload.duration") ?? .seconds(3)) + .seconds(120)
         let deadline = MonotonicClock.now() + UInt64(budget.nanoseconds)
@@ -348,13 +341,10 @@ final class CloudNode {
                  instances: spec.integer("cloud.instances") ?? 1, maxBatch: spec.integer("cloud.max_batch") ?? 1)
     }
 
-    static func start(_ settings: Settings, executable: String, logs: String, useCgroups: Bool) throws -> CloudNode {
-        var group: ControlGroup?
-        var mode = Affinity.describe(cpuset: settings.cpuset, threads: settings.threads, reason: ControlGroup.unavailableReason() ?? "")
-        if useCgroups {
-            group = try ControlGroup.create("cloud-\(getpid())-\(Int.random(in: 0..<1_000_000))", Confinement(cpu: settings.cpu, cpuset: settings.cpuset, memory: settings.memory))
-            mode = group!.mode
-        }
+    static func start(_ settings: Settings, executable: String, logs: String, cgroupProblem: String?) throws -> CloudNode {
+        let confined = try AppliedConfinement.apply(name: "cloud-\(getpid())-\(Int.random(in: 0..<1_000_000))",
+                                                    Confinement(cpu: settings.cpu, cpuset: settings.cpuset, memory: settings.memory),
+                                                    threads: settings.threads, cgroupProblem: cgroupProblem)
         var kernelLink: KernelLink?
         if settings.kernel {
             guard let index = KernelLink.freeIndex(preferred: Int(getpid()) % 251) else { throw TestbedError.nodeFailed("no free network namespace index") }
@@ -364,18 +354,18 @@ final class CloudNode {
         var argv = [executable, "serve", "--host", host, "--port", "0", "--instances", String(settings.instances), "--max-batch", String(settings.maxBatch),
                     "--threads", String(settings.threads), "--hint", "latency"]
         for model in settings.models { argv += ["--model", model] }
-        if group == nil { argv = Affinity.wrap(argv, cpuset: settings.cpuset) }
+        argv = confined.wrap(argv)
         if let kernelLink { argv = kernelLink.command(argv) }
         let process: NodeProcess
         do {
-            process = try NodeProcess(name: "cloud node", argv: argv, group: group, logFile: logs + "/cloud-node.log")
+            process = try NodeProcess(name: "cloud node", argv: argv, group: confined.group, logFile: logs + "/cloud-node.log")
         } catch {
             kernelLink?.remove()
             throw error
         }
         do {
             let port = try process.waitForPort(after: "http://\(host):", timeout: .seconds(120))
-            return CloudNode(settings: settings, process: process, host: host, port: port, confinement: mode, kernelLink: kernelLink)
+            return CloudNode(settings: settings, process: process, host: host, port: port, confinement: confined.mode, kernelLink: kernelLink)
         } catch {
             process.stop()
             kernelLink?.remove()
