@@ -137,11 +137,10 @@ public final class LinkEmulator: Sendable {
                                  downlink: .init(offeredBytes: 0, deliveredBytes: 0, queuedBytes: 0, inFlightBytes: 0, achievedBitsPerSecond: 0, retransmittedSegments: 0))
     }
 
-    /// Each connection's upstream bytes so far, delivered and waiting at the bottleneck, in the order
-    /// connections were made.
-    func uplinkFlows() async -> [(delivered: Int64, queued: Int)] {
+    /// Bytes each connection has delivered upstream so far, in the order connections were made.
+    func uplinkDeliveries() async -> [Int64] {
         let stats = self.stats
-        return (try? await eventLoop.submit { stats.uplinkFlows.map { ($0.deliveredBytes, $0.queuedBytes) } }.get()) ?? []
+        return (try? await eventLoop.submit { stats.uplinkFlows.map(\.deliveredBytes) }.get()) ?? []
     }
 
     /// Stops listening and closes every connection.

@@ -227,10 +227,7 @@ public enum LinkProbe {
 
     /// Sends `bytes` up; the receiver's timings.
     public static func upload(_ address: HostPort, bytes: Int, checkOrder: Bool = false) throws(LinkError) -> UploadTiming {
-        try upload(on: try ProbeSocket.connect(to: address), bytes: bytes, checkOrder: checkOrder)
-    }
-
-    static func upload(on socket: ProbeSocket, bytes: Int, checkOrder: Bool) throws(LinkError) -> UploadTiming {
+        let socket = try ProbeSocket.connect(to: address)
         var mode = UInt8(ascii: checkOrder ? "O" : "U")
         try withUnsafeBytes(of: &mode) { (raw) throws(LinkError) in try socket.send(raw) }
         try socket.send(UInt64(bytes))
@@ -270,13 +267,8 @@ public enum LinkProbe {
     }
 
     /// `connections` uploads of `bytes` each, at once, on their own threads; each one's receiver timings.
-    /// Every connection is made before any sends, so they share the link from the start however
-    /// slowly a busy machine starts their threads.
     public static func uploads(_ address: HostPort, bytes: Int, connections: Int, checkOrder: Bool = false) throws(LinkError) -> [UploadTiming] {
-        var sockets: [ProbeSocket] = []
-        for _ in 0..<connections { sockets.append(try ProbeSocket.connect(to: address)) }
-        let connected = sockets
-        return try inParallel(connections) { (index) throws(LinkError) in try upload(on: connected[index], bytes: bytes, checkOrder: checkOrder) }
+        try inParallel(connections) { _ throws(LinkError) in try upload(address, bytes: bytes, checkOrder: checkOrder) }
     }
 
     /// `connections` downloads of `bytes` each, at once; each one's first-to-last-byte time.
