@@ -153,7 +153,7 @@ public final class LinkSink: @unchecked Sendable {
                 while try socket.receive(into: one) == 1 { try socket.send(UnsafeRawBufferPointer(one)) }
             case UInt8(ascii: "U"), UInt8(ascii: "O"):
                 let checkOrder = buffer[0] == UInt8(ascii: "O")
-                let total = Int(try socket.receiveUInt64())
+                let total = Int(clamping: try socket.receiveUInt64())
                 var received = 0
                 var first: UInt64 = 0, quarter: UInt64 = 0, threeQuarters: UInt64 = 0
                 var inOrder = true
@@ -167,12 +167,12 @@ public final class LinkSink: @unchecked Sendable {
                     }
                     received += count
                     if quarter == 0, received >= total / 4 { quarter = now }
-                    if threeQuarters == 0, received >= total * 3 / 4 { threeQuarters = now }
+                    if threeQuarters == 0, received >= total - total / 4 { threeQuarters = now }
                 }
                 try socket.send(inOrder ? MonotonicClock.now() - first : UInt64.max)
                 try socket.send(threeQuarters - quarter)
             case UInt8(ascii: "D"):
-                var remaining = Int(try socket.receiveUInt64())
+                var remaining = Int(clamping: try socket.receiveUInt64())
                 while remaining > 0 {
                     let count = min(buffer.count, remaining)
                     try socket.send(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
@@ -269,6 +269,48 @@ public enum LinkProbe {
     /// `connections` uploads of `bytes` each, at once, on their own threads; each one's receiver timings.
     public static func uploads(_ address: HostPort, bytes: Int, connections: Int, checkOrder: Bool = false) throws(LinkError) -> [UploadTiming] {
         try inParallel(connections) { _ throws(LinkError) in try upload(address, bytes: bytes, checkOrder: checkOrder) }
+    }
+
+    /// `connections` uploads that send until stopped: every connection stays backlogged however late
+    /// a busy machine starts its thread, so shares measured between any two moments after all have
+    /// begun are the link's doing, not the senders'.
+    public static func continuousUploads(_ address: HostPort, connections: Int) throws(LinkError) -> ContinuousUploads {
+        var sockets: [ProbeSocket] = []
+        for _ in 0..<connections { sockets.append(try ProbeSocket.connect(to: address)) }
+        return ContinuousUploads(sockets)
+    }
+
+    /// Upload threads started by `continuousUploads`; `stop()` ends them.
+    public final class ContinuousUploads: @unchecked Sendable {
+        private let sockets: [ProbeSocket]
+        private let done = DispatchGroup()
+
+        fileprivate init(_ sockets: [ProbeSocket]) {
+            self.sockets = sockets
+            for socket in sockets {
+                done.enter()
+                Thread { [done] in
+                    defer { done.leave() }
+                    let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
+                    defer { chunk.deallocate() }
+                    chunk.initializeMemory(as: UInt8.self, repeating: 0)
+                    var mode = UInt8(ascii: "U")
+                    do throws(LinkError) {
+                        try withUnsafeBytes(of: &mode) { (raw) throws(LinkError) in try socket.send(raw) }
+                        try socket.send(UInt64.max)
+                        while true { try socket.send(UnsafeRawBufferPointer(chunk)) }
+                    } catch {
+                        return  // stopped: the socket was shut down under the send
+                    }
+                }.start()
+            }
+        }
+
+        /// Shuts every socket down (a blocked send fails at once) and waits for the threads.
+        public func stop() {
+            for socket in sockets { shutdown(socket.fd, Int32(SHUT_RDWR)) }
+            done.wait()
+        }
     }
 
     /// `connections` downloads of `bytes` each, at once; each one's first-to-last-byte time.

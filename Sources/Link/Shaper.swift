@@ -35,6 +35,9 @@ final class DirectionShaper: @unchecked Sendable {
     private var wakeupAtNs: Int64 = .max
 
     static let lookaheadNs: Int64 = 2_000_000
+    static let catchUpNs: Int64 = 25_000_000
+    /// No bytes waited at the bottleneck since the last were sent.
+    private var idle = true
 
     // Counters (read on the event loop).
     private(set) var offeredBytes: Int64 = 0
@@ -42,8 +45,10 @@ final class DirectionShaper: @unchecked Sendable {
     private(set) var waitingBytes: Int64 = 0
     private(set) var retransmittedSegments: Int64 = 0
     /// Time with bytes on their way, so throughput counts the link's busy time, not its idle time.
-    private(set) var busyNs: Int64 = 0
+    private var finishedBusyNs: Int64 = 0
     private var busySinceNs: Int64 = 0
+    /// Busy time so far, the current busy spell included (a link read while it works is busy now).
+    var busyNs: Int64 { finishedBusyNs + (offeredBytes > deliveredBytes ? nowNs() - busySinceNs : 0) }
 
     init(shape: DirectionShape, eventLoop: EventLoop, seed: UInt64) {
         self.shape = shape
@@ -83,7 +88,7 @@ final class DirectionShaper: @unchecked Sendable {
     /// Counts bytes handed to the receiving socket.
     func delivered(_ size: Int) {
         deliveredBytes += Int64(size)
-        if deliveredBytes == offeredBytes { busyNs += nowNs() - busySinceNs }
+        if deliveredBytes == offeredBytes { finishedBusyNs += nowNs() - busySinceNs }
     }
 
     /// Moves queued bytes through the bottleneck, in turns, up to `lookahead` ahead of now.
@@ -103,8 +108,13 @@ final class DirectionShaper: @unchecked Sendable {
 
             var departureNs = now
             if let bandwidth = shape.bandwidth {
-                virtualFinishNs = max(virtualFinishNs, now - burstNs) + Int64(bandwidth.transmissionNanoseconds(size))
+                // An idle link banks at most a burst of credit. A backlogged one was sending all along,
+                // so a wake-up the machine made late (a busy CPU) is caught up, not lost from the rate —
+                // up to `catchUpNs`, past which the stall is the emulator's, not the link's.
+                let credit = idle ? burstNs : max(burstNs, Self.catchUpNs)
+                virtualFinishNs = max(virtualFinishNs, now - credit) + Int64(bandwidth.transmissionNanoseconds(size))
                 departureNs = max(now, virtualFinishNs)
+                idle = false
             }
             let arrivalNs = departureNs + Int64(shape.delay.nanoseconds) + jitterNs() + lossPenaltyNs(size, following: flow.queuedBytes)
 
@@ -113,6 +123,7 @@ final class DirectionShaper: @unchecked Sendable {
             flow.deliver(chunk, atNs: arrivalNs)
             flow.updateBackpressure()
         }
+        idle = true
     }
 
     private func scheduleWakeup(atNs deadline: Int64) {
