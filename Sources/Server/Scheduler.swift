@@ -28,9 +28,13 @@ actor Scheduler {
         var continuation: CheckedContinuation<Completion, any Error>
     }
 
-    init(model: any ServedModel, statistics: ModelStatistics) {
+    /// Where the scheduler's tasks run (nil: the shared pool), as the server's requests do.
+    private let executor: (any TaskExecutor)?
+
+    init(model: any ServedModel, statistics: ModelStatistics, executor: (any TaskExecutor)? = nil) {
         self.model = model
         self.statistics = statistics
+        self.executor = executor
         freeInstances = Array((0..<model.config.instances).reversed())
     }
 
@@ -69,16 +73,16 @@ actor Scheduler {
                 head = 0
             }
             let instance = freeInstances.removeLast()
-            Task { await self.run(batch, on: instance) }
+            Task(executorPreference: executor) { await self.run(batch, on: instance) }
         }
     }
 
     private func armTimer(after delay: Duration) {
         guard !timerArmed else { return }
         timerArmed = true
-        Task {
+        Task(executorPreference: executor) {
             try? await Task.sleep(for: delay)
-            self.timerFired()
+            await self.timerFired()
         }
     }
 

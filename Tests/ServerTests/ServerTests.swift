@@ -221,6 +221,53 @@ func writeFloats(_ values: [Float], to path: String) throws {
         #expect(after - before < 64 << 20, "RSS grew from \(Bytes(before)) to \(Bytes(after))")
     }
 
+    /// `--http-threads 1`: requests are read and handled on the server's own event loop (no shared
+    /// I/O group), two requests still run at once on two instances, echo their own inputs, and
+    /// SIGTERM still drains them.
+    @Test func ownHTTPThreadsServeConcurrentlyAndDrain() throws {
+        func threadNames(_ server: ServerProcess) throws -> [String] {
+            let tasks = "/proc/\(server.process.processIdentifier)/task"
+            return try FileManager.default.contentsOfDirectory(atPath: tasks).map {
+                (try? String(contentsOfFile: "\(tasks)/\($0)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            }
+        }
+        let shared = try ServerProcess(["--model", "sleep:10ms", "--max-batch", "0"])
+        let sharedThreads = try threadNames(shared)
+        shared.stop()
+        // The default reads requests on NIO's shared group (named NIO-SGLTN-…): the check below can fail.
+        #expect(sharedThreads.contains { $0.hasPrefix("NIO-SGLTN") }, "\(sharedThreads)")
+
+        let server = try ServerProcess(["--model", "sleep:500ms", "--max-batch", "0", "--instances", "2", "--http-threads", "1"])
+        let ownThreads = try threadNames(server)
+        #expect(!ownThreads.contains { $0.hasPrefix("NIO-SGLTN") } && ownThreads.contains { $0.hasPrefix("NIO-ELT") }, "\(ownThreads)")
+        let script = #"""
+        import sys, json, http.client, threading, time, os, signal
+        port, pid = int(sys.argv[1]), int(sys.argv[2])
+        out = {}
+        def call(k):
+            body = json.dumps({"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [k] * 16}]}).encode()
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            c.request("POST", "/v2/models/sleep/infer", body=body)
+            r = c.getresponse()
+            reply = json.loads(r.read())
+            out[k] = {"status": r.status, "echo": reply["outputs"][0]["data"] == [k] * 16, "queue_ms": reply["parameters"]["queue_time_ns"] / 1e6}
+        threads = [threading.Thread(target=call, args=(k,)) for k in (1, 2)]
+        for t in threads: t.start()
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGTERM)
+        for t in threads: t.join()
+        print(json.dumps(out))
+        """#
+        let result = try python(script, [String(server.port), String(server.process.processIdentifier)])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: [String: Any]], "\(result.stdout)\(result.stderr)")
+        for key in ["1", "2"] {
+            #expect(report[key]?["status"] as? Int == 200 && report[key]?["echo"] as? Bool == true, "\(result.stdout)")
+            // Two instances: neither request waited for the other's 500 ms.
+            #expect((report[key]?["queue_ms"] as? Double ?? 1e9) < 400, "\(result.stdout)")
+        }
+        #expect(server.stop() == 0)
+    }
+
     @Test func sigtermDrainsRequestsInFlight() throws {
         let server = try ServerProcess(["--model", "sleep:1s", "--max-batch", "0"])
         let script = #"""
