@@ -198,8 +198,7 @@ func latency(_ step: [String: Any], _ key: String) -> Double { (step["latency"] 
         server.standardOutput = output
         server.standardError = FileHandle.nullDevice
         try server.run()
-        // SIGKILL: children of this test process inherit SIGTERM as ignored (an in-process server's
-        // graceful-shutdown setup ignores it process-wide), so terminate() would leave it running.
+        // SIGKILL: a throwaway helper needs no graceful exit, and nothing can ignore or block it.
         defer { kill(server.processIdentifier, SIGKILL) }
         let port = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let json = temporaryPath("reconnect.json")
