@@ -93,7 +93,7 @@ func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thr
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
-        abstract: "Be an edge node: a camera at a frame rate, inferring locally or sending each frame to a cloud node.",
+        abstract: "Be an edge node: a camera at a frame rate, inferring locally or sending frames to a cloud node.",
         discussion: """
             Placements: edge (decode, pre-process, infer here), cloud-raw (send the camera's JPEG),
             cloud-tensor (pre-process here, send the tensor), split (shrink and re-encode here, send the
@@ -123,6 +123,8 @@ struct AgentCommand: AsyncParsableCommand {
     var duration = "3s"
     @Option(help: "Frames that may wait on the device before new ones are dropped.")
     var queue = 4
+    @Option(help: "Requests a cloud placement keeps in flight (1: send a frame once the previous answer is back).")
+    var inflight = 1
     @Option(help: "Measurement window, e.g. 1s (the report's timeline slices).")
     var window = "1s"
     @Option(help: "Inference threads on the device.")
@@ -143,6 +145,8 @@ struct AgentCommand: AsyncParsableCommand {
         var config = AgentConfig(placement: place, model: model, server: server, fps: fps, poisson: arrivals == "poisson", width: size.width, height: size.height,
                                  jpegQuality: jpegQuality, splitQuality: splitQuality, warmup: warm, duration: measure, queue: queue, threads: threads)
         config.window = windowWidth
+        guard (1...64).contains(inflight) else { throw ValidationError("--inflight must be 1–64, got \(inflight)") }
+        config.inflight = inflight
         let frozen = config
         let result = try await onThread { try Agent.run(frozen) }
         let json = try prettyJSON(result)

@@ -89,16 +89,18 @@ public enum EdgePipeline {
     ) throws(ImagingError) -> EdgePipelineReport {
         try validate(config)
         let local = try LocalInference(model: model, pipeline: config.pipeline, source: config.source)
-        return try run(config, processor: local, trace: writer, progress: progress)
+        return try run(config, processors: [local], trace: writer, progress: progress)
     }
 
-    /// Frames from the source go, one at a time, to `processor`: local inference, or a request to a
-    /// cloud node (the testbed's placements).
+    /// Frames from the source go to `processors`: local inference, or requests to a cloud node (the
+    /// testbed's placements). Each processor takes one frame at a time on a thread of its own, so
+    /// several processors keep several frames in flight (requests overlapping a link's round trip).
     public static func run(
-        _ config: EdgePipelineConfig, processor: any FrameProcessor, trace writer: TraceWriter? = nil,
+        _ config: EdgePipelineConfig, processors: [any FrameProcessor], trace writer: TraceWriter? = nil,
         progress: @escaping (EdgePipelineProgress) -> Void = { _ in }
     ) throws(ImagingError) -> EdgePipelineReport {
         try validate(config)
+        guard let first = processors.first else { throw .badSource("no frame processor") }
         let producer = try FrameProducer(config.source)
         let queue = FrameQueue(capacity: config.queueCapacity)
         let counters = SourceCounters()
@@ -111,40 +113,37 @@ public enum EdgePipeline {
         source.name = "edgeinsight-source"
         source.start()
 
-        var statistics = StageStatistics()
-        var errors: [String: Int] = [:]
-        var finished: [(captureNs: UInt64, e2eNs: UInt64, queueNs: UInt64)] = []
-        var processed = 0, failed = 0, topClass = 0
-        var bytes = 0.0
+        // What every processor finished, under one lock (a frame's worth of work per acquisition).
+        let tally = TallyBox()
+        let shared = SharedWriter(writer)
+        let reportProgress = { (now: UInt64) in
+            let processed = tally.state.withLock { $0.processed }
+            progress(EdgePipelineProgress(
+                elapsed: .nanoseconds(Int64(now - start)), total: config.duration, offered: counters.offered.load(ordering: .relaxed),
+                processed: processed, dropped: counters.dropped.load(ordering: .relaxed), queued: queue.count))
+        }
+        let helpers = DispatchGroup()
+        for processor in processors.dropFirst() {
+            let borrowed = Borrowed(processor)
+            helpers.enter()
+            let thread = Thread {
+                consume(queue, processor: borrowed.value, start: start, tally: tally, writer: shared)
+                helpers.leave()
+            }
+            thread.name = "edgeinsight-device"
+            thread.start()
+        }
+        // The first processor runs here and reports progress about once a second.
         var nextReport = start + 1_000_000_000
-        while let frame = queue.take(timeout: 200_000_000) {
-            var trace = frame.trace
-            trace.mark(.queue, until: MonotonicClock.now())
-            if (trace.spans.first?.startNs ?? start) < start {
-                _ = try? frame.jpeg.withUnsafeBytesIfPresent { try processor.process(jpeg: $0, trace: &trace) }
-                continue
-            }
-            do {
-                if let jpeg = frame.jpeg { bytes += Double(jpeg.count) }
-                if frame.jpeg == nil, let error = trace.error { throw ImagingError.badSource(error) }
-                topClass = try frame.jpeg.withUnsafeBytesIfPresent { try processor.process(jpeg: $0, trace: &trace) }
-                statistics.add(trace)
-                let queued = trace.spans.first { $0.stage == .queue }?.durationNs ?? 0
-                finished.append((trace.spans[0].startNs, trace.endToEndNs, queued))
-                processed += 1
-            } catch {
-                trace.error = "\(error)"
-                errors["\(error)", default: 0] += 1
-                failed += 1
-            }
-            writer?.write(trace)
-            let now = MonotonicClock.now()
+        consume(queue, processor: first, start: start, tally: tally, writer: shared) { now in
             if now >= nextReport {
                 nextReport += 1_000_000_000
-                progress(EdgePipelineProgress(
-                    elapsed: .nanoseconds(Int64(now - start)), total: config.duration, offered: counters.offered.load(ordering: .relaxed),
-                    processed: processed, dropped: counters.dropped.load(ordering: .relaxed), queued: queue.count))
+                reportProgress(now)
             }
+        }
+        helpers.wait()
+        let (statistics, errors, finished, processed, failed, topClass, bytes) = tally.state.withLock {
+            ($0.statistics, $0.errors, $0.finished, $0.processed, $0.failed, $0.topClass, $0.bytes)
         }
         let end = MonotonicClock.now()
         while !source.isFinished { usleep(1000) }
@@ -153,14 +152,62 @@ public enum EdgePipeline {
         let offerEnd = counters.lastIntended.load(ordering: .relaxed)
         let seconds = Double(end - start) / 1e9
         return EdgePipelineReport(
-            source: Self.describe(config.source), arrivals: config.arrivals.description, pipeline: processor.pipelineDescription,
+            source: Self.describe(config.source), arrivals: config.arrivals.description, pipeline: first.pipelineDescription,
             queueCapacity: config.queueCapacity, offered: offered, processed: processed, dropped: dropped, failed: failed,
             errors: errors, durationSeconds: seconds,
             offeredRate: offered > 1 && offerEnd > start ? Double(offered - 1) / (Double(offerEnd - start) / 1e9) : Double(offered) / seconds,
             throughput: Double(processed) / seconds,
             meanFrameBytes: processed + failed > 0 ? bytes / Double(processed + failed) : 0,
             endToEnd: statistics.endToEnd.summary, stages: statistics.stages,
-            timeline: timeline(finished, drops: counters.dropTimes(), start: start, width: config.timelineSlice), applied: processor.applied, lastTopClass: topClass)
+            timeline: timeline(finished, drops: counters.dropTimes(), start: start, width: config.timelineSlice), applied: first.applied, lastTopClass: topClass)
+    }
+
+    /// What the device's processors have done so far.
+    private struct Tally {
+        var statistics = StageStatistics()
+        var errors: [String: Int] = [:]
+        var finished: [(captureNs: UInt64, e2eNs: UInt64, queueNs: UInt64)] = []
+        var processed = 0, failed = 0, topClass = 0
+        var bytes = 0.0
+    }
+
+    private final class TallyBox: Sendable {
+        let state = Mutex(Tally())
+    }
+
+    /// One processor's loop: take a frame, process it, record it, until the source is done.
+    private static func consume(_ queue: FrameQueue, processor: any FrameProcessor, start: UInt64, tally: TallyBox, writer: SharedWriter,
+                                afterEach: (UInt64) -> Void = { _ in }) {
+        while let frame = queue.take(timeout: 200_000_000) {
+            var trace = frame.trace
+            trace.mark(.queue, until: MonotonicClock.now())
+            if (trace.spans.first?.startNs ?? start) < start {
+                _ = try? frame.jpeg.withUnsafeBytesIfPresent { try processor.process(jpeg: $0, trace: &trace) }
+                continue
+            }
+            var topClass: Int?
+            do {
+                if frame.jpeg == nil, let error = trace.error { throw ImagingError.badSource(error) }
+                topClass = try frame.jpeg.withUnsafeBytesIfPresent { try processor.process(jpeg: $0, trace: &trace) }
+            } catch {
+                trace.error = "\(error)"
+            }
+            tally.state.withLock { tally in
+                tally.bytes += Double(frame.jpeg?.count ?? 0)
+                if let topClass {
+                    tally.statistics.add(trace)
+                    let queued = trace.spans.first { $0.stage == .queue }?.durationNs ?? 0
+                    tally.finished.append((trace.spans[0].startNs, trace.endToEndNs, queued))
+                    tally.processed += 1
+                    tally.topClass = topClass
+                } else {
+                    tally.errors[trace.error ?? "unknown error", default: 0] += 1
+                    tally.failed += 1
+                }
+                writer.write(trace)
+            }
+            afterEach(MonotonicClock.now())
+        }
     }
 
     static func validate(_ config: EdgePipelineConfig) throws(ImagingError) {
@@ -258,6 +305,19 @@ private final class SourceCounters: Sendable {
 
 /// The bounded queue between the source and the device.
 /// A mutex and a semaphore: the two sides are plain threads with their own clocks.
+/// The trace writer, written by whichever processor thread holds the tally's lock.
+private final class SharedWriter: @unchecked Sendable {  // used only under the tally's lock
+    let writer: TraceWriter?
+    init(_ writer: TraceWriter?) { self.writer = writer }
+    func write(_ trace: ItemTrace) { writer?.write(trace) }
+}
+
+/// A processor handed to the one thread that uses it from then on.
+private struct Borrowed: @unchecked Sendable {
+    let value: any FrameProcessor
+    init(_ value: any FrameProcessor) { self.value = value }
+}
+
 private final class FrameQueue: Sendable {
     private let state: Mutex<(frames: [Frame], closed: Bool)>
     private let available = DispatchSemaphore(value: 0)

@@ -25,6 +25,10 @@ public struct AgentConfig: Sendable {
     public var threads: Int
     /// Measurement windows (the report's timeline slices).
     public var window: Duration = .seconds(1)
+    /// Requests a cloud placement keeps in flight: 1 is stop-and-wait (a frame is sent when the
+    /// answer to the previous one is back); more overlap the link's round trip, as a device that
+    /// streams would. The edge placement infers one frame at a time.
+    public var inflight = 1
 
     public init(placement: Placement, model: String, server: String?, fps: Double, poisson: Bool, width: Int, height: Int, jpegQuality: Int,
                 splitQuality: Int, warmup: Duration, duration: Duration, queue: Int, threads: Int) {
@@ -63,13 +67,13 @@ public struct AgentReport: Sendable, Codable {
 }
 
 /// The edge node: a camera at a frame rate feeding the device, which infers locally (`edge`) or sends
-/// each frame to the cloud node in the placement's form, one at a time, so a slow device or a thin link
-/// shows as queueing and drops.
+/// each frame to the cloud node in the placement's form (`inflight` at a time), so a slow device or a
+/// thin link shows as queueing and drops.
 public enum Agent {
     public static func run(_ config: AgentConfig, progress: @escaping (EdgePipelineProgress) -> Void = { _ in }) throws -> AgentReport {
         let source = SourceKind.camera(width: config.width, height: config.height, quality: config.jpegQuality, subsampling: .s420, seed: 1)
-        let processor: any FrameProcessor
-        var remote: RemoteInference?
+        let processors: [any FrameProcessor]
+        var remotes: [RemoteInference] = []
         if config.placement == .edge {
             let engine = try OpenVINOEngine()
             let file = try ModelZoo.resolve(config.model)
@@ -77,14 +81,17 @@ public enum Agent {
             settings.threads = config.threads
             settings.hint = .latency
             let compiled = try engine.compile(modelAt: file.path, settings: settings)
-            processor = try LocalInference(model: compiled, pipeline: nil, source: source)
+            processors = [try LocalInference(model: compiled, pipeline: nil, source: source)]
         } else {
             guard let server = config.server else { throw TestbedError.trialFailed("placement \(config.placement.rawValue) needs a server") }
-            let made = try RemoteInference(placement: config.placement, server: server, model: config.model, splitQuality: config.splitQuality)
-            remote = made
-            processor = made
+            guard config.inflight >= 1 else { throw TestbedError.trialFailed("inflight must be at least 1, got \(config.inflight)") }
+            let client = try OIPClient(base: server, connections: config.inflight)
+            remotes = try (0..<config.inflight).map { _ in
+                try RemoteInference(placement: config.placement, client: client, server: server, model: config.model, splitQuality: config.splitQuality)
+            }
+            processors = remotes
         }
-        defer { remote?.shutdown() }
+        defer { remotes.first?.shutdown() }
         let arrivals: ArrivalProcess = config.poisson ? .poisson(rate: config.fps, seed: 1) : .fixed(fps: config.fps)
         var measured = EdgePipelineConfig(source: source, arrivals: arrivals, duration: config.duration)
         measured.queueCapacity = config.queue
@@ -92,14 +99,15 @@ public enum Agent {
         measured.warmup = config.warmup
         // The pipeline's clock starts within microseconds of this; requests of frames captured in the
         // warm-up are sent but not counted in the means.
-        remote?.measureFromNs = MonotonicClock.now() + 2_000_000 + UInt64(config.warmup.nanoseconds)
+        let measureFrom = MonotonicClock.now() + 2_000_000 + UInt64(config.warmup.nanoseconds)
+        for remote in remotes { remote.measureFromNs = measureFrom }
         let cpuBefore = Self.cpuSeconds(), wallBefore = MonotonicClock.now()
-        let report = try EdgePipeline.run(measured, processor: processor, progress: progress)
-        let counters = remote?.counters()
+        let report = try EdgePipeline.run(measured, processors: processors, progress: progress)
+        let counters = remotes.map { $0.counters }.reduce(RemoteInference.Counters(), +)
         return AgentReport(
             placement: config.placement.rawValue, model: config.model, run: report,
-            requestBytesMean: counters?.requestBytesMean ?? 0,
-            requestsSent: counters?.requestsSent ?? 0, serverQueueMsMean: counters?.queueMsMean, serverComputeMsMean: counters?.computeMsMean,
+            requestBytesMean: counters.requestBytesMean,
+            requestsSent: counters.allSent, serverQueueMsMean: counters.queueMsMean, serverComputeMsMean: counters.computeMsMean,
             cpuSeconds: Self.cpuSeconds() - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: Self.peakResidentBytes())
     }
 
@@ -130,17 +138,17 @@ public final class RemoteInference: FrameProcessor {
     let encoder: JPEGEncoder?
     let splitQuality: Int
     var tensor: UnsafeMutableRawBufferPointer
-    private var sent = 0, bodyBytes = 0, queueNs: UInt64 = 0, computeNs: UInt64 = 0, timed = 0, allSent = 0
+    private(set) var counters = Counters()
     /// Requests for frames captured before this are sent but left out of the means (the warm-up).
     var measureFromNs: UInt64 = 0
 
     public let pipelineDescription: String
     public var applied: AppliedSettings? { nil }
 
-    public init(placement: Placement, server: String, model: String, splitQuality: Int) throws {
+    /// A device-side sender on `client` (which several senders may share, a connection each).
+    public init(placement: Placement, client: OIPClient, server: String, model: String, splitQuality: Int) throws {
         self.placement = placement
         self.splitQuality = splitQuality
-        let client = try OIPClient(base: server, connections: 4)
         self.client = client
         path = "/v2/models/\(model)/infer"
         let metadata = try Self.blocking { try await client.getJSON("/v2/models/\(model)") }
@@ -206,29 +214,32 @@ public final class RemoteInference: FrameProcessor {
         let roundTrip = answeredAt - sentAt
         trace.mark(.network, until: sentAt + roundTrip - min(server, roundTrip))
         trace.mark(.infer, until: answeredAt)
-        allSent += 1
+        counters.allSent += 1
         guard (trace.spans.first?.startNs ?? measureFromNs) >= measureFromNs else { return 0 }
-        sent += 1
-        bodyBytes += body.count
+        counters.sent += 1
+        counters.bodyBytes += body.count
         if let queue = outcome.serverQueueNs, let compute = outcome.serverComputeNs {
-            queueNs += queue
-            computeNs += compute
-            timed += 1
+            counters.queueNs += queue
+            counters.computeNs += compute
+            counters.timed += 1
         }
         return 0
     }
 
+    /// What a sender sent: all requests, and sums over the measured ones (means are taken once the
+    /// senders' counts are added up).
     struct Counters {
-        var requestsSent: Int
-        var requestBytesMean: Double
-        var queueMsMean: Double?
-        var computeMsMean: Double?
-    }
+        var allSent = 0, sent = 0, bodyBytes = 0, timed = 0
+        var queueNs: UInt64 = 0, computeNs: UInt64 = 0
 
-    func counters() -> Counters {
-        Counters(requestsSent: allSent, requestBytesMean: sent > 0 ? Double(bodyBytes) / Double(sent) : 0,
-                 queueMsMean: timed > 0 ? Double(queueNs) / Double(timed) / 1e6 : nil,
-                 computeMsMean: timed > 0 ? Double(computeNs) / Double(timed) / 1e6 : nil)
+        var requestBytesMean: Double { sent > 0 ? Double(bodyBytes) / Double(sent) : 0 }
+        var queueMsMean: Double? { timed > 0 ? Double(queueNs) / Double(timed) / 1e6 : nil }
+        var computeMsMean: Double? { timed > 0 ? Double(computeNs) / Double(timed) / 1e6 : nil }
+
+        static func + (a: Counters, b: Counters) -> Counters {
+            Counters(allSent: a.allSent + b.allSent, sent: a.sent + b.sent, bodyBytes: a.bodyBytes + b.bodyBytes, timed: a.timed + b.timed,
+                     queueNs: a.queueNs + b.queueNs, computeNs: a.computeNs + b.computeNs)
+        }
     }
 
     func shutdown() {

@@ -56,6 +56,7 @@ public struct Experiment: Sendable {
         ("workload.warmup", "1s", .duration),
         ("workload.window", "1s", .duration),
         ("workload.queue", "4", .integer(1...10_000)),
+        ("workload.inflight", "1", .integer(1...64)),
         ("device.profile", "", .text),
         ("device.cpu", "1", .positiveNumber),
         ("device.cpuset", "", .text),
@@ -183,7 +184,7 @@ public struct Experiment: Sendable {
     }
 
     /// The trials of the sweep: the grid's combinations (or the explicit list) × repetitions. Settings
-    /// a placement does not use (the link and cloud node for `edge`) are left out, so trials that
+    /// a placement does not use (the link, cloud node and requests in flight for `edge`) are left out, so trials that
     /// differ only in those are one trial.
     public func trials() -> [TrialSpec] {
         var combinations: [[String: String]] = [[:]]
@@ -196,7 +197,8 @@ public struct Experiment: Sendable {
         for combination in combinations {
             var parameters = base.merging(combination) { $1 }
             if parameters["placement"] == Placement.edge.rawValue {
-                for key in parameters.keys where key == "link" || key.hasPrefix("link.") || key.hasPrefix("cloud.") || key.hasPrefix("split.") {
+                for key in parameters.keys where key == "link" || key.hasPrefix("link.") || key.hasPrefix("cloud.") || key.hasPrefix("split.")
+                    || key == "workload.inflight" {
                     parameters[key] = nil
                 }
             } else if parameters["placement"] != Placement.split.rawValue {

@@ -201,6 +201,7 @@ public final class Runner: Sendable {
                     "--queue", spec.parameters["workload.queue"] ?? "4", "--window", spec.parameters["workload.window"] ?? "1s", "--threads", String(threads), "--report", report]
         if let serverURL { argv += ["--server", serverURL] }
         if let quality = spec.parameters["split.jpeg_quality"] { argv += ["--split-quality", quality] }
+        if let inflight = spec.parameters["workload.inflight"] { argv += ["--inflight", inflight] }
         let cloudCPUBefore = cloud?.process.cpuSeconds
         let agent = try NodeProcess(name: "edge node", argv: confined.wrap(argv), group: confined.group, logFile: logs + "-agent.log")
         agentNode = agent

@@ -12,13 +12,14 @@ import TestSupport
               placement: [edge, cloud-raw]
               link: [lte, ethernet]
               workload.fps: [5, 10]
+              workload.inflight: [1, 2]
             """, path: "x.yaml")
         let trials = experiment.trials()
-        // edge: 2 fps values (the link does not matter); cloud-raw: 2 links × 2 fps.
-        #expect(trials.count == 2 + 4)
+        // edge: 2 fps values (neither the link nor requests in flight matter); cloud-raw: 2 links × 2 fps × 2 in flight.
+        #expect(trials.count == 2 + 8)
         #expect(Set(trials.map(\.key)).count == trials.count)
         let edge = trials.filter { $0.placement == .edge }
-        #expect(edge.allSatisfy { $0.parameters["link"] == nil && $0.parameters["cloud.cpu"] == nil })
+        #expect(edge.allSatisfy { $0.parameters["link"] == nil && $0.parameters["cloud.cpu"] == nil && $0.parameters["workload.inflight"] == nil })
         #expect(Set(trials.filter { $0.placement == .cloudRaw }.compactMap { $0.parameters["link"] }) == ["lte", "ethernet"])
         #expect(trials.allSatisfy { $0.parameters["workload.duration"] == "3s" })   // defaults filled in
     }

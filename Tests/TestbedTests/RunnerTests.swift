@@ -157,6 +157,27 @@ import TestSupport
     }
 
     /// Kernel tbf and the proxy's token bucket limit a cloud-tensor stream (602 kB per frame) alike.
+    /// Over a 300 ms round trip a device that waits for each answer sends at most 3.3 frames a second;
+    /// four requests in flight keep up with a 10 fps camera.
+    @Test func requestsInFlightOverlapTheRoundTrip() throws {
+        let (file, out) = try writeExperiment("""
+            name: inflight
+            model: mobilenet_v2
+            placement: cloud-raw
+            workload: {fps: 10, warmup: 0.5s, duration: 2s, resolution: 320x240}
+            link: {profile: ethernet, rtt: 300ms, shaping: proxy}
+            sweep:
+              workload.inflight: [1, 4]
+            """)
+        let result = try edgeinsight(["run", file, "--out", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try trials(out, run: "inflight")
+        let one = try #require(records.first { $0.parameters["workload.inflight"] == "1" }?.metric("throughput_fps"))
+        let four = try #require(records.first { $0.parameters["workload.inflight"] == "4" }?.metric("throughput_fps"))
+        #expect(one < 3.5, "stop-and-wait: \(one) fps")
+        #expect(four > 8.5, "4 in flight: \(four) fps")
+    }
+
     @Test func kernelAndProxyShapingAgree() throws {
         let folder = temporaryPath("shaping")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
