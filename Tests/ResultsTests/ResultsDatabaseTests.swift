@@ -1,5 +1,6 @@
 import Foundation
 import Results
+import Synchronization
 import Testing
 import TestSupport
 
@@ -32,6 +33,25 @@ import TestSupport
         // --fresh forgets.
         let fresh = try again.openRun(name: "exp", experiment: "exp.yaml", environment: [:], fresh: true)
         #expect(try again.finishedKeys(run: fresh).isEmpty)
+    }
+
+    /// A runner and readers (`results show`, a test polling) open one file at once: nobody gets
+    /// "database is locked" (seen: a runner died creating the file while a reader opened it).
+    @Test func concurrentOpenersWaitForEachOtherInsteadOfFailing() throws {
+        let path = temporaryPath("shared.sqlite")
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 16) { index in
+            do {
+                let database = try ResultsDatabase(path: path)
+                let run = try database.openRun(name: "exp", experiment: "exp.yaml", environment: [:], fresh: false)
+                try database.record(trial("t\(index)"), run: run)
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 })")
+        let database = try ResultsDatabase(path: path)
+        #expect(try database.trials(run: try database.run("exp").id).count == 16)
     }
 
     @Test func databaseIsInWALMode() throws {

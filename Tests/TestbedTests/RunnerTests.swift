@@ -24,15 +24,24 @@ import TestSupport
         return (folder + "/exp.yaml", folder + "/out")
     }
 
-    func startRunner(_ arguments: [String]) throws -> Process {
+    /// Starts `edgeinsight` with its output in `log` (what a failed expectation quotes).
+    func startRunner(_ arguments: [String], log: String) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: repositoryRoot + "/.build/debug/edgeinsight")
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
         try process.run()
         return process
+    }
+
+    /// The last lines a runner wrote.
+    func tail(_ log: String) -> String {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(5).joined(separator: "\n")
     }
 
     func waitForExit(_ process: Process, seconds: Double) -> Bool {
@@ -57,7 +66,7 @@ import TestSupport
 
     @Test func aRunKilledMidSweepResumesWithEveryTrialOnce() throws {
         let (file, out) = try writeExperiment(Self.quick)
-        let first = try startRunner(["run", file, "--out", out])
+        let first = try startRunner(["run", file, "--out", out], log: out + "-first.log")
         // Kill it once some trials are in the database but not all.
         let deadline = Date().addingTimeInterval(120)
         var done = 0
@@ -66,7 +75,7 @@ import TestSupport
             if done >= 2 { break }
             usleep(50_000)
         }
-        #expect(first.isRunning, "the run ended before it could be killed")
+        #expect(first.isRunning, "the run ended before it could be killed: \(tail(out + "-first.log"))")
         kill(first.processIdentifier, SIGKILL)
         #expect(waitForExit(first, seconds: 10))
         let before = try trials(out, run: "quick").count
@@ -76,9 +85,9 @@ import TestSupport
         while !children(of: first.processIdentifier).isEmpty, Date() < deadlineOrphans { usleep(100_000) }
         #expect(children(of: first.processIdentifier).isEmpty)
 
-        let second = try startRunner(["run", file, "--out", out])
+        let second = try startRunner(["run", file, "--out", out], log: out + "-second.log")
         #expect(waitForExit(second, seconds: 180))
-        #expect(second.terminationStatus == 0)
+        #expect(second.terminationStatus == 0, "\(tail(out + "-second.log"))")
         let all = try trials(out, run: "quick")
         #expect(all.count == 6)
         #expect(Set(all.map(\.key)).count == 6)
@@ -100,7 +109,7 @@ import TestSupport
               placement: [cloud-raw, edge]
               link: [no-such-link]
             """)
-        let runner = try startRunner(["run", file, "--out", out])
+        let runner = try startRunner(["run", file, "--out", out], log: out + "-runner.log")
         #expect(waitForExit(runner, seconds: 180))
         #expect(runner.terminationStatus == 0)
         let all = try trials(out, run: "failing")
@@ -118,7 +127,7 @@ import TestSupport
 
     @Test func sigintStopsTheRunCleanly() throws {
         let (file, out) = try writeExperiment(Self.quick.replacingOccurrences(of: "name: quick", with: "name: interrupted"))
-        let runner = try startRunner(["run", file, "--out", out])
+        let runner = try startRunner(["run", file, "--out", out], log: out + "-runner.log")
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline, children(of: runner.processIdentifier).isEmpty { usleep(20_000) }
         usleep(300_000)
