@@ -68,6 +68,7 @@ public struct Experiment: Sendable {
         ("cloud.threads", "1", .integer(1...256)),
         ("cloud.instances", "1", .integer(1...64)),
         ("cloud.max_batch", "1", .integer(0...256)),
+        ("cloud.http_threads", "", .integer(1...64)),
         ("link", "ethernet", .text),
         ("link.uplink", "", .bandwidth),
         ("link.downlink", "", .bandwidth),

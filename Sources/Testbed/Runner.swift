@@ -313,6 +313,8 @@ final class CloudNode {
         var threads: Int
         var instances: Int
         var maxBatch: Int
+        /// The server's own request threads (`serve --http-threads`); nil leaves its default.
+        var httpThreads: Int?
     }
 
     let settings: Settings
@@ -339,7 +341,8 @@ final class CloudNode {
     static func settings(_ spec: TrialSpec, models: [String], kernel: Bool) -> Settings {
         Settings(kernel: kernel, models: models, cpu: spec.number("cloud.cpu") ?? 1, cpuset: spec.parameters["cloud.cpuset"],
                  memory: spec.parameters["cloud.memory"].flatMap(Bytes.init(parsing:)), threads: spec.integer("cloud.threads") ?? 1,
-                 instances: spec.integer("cloud.instances") ?? 1, maxBatch: spec.integer("cloud.max_batch") ?? 1)
+                 instances: spec.integer("cloud.instances") ?? 1, maxBatch: spec.integer("cloud.max_batch") ?? 1,
+                 httpThreads: spec.integer("cloud.http_threads"))
     }
 
     static func start(_ settings: Settings, executable: String, logs: String, cgroupProblem: String?) throws -> CloudNode {
@@ -355,6 +358,7 @@ final class CloudNode {
         var argv = [executable, "serve", "--host", host, "--port", "0", "--instances", String(settings.instances), "--max-batch", String(settings.maxBatch),
                     "--threads", String(settings.threads), "--hint", "latency"]
         for model in settings.models { argv += ["--model", model] }
+        if let threads = settings.httpThreads { argv += ["--http-threads", String(threads)] }
         argv = confined.wrap(argv)
         if let kernelLink { argv = kernelLink.command(argv) }
         let process: NodeProcess

@@ -24,6 +24,19 @@ import TestSupport
         #expect(trials.allSatisfy { $0.parameters["workload.duration"] == "3s" })   // defaults filled in
     }
 
+    @Test func cloudNodeSettingsComeFromTheTrial() throws {
+        let experiment = try Experiment.parse("""
+            placement: cloud-tensor
+            cloud: {cpu: 0.5, instances: 2, http_threads: 1}
+            """, path: "x.yaml")
+        let trial = try #require(experiment.trials().first)
+        let settings = CloudNode.settings(trial, models: ["resnet50"], kernel: false)
+        #expect(settings.cpu == 0.5 && settings.instances == 2 && settings.httpThreads == 1 && settings.models == ["resnet50"])
+        // Unset, the server keeps its own default.
+        let plain = try #require(try Experiment.parse("placement: cloud-raw", path: "y.yaml").trials().first)
+        #expect(CloudNode.settings(plain, models: [], kernel: false).httpThreads == nil)
+    }
+
     @Test func repetitionsAndExplicitTrials() throws {
         let experiment = try Experiment.parse("""
             repetitions: 2
