@@ -91,7 +91,7 @@ public enum Agent {
             }
             processors = remotes
         }
-        defer { remotes.first?.shutdown() }
+        defer { remotes.first?.shutdown() }   // the senders share one client: shut it once
         let arrivals: ArrivalProcess = config.poisson ? .poisson(rate: config.fps, seed: 1) : .fixed(fps: config.fps)
         var measured = EdgePipelineConfig(source: source, arrivals: arrivals, duration: config.duration)
         measured.queueCapacity = config.queue
