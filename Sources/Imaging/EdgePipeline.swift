@@ -114,8 +114,7 @@ public enum EdgePipeline {
         source.start()
 
         // What every processor finished, under one lock (a frame's worth of work per acquisition).
-        let tally = TallyBox()
-        let shared = SharedWriter(writer)
+        let tally = TallyBox(writer: writer)
         let reportProgress = { (now: UInt64) in
             let processed = tally.state.withLock { $0.processed }
             progress(EdgePipelineProgress(
@@ -127,7 +126,7 @@ public enum EdgePipeline {
             let borrowed = Borrowed(processor)
             helpers.enter()
             let thread = Thread {
-                consume(queue, processor: borrowed.value, start: start, tally: tally, writer: shared)
+                consume(queue, processor: borrowed.value, start: start, tally: tally)
                 helpers.leave()
             }
             thread.name = "edgeinsight-device"
@@ -135,7 +134,7 @@ public enum EdgePipeline {
         }
         // The first processor runs here and reports progress about once a second.
         var nextReport = start + 1_000_000_000
-        consume(queue, processor: first, start: start, tally: tally, writer: shared) { now in
+        consume(queue, processor: first, start: start, tally: tally) { now in
             if now >= nextReport {
                 nextReport += 1_000_000_000
                 reportProgress(now)
@@ -171,12 +170,15 @@ public enum EdgePipeline {
         var bytes = 0.0
     }
 
-    private final class TallyBox: Sendable {
+    /// The tally, and the trace writer that is used only under its lock.
+    private final class TallyBox: @unchecked Sendable {
         let state = Mutex(Tally())
+        let writer: TraceWriter?
+        init(writer: TraceWriter?) { self.writer = writer }
     }
 
     /// One processor's loop: take a frame, process it, record it, until the source is done.
-    private static func consume(_ queue: FrameQueue, processor: any FrameProcessor, start: UInt64, tally: TallyBox, writer: SharedWriter,
+    private static func consume(_ queue: FrameQueue, processor: any FrameProcessor, start: UInt64, tally: TallyBox,
                                 afterEach: (UInt64) -> Void = { _ in }) {
         while let frame = queue.take(timeout: 200_000_000) {
             var trace = frame.trace
@@ -192,19 +194,19 @@ public enum EdgePipeline {
             } catch {
                 trace.error = "\(error)"
             }
-            tally.state.withLock { tally in
-                tally.bytes += Double(frame.jpeg?.count ?? 0)
+            tally.state.withLock { counts in
+                counts.bytes += Double(frame.jpeg?.count ?? 0)
                 if let topClass {
-                    tally.statistics.add(trace)
+                    counts.statistics.add(trace)
                     let queued = trace.spans.first { $0.stage == .queue }?.durationNs ?? 0
-                    tally.finished.append((trace.spans[0].startNs, trace.endToEndNs, queued))
-                    tally.processed += 1
-                    tally.topClass = topClass
+                    counts.finished.append((trace.spans[0].startNs, trace.endToEndNs, queued))
+                    counts.processed += 1
+                    counts.topClass = topClass
                 } else {
-                    tally.errors[trace.error ?? "unknown error", default: 0] += 1
-                    tally.failed += 1
+                    counts.errors[trace.error ?? "unknown error", default: 0] += 1
+                    counts.failed += 1
                 }
-                writer.write(trace)
+                tally.writer?.write(trace)
             }
             afterEach(MonotonicClock.now())
         }
@@ -305,13 +307,6 @@ private final class SourceCounters: Sendable {
 
 /// The bounded queue between the source and the device.
 /// A mutex and a semaphore: the two sides are plain threads with their own clocks.
-/// The trace writer, written by whichever processor thread holds the tally's lock.
-private final class SharedWriter: @unchecked Sendable {  // used only under the tally's lock
-    let writer: TraceWriter?
-    init(_ writer: TraceWriter?) { self.writer = writer }
-    func write(_ trace: ItemTrace) { writer?.write(trace) }
-}
-
 /// A processor handed to the one thread that uses it from then on.
 private struct Borrowed: @unchecked Sendable {
     let value: any FrameProcessor

@@ -101,26 +101,23 @@ public enum Agent {
         // warm-up are sent but not counted in the means.
         let measureFrom = MonotonicClock.now() + 2_000_000 + UInt64(config.warmup.nanoseconds)
         for remote in remotes { remote.measureFromNs = measureFrom }
-        let cpuBefore = Self.cpuSeconds(), wallBefore = MonotonicClock.now()
+        let cpuBefore = Self.usage().cpuSeconds, wallBefore = MonotonicClock.now()
         let report = try EdgePipeline.run(measured, processors: processors, progress: progress)
         let counters = remotes.map { $0.counters }.reduce(RemoteInference.Counters(), +)
+        let used = Self.usage()
         return AgentReport(
             placement: config.placement.rawValue, model: config.model, run: report,
             requestBytesMean: counters.requestBytesMean,
             requestsSent: counters.allSent, serverQueueMsMean: counters.queueMsMean, serverComputeMsMean: counters.computeMsMean,
-            cpuSeconds: Self.cpuSeconds() - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: Self.peakResidentBytes())
+            cpuSeconds: used.cpuSeconds - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: used.peakResidentBytes)
     }
 
-    static func cpuSeconds() -> Double {
+    /// This process's CPU time so far (user + system) and its peak resident memory.
+    static func usage() -> (cpuSeconds: Double, peakResidentBytes: Int64) {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-    }
-
-    static func peakResidentBytes() -> Int64 {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Int64(usage.ru_maxrss) * 1024
+        let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return (cpu, Int64(usage.ru_maxrss) * 1024)
     }
 }
 
@@ -249,14 +246,14 @@ public final class RemoteInference: FrameProcessor {
 
     /// Waits on this (plain) thread for a callback-style call.
     static func wait(_ start: (@escaping @Sendable (CallOutcome) -> Void) -> Void) -> CallOutcome {
-        let box = OutcomeBox()
+        let box = HandOff<CallOutcome>()
         start { outcome in box.set(outcome) }
         return box.get()
     }
 
     /// Runs async work from a plain thread and waits for it.
     static func blocking<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-        let box = ResultBox<T>()
+        let box = HandOff<Result<T, Error>>()
         Task { box.set(await Result { try await work() }) }
         return try box.get().get()
     }
@@ -266,18 +263,12 @@ public final class RemoteInference: FrameProcessor {
     }
 }
 
-private final class OutcomeBox: @unchecked Sendable {
-    private var value: CallOutcome?
+/// One value handed from another thread (a callback, a task) to a plain thread that waits for it.
+private final class HandOff<Value: Sendable>: @unchecked Sendable {  // value is written before the signal, read after the wait
+    private var value: Value?
     private let ready = DispatchSemaphore(value: 0)
-    func set(_ outcome: CallOutcome) { value = outcome; ready.signal() }
-    func get() -> CallOutcome { ready.wait(); return value! }
-}
-
-private final class ResultBox<T: Sendable>: @unchecked Sendable {
-    private var value: Result<T, Error>?
-    private let ready = DispatchSemaphore(value: 0)
-    func set(_ result: Result<T, Error>) { value = result; ready.signal() }
-    func get() -> Result<T, Error> { ready.wait(); return value! }
+    func set(_ value: Value) { self.value = value; ready.signal() }
+    func get() -> Value { ready.wait(); return value! }
 }
 
 extension Result where Failure == Error {

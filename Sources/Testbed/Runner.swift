@@ -232,13 +232,14 @@ public final class Runner: Sendable {
         linkNode = nil
         var counters: LinkCounters?
         if let data = FileManager.default.contents(atPath: linkStats) { counters = try? JSONDecoder().decode(LinkCounters.self, from: data) }
+        let windows = Self.windows(result.run)
         return TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: parameters,
-                           metrics: Self.metrics(result, spec: spec, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters,
+                           metrics: Self.metrics(result, spec: spec, windows: windows, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters,
                                                  proxyShaped: cloud?.kernelLink == nil),
                            stages: result.run.stages.map {
                                StageRow(stage: $0.stage.rawValue, count: $0.latency.count, meanMs: $0.latency.meanNs / 1e6, p50Ms: $0.latency.p50Ns / 1e6, p99Ms: $0.latency.p99Ns / 1e6)
                            },
-                           windows: Self.windows(result.run))
+                           windows: windows)
     }
 
     /// The agent's timeline slices (one per `workload.window`) as windows; a last partial slice is left out.
@@ -264,7 +265,8 @@ public final class Runner: Sendable {
         return steady(last.map(\.throughput)) && steady(last.map(\.p99Ms))
     }
 
-    static func metrics(_ r: AgentReport, spec: TrialSpec, cloudCPU: Double?, cloudRSS: Int64?, link: LinkCounters?, proxyShaped: Bool) -> [Metric] {
+    static func metrics(_ r: AgentReport, spec: TrialSpec, windows: [WindowRow], cloudCPU: Double?, cloudRSS: Int64?, link: LinkCounters?,
+                        proxyShaped: Bool) -> [Metric] {
         let run = r.run
         var m: [Metric] = [
             Metric("offered_fps", run.offeredRate, "fps"), Metric("throughput_fps", run.throughput, "fps"),
@@ -292,7 +294,6 @@ public final class Runner: Sendable {
                 if proxyShaped { m.append(Metric("uplink_achieved_mbit", link.uplink.achievedBitsPerSecond / 1e6, "Mbit/s")) }
             }
         }
-        let windows = Self.windows(run)
         m.append(Metric("stable", isStable(windows) ? 1 : 0, ""))
         if let slo = spec.duration("slo.p99") {
             m.append(Metric("slo_p99_met", run.endToEnd.p99Ns <= slo.nanoseconds && run.processed > 0 ? 1 : 0, ""))
