@@ -86,8 +86,14 @@ public enum Agent {
             guard let server = config.server else { throw TestbedError.trialFailed("placement \(config.placement.rawValue) needs a server") }
             guard config.inflight >= 1 else { throw TestbedError.trialFailed("inflight must be at least 1, got \(config.inflight)") }
             let client = try OIPClient(base: server, connections: config.inflight)
-            remotes = try (0..<config.inflight).map { _ in
-                try RemoteInference(placement: config.placement, client: client, server: server, model: config.model, splitQuality: config.splitQuality)
+            do {
+                remotes = try (0..<config.inflight).map { _ in
+                    try RemoteInference(placement: config.placement, client: client, server: server, model: config.model, splitQuality: config.splitQuality)
+                }
+            } catch {
+                // An unreachable server or unknown model: the client must still be shut down cleanly.
+                RemoteInference.blocking { await client.shutdown() }
+                throw error
             }
             processors = remotes
         }

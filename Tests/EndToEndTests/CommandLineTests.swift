@@ -210,4 +210,13 @@ import Testing
         try errors.expectOneLineError(["link", "--to", "127.0.0.1:9", "--profiles", "/nonexistent.yaml", "--profile", "lte"], mentions: "/nonexistent.yaml")
         try errors.expectOneLineError(["link", "probe", "127.0.0.1:1"], mentions: "cannot connect")
     }
+
+    @Test func badAgentAndServeFlagsGetOneLineErrors() throws {
+        let errors = CommandErrorTests()
+        // Nothing listens on port 1: the senders' shared client is shut down, not left to trap.
+        try errors.expectOneLineError(["agent", "--placement", "cloud-raw", "--server", "http://127.0.0.1:1", "--inflight", "3",
+                                       "--warmup", "0s", "--duration", "0.5s"], mentions: "unreachable")
+        try errors.expectOneLineError(["agent", "--placement", "cloud-raw", "--server", "http://127.0.0.1:1", "--inflight", "0"], mentions: "--inflight")
+        try errors.expectOneLineError(["serve", "--model", "add", "--http-threads", "0"], mentions: "--http-threads")
+    }
 }
