@@ -57,6 +57,7 @@ public final class InferenceServer: Sendable {
         logger.logLevel = .warning
         let app = Application(
             responder: CallbackResponder<BasicRequestContext> { request, _ in await self.respond(to: request) },
+            server: .http1(configuration: .init(additionalChannelHandlers: [InferRoute(server: self)])),
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "edgeinsight"),
             onServerRunning: { channel in onReady(channel.localAddress?.port ?? 0) },
             eventLoopGroupProvider: executor.map { .shared($0.group) } ?? .singleton,
@@ -72,80 +73,92 @@ public final class InferenceServer: Sendable {
 
     // MARK: Routing
 
+    /// Every endpoint but infer (that one is `answerInfer`, reached through `InferRoute`).
     func respond(to request: Request) async -> Response {
-        let path = request.uri.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        do {
-            if path.count >= 2, path[0] == "v2", path[1] == "health" {
-                guard request.method == .get, path.count == 3, ["live", "ready"].contains(path[2]) else { throw ProtocolError.notFound("unknown endpoint \(request.uri.path)") }
-                return json(200, "{\"\(path[2])\":true}")
-            }
-            if let token = options.token, request.headers[.authorization] != "Bearer \(token)" {
-                throw ProtocolError(401, "missing or wrong bearer token")
-            }
-            switch path {
-            case ["v2"]:
-                try method(.get, request)
-                return json(200, "{\"name\":\"edgeinsight\",\"version\":\"\(Self.version)\",\"extensions\":[\"binary_tensor_data\",\"statistics\"]}")
-            case ["metrics"]:
-                try method(.get, request)
-                return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: metrics.text())))
-            case ["v2", "models", "stats"]:
-                try method(.get, request)
-                return json(200, "{\"model_stats\":[" + repository.names.map { statistics[$0]!.json(name: $0, version: "1") }.joined(separator: ",") + "]}")
-            default:
-                break
-            }
-            guard path.count >= 3, path[0] == "v2", path[1] == "models" else { throw ProtocolError.notFound("unknown endpoint \(request.uri.path)") }
-            let name = path[2]
-            guard let model = repository.models[name] else {
-                throw ProtocolError.notFound("unknown model '\(name)'; this server has \(repository.names.joined(separator: ", "))")
-            }
-            var rest = Array(path.dropFirst(3))
-            if rest.count >= 2, rest[0] == "versions" {
-                guard rest[1] == "1" else { throw ProtocolError.notFound("model '\(name)' has no version '\(rest[1])'; it has version 1") }
-                rest.removeFirst(2)
-            }
-            switch rest {
-            case []:
-                try method(.get, request)
-                return json(200, metadata(model))
-            case ["ready"]:
-                try method(.get, request)
-                return json(200, "{\"name\":\"\(name)\",\"ready\":true}")
-            case ["stats"]:
-                try method(.get, request)
-                return json(200, "{\"model_stats\":[" + statistics[name]!.json(name: name, version: "1") + "]}")
-            case ["infer"]:
-                try method(.post, request)
-                return await infer(request, model: model)
-            default:
-                throw ProtocolError.notFound("unknown endpoint \(request.uri.path)")
-            }
-        } catch let error as ProtocolError {
-            return errorResponse(error)
-        } catch {
-            return errorResponse(ProtocolError(500, "\(error)"))
+        let reply: Reply
+        do { reply = try route(request) } catch { reply = errorReply(error) }
+        return Response(status: .init(code: reply.status), headers: reply.headers, body: .init(byteBuffer: reply.body))
+    }
+
+    private func route(_ request: Request) throws -> Reply {
+        let path = request.uri.path.split(separator: "/")
+        func method(_ expected: HTTPRequest.Method) throws {
+            guard request.method == expected else { throw ProtocolError(405, "\(request.uri.path) takes \(expected.rawValue), not \(request.method.rawValue)") }
+        }
+        if path.count >= 2, path[0] == "v2", path[1] == "health" {
+            guard request.method == .get, path.count == 3, ["live", "ready"].contains(path[2]) else { throw ProtocolError.notFound("unknown endpoint \(request.uri.path)") }
+            return json(200, "{\"\(path[2])\":true}")
+        }
+        try authorize(request.headers)
+        switch path {
+        case ["v2"]:
+            try method(.get)
+            return json(200, "{\"name\":\"edgeinsight\",\"version\":\"\(Self.version)\",\"extensions\":[\"binary_tensor_data\",\"statistics\"]}")
+        case ["metrics"]:
+            try method(.get)
+            return Reply(status: 200, headers: [.contentType: "text/plain; version=0.0.4"], body: ByteBuffer(bytes: metrics.text()))
+        case ["v2", "models", "stats"]:
+            try method(.get)
+            return json(200, "{\"model_stats\":[" + repository.names.map { statistics[$0]!.json(name: $0, version: "1") }.joined(separator: ",") + "]}")
+        default:
+            break
+        }
+        let (model, rest) = try resolveModel(path)
+        switch rest {
+        case []:
+            try method(.get)
+            return json(200, metadata(model))
+        case ["ready"]:
+            try method(.get)
+            return json(200, "{\"name\":\"\(model.name)\",\"ready\":true}")
+        case ["stats"]:
+            try method(.get)
+            return json(200, "{\"model_stats\":[" + statistics[model.name]!.json(name: model.name, version: "1") + "]}")
+        default:
+            throw ProtocolError.notFound("unknown endpoint \(request.uri.path)")
         }
     }
 
-    private func method(_ expected: HTTPRequest.Method, _ request: Request) throws {
-        guard request.method == expected else { throw ProtocolError(405, "\(request.uri.path) takes \(expected.rawValue), not \(request.method.rawValue)") }
+    private func authorize(_ headers: HTTPFields) throws(ProtocolError) {
+        if let token = options.token, headers[.authorization] != "Bearer \(token)" {
+            throw ProtocolError(401, "missing or wrong bearer token")
+        }
+    }
+
+    /// The model a /v2/models/{m}[/versions/{v}]/… path names, and the path's rest.
+    private func resolveModel(_ path: [Substring]) throws(ProtocolError) -> (any ServedModel, rest: [Substring]) {
+        guard path.count >= 3, path[0] == "v2", path[1] == "models" else { throw ProtocolError.notFound("unknown endpoint /\(path.joined(separator: "/"))") }
+        let name = String(path[2])
+        guard let model = repository.models[name] else {
+            throw ProtocolError.notFound("unknown model '\(name)'; this server has \(repository.names.joined(separator: ", "))")
+        }
+        var rest = Array(path.dropFirst(3))
+        if rest.count >= 2, rest[0] == "versions" {
+            guard rest[1] == "1" else { throw ProtocolError.notFound("model '\(name)' has no version '\(rest[1])'; it has version 1") }
+            rest.removeFirst(2)
+        }
+        return (model, rest)
     }
 
     // MARK: Infer
 
-    private func infer(_ request: Request, model: any ServedModel) async -> Response {
+    /// Answers POST /v2/models/{m}[/versions/{v}]/infer, its body already gathered by `InferRoute`.
+    func answerInfer(_ head: HTTPRequest, body: ByteBuffer, bodyTooLarge: Bool) async -> Reply {
+        let model: any ServedModel
+        do {
+            try authorize(head.headerFields)
+            model = try resolveModel(InferRoute.components(head.path)).0
+            guard head.method == .post else { throw ProtocolError(405, "\(head.path ?? "") takes POST, not \(head.method.rawValue)") }
+        } catch {
+            return errorReply(error)
+        }
         let received = MonotonicClock.now()
         metrics.inFlight.increment()
         defer { metrics.inFlight.decrement() }
         do {
-            var request = request
-            let body: ByteBuffer
-            do { body = try await request.collectBody(upTo: options.maxBodyBytes) } catch {
-                throw ProtocolError(413, "request body larger than \(options.maxBodyBytes) bytes")
-            }
+            if bodyTooLarge { throw ProtocolError(413, "request body larger than \(options.maxBodyBytes) bytes") }
             var headerLength: Int?
-            if let field = request.headers[HTTPField.Name(InferenceCodec.headerLengthField)!] {
+            if let field = head.headerFields[HTTPField.Name(InferenceCodec.headerLengthField)!] {
                 guard let value = Int(field) else { throw ProtocolError.badRequest("\(InferenceCodec.headerLengthField) must be an integer, got '\(field)'") }
                 headerLength = value
             }
@@ -168,12 +181,12 @@ public final class InferenceServer: Sendable {
             metrics.timings(model: model.name, queueNs: completion.queueNs, computeNs: completion.computeNs, batch: completion.batchRows)
             var headers: HTTPFields = [.contentType: length == nil ? "application/json" : "application/octet-stream"]
             if let length { headers[HTTPField.Name(InferenceCodec.headerLengthField)!] = String(length) }
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Reply(status: 200, headers: headers, body: ByteBuffer(bytes: bytes))
         } catch {
             let failure = error as? ProtocolError ?? ProtocolError(500, "\(error)")
             statistics[model.name]!.recordFailure(totalNs: MonotonicClock.now() - received)
             metrics.request(model: model.name, outcome: failure.status == 503 ? .rejected : failure.status < 500 ? .badRequest : .error)
-            return errorResponse(failure)
+            return errorReply(failure)
         }
     }
 
@@ -188,16 +201,25 @@ public final class InferenceServer: Sendable {
         return "{\"name\":\"\(model.name)\",\"versions\":[\"1\"],\"platform\":\"\(model.platform)\",\"inputs\":[\(tensors(model.inputs))],\"outputs\":[\(tensors(model.outputs))]}"
     }
 
-    private func json(_ status: Int, _ text: String) -> Response {
-        Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    private func json(_ status: Int, _ text: String) -> Reply {
+        Reply(status: status, headers: [.contentType: "application/json"], body: ByteBuffer(string: text))
     }
 
-    private func errorResponse(_ error: ProtocolError) -> Response {
+    /// `{"error": "…"}` with the error's status (500 for anything not a protocol error).
+    private func errorReply(_ error: any Error) -> Reply {
+        let failure = error as? ProtocolError ?? ProtocolError(500, "\(error)")
         var text = "{\"error\":"
-        JSONValue.writeString(error.message, to: &text)
+        JSONValue.writeString(failure.message, to: &text)
         text += "}"
-        var response = json(error.status, text)
-        if error.status == 503 { response.headers[HTTPField.Name("Retry-After")!] = "1" }
-        return response
+        var reply = json(failure.status, text)
+        if failure.status == 503 { reply.headers[HTTPField.Name("Retry-After")!] = "1" }
+        return reply
     }
+}
+
+/// An answer: status, header fields and body (Hummingbird's `Response` or `InferRoute`'s parts).
+struct Reply: Sendable {
+    var status: Int
+    var headers: HTTPFields
+    var body: ByteBuffer
 }

@@ -268,6 +268,60 @@ func writeFloats(_ values: [Float], to path: String) throws {
         #expect(server.stop() == 0)
     }
 
+    /// HTTP/1.1 pipelining through the infer route: infer requests (one chunked, one asking to
+    /// close) and requests Hummingbird answers, sent back to back in 97-byte pieces on one
+    /// connection, are answered in order, each with its own result, and the connection closes after
+    /// the last as asked. Two instances could finish the infers out of order if nothing kept it.
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let server = try ServerProcess(["--model", "sleep:30ms", "--max-batch", "0", "--instances", "2"])
+        defer { server.stop() }
+        let script = #"""
+        import sys, json, socket, time
+        port = int(sys.argv[1])
+        def infer(k, chunked=False, close=False):
+            body = json.dumps({"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [k] * 16}]}).encode()
+            head = "POST /v2/models/sleep/infer HTTP/1.1\r\nHost: x\r\n" + ("Connection: close\r\n" if close else "")
+            if chunked:
+                parts = [body[:10], body[10:40], body[40:]]
+                return (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+            return (head + "Content-Length: %d\r\n\r\n" % len(body)).encode() + body
+        meta = b"GET /v2/models/sleep HTTP/1.1\r\nHost: x\r\n\r\n"
+        stream = infer(1) + meta + infer(2, chunked=True) + infer(3) + meta + infer(4, close=True)
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(20)
+        for i in range(0, len(stream), 97):
+            s.sendall(stream[i:i + 97]); time.sleep(0.002)
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk: break
+            data += chunk
+        answers = []
+        while data:
+            head, _, rest = data.partition(b"\r\n\r\n")
+            fields = dict(l.split(": ", 1) for l in head.decode().split("\r\n")[1:])
+            n = int(fields["Content-Length"])
+            body, data = json.loads(rest[:n]), rest[n:]
+            answers.append(["meta"] if "versions" in body else [head.split(b" ")[1].decode(), body["outputs"][0]["data"][0]])
+        print(json.dumps(answers))
+        """#
+        let result = try python(script, [String(server.port)])
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == #"[["200", 1.0], ["meta"], ["200", 2.0], ["200", 3.0], ["meta"], ["200", 4.0]]"#, "\(result.stdout)\(result.stderr)")
+    }
+
+    /// curl asks `Expect: 100-continue` before sending a body over 1 MiB and would wait a second
+    /// for the go-ahead; the infer route gives it at once (then answers the bad shape with a 400).
+    @Test func largeUploadsAreToldToContinue() throws {
+        let server = try ServerProcess(["--model", "identity"])
+        defer { server.stop() }
+        let body = temporaryPath("big.json")
+        try (#"{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":["# + String(repeating: "0,", count: 600_000) + "0]}]}").write(toFile: body, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: body) }
+        let result = try run("/usr/bin/env", ["curl", "-sv", "-o", "/dev/null", "--data-binary", "@" + body, "http://127.0.0.1:\(server.port)/v2/models/identity/infer"])
+        #expect(result.stderr.contains("> Expect: 100-continue") && result.stderr.contains("< HTTP/1.1 100 Continue"), "\(result.stderr.suffix(600))")
+        #expect(result.stderr.contains("< HTTP/1.1 400"), "\(result.stderr.suffix(600))")
+    }
+
     @Test func sigtermDrainsRequestsInFlight() throws {
         let server = try ServerProcess(["--model", "sleep:1s", "--max-batch", "0"])
         let script = #"""
@@ -320,5 +374,8 @@ func writeFloats(_ values: [Float], to path: String) throws {
         #expect(try run("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/v2/models/identity"]).stdout == "401")
         #expect(try run("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer s3cret", base + "/v2/models/identity"]).stdout == "200")
         #expect(try run("/usr/bin/env", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", base + "/v2/health/ready"]).stdout == "200")
+        let infer = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-d", #"{"inputs":[{"name":"input","shape":[1,16],"datatype":"FP32","data":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}]}"#]
+        #expect(try run("/usr/bin/env", infer + [base + "/v2/models/identity/infer"]).stdout == "401")
+        #expect(try run("/usr/bin/env", infer + ["-H", "Authorization: Bearer s3cret", base + "/v2/models/identity/infer"]).stdout == "200")
     }
 }

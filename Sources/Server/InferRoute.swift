@@ -1,0 +1,214 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// The infer endpoint, answered in the connection's channel pipeline in front of Hummingbird.
+///
+/// Infer is the one route where serving competes with inference for the CPU. Through Hummingbird a
+/// request crosses its async channel twice per body chunk and per response part; here its body is
+/// gathered in one buffer as it is read, handed to the scheduler in one task and the answer written
+/// straight back: a third less CPU per request on the event loop, which on a 2-core node is CPU the
+/// inference streams get back (docs/benchmarks.md, serve-overhead). Every other request passes
+/// through untouched to Hummingbird's router.
+///
+/// HTTP/1.1 lets a client send its next request before the answer to the last; answers must keep the
+/// order. So while one request is being answered (here or by Hummingbird) the parts of the next are
+/// held, and reading stops once any are held, until the answer's end is written.
+final class InferRoute: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum State {
+        case idle
+        /// An infer request's body is arriving into `body`; past the server's limit its bytes are dropped.
+        case collecting(HTTPRequest, tooLarge: Bool)
+        /// An infer request is with the scheduler.
+        case answering
+        /// Some other request, Hummingbird's to answer.
+        case forwarding(requestEnded: Bool, responseEnded: Bool)
+    }
+
+    private let server: InferenceServer
+    private var state = State.idle
+    /// The body being collected (outside `state` so that appending never copies it).
+    private var body = ByteBuffer()
+    private var held = CircularBuffer<HTTPRequestPart>()
+    private var readHeld = false
+    private var quiesceHeld = false
+
+    init(server: InferenceServer) {
+        self.server = server
+    }
+
+    /// Whether a path is an infer endpoint: /v2/models/{m}/infer or /v2/models/{m}/versions/{v}/infer.
+    static func isInfer(_ path: [Substring]) -> Bool {
+        (path.count == 4 || (path.count == 6 && path[3] == "versions")) && path[0] == "v2" && path[1] == "models" && path.last == "infer"
+    }
+
+    static func components(_ path: String?) -> [Substring] {
+        (path ?? "/").prefix { $0 != "?" }.split(separator: "/")
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // Tensors arrive in requests of hundreds of kB: read them in up to 1 MiB a call, not NIO's
+        // default 64 kB (each read also costs a pass through the pipeline). UINT8 mobilenet_v2
+        // inputs: 0.38 → 0.31 ms of event-loop CPU per request.
+        try? context.channel.syncOptions?.setOption(
+            ChannelOptions.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20))
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if !held.isEmpty || waitsForAnswer {
+            held.append(part)
+        } else {
+            take(part, context: context)
+        }
+    }
+
+    /// A request has been read in full and its answer is not yet written: the next one must wait.
+    private var waitsForAnswer: Bool {
+        switch state {
+        case .answering, .forwarding(requestEnded: true, responseEnded: _): true
+        case .idle, .collecting, .forwarding(requestEnded: false, responseEnded: _): false
+        }
+    }
+
+    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch state {
+        case .idle:
+            guard case .head(let head) = part, Self.isInfer(Self.components(head.path)) else {
+                state = .forwarding(requestEnded: false, responseEnded: false)
+                return context.fireChannelRead(wrapInboundOut(part))
+            }
+            body = ByteBuffer()
+            state = .collecting(head, tooLarge: false)
+            if head.headerFields[.expect]?.lowercased() == "100-continue" {
+                // curl asks before sending a body over 1 MiB, and waits a second for the answer.
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+            }
+        case .collecting(let head, let tooLarge):
+            switch part {
+            case .body(var chunk):
+                if tooLarge || body.readableBytes + chunk.readableBytes > server.options.maxBodyBytes {
+                    body = ByteBuffer()
+                    state = .collecting(head, tooLarge: true)
+                } else if body.readableBytes == 0 {
+                    // Usually the whole body comes in one read: keep that slice of the read buffer
+                    // rather than copying it.
+                    body = chunk
+                } else {
+                    // A body in pieces: make room for all of it (Content-Length) once, then append.
+                    let announced = head.headerFields[.contentLength].flatMap { Int($0) } ?? 0
+                    body.reserveCapacity(minimumWritableBytes: max(chunk.readableBytes, min(announced, server.options.maxBodyBytes) - body.readableBytes))
+                    body.writeBuffer(&chunk)
+                }
+            case .end:
+                state = .answering
+                answer(head, body: body, tooLarge: tooLarge, context: context)
+                body = ByteBuffer()
+            case .head:
+                break   // the HTTP decoder ends a request before it starts another
+            }
+        case .answering:
+            break   // parts arriving now are held, never taken
+        case .forwarding(_, let responseEnded):
+            context.fireChannelRead(wrapInboundOut(part))
+            if case .end = part { finishForwarding(requestEnded: true, responseEnded: responseEnded, context: context) }
+        }
+    }
+
+    private func answer(_ head: HTTPRequest, body: ByteBuffer, tooLarge: Bool, context: ChannelHandlerContext) {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let server = server
+        Task(executorPreference: server.executor) {
+            let reply = await server.answerInfer(head, body: body, bodyTooLarge: tooLarge)
+            if loop.inEventLoop {
+                bound.value.0.write(reply, closing: head.headerFields[.connection] == "close", context: bound.value.1)
+            } else {
+                loop.execute { bound.value.0.write(reply, closing: head.headerFields[.connection] == "close", context: bound.value.1) }
+            }
+        }
+    }
+
+    private func write(_ reply: Reply, closing: Bool, context: ChannelHandlerContext) {
+        var headers = reply.headers
+        headers[.contentLength] = String(reply.body.readableBytes)
+        headers[.server] = "edgeinsight"
+        if closing { headers[.connection] = "close" }
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: .init(code: reply.status), headerFields: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(reply.body)), promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        if closing {
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            becomeIdle(context: context, after: written.futureResult)
+        }
+    }
+
+    // MARK: Outbound (Hummingbird's answers pass through)
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), case .forwarding(let requestEnded, _) = state {
+            let written = promise ?? context.eventLoop.makePromise()
+            context.write(data, promise: written)
+            state = .forwarding(requestEnded: requestEnded, responseEnded: true)
+            if requestEnded { becomeIdle(context: context, after: written.futureResult) }
+            return
+        }
+        context.write(data, promise: promise)
+    }
+
+    private func finishForwarding(requestEnded: Bool, responseEnded: Bool, context: ChannelHandlerContext) {
+        state = .forwarding(requestEnded: requestEnded, responseEnded: responseEnded)
+        if requestEnded && responseEnded { becomeIdle(context: context, after: nil) }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if held.isEmpty { context.read() } else { readHeld = true }
+    }
+
+    /// The answer's end is on its way: take the held request, if any, and let reading go on.
+    private func becomeIdle(context: ChannelHandlerContext, after written: EventLoopFuture<Void>?) {
+        state = .idle
+        if quiesceHeld {
+            quiesceHeld = false
+            // Hummingbird closes an idle connection on this event; let it once the answer is out.
+            guard let written else { return context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+            written.assumeIsolated().whenComplete { _ in context.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+            return
+        }
+        if !held.isEmpty {
+            while !held.isEmpty && !waitsForAnswer {
+                take(held.removeFirst(), context: context)
+            }
+            // Hummingbird's async channel passes reads on at the end of a read burst.
+            context.fireChannelReadComplete()
+        }
+        if held.isEmpty && readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    // MARK: Shutdown
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            switch state {
+            case .collecting, .answering:
+                quiesceHeld = true   // drain: answer the request in hand first
+                return
+            case .idle, .forwarding:
+                break
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
