@@ -68,8 +68,9 @@ public enum InferenceCodec {
         }.get()
     }
 
-    /// Decodes a request body in place (the server's path: binary parts are copied once, into their tensors).
-    public static func decodeRequest(_ body: UnsafeBufferPointer<UInt8>, headerLength: Int?) throws(ProtocolError) -> InferenceRequest {
+    /// Decodes a request body in place. With an `owner` keeping the body's memory alive (the server's
+    /// path), binary parts stay where they are: the inputs are windows on the body, not copies.
+    public static func decodeRequest(_ body: UnsafeBufferPointer<UInt8>, headerLength: Int?, owner: AnyObject? = nil) throws(ProtocolError) -> InferenceRequest {
         let (json, binary) = try split(body, headerLength: headerLength)
         guard let root = json.object else { throw .badRequest("the request must be a JSON object") }
         guard let inputsJSON = root["inputs"]?.array, !inputsJSON.isEmpty else { throw .badRequest("the request needs a non-empty 'inputs' array") }
@@ -88,7 +89,8 @@ public enum InferenceCodec {
                 guard binary.endIndex - cursor >= size else {
                     throw .badRequest("input '\(tensor.name)' declares \(size) binary bytes but only \(binary.endIndex - cursor) remain")
                 }
-                tensor.data = Array(binary[cursor..<(cursor + size)])
+                let part = UnsafeBufferPointer(rebasing: binary[cursor..<(cursor + size)])
+                tensor.data = owner.map { TensorBytes(window: UnsafeRawBufferPointer(part), owner: $0) } ?? TensorBytes(Array(part))
                 cursor += size
                 try checkSize(tensor)
             } else {
@@ -150,7 +152,7 @@ public enum InferenceCodec {
         var body = Array(json.utf8)
         guard binary else { return (body, nil) }
         let headerLength = body.count
-        for input in request.inputs { body += input.data }
+        for input in request.inputs { body += input.data }   // in bulk: TensorBytes has contiguous storage
         return (body, headerLength)
     }
 
@@ -173,7 +175,7 @@ public enum InferenceCodec {
             writeParameters(response.parameters, to: &json)
         }
         json += ",\"outputs\":["
-        var blobs: [[UInt8]] = []
+        var blobs: [TensorBytes] = []
         for (i, output) in response.outputs.enumerated() {
             if i > 0 { json += "," }
             if binary(output.name) {
@@ -217,7 +219,7 @@ public enum InferenceCodec {
             var tensor = try tensorHeader(value, what: "output #\(index)")
             if let size = tensor.parameters["binary_data_size"]?.intValue {
                 guard size >= 0, binary.endIndex - cursor >= size else { throw .badRequest("output '\(tensor.name)' binary part is short") }
-                tensor.data = Array(binary[cursor..<(cursor + size)])
+                tensor.data = TensorBytes(Array(binary[cursor..<(cursor + size)]))
                 cursor += size
             } else if let data = value["data"] {
                 tensor.data = try bytes(fromJSON: data, for: tensor)
@@ -280,7 +282,7 @@ public enum InferenceCodec {
     }
 
     /// Converts JSON `data` (flat or nested) to little-endian bytes of the tensor's datatype.
-    static func bytes(fromJSON data: JSONValue, for tensor: WireTensor) throws(ProtocolError) -> [UInt8] {
+    static func bytes(fromJSON data: JSONValue, for tensor: WireTensor) throws(ProtocolError) -> TensorBytes {
         var scalars: [JSONValue] = []
         scalars.reserveCapacity(tensor.elementCount)
         var stack: [JSONValue] = [data]
@@ -334,7 +336,7 @@ public enum InferenceCodec {
             }
             return WireTensor.packBytes(elements)
         }
-        return out
+        return TensorBytes(out)
     }
 
     private static func writeHeader(_ tensor: WireTensor, binarySize: Int?, to json: inout String) {

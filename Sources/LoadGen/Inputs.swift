@@ -52,7 +52,7 @@ public enum RequestFactory {
                 guard let data = FileManager.default.contents(atPath: path) else { throw .badInput("cannot read tensor file \(path)") }
                 let expected = spec.shape.reduce(1, *) * (spec.datatype.byteSize ?? 1)
                 guard data.count == expected else { throw .badInput("\(path) has \(data.count) bytes; \(spec.name) \(spec.datatype.rawValue) \(TensorInfo.describe(spec.shape)) needs \(expected)") }
-                tensors.append(WireTensor(name: spec.name, datatype: spec.datatype, shape: spec.shape, data: [UInt8](data)))
+                tensors.append(WireTensor(name: spec.name, datatype: spec.datatype, shape: spec.shape, data: TensorBytes([UInt8](data))))
             }
             return [encode(tensors, binary: binary, samples: specs[0].shape.first ?? 1)]
         case .random, .zero:
@@ -76,7 +76,7 @@ public enum RequestFactory {
                         for i in data.indices { data[i] = UInt8(truncatingIfNeeded: random.next() & 0x3F) }
                     }
                 }
-                return WireTensor(name: spec.name, datatype: spec.datatype, shape: spec.shape, data: data)
+                return WireTensor(name: spec.name, datatype: spec.datatype, shape: spec.shape, data: TensorBytes(data))
             }
             return [encode(tensors, binary: binary, samples: specs[0].shape.first ?? 1)]
         }

@@ -162,8 +162,11 @@ public final class InferenceServer: Sendable {
                 guard let value = Int(field) else { throw ProtocolError.badRequest("\(InferenceCodec.headerLengthField) must be an integer, got '\(field)'") }
                 headerLength = value
             }
-            let decoded = try body.withUnsafeReadableBytes { raw in
-                Result { () throws(ProtocolError) in try InferenceCodec.decodeRequest(raw.bindMemory(to: UInt8.self), headerLength: headerLength) }
+            // Binary inputs stay in the body (its storage kept alive by the tensors) until the engine copies them in.
+            let decoded = try body.withUnsafeReadableBytesWithStorageManagement { raw, storage in
+                Result { () throws(ProtocolError) in
+                    try InferenceCodec.decodeRequest(raw.bindMemory(to: UInt8.self), headerLength: headerLength, owner: storage.takeUnretainedValue())
+                }
             }.get()
             let rows = try model.validate(decoded.inputs)
             if let unknown = decoded.outputs.first(where: { output in !model.outputs.contains { $0.name == output.name } }) {

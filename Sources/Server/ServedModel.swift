@@ -192,7 +192,7 @@ final class EngineModel: ServedModel, @unchecked Sendable {
                 if config.maxBatchSize > 0, !shape.isEmpty { shape[0] = count }
                 let bytes = Array(view.bytes[offset..<(offset + count * perRow)])
                 offset += count * perRow
-                results[r].append(WireTensor(name: declared.name, datatype: declared.datatype, shape: shape, data: bytes))
+                results[r].append(WireTensor(name: declared.name, datatype: declared.datatype, shape: shape, data: TensorBytes(bytes)))
             }
         }
         return BatchResult(outputs: results, inputNs: inputDone - started, inferNs: inferDone - inputDone)

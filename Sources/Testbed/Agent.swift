@@ -193,7 +193,7 @@ public final class RemoteInference: FrameProcessor {
         case .cloudTensor:
             _ = try preprocessor!.run(jpeg: jpeg, into: tensor)
             trace.mark(.preprocess, until: MonotonicClock.now())
-            wire = WireTensor(name: inputName, datatype: .fp32, shape: tensorShape, data: Array(UnsafeRawBufferPointer(tensor)))
+            wire = WireTensor(name: inputName, datatype: .fp32, shape: tensorShape, data: TensorBytes(Array(UnsafeRawBufferPointer(tensor))))
         case .split:
             let side = tensorShape[1] == 3 ? tensorShape[2] : tensorShape[1]
             let shape = try preprocessor!.run(jpeg: jpeg, into: UnsafeMutableRawBufferPointer(rebasing: tensor[0..<(side * side * 3)]))

@@ -3,14 +3,15 @@ import Foundation
 import Testing
 
 @Suite struct CodecTests {
-    func floats(_ values: [Float]) -> [UInt8] { values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) } }
+    func floats(_ values: [Float]) -> TensorBytes { TensorBytes(values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }) }
 
     @Test func jsonRequestWithNestedDataDecodes() throws {
         let body = #"{"id":"r1","inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2.5],[3,-4]]},{"name":"n","shape":[3],"datatype":"INT64","data":[1,-2,3]}],"outputs":[{"name":"y","parameters":{"binary_data":true}}]}"#
         let request = try InferenceCodec.decodeRequest(Array(body.utf8), headerLength: nil)
         #expect(request.id == "r1")
         #expect(request.inputs[0].floats() == [1, 2.5, 3, -4])
-        #expect(request.inputs[1].data == [1, 0, 0, 0, 0, 0, 0, 0] + [0xFE] + [UInt8](repeating: 0xFF, count: 7) + [3, 0, 0, 0, 0, 0, 0, 0])
+        let expected: [UInt8] = [1, 0, 0, 0, 0, 0, 0, 0] + [0xFE] + [UInt8](repeating: 0xFF, count: 7) + [3, 0, 0, 0, 0, 0, 0, 0]
+        #expect(Array(request.inputs[1].data) == expected)
         #expect(request.wantsBinary("y"))
         #expect(!request.wantsBinary("z"))
     }
@@ -28,6 +29,33 @@ import Testing
             #expect(try decoded.inputs[1].byteElements() == [[1, 2, 3], [9]])
             #expect(decoded.wantsBinary("out") == binary)
         }
+    }
+
+    /// The server's path: with an owner, a binary input is a window on the body (no copy), and the
+    /// tensor keeps the body alive after everyone else has let it go.
+    @Test func binaryInputsDecodedWithAnOwnerAreWindowsOnTheBody() throws {
+        final class Body {
+            let bytes: UnsafeMutableBufferPointer<UInt8>
+            init(_ contents: [UInt8]) {
+                bytes = .allocate(capacity: contents.count)
+                _ = bytes.initialize(from: contents)
+            }
+            deinit { bytes.deallocate() }
+        }
+        let input = WireTensor(name: "pixels", datatype: .uint8, shape: [1, 4], data: [7, 8, 9, 10])
+        let (encoded, length) = InferenceCodec.encodeRequest(InferenceRequest(inputs: [input]), binary: true)
+        weak var released: Body?
+        var decoded: InferenceRequest
+        do {
+            let body = Body(encoded)
+            released = body
+            decoded = try InferenceCodec.decodeRequest(UnsafeBufferPointer(body.bytes), headerLength: length, owner: body)
+            decoded.inputs[0].data.withUnsafeBytes { #expect($0.baseAddress == UnsafeRawPointer(body.bytes.baseAddress! + encoded.count - 4)) }
+        }
+        #expect(released != nil)
+        #expect(Array(decoded.inputs[0].data) == [7, 8, 9, 10])
+        decoded.inputs = []
+        #expect(released == nil)
     }
 
     @Test func responseRoundTripsInBothEncodings() throws {
