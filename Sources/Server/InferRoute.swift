@@ -1,29 +1,61 @@
-import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Foundation
+import Logging
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+
+/// A connection's channel as Hummingbird's HTTP/1 channel sets it up, with the infer route in front.
+struct InferenceChannel: ServerChildChannel, HTTPChannelHandler {
+    typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+    let responder: HTTPChannelHandler.Responder
+    let server: InferenceServer
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            var limits = NIOHTTPDecoderLimitConfiguration()
+            (limits.maxHeaderFieldSize, limits.maxHeaderListSize, limits.maxHeaderFieldCount) = (80 << 10, 80 << 10, 1000)
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.configureHTTPServerPipeline(
+                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
+                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+            try pipeline.addHandler(InferRoute(server: server))
+            // From here on, as Hummingbird's HTTP1Channel: HTTP types, connection state, its async channel.
+            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: nil, logger: logger))
+            return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await handleHTTP(asyncChannel: value, logger: logger)
+    }
+}
 
 /// The infer endpoint, answered in the connection's channel pipeline in front of Hummingbird.
 ///
 /// Infer is the one route where serving competes with inference for the CPU. Through Hummingbird a
-/// request crosses its async channel twice per body chunk and per response part; here its body is
-/// gathered in one buffer as it is read, handed to the scheduler in one task and the answer written
-/// straight back: a third less CPU per request on the event loop, which on a 2-core node is CPU the
-/// inference streams get back (docs/benchmarks.md, serve-overhead). Every other request passes
-/// through untouched to Hummingbird's router.
+/// request is converted to HTTP types and crosses its async channel per body chunk and per response
+/// part; here its body is gathered as it is read (usually one slice of one read), handed to the
+/// scheduler in one task and the answer written straight back: 0.38 → ~0.25 ms of event-loop CPU
+/// per request, which on a 2-core node is CPU the inference streams get back (docs/benchmarks.md,
+/// serve-overhead). Every other request passes through untouched to Hummingbird's router.
 ///
 /// HTTP/1.1 lets a client send its next request before the answer to the last; answers must keep the
 /// order. So while one request is being answered (here or by Hummingbird) the parts of the next are
 /// held, and reading stops once any are held, until the answer's end is written.
 final class InferRoute: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
         case idle
         /// An infer request's body is arriving into `body`; past the server's limit its bytes are dropped.
-        case collecting(HTTPRequest, tooLarge: Bool)
+        case collecting(HTTPRequestHead, tooLarge: Bool)
         /// An infer request is with the scheduler.
         case answering
         /// Some other request, Hummingbird's to answer.
@@ -34,9 +66,10 @@ final class InferRoute: ChannelDuplexHandler, RemovableChannelHandler {
     private var state = State.idle
     /// The body being collected (outside `state` so that appending never copies it).
     private var body = ByteBuffer()
-    private var held = CircularBuffer<HTTPRequestPart>()
+    private var held = CircularBuffer<HTTPServerRequestPart>()
     private var readHeld = false
     private var quiesceHeld = false
+    private var date = HTTPDate()
 
     init(server: InferenceServer) {
         self.server = server
@@ -47,8 +80,8 @@ final class InferRoute: ChannelDuplexHandler, RemovableChannelHandler {
         (path.count == 4 || (path.count == 6 && path[3] == "versions")) && path[0] == "v2" && path[1] == "models" && path.last == "infer"
     }
 
-    static func components(_ path: String?) -> [Substring] {
-        (path ?? "/").prefix { $0 != "?" }.split(separator: "/")
+    static func components(_ uri: String) -> [Substring] {
+        uri.prefix { $0 != "?" }.split(separator: "/")
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -78,18 +111,18 @@ final class InferRoute: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    private func take(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch state {
         case .idle:
-            guard case .head(let head) = part, Self.isInfer(Self.components(head.path)) else {
+            guard case .head(let head) = part, Self.isInfer(Self.components(head.uri)) else {
                 state = .forwarding(requestEnded: false, responseEnded: false)
                 return context.fireChannelRead(wrapInboundOut(part))
             }
             body = ByteBuffer()
             state = .collecting(head, tooLarge: false)
-            if head.headerFields[.expect]?.lowercased() == "100-continue" {
+            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
                 // curl asks before sending a body over 1 MiB, and waits a second for the answer.
-                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
         case .collecting(let head, let tooLarge):
             switch part {
@@ -103,7 +136,7 @@ final class InferRoute: ChannelDuplexHandler, RemovableChannelHandler {
                     body = chunk
                 } else {
                     // A body in pieces: make room for all of it (Content-Length) once, then append.
-                    let announced = head.headerFields[.contentLength].flatMap { Int($0) } ?? 0
+                    let announced = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
                     body.reserveCapacity(minimumWritableBytes: max(chunk.readableBytes, min(announced, server.options.maxBodyBytes) - body.readableBytes))
                     body.writeBuffer(&chunk)
                 }
@@ -122,33 +155,35 @@ final class InferRoute: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func answer(_ head: HTTPRequest, body: ByteBuffer, tooLarge: Bool, context: ChannelHandlerContext) {
+    private func answer(_ head: HTTPRequestHead, body: ByteBuffer, tooLarge: Bool, context: ChannelHandlerContext) {
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let server = server
         Task(executorPreference: server.executor) {
             let reply = await server.answerInfer(head, body: body, bodyTooLarge: tooLarge)
             if loop.inEventLoop {
-                bound.value.0.write(reply, closing: head.headerFields[.connection] == "close", context: bound.value.1)
+                bound.value.0.write(reply, to: head, context: bound.value.1)
             } else {
-                loop.execute { bound.value.0.write(reply, closing: head.headerFields[.connection] == "close", context: bound.value.1) }
+                loop.execute { bound.value.0.write(reply, to: head, context: bound.value.1) }
             }
         }
     }
 
-    private func write(_ reply: Reply, closing: Bool, context: ChannelHandlerContext) {
+    private func write(_ reply: Reply, to request: HTTPRequestHead, context: ChannelHandlerContext) {
         var headers = reply.headers
-        headers[.contentLength] = String(reply.body.readableBytes)
-        headers[.server] = "edgeinsight"
-        if closing { headers[.connection] = "close" }
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: .init(code: reply.status), headerFields: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(reply.body)), promise: nil)
+        headers.add(name: "content-length", value: String(reply.body.readableBytes))
+        headers.add(name: "server", value: "edgeinsight")
+        headers.add(name: "date", value: date.now())
+        let keepAlive = request.isKeepAlive
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: .init(statusCode: reply.status), headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(reply.body))), promise: nil)
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
-        if closing {
-            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        } else {
+        if keepAlive {
             becomeIdle(context: context, after: written.futureResult)
+        } else {
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
     }
 
@@ -210,5 +245,23 @@ final class InferRoute: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         context.fireUserInboundEventTriggered(event)
+    }
+}
+
+/// The Date header an origin server must send (RFC 9110 §6.6.1), formatted once a second.
+struct HTTPDate {
+    private var second = 0
+    private var text = ""
+
+    mutating func now() -> String {
+        var clock = time(nil)
+        guard clock != second else { return text }
+        var parts = tm()
+        gmtime_r(&clock, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"], months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        second = clock
+        text = "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) \(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+        return text
     }
 }

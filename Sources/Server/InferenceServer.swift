@@ -2,9 +2,11 @@ import EdgeInsightCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import InferenceProtocol
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// Where and how the server listens.
 public struct ServerOptions: Sendable {
@@ -57,7 +59,7 @@ public final class InferenceServer: Sendable {
         logger.logLevel = .warning
         let app = Application(
             responder: CallbackResponder<BasicRequestContext> { request, _ in await self.respond(to: request) },
-            server: .http1(configuration: .init(additionalChannelHandlers: [InferRoute(server: self)])),
+            server: HTTPServerBuilder { responder in InferenceChannel(responder: responder, server: self) },
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "edgeinsight"),
             onServerRunning: { channel in onReady(channel.localAddress?.port ?? 0) },
             eventLoopGroupProvider: executor.map { .shared($0.group) } ?? .singleton,
@@ -77,7 +79,8 @@ public final class InferenceServer: Sendable {
     func respond(to request: Request) async -> Response {
         let reply: Reply
         do { reply = try route(request) } catch { reply = errorReply(error) }
-        return Response(status: .init(code: reply.status), headers: reply.headers, body: .init(byteBuffer: reply.body))
+        let headers = HTTPFields(reply.headers.compactMap { field in HTTPField.Name(field.name).map { HTTPField(name: $0, value: field.value) } })
+        return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: reply.body))
     }
 
     private func route(_ request: Request) throws -> Reply {
@@ -89,14 +92,14 @@ public final class InferenceServer: Sendable {
             guard request.method == .get, path.count == 3, ["live", "ready"].contains(path[2]) else { throw ProtocolError.notFound("unknown endpoint \(request.uri.path)") }
             return json(200, "{\"\(path[2])\":true}")
         }
-        try authorize(request.headers)
+        try authorize(request.headers[.authorization])
         switch path {
         case ["v2"]:
             try method(.get)
             return json(200, "{\"name\":\"edgeinsight\",\"version\":\"\(Self.version)\",\"extensions\":[\"binary_tensor_data\",\"statistics\"]}")
         case ["metrics"]:
             try method(.get)
-            return Reply(status: 200, headers: [.contentType: "text/plain; version=0.0.4"], body: ByteBuffer(bytes: metrics.text()))
+            return Reply(status: 200, headers: ["content-type": "text/plain; version=0.0.4"], body: ByteBuffer(bytes: metrics.text()))
         case ["v2", "models", "stats"]:
             try method(.get)
             return json(200, "{\"model_stats\":[" + repository.names.map { statistics[$0]!.json(name: $0, version: "1") }.joined(separator: ",") + "]}")
@@ -119,8 +122,8 @@ public final class InferenceServer: Sendable {
         }
     }
 
-    private func authorize(_ headers: HTTPFields) throws(ProtocolError) {
-        if let token = options.token, headers[.authorization] != "Bearer \(token)" {
+    private func authorize(_ authorization: String?) throws(ProtocolError) {
+        if let token = options.token, authorization != "Bearer \(token)" {
             throw ProtocolError(401, "missing or wrong bearer token")
         }
     }
@@ -143,12 +146,12 @@ public final class InferenceServer: Sendable {
     // MARK: Infer
 
     /// Answers POST /v2/models/{m}[/versions/{v}]/infer, its body already gathered by `InferRoute`.
-    func answerInfer(_ head: HTTPRequest, body: ByteBuffer, bodyTooLarge: Bool) async -> Reply {
+    func answerInfer(_ head: HTTPRequestHead, body: ByteBuffer, bodyTooLarge: Bool) async -> Reply {
         let model: any ServedModel
         do {
-            try authorize(head.headerFields)
-            model = try resolveModel(InferRoute.components(head.path)).0
-            guard head.method == .post else { throw ProtocolError(405, "\(head.path ?? "") takes POST, not \(head.method.rawValue)") }
+            try authorize(head.headers.first(name: "authorization"))
+            model = try resolveModel(InferRoute.components(head.uri)).0
+            guard head.method == .POST else { throw ProtocolError(405, "\(head.uri) takes POST, not \(head.method.rawValue)") }
         } catch {
             return errorReply(error)
         }
@@ -158,7 +161,7 @@ public final class InferenceServer: Sendable {
         do {
             if bodyTooLarge { throw ProtocolError(413, "request body larger than \(options.maxBodyBytes) bytes") }
             var headerLength: Int?
-            if let field = head.headerFields[HTTPField.Name(InferenceCodec.headerLengthField)!] {
+            if let field = head.headers.first(name: InferenceCodec.headerLengthField) {
                 guard let value = Int(field) else { throw ProtocolError.badRequest("\(InferenceCodec.headerLengthField) must be an integer, got '\(field)'") }
                 headerLength = value
             }
@@ -182,8 +185,8 @@ public final class InferenceServer: Sendable {
             statistics[model.name]!.recordSuccess(totalNs: MonotonicClock.now() - received, queueNs: completion.queueNs)
             metrics.request(model: model.name, outcome: .success)
             metrics.timings(model: model.name, queueNs: completion.queueNs, computeNs: completion.computeNs, batch: completion.batchRows)
-            var headers: HTTPFields = [.contentType: length == nil ? "application/json" : "application/octet-stream"]
-            if let length { headers[HTTPField.Name(InferenceCodec.headerLengthField)!] = String(length) }
+            var headers: HTTPHeaders = ["content-type": length == nil ? "application/json" : "application/octet-stream"]
+            if let length { headers.add(name: InferenceCodec.headerLengthField, value: String(length)) }
             return Reply(status: 200, headers: headers, body: ByteBuffer(bytes: bytes))
         } catch {
             let failure = error as? ProtocolError ?? ProtocolError(500, "\(error)")
@@ -205,7 +208,7 @@ public final class InferenceServer: Sendable {
     }
 
     private func json(_ status: Int, _ text: String) -> Reply {
-        Reply(status: status, headers: [.contentType: "application/json"], body: ByteBuffer(string: text))
+        Reply(status: status, headers: ["content-type": "application/json"], body: ByteBuffer(string: text))
     }
 
     /// `{"error": "…"}` with the error's status (500 for anything not a protocol error).
@@ -215,14 +218,14 @@ public final class InferenceServer: Sendable {
         JSONValue.writeString(failure.message, to: &text)
         text += "}"
         var reply = json(failure.status, text)
-        if failure.status == 503 { reply.headers[HTTPField.Name("Retry-After")!] = "1" }
+        if failure.status == 503 { reply.headers.add(name: "retry-after", value: "1") }
         return reply
     }
 }
 
-/// An answer: status, header fields and body (Hummingbird's `Response` or `InferRoute`'s parts).
+/// An answer: status, header fields and body (written by `InferRoute`, or made a Hummingbird `Response`).
 struct Reply: Sendable {
     var status: Int
-    var headers: HTTPFields
+    var headers: HTTPHeaders
     var body: ByteBuffer
 }

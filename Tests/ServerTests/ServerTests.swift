@@ -299,8 +299,8 @@ func writeFloats(_ values: [Float], to path: String) throws {
         answers = []
         while data:
             head, _, rest = data.partition(b"\r\n\r\n")
-            fields = dict(l.split(": ", 1) for l in head.decode().split("\r\n")[1:])
-            n = int(fields["Content-Length"])
+            fields = dict((k.lower(), v) for k, v in (l.split(": ", 1) for l in head.decode().split("\r\n")[1:]))
+            n = int(fields["content-length"])
             body, data = json.loads(rest[:n]), rest[n:]
             answers.append(["meta"] if "versions" in body else [head.split(b" ")[1].decode(), body["outputs"][0]["data"][0]])
         print(json.dumps(answers))
