@@ -152,7 +152,7 @@ public enum InferenceCodec {
         var body = Array(json.utf8)
         guard binary else { return (body, nil) }
         let headerLength = body.count
-        for input in request.inputs { body += input.data }   // in bulk: TensorBytes has contiguous storage
+        for input in request.inputs { input.data.withUnsafeBytes { body.append(contentsOf: $0) } }
         return (body, headerLength)
     }
 
@@ -193,7 +193,7 @@ public enum InferenceCodec {
         var body = Array(json.utf8)
         guard !blobs.isEmpty else { return (body, nil) }
         let headerLength = body.count
-        for blob in blobs { body += blob }
+        for blob in blobs { blob.withUnsafeBytes { body.append(contentsOf: $0) } }
         return (body, headerLength)
     }
 

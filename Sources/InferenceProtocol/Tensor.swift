@@ -24,15 +24,18 @@ public struct WireTensor: Sendable, Equatable {
 
     /// The elements of a BYTES tensor.
     public func byteElements() throws(ProtocolError) -> [[UInt8]] {
-        var elements: [[UInt8]] = []
-        var offset = 0
-        while offset < data.count {
-            guard offset + 4 <= data.count else { throw .badRequest("BYTES tensor '\(name)' ends inside a length prefix") }
-            let length = Int(UInt32(data[offset]) | UInt32(data[offset + 1]) << 8 | UInt32(data[offset + 2]) << 16 | UInt32(data[offset + 3]) << 24)
-            offset += 4
-            guard offset + length <= data.count else { throw .badRequest("BYTES tensor '\(name)' element \(elements.count) says \(length) bytes but only \(data.count - offset) remain") }
-            elements.append(Array(data[offset..<(offset + length)]))
-            offset += length
+        let elements = try data.withUnsafeBytes { raw throws(ProtocolError) -> [[UInt8]] in
+            var elements: [[UInt8]] = []
+            var offset = 0
+            while offset < raw.count {
+                guard offset + 4 <= raw.count else { throw .badRequest("BYTES tensor '\(name)' ends inside a length prefix") }
+                let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+                offset += 4
+                guard length <= raw.count - offset else { throw .badRequest("BYTES tensor '\(name)' element \(elements.count) says \(length) bytes but only \(raw.count - offset) remain") }
+                elements.append(Array(UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + length)])))
+                offset += length
+            }
+            return elements
         }
         guard elements.count == elementCount else {
             throw .badRequest("BYTES tensor '\(name)' has shape \(TensorInfo.describe(shape)) but holds \(elements.count) elements")
@@ -100,7 +103,8 @@ public struct TensorBytes: RandomAccessCollection, Equatable, ExpressibleByArray
         }
     }
 
-    /// Lets `Array(…)`, `append(contentsOf:)` and `==` copy or compare in bulk, not byte by byte.
+    /// Bulk copies and comparisons of a tensor's bytes go through this or `withUnsafeBytes`, never a
+    /// loop over bytes (`Array(…)` of a TensorBytes still iterates: keep it off hot paths).
     public func withContiguousStorageIfAvailable<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {
         try withUnsafeBytes { raw in try body(raw.bindMemory(to: UInt8.self)) }
     }
