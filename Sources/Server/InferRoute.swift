@@ -39,7 +39,7 @@ struct InferenceChannel: ServerChildChannel, HTTPChannelHandler {
 /// Infer is the one route where serving competes with inference for the CPU. Through Hummingbird a
 /// request is converted to HTTP types and crosses its async channel per body chunk and per response
 /// part; here its body is gathered as it is read (usually one slice of one read), handed to the
-/// scheduler in one task and the answer written straight back: 0.38 → ~0.25 ms of event-loop CPU
+/// scheduler in one task and the answer written straight back: 0.38 → about 0.2 ms of event-loop CPU
 /// per request, which on a 2-core node is CPU the inference streams get back (docs/benchmarks.md,
 /// serve-overhead). Every other request passes through untouched to Hummingbird's router.
 ///

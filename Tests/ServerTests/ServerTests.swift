@@ -268,6 +268,42 @@ func writeFloats(_ values: [Float], to path: String) throws {
         #expect(server.stop() == 0)
     }
 
+    /// The dynamic batcher on the sleep model (100 ms a batch, one instance, batches of up to 4, 200 ms
+    /// queue delay): a lone request waits the delay for company and runs alone; 4 at once run as one
+    /// batch; 6 at once as a batch of 4 then one of 2; each gets its own rows back.
+    @Test func concurrentRequestsAreBatchedUpToTheLimit() throws {
+        let server = try ServerProcess(["--model", "sleep:100ms", "--max-batch", "4", "--max-queue-delay", "200ms", "--instances", "1"])
+        defer { server.stop() }
+        let script = #"""
+        import sys, json, http.client, threading
+        port = int(sys.argv[1])
+        def burst(n):
+            out, barrier = [None] * n, threading.Barrier(n)
+            def one(k):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                body = json.dumps({"inputs": [{"name": "input", "shape": [1, 16], "datatype": "FP32", "data": [k] * 16}]}).encode()
+                c.connect()
+                barrier.wait()
+                c.request("POST", "/v2/models/sleep/infer", body=body)
+                reply = json.loads(c.getresponse().read())
+                out[k] = [reply["parameters"]["batch_size"], reply["outputs"][0]["data"] == [k] * 16, reply["parameters"]["queue_time_ns"] / 1e6]
+            threads = [threading.Thread(target=one, args=(k,)) for k in range(n)]
+            for t in threads: t.start()
+            for t in threads: t.join()
+            return out
+        print(json.dumps({"lone": burst(1), "four": burst(4), "six": burst(6)}))
+        """#
+        let result = try python(script, [String(server.port)])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: [[Any]]], "\(result.stdout)\(result.stderr)")
+        func sizes(_ key: String) -> [Int] { (report[key] ?? []).map { $0[0] as? Int ?? -1 }.sorted() }
+        let everyEcho = report.values.joined().allSatisfy { $0[1] as? Bool == true }
+        #expect(everyEcho, "\(result.stdout)")
+        #expect(sizes("lone") == [1])
+        #expect((report["lone"]?.first?[2] as? Double ?? 0) >= 190, "a lone request waits the 200 ms queue delay: \(result.stdout)")
+        #expect(sizes("four") == [4, 4, 4, 4], "\(result.stdout)")
+        #expect(sizes("six") == [2, 2, 4, 4, 4, 4], "\(result.stdout)")
+    }
+
     /// HTTP/1.1 pipelining through the infer route: infer requests (one chunked, one asking to
     /// close) and requests Hummingbird answers, sent back to back in 97-byte pieces on one
     /// connection, are answered in order, each with its own result, and the connection closes after
