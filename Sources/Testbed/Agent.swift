@@ -87,8 +87,9 @@ public enum Agent {
             guard config.inflight >= 1 else { throw TestbedError.trialFailed("inflight must be at least 1, got \(config.inflight)") }
             let client = try OIPClient(base: server, connections: config.inflight)
             do {
+                let input = try RemoteInference.imageInput(of: config.model, on: server, client: client)
                 remotes = try (0..<config.inflight).map { _ in
-                    try RemoteInference(placement: config.placement, client: client, server: server, model: config.model, splitQuality: config.splitQuality)
+                    try RemoteInference(placement: config.placement, client: client, server: server, model: config.model, input: input, splitQuality: config.splitQuality)
                 }
             } catch {
                 // An unreachable server or unknown model: the client must still be shut down cleanly.
@@ -148,21 +149,27 @@ public final class RemoteInference: FrameProcessor {
     public let pipelineDescription: String
     public var applied: AppliedSettings? { nil }
 
-    /// A device-side sender on `client` (which several senders may share, a connection each).
-    public init(placement: Placement, client: OIPClient, server: String, model: String, splitQuality: Int) throws {
-        self.placement = placement
-        self.splitQuality = splitQuality
-        self.client = client
-        path = "/v2/models/\(model)/infer"
-        let metadata = try Self.blocking { try await client.getJSON("/v2/models/\(model)") }
+    /// The model's image input as its metadata on the server gives it (a batch dimension of -1 made 1).
+    public static func imageInput(of model: String, on server: String, client: OIPClient) throws -> TensorInfo {
+        let metadata = try blocking { try await client.getJSON("/v2/models/\(model)") }
         guard let input = metadata["inputs"]?.array?.first, let name = input["name"]?.string,
               var shape = input["shape"]?.array?.compactMap(\.int), shape.count == 4 else {
             throw TestbedError.trialFailed("model '\(model)' on \(server) has no image input in its metadata")
         }
         if shape[0] < 0 { shape[0] = 1 }
-        inputName = name
+        return TensorInfo(name: name, elementType: .f32, shape: shape)
+    }
+
+    /// A device-side sender on `client` (which several senders may share, a connection each) for
+    /// the model's image `input` (`imageInput`, asked once for all senders).
+    public init(placement: Placement, client: OIPClient, server: String, model: String, input info: TensorInfo, splitQuality: Int) throws {
+        self.placement = placement
+        self.splitQuality = splitQuality
+        self.client = client
+        path = "/v2/models/\(model)/infer"
+        let shape = info.shape
+        inputName = info.name
         tensorShape = shape
-        let info = TensorInfo(name: name, elementType: .f32, shape: shape)
         switch placement {
         case .cloudTensor:
             let pipeline = try Pipeline.standard(for: info)

@@ -205,6 +205,13 @@ public final class NodeProcess: @unchecked Sendable {
     /// What the process printed so far.
     public var printed: String { lock.withLock { seen } }
 
+    /// The line that best says why the process failed: its last `error: …` line (our commands' one-
+    /// line errors), else its last line mentioning an error (other programs'), else its last line.
+    public var lastErrorLine: String {
+        let lines = printed.split(separator: "\n")
+        return String(lines.last { $0.hasPrefix("error:") } ?? lines.last { $0.localizedCaseInsensitiveContains("error") } ?? lines.last ?? "no output")
+    }
+
     /// Waits for `marker` followed by a port number; returns the port.
     public func waitForPort(after marker: String, timeout: Duration) throws(TestbedError) -> Int {
         let deadline = MonotonicClock.now() + UInt64(timeout.nanoseconds)
@@ -217,8 +224,7 @@ public final class NodeProcess: @unchecked Sendable {
             if !process.isRunning { break }
             usleep(10_000)
         }
-        let last = printed.split(separator: "\n").last(where: { $0.contains("error") }) ?? printed.split(separator: "\n").last ?? "no output"
-        throw .nodeFailed("\(name) did not become ready: \(last)")
+        throw .nodeFailed("\(name) did not become ready: \(lastErrorLine)")
     }
 
     /// Waits for the process to end by itself; false on timeout.

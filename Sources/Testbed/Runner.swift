@@ -215,8 +215,7 @@ public final class Runner: Sendable {
         guard agent.process.terminationStatus == 0 else {
             let status = agent.process.terminationReason == .uncaughtSignal ? "killed by signal \(agent.process.terminationStatus)"
                 : "exit status \(agent.process.terminationStatus)"
-            let line = agent.printed.split(separator: "\n").last { $0.hasPrefix("error:") } ?? agent.printed.split(separator: "\n").last ?? "no output"
-            throw TestbedError.trialFailed("edge node failed (\(status)): \(line)")
+            throw TestbedError.trialFailed("edge node failed (\(status)): \(agent.lastErrorLine)")
         }
         guard let data = FileManager.default.contents(atPath: report), let result = try? JSONDecoder().decode(AgentReport.self, from: data) else {
             throw TestbedError.trialFailed("edge node wrote no report")

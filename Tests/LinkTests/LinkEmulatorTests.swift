@@ -142,8 +142,10 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         let lost = counters.uplink.retransmittedSegments + counters.downlink.retransmittedSegments
         #expect(lost >= 1)
         #expect(rtts.filter { $0 >= 200 }.count == Int(lost), "\(lost) losses, RTTs \(rtts.filter { $0 > 20 })")
-        // The rest take the RTT (with room for a busy machine), far from the RTO.
-        #expect(rtts.filter { $0 < 200 }.allSatisfy { $0 < 100 })
+        // The rest take the RTT, far from the RTO. A loaded machine (CI runs the zoo's inference
+        // tests beside this one) can stall a ping by ~100 ms now and then: allow two such.
+        let rest = rtts.filter { $0 < 200 }.sorted()
+        #expect(rest[rest.count / 2] < 30 && rest.filter { $0 >= 100 }.count <= 2, "RTTs above 20 ms: \(rest.filter { $0 > 20 })")
         await link.stop()
     }
 
