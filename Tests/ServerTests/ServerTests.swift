@@ -307,7 +307,8 @@ func writeFloats(_ values: [Float], to path: String) throws {
     /// HTTP/1.1 pipelining through the infer route: infer requests (one chunked, one asking to
     /// close) and requests Hummingbird answers, sent back to back in 97-byte pieces on one
     /// connection, are answered in order, each with its own result, and the connection closes after
-    /// the last as asked. Two instances could finish the infers out of order if nothing kept it.
+    /// the last as asked. Two instances could finish the infers out of order if nothing kept it. An
+    /// HTTP/1.0 request without keep-alive is answered and its connection closed.
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {
         let server = try ServerProcess(["--model", "sleep:30ms", "--max-batch", "0", "--instances", "2"])
         defer { server.stop() }
