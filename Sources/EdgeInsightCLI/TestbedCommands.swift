@@ -79,6 +79,14 @@ func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async thr
     for failure in failures.prefix(5) { print("failed: \(failure.parameters["model"] ?? "") \(failure.parameters["placement"] ?? ""): \(failure.reason ?? "")") }
     print("\(outcome.ran) trials run, \(outcome.skipped) already done, \(outcome.failed) failed\(outcome.interrupted ? " — stopped early; run again to resume" : "")")
     print("results: \(outcome.database)  (edgeinsight results show \(outcome.runName) --out \(out); export with --csv or --json)")
+    // The same p99 picture as the verdicts, to look at rather than read (no chart when nothing was measured).
+    let plot = ResultsPlot.defaults(for: all)
+    if let svg = try? plot.svg(all, title: "\(outcome.runName): p99 latency per placement") {
+        let path = "\(out)/plot-\(outcome.runName)-\(plot.metric).svg"
+        if (try? Data(svg.utf8).write(to: URL(fileURLWithPath: path))) != nil {
+            print("plot: \(path)  (edgeinsight results plot \(outcome.runName) --out \(out) --metric … --x … for others)")
+        }
+    }
     if outcome.interrupted { throw ExitCode(130) }
 }
 
@@ -164,8 +172,8 @@ struct AgentCommand: AsyncParsableCommand {
 struct ResultsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "results",
-        abstract: "List, show and export the results of runs.",
-        subcommands: [List.self, Show.self, Export.self])
+        abstract: "List, show, export and plot the results of runs.",
+        subcommands: [List.self, Show.self, Export.self, Plot.self])
 
     struct Location: ParsableArguments {
         @Option(help: "The run's output folder (holding results.sqlite).")
@@ -216,6 +224,49 @@ struct ResultsCommand: ParsableCommand {
             for trial in trials where !trial.ok { print("failed: \(trial.key): \(trial.reason ?? "")") }
             print(RunSummaryTable.byPlacementAndLink(trials))
             RunSummaryTable.verdicts(trials).forEach { print($0) }
+        }
+    }
+
+    struct Plot: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A run's trials as an SVG bar chart (open it in a browser).",
+            discussion: """
+            One metric, bars grouped by one parameter and coloured by another, a panel per value of a third.
+            A bar is the mean over the trials it stands for (other swept settings, repetitions); its whisker
+            spans their min to max. Metrics spanning more than 20× get a log scale.
+
+            Examples:
+              edgeinsight results plot demo
+              edgeinsight results plot demo --metric throughput_fps --x workload.resolution --series placement
+            Metrics and parameters: `edgeinsight results export RUN --csv` lists them as columns.
+            """)
+        @Argument(help: "Run name or number.")
+        var name: String
+        @OptionGroup var location: Location
+        @Option(help: "The metric on the y axis (default: latency_p99_ms).")
+        var metric: String?
+        @Option(help: "The parameter that groups the bars (default: placement).")
+        var x: String?
+        @Option(help: "The parameter that colours the bars (default: link, if the run has one).")
+        var series: String?
+        @Option(help: "The parameter with a panel per value (default: model, if the run has one).")
+        var panel: String?
+        @Option(name: .shortAndLong, help: "Write the SVG here (default: OUT/plot-RUN-METRIC.svg).")
+        var output: String?
+
+        func run() throws {
+            let database = try location.open()
+            let summary = try database.run(name)
+            let trials = try database.trials(run: summary.id)
+            var plot = ResultsPlot.defaults(for: trials)
+            if let metric { plot.metric = metric }
+            if let x { plot.x = x }
+            if let series { plot.series = series }
+            if let panel { plot.panel = panel }
+            let svg = try plot.svg(trials, title: "\(summary.name) (run \(summary.id))")
+            let path = output ?? "\(location.out)/plot-\(summary.name)-\(plot.metric).svg"
+            try Data(svg.utf8).write(to: URL(fileURLWithPath: path))
+            print("wrote \(path)")
         }
     }
 

@@ -7,12 +7,15 @@ public enum ResultsError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(String, String)
     case unknownRun(String, known: [String])
     case storage(String)
+    /// A request the results cannot answer (a plot of a metric no trial has, say).
+    case invalid(String)
 
     public var description: String {
         switch self {
         case .cannotOpen(let path, let reason): "cannot open results database \(path): \(reason)"
         case .unknownRun(let run, let known): "no run '\(run)' in this database (runs: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
         case .storage(let reason): "results database: \(reason)"
+        case .invalid(let reason): reason
         }
     }
 }

@@ -98,6 +98,12 @@ import TestSupport
             let fps = Double(trial.parameters["workload.fps"]!)!
             #expect(abs((trial.metric("offered_fps") ?? 0) - fps) / fps < 0.25, "\(trial.parameters)")
         }
+        // The run ends with its p99 chart; others on demand; a wrong metric is a one-line error.
+        #expect(FileManager.default.fileExists(atPath: out + "/plot-quick-latency_p99_ms.svg"), "\(tail(out + "-second.log"))")
+        let plot = try edgeinsight(["results", "plot", "quick", "--out", out, "--metric", "throughput_fps", "--x", "workload.fps", "-o", out + "/fps.svg"])
+        #expect(plot.status == 0 && (try? String(contentsOfFile: out + "/fps.svg", encoding: .utf8))?.contains("throughput_fps (fps) by workload.fps") == true, "\(plot.stderr)")
+        let wrong = try edgeinsight(["results", "plot", "quick", "--out", out, "--metric", "fps"])
+        #expect(wrong.status != 0 && wrong.errorLine.hasPrefix("error: no trial has metric 'fps'; the run has "), "\(wrong.stderr)")
     }
 
     @Test func aFailedTrialIsStoredTheSweepGoesOnAndNoProcessIsLeft() throws {
