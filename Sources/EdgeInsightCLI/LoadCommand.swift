@@ -18,7 +18,7 @@ struct Load: AsyncParsableCommand {
 
             Examples:
               edgeinsight load http://127.0.0.1:8000 --model mobilenet_v2 --concurrency 1:8:1
-              edgeinsight load 127.0.0.1:8000 --model add --rate 100:1000:300 --distribution poisson --csv out.csv
+              edgeinsight load 127.0.0.1:8000 --model add --rate 100:1000:300 --distribution poisson --csv out.csv --plot out.svg
               edgeinsight load 127.0.0.1:8000 --model resnet50 --scenario server --latency-bound 100ms
               edgeinsight load 127.0.0.1:8000 --model mobilenet_v2 --images frames/      # JPEG as BYTES
             """)
@@ -94,6 +94,9 @@ struct Load: AsyncParsableCommand {
 
     @Option(help: "Write perf_analyzer-style CSV here.")
     var csv: String?
+
+    @Option(help: "Draw the latency–throughput curve (p50, p90, p99 per step) as SVG here.")
+    var plot: String?
 
     @Option(help: "Write every step and window as JSON here.")
     var json: String?
@@ -188,6 +191,10 @@ struct Load: AsyncParsableCommand {
             let text = ([PerfAnalyzerCSV.header] + steps.map { PerfAnalyzerCSV.row($0) }).joined(separator: "\n") + "\n"
             try text.write(toFile: csv, atomically: true, encoding: .utf8)
             print("csv          \(csv)")
+        }
+        if let plot {
+            try LatencyCurve.svg(steps, title: "\(model) at \(url)").write(toFile: plot, atomically: true, encoding: .utf8)
+            print("plot         \(plot)")
         }
         if let json {
             try (try prettyJSON(steps) + "\n").write(toFile: json, atomically: true, encoding: .utf8)

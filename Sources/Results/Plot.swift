@@ -1,3 +1,4 @@
+import EdgeInsightCore
 import Foundation
 
 /// Bar charts of a run's trials as SVG: one metric, bars grouped by one parameter and coloured by
@@ -23,7 +24,6 @@ public struct ResultsPlot {
         return plot
     }
 
-    static let palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
     static let missing = "-"
 
     public func svg(_ trials: [TrialRecord], title: String) throws(ResultsError) -> String {
@@ -45,63 +45,62 @@ public struct ResultsPlot {
         var groups: [[String]: [Double]] = [:]
         for trial in measured { groups[[value(trial, panel), value(trial, x), value(trial, series)], default: []].append(trial.metric(metric)!) }
         let all = groups.values.joined()
-        let scale = Scale(low: all.min()!, high: all.max()!)
+        let scale = SVG.Axis(low: all.min()!, high: all.max()!)
 
         let barWidth = 32.0, gap = 24.0, left = 70.0, panelHeight = 230.0, plotHeight = 170.0, top = 50.0
         let groupWidth = Double(seriesNames.count) * barWidth
         let subtitle = "\(metric) (\(unit)) by \(x)\(series.map { ", colour: \($0)" } ?? ""); bar = mean, whisker = min–max\(scale.logarithmic ? ", log scale" : "")"
         let legend = series.map { key in seriesNames.map { "\(key) = \($0 == Self.missing ? "none" : $0)" } } ?? []
-        // Text widths are estimated (6.5 px a character at 11 px): SVG has no layout to ask.
         let plotRight = left + Double(categories.count) * (groupWidth + gap)
         let legendX = plotRight + 20
-        let width = max(left + Double(subtitle.count) * 6.5, legendX + 18 + Double(legend.map(\.count).max() ?? 0) * 6.5) + 10
+        let width = max(left + SVG.textWidth(subtitle), legendX + 18 + (legend.map(SVG.textWidth).max() ?? 0)) + 10
         let height = top + Double(panels.count) * panelHeight + 10
         var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="11">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(left)" y="20" font-size="14" font-weight="bold">\(Self.escape(title))</text>
-        <text x="\(left)" y="38" fill="#555">\(Self.escape(subtitle))</text>
+        <text x="\(left)" y="20" font-size="14" font-weight="bold">\(SVG.escape(title))</text>
+        <text x="\(left)" y="38" fill="#555">\(SVG.escape(subtitle))</text>
 
         """
         for (p, panelName) in panels.enumerated() {
             let originY = top + Double(p) * panelHeight + 20
             let baseY = originY + plotHeight
-            if let panel { svg += "<text x=\"\(left)\" y=\"\(originY - 6)\" font-weight=\"bold\">\(Self.escape("\(panel) = \(panelName)"))</text>\n" }
+            if let panel { svg += "<text x=\"\(left)\" y=\"\(originY - 6)\" font-weight=\"bold\">\(SVG.escape("\(panel) = \(panelName)"))</text>\n" }
             for tick in scale.ticks {
                 let y = baseY - scale.fraction(tick) * plotHeight
-                svg += "<line x1=\"\(left)\" x2=\"\(Self.fmt(plotRight))\" y1=\"\(Self.fmt(y))\" y2=\"\(Self.fmt(y))\" stroke=\"#e5e5e5\"/>"
-                svg += "<text x=\"\(left - 6)\" y=\"\(Self.fmt(y + 4))\" text-anchor=\"end\" fill=\"#555\">\(Self.escape(Self.label(tick, unit)))</text>\n"
+                svg += "<line x1=\"\(left)\" x2=\"\(SVG.coordinate(plotRight))\" y1=\"\(SVG.coordinate(y))\" y2=\"\(SVG.coordinate(y))\" stroke=\"#e5e5e5\"/>"
+                svg += "<text x=\"\(left - 6)\" y=\"\(SVG.coordinate(y + 4))\" text-anchor=\"end\" fill=\"#555\">\(SVG.escape(SVG.label(tick, unit)))</text>\n"
             }
             svg += "<line x1=\"\(left)\" x2=\"\(left)\" y1=\"\(originY)\" y2=\"\(baseY)\" stroke=\"#333\"/>\n"
             for (c, category) in categories.enumerated() {
                 let groupX = left + gap / 2 + Double(c) * (groupWidth + gap)
-                svg += "<text x=\"\(Self.fmt(groupX + groupWidth / 2))\" y=\"\(Self.fmt(baseY + 16))\" text-anchor=\"middle\">\(Self.escape(category))</text>\n"
+                svg += "<text x=\"\(SVG.coordinate(groupX + groupWidth / 2))\" y=\"\(SVG.coordinate(baseY + 16))\" text-anchor=\"middle\">\(SVG.escape(category))</text>\n"
                 for (s, seriesName) in seriesNames.enumerated() {
                     guard let values = groups[[panelName, category, seriesName]] else { continue }
                     let mean = values.reduce(0, +) / Double(values.count)
                     let x0 = groupX + Double(s) * barWidth
                     let yMean = baseY - scale.fraction(mean) * plotHeight
                     let yLow = baseY - scale.fraction(values.min()!) * plotHeight, yHigh = baseY - scale.fraction(values.max()!) * plotHeight
-                    svg += "<rect class=\"bar\" data-panel=\"\(Self.escape(panelName))\" data-x=\"\(Self.escape(category))\" data-series=\"\(Self.escape(seriesName))\" data-value=\"\(mean)\" "
-                    svg += "x=\"\(Self.fmt(x0 + 1))\" y=\"\(Self.fmt(yMean))\" width=\"\(Self.fmt(barWidth - 2))\" height=\"\(Self.fmt(baseY - yMean))\" fill=\"\(Self.palette[s % Self.palette.count])\">"
-                    svg += "<title>\(Self.escape("\(panelName), \(category), \(seriesName): \(Self.label(mean, unit)) (\(values.count) trials)"))</title></rect>"
+                    svg += "<rect class=\"bar\" data-panel=\"\(SVG.escape(panelName))\" data-x=\"\(SVG.escape(category))\" data-series=\"\(SVG.escape(seriesName))\" data-value=\"\(mean)\" "
+                    svg += "x=\"\(SVG.coordinate(x0 + 1))\" y=\"\(SVG.coordinate(yMean))\" width=\"\(SVG.coordinate(barWidth - 2))\" height=\"\(SVG.coordinate(baseY - yMean))\" fill=\"\(SVG.palette[s % SVG.palette.count])\">"
+                    svg += "<title>\(SVG.escape("\(panelName), \(category), \(seriesName): \(SVG.label(mean, unit)) (\(values.count) trials)"))</title></rect>"
                     if values.count > 1 {
-                        svg += "<line x1=\"\(Self.fmt(x0 + barWidth / 2))\" x2=\"\(Self.fmt(x0 + barWidth / 2))\" y1=\"\(Self.fmt(yLow))\" y2=\"\(Self.fmt(yHigh))\" stroke=\"#222\"/>"
+                        svg += "<line x1=\"\(SVG.coordinate(x0 + barWidth / 2))\" x2=\"\(SVG.coordinate(x0 + barWidth / 2))\" y1=\"\(SVG.coordinate(yLow))\" y2=\"\(SVG.coordinate(yHigh))\" stroke=\"#222\"/>"
                     }
-                    svg += "<text x=\"\(Self.fmt(x0 + barWidth / 2))\" y=\"\(Self.fmt(min(yMean, yHigh) - 3))\" text-anchor=\"middle\" font-size=\"9\">\(Self.escape(Self.label(mean, "")))</text>\n"
+                    svg += "<text x=\"\(SVG.coordinate(x0 + barWidth / 2))\" y=\"\(SVG.coordinate(min(yMean, yHigh) - 3))\" text-anchor=\"middle\" font-size=\"9\">\(SVG.escape(SVG.label(mean, "")))</text>\n"
                 }
             }
-            svg += "<line x1=\"\(left)\" x2=\"\(Self.fmt(plotRight))\" y1=\"\(Self.fmt(baseY))\" y2=\"\(Self.fmt(baseY))\" stroke=\"#333\"/>\n"
+            svg += "<line x1=\"\(left)\" x2=\"\(SVG.coordinate(plotRight))\" y1=\"\(SVG.coordinate(baseY))\" y2=\"\(SVG.coordinate(baseY))\" stroke=\"#333\"/>\n"
         }
         for (s, text) in legend.enumerated() {
             let y = top + 20 + Double(s) * 18
-            svg += "<rect x=\"\(Self.fmt(legendX))\" y=\"\(Self.fmt(y - 10))\" width=\"12\" height=\"12\" fill=\"\(Self.palette[s % Self.palette.count])\"/>"
-            svg += "<text x=\"\(Self.fmt(legendX + 18))\" y=\"\(Self.fmt(y))\">\(Self.escape(text))</text>\n"
+            svg += "<rect x=\"\(SVG.coordinate(legendX))\" y=\"\(SVG.coordinate(y - 10))\" width=\"12\" height=\"12\" fill=\"\(SVG.palette[s % SVG.palette.count])\"/>"
+            svg += "<text x=\"\(SVG.coordinate(legendX + 18))\" y=\"\(SVG.coordinate(y))\">\(SVG.escape(text))</text>\n"
         }
         return svg + "</svg>\n"
     }
 
-    /// Values in first-seen order made stable: numerically when every value starts with a number
+    /// The distinct values, ordered numerically when every value starts with a number
     /// (resolutions, qualities, bandwidths), else alphabetically, with a missing value last.
     static func ordered(_ values: [String]) -> [String] {
         let distinct = Array(Set(values))
@@ -110,53 +109,5 @@ public struct ResultsPlot {
             return distinct.sorted { (number($0)!, $0) < (number($1)!, $1) }
         }
         return distinct.sorted { ($0 == missing ? 1 : 0, $0) < ($1 == missing ? 1 : 0, $1) }
-    }
-
-    /// Three significant digits at most, no trailing zeros after the point ("15", "9.56", "2901").
-    static func label(_ value: Double, _ unit: String) -> String {
-        var text = abs(value) >= 100 ? String(Int(value.rounded())) : String(format: abs(value) >= 10 ? "%.1f" : "%.2f", value)
-        if text.contains(".") { text = String(text.reversed().drop { $0 == "0" }.drop { $0 == "." }.reversed()) }
-        return unit.isEmpty ? text : "\(text) \(unit)"
-    }
-
-    static func fmt(_ value: Double) -> String { String(format: "%.1f", value) }
-
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
-    /// The y axis: linear from 0, or logarithmic when the values span more than 20×.
-    struct Scale {
-        let logarithmic: Bool
-        let lower: Double, upper: Double
-        let ticks: [Double]
-
-        init(low: Double, high: Double) {
-            if low > 0, high / low > 20 {
-                logarithmic = true
-                let lowest = pow(10, floor(log10(low))), highest = pow(10, ceil(log10(high)))
-                (lower, upper) = (lowest, highest)
-                ticks = stride(from: log10(lowest), through: log10(highest), by: 1).flatMap { e in [1.0, 2, 5].map { $0 * pow(10, e) } }.filter { $0 <= highest }
-            } else {
-                logarithmic = false
-                lower = 0
-                let top = max(high, 1e-9)
-                let step = Self.niceStep(top / 5)
-                upper = ceil(top / step) * step
-                ticks = stride(from: 0, through: upper + step / 2, by: step).map { $0 }
-            }
-        }
-
-        /// How far up the axis a value sits, 0…1.
-        func fraction(_ value: Double) -> Double {
-            guard logarithmic else { return upper > 0 ? max(0, value) / upper : 0 }
-            return max(0, (log10(max(value, lower)) - log10(lower)) / (log10(upper) - log10(lower)))
-        }
-
-        static func niceStep(_ raw: Double) -> Double {
-            let magnitude = pow(10, floor(log10(raw)))
-            return [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw }!
-        }
     }
 }

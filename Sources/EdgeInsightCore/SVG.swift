@@ -1,0 +1,54 @@
+import Foundation
+
+/// The small kit EdgeInsight's charts are drawn with: SVG text written by hand (no dependency), so a
+/// chart opens in any browser and diffs as text.
+public enum SVG {
+    public static let palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+
+    /// Text made safe for SVG content and attribute values.
+    public static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// A coordinate with one decimal.
+    public static func coordinate(_ value: Double) -> String { String(format: "%.1f", value) }
+
+    /// Three significant digits at most, no trailing zeros after the point ("15", "9.56", "2901"),
+    /// and the unit when there is one.
+    public static func label(_ value: Double, _ unit: String = "") -> String {
+        var text = abs(value) >= 100 ? String(Int(value.rounded())) : String(format: abs(value) >= 10 ? "%.1f" : "%.2f", value)
+        if text.contains(".") { text = String(text.reversed().drop { $0 == "0" }.drop { $0 == "." }.reversed()) }
+        return unit.isEmpty ? text : "\(text) \(unit)"
+    }
+
+    /// Estimated width of text at 11 px (SVG has no layout to ask).
+    public static func textWidth(_ text: String) -> Double { Double(text.count) * 6.5 }
+
+    /// An axis: linear from 0, or logarithmic by decades when the values span more than 20×.
+    public struct Axis: Sendable {
+        public let logarithmic: Bool
+        public let lower: Double, upper: Double
+        public let ticks: [Double]
+
+        public init(low: Double, high: Double, allowLogarithmic: Bool = true) {
+            if allowLogarithmic, low > 0, high / low > 20 {
+                let lowest = pow(10, floor(log10(low))), highest = pow(10, ceil(log10(high)))
+                (logarithmic, lower, upper) = (true, lowest, highest)
+                ticks = stride(from: log10(lowest), through: log10(highest), by: 1).flatMap { e in [1.0, 2, 5].map { $0 * pow(10, e) } }.filter { $0 <= highest }
+            } else {
+                let top = max(high, 1e-9)
+                let raw = top / 5, magnitude = pow(10, floor(log10(raw)))
+                let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw }!
+                (logarithmic, lower, upper) = (false, 0, ceil(top / step) * step)
+                ticks = stride(from: 0, through: upper + step / 2, by: step).map { $0 }
+            }
+        }
+
+        /// How far along the axis a value sits, 0…1.
+        public func fraction(_ value: Double) -> Double {
+            guard logarithmic else { return upper > 0 ? max(0, value) / upper : 0 }
+            return max(0, (log10(max(value, lower)) - log10(lower)) / (log10(upper) - log10(lower)))
+        }
+    }
+}
