@@ -75,10 +75,14 @@ public struct ResultsPlot {
             for (c, category) in categories.enumerated() {
                 let groupX = left + gap / 2 + Double(c) * (groupWidth + gap)
                 svg += "<text x=\"\(SVG.coordinate(groupX + groupWidth / 2))\" y=\"\(SVG.coordinate(baseY + 16))\" text-anchor=\"middle\">\(SVG.escape(category))</text>\n"
-                for (s, seriesName) in seriesNames.enumerated() {
-                    guard let values = groups[[panelName, category, seriesName]] else { continue }
+                // The bars this category has, centred in its slot (edge trials have no link: one bar).
+                let present = seriesNames.indices.filter { groups[[panelName, category, seriesNames[$0]]] != nil }
+                let offset = (groupWidth - Double(present.count) * barWidth) / 2
+                for (slot, s) in present.enumerated() {
+                    let seriesName = seriesNames[s]
+                    let values = groups[[panelName, category, seriesName]]!
                     let mean = values.reduce(0, +) / Double(values.count)
-                    let x0 = groupX + Double(s) * barWidth
+                    let x0 = groupX + offset + Double(slot) * barWidth
                     let yMean = baseY - scale.fraction(mean) * plotHeight
                     let yLow = baseY - scale.fraction(values.min()!) * plotHeight, yHigh = baseY - scale.fraction(values.max()!) * plotHeight
                     svg += "<rect class=\"bar\" data-panel=\"\(SVG.escape(panelName))\" data-x=\"\(SVG.escape(category))\" data-series=\"\(SVG.escape(seriesName))\" data-value=\"\(mean)\" "
