@@ -82,7 +82,7 @@ func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async thr
     // The same p99 picture as the verdicts, to look at rather than read (no chart when nothing was measured).
     let plot = ResultsPlot.defaults(for: all)
     if let svg = try? plot.svg(all, title: "\(outcome.runName): p99 latency per placement") {
-        let path = "\(out)/plot-\(outcome.runName)-\(plot.metric).svg"
+        let path = plot.file(in: out, run: outcome.runName)
         if (try? Data(svg.utf8).write(to: URL(fileURLWithPath: path))) != nil {
             print("plot: \(path)  (edgeinsight results plot \(outcome.runName) --out \(out) --metric … --x … for others)")
         }
@@ -264,7 +264,7 @@ struct ResultsCommand: ParsableCommand {
             if let series { plot.series = series }
             if let panel { plot.panel = panel }
             let svg = try plot.svg(trials, title: "\(summary.name) (run \(summary.id))")
-            let path = output ?? "\(location.out)/plot-\(summary.name)-\(plot.metric).svg"
+            let path = output ?? plot.file(in: location.out, run: summary.name)
             try Data(svg.utf8).write(to: URL(fileURLWithPath: path))
             print("wrote \(path)")
         }

@@ -5,6 +5,17 @@ import Foundation
 public enum SVG {
     public static let palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 
+    /// A chart's start: the `<svg>` element on a white ground, its title and, under it, what it shows.
+    public static func opening(width: Double, height: Double, title: String, subtitle: String, left: Double) -> String {
+        """
+        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="11">
+        <rect width="100%" height="100%" fill="white"/>
+        <text x="\(left)" y="20" font-size="14" font-weight="bold">\(escape(title))</text>
+        <text x="\(left)" y="38" fill="#555">\(escape(subtitle))</text>
+
+        """
+    }
+
     /// Text made safe for SVG content and attribute values.
     public static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")

@@ -305,14 +305,14 @@ private final class SourceCounters: Sendable {
     func dropTimes() -> [UInt64] { drops.withLock { $0 } }
 }
 
-/// The bounded queue between the source and the device.
-/// A mutex and a semaphore: the two sides are plain threads with their own clocks.
 /// A processor handed to the one thread that uses it from then on.
 private struct Borrowed: @unchecked Sendable {
     let value: any FrameProcessor
     init(_ value: any FrameProcessor) { self.value = value }
 }
 
+/// The bounded queue between the source and the device.
+/// A mutex and a semaphore: the two sides are plain threads with their own clocks.
 private final class FrameQueue: Sendable {
     private let state: Mutex<(frames: [Frame], closed: Bool)>
     private let available = DispatchSemaphore(value: 0)

@@ -17,13 +17,7 @@ public enum LatencyCurve {
         func x(_ value: Double) -> Double { left + xAxis.fraction(value) * plotWidth }
         func y(_ value: Double) -> Double { top + plotHeight - yAxis.fraction(value) * plotHeight }
         let width = max(left + plotWidth + 90, left + SVG.textWidth(subtitle) + 10), height = top + plotHeight + 50
-        var svg = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="11">
-        <rect width="100%" height="100%" fill="white"/>
-        <text x="\(left)" y="20" font-size="14" font-weight="bold">\(SVG.escape(title))</text>
-        <text x="\(left)" y="38" fill="#555">\(SVG.escape(subtitle))</text>
-
-        """
+        var svg = SVG.opening(width: width, height: height, title: title, subtitle: subtitle, left: left)
         for tick in yAxis.ticks {
             svg += "<line x1=\"\(left)\" x2=\"\(left + plotWidth)\" y1=\"\(SVG.coordinate(y(tick)))\" y2=\"\(SVG.coordinate(y(tick)))\" stroke=\"#e5e5e5\"/>"
             svg += "<text x=\"\(left - 6)\" y=\"\(SVG.coordinate(y(tick) + 4))\" text-anchor=\"end\" fill=\"#555\">\(SVG.label(tick, "ms"))</text>\n"

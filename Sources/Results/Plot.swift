@@ -14,6 +14,9 @@ public struct ResultsPlot {
 
     public init() {}
 
+    /// Where a run's chart of this metric goes in its results folder.
+    public func file(in folder: String, run: String) -> String { "\(folder)/plot-\(run)-\(metric).svg" }
+
     /// The defaults, without a series or panel parameter that none of `trials` has (an edge-only
     /// run has no link): what `results plot` draws when not told otherwise.
     public static func defaults(for trials: [TrialRecord]) -> ResultsPlot {
@@ -55,13 +58,7 @@ public struct ResultsPlot {
         let legendX = plotRight + 20
         let width = max(left + SVG.textWidth(subtitle), legendX + 18 + (legend.map(SVG.textWidth).max() ?? 0)) + 10
         let height = top + Double(panels.count) * panelHeight + 10
-        var svg = """
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="11">
-        <rect width="100%" height="100%" fill="white"/>
-        <text x="\(left)" y="20" font-size="14" font-weight="bold">\(SVG.escape(title))</text>
-        <text x="\(left)" y="38" fill="#555">\(SVG.escape(subtitle))</text>
-
-        """
+        var svg = SVG.opening(width: width, height: height, title: title, subtitle: subtitle, left: left)
         for (p, panelName) in panels.enumerated() {
             let originY = top + Double(p) * panelHeight + 20
             let baseY = originY + plotHeight
@@ -91,7 +88,7 @@ public struct ResultsPlot {
                     if values.count > 1 {
                         svg += "<line x1=\"\(SVG.coordinate(x0 + barWidth / 2))\" x2=\"\(SVG.coordinate(x0 + barWidth / 2))\" y1=\"\(SVG.coordinate(yLow))\" y2=\"\(SVG.coordinate(yHigh))\" stroke=\"#222\"/>"
                     }
-                    svg += "<text x=\"\(SVG.coordinate(x0 + barWidth / 2))\" y=\"\(SVG.coordinate(min(yMean, yHigh) - 3))\" text-anchor=\"middle\" font-size=\"9\">\(SVG.escape(SVG.label(mean, "")))</text>\n"
+                    svg += "<text x=\"\(SVG.coordinate(x0 + barWidth / 2))\" y=\"\(SVG.coordinate(min(yMean, yHigh) - 3))\" text-anchor=\"middle\" font-size=\"9\">\(SVG.escape(SVG.label(mean)))</text>\n"
                 }
             }
             svg += "<line x1=\"\(left)\" x2=\"\(SVG.coordinate(plotRight))\" y1=\"\(SVG.coordinate(baseY))\" y2=\"\(SVG.coordinate(baseY))\" stroke=\"#333\"/>\n"

@@ -121,14 +121,15 @@ public final class ResultsDatabase: Sendable {
     public init(path: String) throws(ResultsError) {
         self.path = path
         do {
-            let folder = (path as NSString).deletingLastPathComponent
-            try FileManager.default.createDirectory(atPath: folder.isEmpty ? "." : folder, withIntermediateDirectories: true)
+            let parent = (path as NSString).deletingLastPathComponent
+            let folder = parent.isEmpty ? "." : parent
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             // Other processes open the same file while a run writes it (`results show`, a second
             // runner, a test polling). Opening switches the file to WAL and migrates it, which SQLite
             // does not arbitrate (seen: "database is locked" on the WAL pragma, and two openers both
             // creating the tables), so openers take turns on a lock of the folder; later statements
             // wait for each other's locks instead of failing at once.
-            let folderLock = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY)
+            let folderLock = open(folder, O_RDONLY | O_DIRECTORY)
             if folderLock >= 0 { flock(folderLock, LOCK_EX) }
             defer { if folderLock >= 0 { close(folderLock) } }   // closing releases the lock
             var configuration = Configuration()
