@@ -112,6 +112,26 @@ func prettyJSON(_ value: some Encodable) throws -> String {
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }
 
+/// Writes an output file; a path that cannot be written is a one-line error naming it.
+func writeOutput(_ text: String, to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+        throw ValidationError("cannot write \(path): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// Fails before long work starts when an output's folder is missing or not writable, so a typo in a
+/// path does not cost a measured sweep.
+func checkWritable(_ paths: String?...) throws {
+    for case let path? in paths {
+        let parent = (path as NSString).deletingLastPathComponent
+        let folder = parent.isEmpty ? "." : parent
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue, FileManager.default.isWritableFile(atPath: folder) else {
+            throw ValidationError("cannot write \(path): \(folder) is not a writable folder")
+        }
+    }
+}
+
 /// Parses `--input-type`: the element type inputs are given in (f32 or u8).
 func parseInputType(_ text: String) throws -> ElementType {
     guard let type = ElementType(rawValue: text.lowercased()), type == .f32 || type == .u8 else {

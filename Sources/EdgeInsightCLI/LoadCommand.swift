@@ -130,6 +130,7 @@ struct Load: AsyncParsableCommand {
             shapes[name] = dims
         }
         let token = try tokenFile.map(readToken)
+        try checkWritable(csv, plot, json, sendTimes)
         let kind: InputKind
         if let images { kind = .jpegFolder(images) } else if !tensor.isEmpty { kind = .tensorFiles(tensor) } else {
             switch input { case "random": kind = .random(seed: seed); case "zero": kind = .zero; default: throw ValidationError("--input must be random or zero") }
@@ -153,7 +154,7 @@ struct Load: AsyncParsableCommand {
             print(LoadReportText.line(step))
             steps.append(step)
             if let sendTimes {
-                try (sends.map { "\($0.intended) \($0.actual)" }.joined(separator: "\n") + "\n").write(toFile: sendTimes, atomically: true, encoding: .utf8)
+                try writeOutput(sends.map { "\($0.intended) \($0.actual)" }.joined(separator: "\n") + "\n", to: sendTimes)
             }
             return step
         }
@@ -189,15 +190,15 @@ struct Load: AsyncParsableCommand {
         }
         if let csv {
             let text = ([PerfAnalyzerCSV.header] + steps.map { PerfAnalyzerCSV.row($0) }).joined(separator: "\n") + "\n"
-            try text.write(toFile: csv, atomically: true, encoding: .utf8)
+            try writeOutput(text, to: csv)
             print("csv          \(csv)")
         }
         if let plot {
-            try LatencyCurve.svg(steps, title: "\(model) at \(url)").write(toFile: plot, atomically: true, encoding: .utf8)
+            try writeOutput(LatencyCurve.svg(steps, title: "\(model) at \(url)"), to: plot)
             print("plot         \(plot)")
         }
         if let json {
-            try (try prettyJSON(steps) + "\n").write(toFile: json, atomically: true, encoding: .utf8)
+            try writeOutput(try prettyJSON(steps) + "\n", to: json)
             print("json         \(json)")
         }
     }

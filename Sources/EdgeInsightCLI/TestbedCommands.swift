@@ -265,7 +265,7 @@ struct ResultsCommand: ParsableCommand {
             if let panel { plot.panel = panel }
             let svg = try plot.svg(trials, title: "\(summary.name) (run \(summary.id))")
             let path = output ?? plot.file(in: location.out, run: summary.name)
-            try Data(svg.utf8).write(to: URL(fileURLWithPath: path))
+            try writeOutput(svg, to: path)
             print("wrote \(path)")
         }
     }
@@ -287,7 +287,7 @@ struct ResultsCommand: ParsableCommand {
             let database = try location.open()
             let trials = try database.trials(run: try database.run(name).id)
             let text = csv ? ResultsExport.csv(trials) : try ResultsExport.longJSON(trials) + "\n"
-            if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output)) } else { FileHandle.standardOutput.write(Data(text.utf8)) }
+            if let output { try writeOutput(text, to: output) } else { FileHandle.standardOutput.write(Data(text.utf8)) }
         }
     }
 }

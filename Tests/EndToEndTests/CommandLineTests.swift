@@ -88,6 +88,8 @@ import Testing
         try expectOneLineError(["bench", "identity", "--hint", "fastest"], mentions: "fastest")
         try expectOneLineError(["bench", "identity", "--batch", "0"], mentions: "batch")
         try expectOneLineError(["models", "build", "resnet18", "--resolution", "4"], mentions: "resolution")
+        // An output nobody can write fails before any load is offered (no server needed to see it).
+        try expectOneLineError(["load", "http://127.0.0.1:1", "--model", "m", "--plot", "/nonexistent/curve.svg"], mentions: "cannot write /nonexistent/curve.svg")
     }
 }
 

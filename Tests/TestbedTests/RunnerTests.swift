@@ -104,6 +104,8 @@ import TestSupport
         #expect(plot.status == 0 && (try? String(contentsOfFile: out + "/fps.svg", encoding: .utf8))?.contains("throughput_fps (fps) by workload.fps") == true, "\(plot.stderr)")
         let wrong = try edgeinsight(["results", "plot", "quick", "--out", out, "--metric", "fps"])
         #expect(wrong.status != 0 && wrong.errorLine.hasPrefix("error: no trial has metric 'fps'; the run has "), "\(wrong.stderr)")
+        let unwritable = try edgeinsight(["results", "plot", "quick", "--out", out, "-o", "/nonexistent/p.svg"])
+        #expect(unwritable.status != 0 && unwritable.errorLine == "error: cannot write /nonexistent/p.svg: No such file or directory", "\(unwritable.stderr)")
     }
 
     @Test func aFailedTrialIsStoredTheSweepGoesOnAndNoProcessIsLeft() throws {
