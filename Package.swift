@@ -23,30 +23,19 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
+        // Each target declares exactly the modules its files import.
         .target(
             name: "EdgeInsightCore",
             dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
         .target(name: "COpenVINOTypes"),
-        .target(
-            name: "Engine",
-            dependencies: [
-                "EdgeInsightCore", "COpenVINOTypes",
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
+        .target(name: "Engine", dependencies: ["EdgeInsightCore", "COpenVINOTypes"]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .target(
             name: "ModelZoo",
-            dependencies: [
-                "EdgeInsightCore", "Engine",
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-            ]
+            dependencies: ["EdgeInsightCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        .target(
-            name: "Imaging",
-            dependencies: ["EdgeInsightCore", "Engine", "CTurboJPEG"]
-        ),
+        .target(name: "Imaging", dependencies: ["EdgeInsightCore", "CTurboJPEG"]),
         .target(name: "InferenceProtocol", dependencies: ["EdgeInsightCore"]),
         .target(
             name: "Link",
@@ -80,8 +69,16 @@ let package = Package(
             dependencies: [
                 "EdgeInsightCore", "InferenceProtocol",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "EdgeNode",
+            dependencies: [
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "LoadGen",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(
@@ -91,31 +88,29 @@ let package = Package(
         .target(
             name: "Testbed",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Link", "LoadGen", "Results",
+                "EdgeInsightCore", "Engine", "Link", "EdgeNode", "Results",
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Link", "Server", "LoadGen", "Results", "Testbed",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EdgeInsightCoreTests", dependencies: ["EdgeInsightCore"]),
-        .testTarget(name: "LinkTests", dependencies: ["Link", "TestSupport"]),
-        .testTarget(name: "ResultsTests", dependencies: ["Results", "TestSupport"]),
-        .testTarget(name: "TestbedTests", dependencies: ["Testbed", "Results", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "ModelZoo", "TestSupport"]),
-        .testTarget(name: "ModelZooTests", dependencies: ["ModelZoo", "TestSupport"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "ModelZoo", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "TestSupport"]),
+        .testTarget(name: "ModelZooTests", dependencies: ["EdgeInsightCore", "ModelZoo", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["EdgeInsightCore", "Imaging"]),
         .testTarget(name: "InferenceProtocolTests", dependencies: ["InferenceProtocol"]),
-        .testTarget(name: "ServerTests", dependencies: ["Engine", "ModelZoo", "Imaging", "InferenceProtocol", "TestSupport"]),
-        .testTarget(name: "LoadGenTests", dependencies: ["LoadGen", "TestSupport"]),
+        .testTarget(name: "LinkTests", dependencies: ["EdgeInsightCore", "Link", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Server", "TestSupport"]),
+        .testTarget(name: "LoadGenTests", dependencies: ["EdgeInsightCore", "LoadGen", "TestSupport"]),
+        .testTarget(name: "EdgeNodeTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "EdgeNode", "TestSupport"]),
+        .testTarget(name: "ResultsTests", dependencies: ["EdgeInsightCore", "Results", "TestSupport"]),
+        .testTarget(name: "TestbedTests", dependencies: ["EdgeInsightCore", "Results", "Testbed", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

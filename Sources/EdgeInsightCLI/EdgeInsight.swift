@@ -1,6 +1,10 @@
 import ArgumentParser
 import EdgeInsightCore
+import Engine
 import Foundation
+import Link
+import LoadGen
+import Server
 
 /// `edgeinsight`: characterise, model and plan ML inference across edge devices, links and cloud servers.
 @main
@@ -32,7 +36,7 @@ struct EdgeInsight: AsyncParsableCommand {
             // Help and version requests are ArgumentParser's to print.
             if code == .success { exit(withError: error) }
             let text = isArgumentParserError(error) ? message(for: error) : "\(error)"
-            let line = text.split(separator: "\n").first.map(String.init) ?? "failed"
+            let line = (text.split(separator: "\n").first.map(String.init) ?? "failed") + (flagHint(for: error).map { " (\($0))" } ?? "")
             FileHandle.standardError.write(Data("error: \(line)\n".utf8))
             Foundation.exit(code == .failure || code.rawValue == 0 ? 1 : code.rawValue)
         }
@@ -146,4 +150,42 @@ func readToken(_ path: String) throws -> String {
         throw ValidationError("cannot read a token from \(path)")
     }
     return token
+}
+
+/// The flag that fixes a library error: libraries name no flags, so the CLI adds them.
+func flagHint(for error: Error) -> String? {
+    switch error {
+    case EngineError.dynamicShape(let input, _): "give it with --shape \(input):1,3,224,224 (your dimensions)"
+    case EngineError.badShape: "see --shape"
+    case LoadError.dynamicInput(let name, _): "give --shape \(name):…"
+    case LoadError.bytesInput: "send JPEGs with --images DIR"
+    case ServerError.portInUse: "try another --port, or 0 for a free one"
+    case ServerError.noModels: "give --models DIR or --model NAME"
+    case LinkError.noProfiles: "pass --profiles FILE"
+    default: nil
+    }
+}
+
+/// Prints one line on standard error.
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// Parses `--arrivals` (or an older flag's) `constant` or `poisson`; the old spelling `fixed` still
+/// works, with a deprecation line.
+func parseArrivals(_ text: String, flag: String = "--arrivals") throws -> ArrivalProcess.Kind {
+    guard let (kind, deprecated) = ArrivalProcess.Kind.parse(text) else { throw ValidationError("\(flag) must be constant or poisson, got '\(text)'") }
+    if deprecated { printError("note: \(flag) \(text) is deprecated; it is spelled --arrivals constant") }
+    return kind
+}
+
+/// Warns when a value given to `--arrivals` is an old spelling.
+func warnIfDeprecated(arrivals text: String, flag: String) {
+    _ = try? parseArrivals(text, flag: flag)
+}
+
+/// Parses `WIDTHxHEIGHT` for a flag.
+func parseSize(_ text: String, flag: String = "--resolution") throws -> PixelSize {
+    guard let size = PixelSize(parsing: text) else { throw ValidationError("\(flag) must be WIDTHxHEIGHT, e.g. 640x480, got '\(text)'") }
+    return size
 }

@@ -62,7 +62,8 @@ struct Camera: ParsableCommand {
     var seed: UInt64 = 1
 
     func run() throws {
-        let (width, height) = try parseResolution(resolution)
+        let size = try parseSize(resolution)
+        let (width, height) = (size.width, size.height)
         guard frames >= 1 else { throw ValidationError("--frames must be at least 1") }
         let camera = try SyntheticCamera(width: width, height: height, seed: seed)
         let encoder = try JPEGEncoder()
@@ -81,10 +82,3 @@ struct Camera: ParsableCommand {
 }
 
 extension ChromaSubsampling: ExpressibleByArgument {}
-
-/// Parses `640x480` into width and height.
-func parseResolution(_ text: String) throws -> (width: Int, height: Int) {
-    let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
-    guard parts.count == 2 else { throw ValidationError("--resolution must be WIDTHxHEIGHT, e.g. 640x480, got '\(text)'") }
-    return (parts[0], parts[1])
-}

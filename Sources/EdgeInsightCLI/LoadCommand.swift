@@ -18,7 +18,7 @@ struct Load: AsyncParsableCommand {
 
             Examples:
               edgeinsight load http://127.0.0.1:8000 --model mobilenet_v2 --concurrency 1:8:1
-              edgeinsight load 127.0.0.1:8000 --model add --rate 100:1000:300 --distribution poisson --csv out.csv --plot out.svg
+              edgeinsight load 127.0.0.1:8000 --model add --rate 100:1000:300 --arrivals poisson --csv out.csv --plot out.svg
               edgeinsight load 127.0.0.1:8000 --model resnet50 --scenario server --latency-bound 100ms
               edgeinsight load 127.0.0.1:8000 --model mobilenet_v2 --images frames/      # JPEG as BYTES
             """)
@@ -38,8 +38,11 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Open-loop request rate in req/s: R, start:end:step, or a list.")
     var rate: String?
 
-    @Option(help: "Arrival spacing in rate mode: constant or poisson.")
-    var distribution = "constant"
+    @Option(help: "Arrival process in rate mode: constant or poisson.")
+    var arrivals: String?
+
+    @Option(help: .hidden)
+    var distribution: String?
 
     @Option(help: "A file of inter-request gaps, one duration per line (e.g. 12ms).")
     var intervals: String?
@@ -113,10 +116,10 @@ struct Load: AsyncParsableCommand {
         guard let warm = DurationText.parse(warmup) else { throw ValidationError("--warmup must be a duration such as 1s") }
         policy.windowTime = windowTime
         policy.windowRequests = windowRequests
-        policy.stabilityPercent = stability
+        policy.stability.percent = stability
         guard maxWindows >= 1 else { throw ValidationError("--max-windows must be at least 1") }
         policy.maxWindows = maxWindows
-        policy.stableWindows = min(policy.stableWindows, maxWindows)
+        policy.stability.windows = min(policy.stability.windows, maxWindows)
         policy.warmup = warm
         policy.warmupRequests = warmupRequests
         let bound = try latencyBound.map { text throws -> Duration in
@@ -218,8 +221,12 @@ struct Load: AsyncParsableCommand {
             plan.scenario = s
         } else if let rate {
             guard let rates = RangeText.parse(rate), rates.allSatisfy({ $0 > 0 }) else { throw ValidationError("--rate must be R, start:end:step or a list of positive rates") }
-            guard ["constant", "poisson"].contains(distribution) else { throw ValidationError("--distribution must be constant or poisson") }
-            plan.modes = rates.map { .rate($0, poisson: distribution == "poisson", seed: seed) }
+            var kind = try parseArrivals(arrivals ?? "constant")
+            if let distribution {
+                printError("note: --distribution is deprecated; it is spelled --arrivals")
+                kind = try parseArrivals(distribution, flag: "--distribution")
+            }
+            plan.modes = rates.map { .open(kind.process(rate: $0, seed: seed)) }
         } else if let intervals {
             guard let text = try? String(contentsOfFile: intervals, encoding: .utf8) else { throw ValidationError("cannot read \(intervals)") }
             var gaps: [UInt64] = []
@@ -227,7 +234,7 @@ struct Load: AsyncParsableCommand {
                 guard let gap = DurationText.parse(String(line)) else { throw ValidationError("\(intervals):\(number + 1): not a duration: '\(line)'") }
                 gaps.append(UInt64(gap.nanoseconds))
             }
-            plan.modes = [.intervals(gaps)]
+            plan.modes = [.open(.intervals(gaps))]
         } else {
             guard let levels = RangeText.parse(concurrency ?? "1"), levels.allSatisfy({ $0 >= 1 && $0 == $0.rounded() }) else {
                 throw ValidationError("--concurrency must be N, start:end:step or a list of whole numbers ≥ 1")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EdgeInsightCore
+import EdgeNode
 import Engine
 import Foundation
 import Imaging
@@ -29,8 +30,8 @@ struct PipelineRun: ParsableCommand {
     @Option(help: "Frames per second, or 'max' for as fast as the device takes them.")
     var fps = "10"
 
-    @Option(help: "Arrival process: fixed (evenly spaced) or poisson.")
-    var arrivals = "fixed"
+    @Option(help: "Arrival process: constant (evenly spaced) or poisson.")
+    var arrivals = "constant"
 
     @Option(help: "Camera resolution, WIDTHxHEIGHT.")
     var resolution = "640x480"
@@ -110,19 +111,15 @@ struct PipelineRun: ParsableCommand {
         } else if let images {
             source = .folder(images)
         } else {
-            let (width, height) = try parseResolution(resolution)
-            source = .camera(width: width, height: height, quality: jpegQuality, subsampling: subsampling, seed: seed)
+            let size = try parseSize(resolution)
+            source = .camera(width: size.width, height: size.height, quality: jpegQuality, subsampling: subsampling, seed: seed)
         }
         let process: ArrivalProcess
         if fps.lowercased() == "max" {
             process = .asFastAsPossible
         } else {
             guard let rate = Double(fps), rate > 0, rate.isFinite else { throw ValidationError("--fps must be a positive number or 'max', got '\(fps)'") }
-            switch arrivals.lowercased() {
-            case "fixed": process = .fixed(fps: rate)
-            case "poisson": process = .poisson(rate: rate, seed: seed)
-            default: throw ValidationError("--arrivals must be fixed or poisson, got '\(arrivals)'")
-            }
+            process = try parseArrivals(arrivals).process(rate: rate, seed: seed)
         }
         guard let measured = DurationText.parse(duration), measured > .zero else {
             throw ValidationError("--duration must be a positive duration such as 10s, got '\(duration)'")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EdgeInsightCore
+import EdgeNode
 import Foundation
 import Results
 import Testbed
@@ -56,7 +57,8 @@ func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async thr
     let stop = StopSignal()
     Task { await stop.wait(); runner.requestStop() }
     FileHandle.standardOutput.write(Data("experiment \(experiment.name): \(experiment.trials().count) trials → \(out)/results.sqlite\n".utf8))
-    let outcome = try await onThread {
+    for note in experiment.notes { printError("note: \(note)") }
+    let outcome = try await Blocking.offload {
         try runner.run { p in
             let width = 24
             let filled = p.total > 0 ? width * p.done / p.total : width
@@ -90,80 +92,93 @@ func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async thr
     if outcome.interrupted { throw ExitCode(130) }
 }
 
-/// Runs blocking work on its own thread, off the cooperative pool.
-func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try work() }) }.start()
-    }
-}
-
 /// `edgeinsight agent`: the edge node of a trial.
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "Be an edge node: a camera at a frame rate, inferring locally or sending frames to a cloud node.",
         discussion: """
+            The trial is a configuration (the JSON the runner writes: experiment keys to values) given
+            with --config FILE (or - for standard input); the flags below set single keys over it.
             Placements: edge (decode, pre-process, infer here), cloud-raw (send the camera's JPEG),
             cloud-tensor (pre-process here, send the tensor), split (shrink and re-encode here, send the
             JPEG). The testbed's runner starts agents; you can too:
               edgeinsight agent --placement cloud-raw --server http://127.0.0.1:9000 --model mobilenet_v2 --fps 10
             """)
 
-    @Option(help: "edge, cloud-raw, cloud-tensor or split.")
-    var placement = "edge"
-    @Option(help: "Model (zoo name or file for edge; the served name for cloud placements).")
-    var model = "mobilenet_v2"
+    @Option(help: "The trial configuration as JSON (keys of docs/experiment-reference.md), a file or - for standard input.")
+    var config: String?
     @Option(help: "The cloud node (or a link in front of it), http://HOST:PORT.")
     var server: String?
-    @Option(help: "Frames per second the camera offers.")
-    var fps = 10.0
-    @Option(help: "constant or poisson.")
-    var arrivals = "constant"
-    @Option(help: "Camera resolution, WIDTHxHEIGHT.")
-    var resolution = "640x480"
-    @Option(help: "Camera JPEG quality, 1–100.")
-    var jpegQuality = 80
-    @Option(help: "JPEG quality of the re-encoded frame (split).")
-    var splitQuality = 90
-    @Option(help: "Warm-up before measuring, e.g. 1s.")
-    var warmup = "1s"
-    @Option(help: "How long to measure, e.g. 3s.")
-    var duration = "3s"
-    @Option(help: "Frames that may wait on the device before new ones are dropped.")
-    var queue = 4
-    @Option(help: "Requests a cloud placement keeps in flight (1: send a frame once the previous answer is back).")
-    var inflight = 1
-    @Option(help: "Measurement window, e.g. 1s (the report's timeline slices).")
-    var window = "1s"
-    @Option(help: "Inference threads on the device.")
-    var threads = 1
     @Option(help: "Write the report here as JSON (default: print it).")
     var report: String?
 
+    @Option(help: "edge, cloud-raw, cloud-tensor or split (placement).")
+    var placement: String?
+    @Option(help: "Model: zoo name or file for edge; the served name for cloud placements (model).")
+    var model: String?
+    @Option(help: "Frames per second the camera offers (workload.fps).")
+    var fps: String?
+    @Option(help: "constant or poisson (workload.arrivals).")
+    var arrivals: String?
+    @Option(help: "Camera resolution, WIDTHxHEIGHT (workload.resolution).")
+    var resolution: String?
+    @Option(help: "Camera JPEG quality, 1–100 (workload.jpeg_quality).")
+    var jpegQuality: String?
+    @Option(help: "JPEG quality of the re-encoded frame (split.jpeg_quality).")
+    var splitQuality: String?
+    @Option(help: "Warm-up before measuring, e.g. 1s (workload.warmup).")
+    var warmup: String?
+    @Option(help: "How long to measure, e.g. 3s (workload.duration).")
+    var duration: String?
+    @Option(help: "Frames that may wait on the device before new ones are dropped (workload.queue).")
+    var queue: String?
+    @Option(help: "Requests a cloud placement keeps in flight (workload.inflight).")
+    var inflight: String?
+    @Option(help: "Measurement window, e.g. 1s (workload.window).")
+    var window: String?
+    @Option(help: "Inference threads on the device (device.threads).")
+    var threads: String?
+
     func run() async throws {
-        guard let place = Placement(rawValue: placement) else { throw ValidationError("--placement must be edge, cloud-raw, cloud-tensor or split") }
-        let size = try parseResolution(resolution)
-        guard let warm = DurationText.parse(warmup), let measure = DurationText.parse(duration), measure > .zero else {
-            throw ValidationError("--warmup and --duration must be durations such as 1s")
+        var trial = TrialConfig()
+        if let config {
+            let data = config == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: config)
+            guard let data else { throw ValidationError("cannot read the trial configuration \(config)") }
+            do { trial = try JSONDecoder().decode(TrialConfig.self, from: data) } catch {
+                throw ValidationError("bad trial configuration \(config): \(Self.reason(error))")
+            }
         }
-        guard ["constant", "poisson"].contains(arrivals) else { throw ValidationError("--arrivals must be constant or poisson") }
-        guard (1...100).contains(jpegQuality), (1...100).contains(splitQuality) else { throw ValidationError("JPEG qualities must be 1–100") }
-        if place.usesCloud, server == nil { throw ValidationError("--placement \(placement) needs --server http://HOST:PORT") }
-        guard let windowWidth = DurationText.parse(window), windowWidth > .zero else { throw ValidationError("--window must be a duration such as 1s") }
-        var config = AgentConfig(placement: place, model: model, server: server, fps: fps, poisson: arrivals == "poisson", width: size.width, height: size.height,
-                                 jpegQuality: jpegQuality, splitQuality: splitQuality, warmup: warm, duration: measure, queue: queue, threads: threads)
-        config.window = windowWidth
-        guard (1...64).contains(inflight) else { throw ValidationError("--inflight must be 1–64, got \(inflight)") }
-        config.inflight = inflight
-        let frozen = config
-        let result = try await onThread { try Agent.run(frozen) }
+        let flags: [(flag: String, key: String, value: String?)] = [
+            ("--placement", "placement", placement), ("--model", "model", model), ("--fps", "workload.fps", fps),
+            ("--arrivals", "workload.arrivals", arrivals), ("--resolution", "workload.resolution", resolution),
+            ("--jpeg-quality", "workload.jpeg_quality", jpegQuality), ("--split-quality", "split.jpeg_quality", splitQuality),
+            ("--warmup", "workload.warmup", warmup), ("--duration", "workload.duration", duration), ("--queue", "workload.queue", queue),
+            ("--inflight", "workload.inflight", inflight), ("--window", "workload.window", window), ("--threads", "device.threads", threads),
+        ]
+        for (flag, key, value) in flags {
+            guard let value else { continue }
+            do { try trial.set(key, value) } catch { throw ValidationError("\(flag): \(error.message)") }
+        }
+        if let arrivals { warnIfDeprecated(arrivals: arrivals, flag: "--arrivals") }
+        if trial.placement.usesCloud, server == nil { throw ValidationError("--placement \(trial.placement.rawValue) needs --server http://HOST:PORT") }
+        let frozen = trial, server = server
+        let result = try await Blocking.offload { try Agent.run(frozen, server: server) }
         let json = try prettyJSON(result)
         if let report {
             // Atomic: the runner reads the report as soon as the agent exits.
             try Data(json.utf8).write(to: URL(fileURLWithPath: report), options: .atomic)
-            print("\(place.rawValue) \(model): \(UnitFormat.significant(result.run.throughput)) fps, p99 \(DurationText.format(nanoseconds: result.run.endToEnd.p99Ns)), \(result.run.dropped) dropped")
+            print("\(trial.placement.rawValue) \(trial.model): \(UnitFormat.significant(result.run.throughput)) fps, p99 \(DurationText.format(nanoseconds: result.run.endToEnd.p99Ns)), \(result.run.dropped) dropped")
         } else {
             print(json)
+        }
+    }
+
+    /// The one line of a decoding error that says what is wrong.
+    static func reason(_ error: Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let context), DecodingError.typeMismatch(_, let context): context.debugDescription
+        default: "\(error)"
         }
     }
 }

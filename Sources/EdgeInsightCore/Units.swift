@@ -19,6 +19,9 @@ public struct Bytes: Sendable, Codable, Hashable, Comparable, CustomStringConver
         return "\(count)B"
     }
 
+    /// Text that parses back to exactly this count: `4GB`, `1500kB`, `1234B`.
+    public var exactDescription: String { UnitFormat.exact(Double(count), units: [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")], base: "B") }
+
     /// Parses `1500`, `1.5kB`, `2MB`, `3MiB`, `1GB`, `4KiB` (B is optional).
     public init?(parsing text: String) {
         let scales: [(String, Double)] = [
@@ -39,6 +42,11 @@ public enum DurationText {
         guard let (number, scale) = UnitFormat.split(text, scales: scales, defaultScale: 1),
               number >= 0 else { return nil }
         return .nanoseconds(Int64((number * scale * 1e9).rounded()))
+    }
+
+    /// Text that parses back to exactly this duration: `3s`, `1500ms`, `250us`.
+    public static func exact(_ duration: Duration) -> String {
+        UnitFormat.exact(duration.nanoseconds, units: [(3600e9, "h"), (60e9, "m"), (1e9, "s"), (1e6, "ms"), (1e3, "us")], base: "ns")
     }
 
     /// Prints a duration in the unit that reads best: `850us`, `12.3ms`, `4.05s`.
@@ -72,6 +80,20 @@ public enum UnitFormat {
         let magnitude = abs(value)
         let decimals = magnitude >= 100 ? 0 : magnitude >= 10 ? 1 : 2
         return trimmed(value, decimals: decimals)
+    }
+
+    /// A number as text that reads back to exactly the same value: `10`, `0.25`.
+    public static func plain(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    }
+
+    /// `value` in the largest of `units` (scale, name) that holds it exactly, else in `base`: text
+    /// that reads back to the same value (`20mbit`, `1500ms`), for values that must round-trip.
+    static func exact(_ value: Double, units: [(Double, String)], base: String) -> String {
+        for (scale, name) in units where abs(value) >= scale && (value / scale * scale == value) && (value / scale).rounded() == value / scale {
+            return plain(value / scale) + name
+        }
+        return plain(value) + base
     }
 
     static func trimmed(_ value: Double, decimals: Int = 2) -> String {
@@ -120,6 +142,9 @@ public struct Bandwidth: Sendable, Codable, Hashable, Comparable, CustomStringCo
         }
         return UnitFormat.significant(bitsPerSecond) + "bit/s"
     }
+
+    /// Text that parses back to exactly this rate: `20mbit`, `1500kbit`.
+    public var exactDescription: String { UnitFormat.exact(bitsPerSecond, units: [(1e9, "gbit"), (1e6, "mbit"), (1e3, "kbit")], base: "bit") }
 
     /// Parses `20mbit`, `20Mbit/s`, `20mbps`, `1gbit`, `512kbit`, `100000` (bits per second); tc's
     /// byte units (`kbps` in tc means kilobytes) are avoided on purpose: `bps` here is bits.

@@ -21,9 +21,9 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
         case .unreadableModel(let path, let reason):
             "cannot read model \(path): \(reason)"
         case .badShape(let message):
-            "bad --shape: \(message)"
+            "bad input shape: \(message)"
         case .dynamicShape(let input, let shape):
-            "input '\(input)' has dynamic dimensions \(shape); fix them with --shape \(input):1,3,224,224 (your dimensions)"
+            "input '\(input)' has dynamic dimensions \(shape); give its shape"
         case .compileFailed(let reason):
             "cannot compile model: \(reason)"
         case .inferenceFailed(let reason):

@@ -201,7 +201,7 @@ final class OpenVINOCompiledModel: CompiledModel, @unchecked Sendable {
         if let unknown = remaining.keys.sorted().first {
             let names = declared.map(\.name).joined(separator: ", ")
             throw .badShape(unknown.isEmpty
-                ? "the model has \(declared.count) inputs (\(names)); name the input, e.g. --shape \(declared.first?.name ?? "input"):1,3,224,224"
+                ? "the model has \(declared.count) inputs (\(names)); name the input each shape is for"
                 : "the model has no input named '\(unknown)'; its inputs are: \(names)")
         }
         if targets == declared.map(\.shape) { return }

@@ -22,7 +22,7 @@ public struct Frame: Sendable {
 
 /// Produces frames on the source thread (its only user once made, hence unchecked Sendable).
 /// Each frame's trace starts at its intended capture time.
-final class FrameProducer: @unchecked Sendable {
+public final class FrameProducer: @unchecked Sendable {
     private let kind: SourceKind
     private var camera: SyntheticCamera?
     private var encoder: JPEGEncoder?
@@ -31,7 +31,7 @@ final class FrameProducer: @unchecked Sendable {
     private var scenes: [RGBImage] = []
     private var files: [(name: String, bytes: [UInt8])] = []
 
-    init(_ kind: SourceKind) throws(ImagingError) {
+    public init(_ kind: SourceKind) throws(ImagingError) {
         self.kind = kind
         switch kind {
         case .camera(let width, let height, let quality, _, let seed):
@@ -50,7 +50,7 @@ final class FrameProducer: @unchecked Sendable {
     }
 
     /// Makes frame `index`, intended at `intended` (monotonic ns).
-    func make(_ index: Int, intended: UInt64) -> Frame {
+    public func make(_ index: Int, intended: UInt64) -> Frame {
         var trace = ItemTrace(item: index)
         trace.spans.append(Span(.capture, intended, intended))
         switch kind {
@@ -90,34 +90,6 @@ final class FrameProducer: @unchecked Sendable {
         return names.map { name in
             let bytes = (try? Data(contentsOf: URL(fileURLWithPath: path + "/" + name))).map { [UInt8]($0) } ?? []
             return (name, bytes)
-        }
-    }
-}
-
-/// When frames are offered.
-public enum ArrivalProcess: Sendable, Equatable, CustomStringConvertible {
-    /// Evenly spaced, `fps` per second.
-    case fixed(fps: Double)
-    /// Exponential gaps with mean 1/rate (a Poisson process), reproducible by seed.
-    case poisson(rate: Double, seed: UInt64)
-    /// As fast as the device takes them: the source waits for room in the queue, never drops.
-    case asFastAsPossible
-
-    public var description: String {
-        switch self {
-        case .fixed(let fps): "\(UnitFormat.significant(fps)) fps, evenly spaced"
-        case .poisson(let rate, _): "\(UnitFormat.significant(rate)) fps, Poisson arrivals"
-        case .asFastAsPossible: "as fast as the device takes them"
-        }
-    }
-
-    /// The gap before the next frame, in nanoseconds; nil when there is no schedule.
-    func gap(_ random: inout SeededRandom) -> UInt64? {
-        switch self {
-        case .fixed(let fps): return UInt64(1e9 / fps)
-        case .poisson(let rate, _):
-            return random.nextExponentialGapNs(rate: rate)
-        case .asFastAsPossible: return nil
         }
     }
 }

@@ -171,9 +171,7 @@ public struct Pipeline: Sendable, Equatable, CustomStringConvertible {
     }
 
     private static func parseSize(_ text: String) -> (Int, Int)? {
-        let parts = text.lowercased().split(separator: "x")
-        guard (1...2).contains(parts.count), let w = Int(parts[0]), let h = Int(parts.last!) else { return nil }
-        return (w, h)
+        PixelSize(parsing: text, squareAllowed: true).map { ($0.width, $0.height) }
     }
 
     private static func parseFloats(_ text: Substring) -> [Float]? {

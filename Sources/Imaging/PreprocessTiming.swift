@@ -15,7 +15,7 @@ public enum PreprocessTiming {
 
     /// Runs `passes` passes over the files (after one warm-up pass).
     public static func run(files: [String], pipeline: Pipeline, passes: Int) throws(ImagingError) -> Result {
-        guard passes >= 1 else { throw .badSource("--repeat must be at least 1") }
+        guard passes >= 1 else { throw .badSource("the number of passes must be at least 1") }
         var jpegs: [[UInt8]] = []
         for path in files {
             var isFolder: ObjCBool = false

@@ -6,11 +6,13 @@ public enum LinkError: Error, CustomStringConvertible, Equatable {
     case cannotListen(String)
     case kernelShapingUnavailable(String)
     case probeFailed(String)
+    case noProfiles(String)
 
     public var description: String {
         switch self {
         case .badAddress(let text): "bad address '\(text)': expected HOST:PORT, e.g. 127.0.0.1:9000"
         case .badProfile(let message): message
+        case .noProfiles(let looked): "no link profiles file found (looked for \(looked))"
         case .unknownProfile(let name, let known): "unknown link profile '\(name)' (known: \(known.joined(separator: ", ")))"
         case .cannotListen(let message): "cannot listen: \(message)"
         case .kernelShapingUnavailable(let reason): "kernel shaping unavailable: \(reason)"

@@ -159,6 +159,6 @@ public struct LinkProfiles: Sendable {
             if FileManager.default.fileExists(atPath: path) { return try load(path) }
             searched.append(path)
         }
-        throw .badProfile("no link profiles file found (looked for \(searched.first ?? "profiles/links.yaml")); pass --profiles FILE")
+        throw .noProfiles(searched.first ?? "profiles/links.yaml")
     }
 }

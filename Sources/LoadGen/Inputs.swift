@@ -28,7 +28,7 @@ public enum RequestFactory {
                   let dims = input["shape"]?.array?.compactMap(\.int) else { throw .badTarget("model '\(model)' has unreadable input metadata") }
             var shape = shapes[name] ?? dims
             for i in shape.indices where shape[i] < 0 {
-                guard i == 0 else { throw .badInput("input '\(name)' has dynamic dimension \(i) (\(TensorInfo.describe(dims))); give --shape \(name):…") }
+                guard i == 0 else { throw .dynamicInput(name: name, shape: TensorInfo.describe(dims)) }
                 shape[i] = batch
             }
             specs.append((name, datatype, shape))
@@ -58,7 +58,7 @@ public enum RequestFactory {
         case .random, .zero:
             var random = SeededRandom(seed: { if case .random(let seed) = kind { seed } else { 0 } }())
             let tensors = try specs.map { spec throws(LoadError) -> WireTensor in
-                guard let size = spec.datatype.byteSize else { throw .badInput("input '\(spec.name)' is BYTES; send JPEGs with --images DIR") }
+                guard let size = spec.datatype.byteSize else { throw .bytesInput(name: spec.name) }
                 let count = spec.shape.reduce(1, *)
                 var data = [UInt8](repeating: 0, count: count * size)
                 if case .random = kind {

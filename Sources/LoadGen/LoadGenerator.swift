@@ -6,30 +6,30 @@ import Synchronization
 public enum LoadMode: Sendable, Equatable, CustomStringConvertible {
     /// Closed loop: N requests always outstanding.
     case concurrency(Int)
-    /// Open loop at a rate, evenly spaced or Poisson; latency counts from the intended send time.
-    case rate(Double, poisson: Bool, seed: UInt64)
-    /// Open loop with gaps read from a file, cycled.
-    case intervals([UInt64])
+    /// Open loop: requests at the arrival process's intended times (a rate, or gaps from a file);
+    /// latency counts from the intended send time.
+    case open(ArrivalProcess)
 
     public var description: String {
         switch self {
         case .concurrency(let n): "concurrency \(n)"
-        case .rate(let r, let poisson, _): "\(UnitFormat.significant(r)) req/s \(poisson ? "Poisson" : "constant")"
-        case .intervals(let gaps): "custom intervals (\(gaps.count))"
+        case .open(.constant(let r)): "\(UnitFormat.significant(r)) req/s constant"
+        case .open(.poisson(let r, _)): "\(UnitFormat.significant(r)) req/s Poisson"
+        case .open(let process): process.description
         }
     }
 
     var isOpenLoop: Bool { if case .concurrency = self { false } else { true } }
 }
 
-/// perf_analyzer's measurement rule, with our defaults: windows of 5 s (or ≥ N requests); stable
-/// when the last 3 windows' throughput and mean latency are each within ±S% of their mean.
+/// perf_analyzer's measurement rule, with our defaults: windows of 5 s (or ≥ N requests), until the
+/// stability rule holds on mean latency and throughput or the windows run out.
 public struct MeasurementPolicy: Sendable {
     public var windowTime: Duration = .seconds(5)
     /// When set, a window ends after this many completed requests instead.
     public var windowRequests: Int?
-    public var stabilityPercent = 10.0
-    public var stableWindows = 3
+    public var stability = StabilityRule()
+    public var stableWindows: Int { stability.windows }
     public var maxWindows = 10
     public var warmup: Duration = .seconds(1)
     /// When set, warm up until this many requests completed instead.
@@ -86,8 +86,8 @@ public final class LoadGenerator: Sendable {
                     progress: @escaping @Sendable (Int, WindowResult) -> Void = { _, _ in }) async throws(LoadError) -> (StepResult, [(intended: UInt64, actual: UInt64)]) {
         switch mode {
         case .concurrency(let n) where n < 1: throw .badPlan("concurrency must be at least 1")
-        case .rate(let r, _, _) where !(r > 0 && r.isFinite): throw .badPlan("the request rate must be positive")
-        case .intervals(let gaps) where gaps.isEmpty: throw .badPlan("the interval file holds no intervals")
+        case .open(.asFastAsPossible): throw .badPlan("an open loop needs a schedule; use a concurrency for a closed loop")
+        case .open(let process): if let problem = process.problem { throw .badPlan(problem) }
         default: break
         }
         let recorder = Recorder(keepSendTimes: keepSendTimes)
@@ -102,8 +102,8 @@ public final class LoadGenerator: Sendable {
                 for worker in 0..<n {
                     group.addTask { await self.closedLoop(worker: worker, recorder: recorder, stop: stop) }
                 }
-            case .rate, .intervals:
-                group.addTask { await self.openLoop(mode, start: started, recorder: recorder, stop: stop) }
+            case .open(let process):
+                group.addTask { await self.openLoop(process, start: started, recorder: recorder, stop: stop) }
             }
             if let count = policy.warmupRequests {
                 while recorder.completedInWindow < count { try? await Task.sleep(for: .milliseconds(2)) }
@@ -140,18 +140,12 @@ public final class LoadGenerator: Sendable {
             // The worst window's percentiles: lateness is about whether the client kept up at all.
             lateness = used.compactMap(\.lateness).max { $0.p99Ns < $1.p99Ns }
         }
-        let meanGapNs: Double = {
-            switch mode {
-            case .rate(let r, _, _): return 1e9 / r
-            case .intervals(let gaps): return Double(gaps.reduce(0, +)) / Double(gaps.count)
-            case .concurrency: return 0
-            }
-        }()
+        let meanGapNs: Double = { if case .open(let process) = mode, let rate = process.rate { 1e9 / rate } else { 0 } }()
         let fellBehind = mode.isOpenLoop && (lateness?.p99Ns ?? 0) > max(1e6, 0.1 * meanGapNs)
         let result = StepResult(
             mode: mode.description,
             concurrency: { if case .concurrency(let n) = mode { n } else { nil } }(),
-            targetRate: { if case .rate(let r, _, _) = mode { r } else { nil } }(),
+            targetRate: { if case .open(.constant(let r)) = mode { r } else if case .open(.poisson(let r, _)) = mode { r } else { nil } }(),
             stable: stable, windows: windows,
             requestsPerSecond: seconds > 0 ? Double(completed) / seconds : 0,
             samplesPerSecond: seconds > 0 ? Double(completed * samples) / seconds : 0,
@@ -164,16 +158,9 @@ public final class LoadGenerator: Sendable {
         return (result, recorder.sendTimes)
     }
 
-    /// perf_analyzer's rule over the last windows.
+    /// The stability rule over the windows, with each window's mean latency (perf_analyzer's default).
     static func isStable(_ windows: [WindowResult], policy: MeasurementPolicy) -> Bool {
-        guard windows.count >= policy.stableWindows else { return false }
-        let last = windows.suffix(policy.stableWindows)
-        func within(_ values: [Double]) -> Bool {
-            let mean = values.reduce(0, +) / Double(values.count)
-            guard mean > 0 else { return false }
-            return values.allSatisfy { abs($0 - mean) <= mean * policy.stabilityPercent / 100 }
-        }
-        return last.allSatisfy { $0.completed > 0 } && within(last.map(\.requestsPerSecond)) && within(last.map(\.latency.meanNs))
+        policy.stability.isStable(windows.map { StabilityRule.Window(throughput: $0.requestsPerSecond, latency: $0.latency.meanNs) })
     }
 
     /// One closed-loop worker: each completion, on the event loop, records and sends the next — on a
@@ -199,9 +186,9 @@ public final class LoadGenerator: Sendable {
 
     /// Sends at intended times whatever the server does; each request's latency counts from its
     /// intended time, so a server that falls behind shows it (no coordinated omission).
-    private func openLoop(_ mode: LoadMode, start: UInt64, recorder: Recorder, stop: Flag) async {
-        var random = SeededRandom(seed: { if case .rate(_, _, let seed) = mode { seed } else { 1 } }())
-        var intended = start
+    private func openLoop(_ process: ArrivalProcess, start: UInt64, recorder: Recorder, stop: Flag) async {
+        var schedule = process.schedule(from: start)
+        var intended = schedule.next() ?? start
         var index = 0
         let clock = ContinuousClock()
         let origin = clock.now
@@ -219,18 +206,7 @@ public final class LoadGenerator: Sendable {
                     if !stop.isSet { recorder.record(outcome, latencyNs: MonotonicClock.now() - due) }
                 }
                 index += 1
-                switch mode {
-                case .rate(let r, let poisson, _):
-                    if poisson {
-                        intended += random.nextExponentialGapNs(rate: r)
-                    } else {
-                        intended = start + UInt64(Double(index) * 1e9 / r)
-                    }
-                case .intervals(let gaps):
-                    intended += gaps[(index - 1) % gaps.count]
-                case .concurrency:
-                    break
-                }
+                intended = schedule.next() ?? MonotonicClock.now()
             }
             group.cancelAll()
         }

@@ -12,9 +12,15 @@ public enum LoadError: Error, CustomStringConvertible, Equatable {
     case badTarget(String)
     case badInput(String)
     case badPlan(String)
+    /// An input with a dynamic dimension other than the batch: the sender must give its shape.
+    case dynamicInput(name: String, shape: String)
+    /// A BYTES input: random or zero data cannot fill it; it takes encoded images.
+    case bytesInput(name: String)
 
     public var description: String {
         switch self {
+        case .dynamicInput(let name, let shape): "bad input: input '\(name)' has dynamic dimensions \(shape); give its shape"
+        case .bytesInput(let name): "bad input: input '\(name)' is BYTES; it takes encoded images, not generated data"
         case .unreachable(let message): "server unreachable: \(message)"
         case .badTarget(let message): message
         case .badInput(let message): "bad input: \(message)"

@@ -23,7 +23,7 @@ extension Scenario {
         var low = 0.0, high = try await measure(.concurrency(ceilingConcurrency)).requestsPerSecond
         for _ in 0..<6 {
             let rate = max(1, (low + high) / 2)
-            let step = try await measure(.rate(rate, poisson: true, seed: seed))
+            let step = try await measure(.open(.poisson(rate: rate, seed: seed)))
             if step.latency.p99Ns <= Double(bound.nanoseconds) && step.failed == 0 { low = rate } else { high = rate }
         }
         return low

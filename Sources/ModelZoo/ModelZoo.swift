@@ -122,7 +122,7 @@ public enum ModelZoo {
         if let width, wanted == "mobilenet_v2" {
             wanted = width == 1.0 ? "mobilenet_v2" : "mobilenet_v2_\(width == 0.35 ? "0.35" : String(width))"
         } else if let width, width != 1.0 {
-            throw .badParameter("--width applies to mobilenet_v2 only (0.35, 0.5, 0.75, 1.0, 1.4)")
+            throw .badParameter("a width multiplier applies to mobilenet_v2 only (0.35, 0.5, 0.75, 1.0, 1.4)")
         }
         guard let model = models.first(where: { $0.name == wanted }) else {
             if wanted.hasPrefix("mobilenet_v2_") {

@@ -76,21 +76,25 @@ public struct TrialRecord: Sendable, Codable, Equatable {
     public var repetition: Int
     public var ok: Bool
     public var reason: String?
-    /// Every parameter, as text (the values of the experiment file after the sweep was applied).
+    /// Every parameter, as text: the configuration's settings and how the testbed applied them
+    /// (`device.confinement`, `link.shaping`, `device.precision`).
     public var parameters: [String: String]
+    /// The trial's configuration as it ran; nil in databases written before it was stored.
+    public var config: TrialConfig?
     public var metrics: [Metric]
     public var stages: [StageRow]
     public var windows: [WindowRow]
     public var startedAt: Date
     public var seconds: Double
 
-    public init(key: String, repetition: Int, ok: Bool, reason: String? = nil, parameters: [String: String], metrics: [Metric] = [],
-                stages: [StageRow] = [], windows: [WindowRow] = [], startedAt: Date = Date(), seconds: Double = 0) {
+    public init(key: String, repetition: Int, ok: Bool, reason: String? = nil, parameters: [String: String], config: TrialConfig? = nil,
+                metrics: [Metric] = [], stages: [StageRow] = [], windows: [WindowRow] = [], startedAt: Date = Date(), seconds: Double = 0) {
         self.key = key
         self.repetition = repetition
         self.ok = ok
         self.reason = reason
         self.parameters = parameters
+        self.config = config
         self.metrics = metrics
         self.stages = stages
         self.windows = windows
@@ -196,6 +200,9 @@ public final class ResultsDatabase: Sendable {
                 t.column("dropped", .integer).notNull()
             }
         }
+        migrator.registerMigration("v2: trial configuration") { db in
+            try db.alter(table: "trial") { t in t.add(column: "config", .text) }   // JSON of TrialConfig
+        }
         return migrator
     }
 
@@ -228,11 +235,12 @@ public final class ResultsDatabase: Sendable {
     public func record(_ trial: TrialRecord, run: Int64) throws(ResultsError) {
         do {
             let parameters = String(decoding: try Self.encoder.encode(trial.parameters), as: UTF8.self)
+            let config = try trial.config.map { String(decoding: try Self.encoder.encode($0), as: UTF8.self) }
             try pool.write { db in
                 try db.execute(sql: """
-                    INSERT INTO trial (runId, key, repetition, ok, reason, parameters, model, placement, link, startedAt, seconds)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [run, trial.key, trial.repetition, trial.ok, trial.reason, parameters, trial.parameters["model"],
+                    INSERT INTO trial (runId, key, repetition, ok, reason, parameters, config, model, placement, link, startedAt, seconds)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [run, trial.key, trial.repetition, trial.ok, trial.reason, parameters, config, trial.parameters["model"],
                                      trial.parameters["placement"], trial.parameters["link"], trial.startedAt, trial.seconds])
                 let id = db.lastInsertedRowID
                 for metric in trial.metrics where metric.value.isFinite {
@@ -288,6 +296,7 @@ public final class ResultsDatabase: Sendable {
                 try Row.fetchAll(db, sql: "SELECT * FROM trial WHERE runId = ? ORDER BY id", arguments: [run]).map { row in
                     let id: Int64 = row["id"]
                     let parameters = try Self.decoder.decode([String: String].self, from: Data((row["parameters"] as String).utf8))
+                    let config = try (row["config"] as String?).map { try Self.decoder.decode(TrialConfig.self, from: Data($0.utf8)) }
                     let metrics = try Row.fetchAll(db, sql: "SELECT name, value, unit FROM metric WHERE trialId = ? ORDER BY rowid", arguments: [id])
                         .map { Metric($0["name"], $0["value"], $0["unit"]) }
                     let stages = try Row.fetchAll(db, sql: "SELECT * FROM stage WHERE trialId = ? ORDER BY rowid", arguments: [id]).map {
@@ -297,7 +306,7 @@ public final class ResultsDatabase: Sendable {
                         WindowRow(index: $0["idx"], startSeconds: $0["startSeconds"], throughput: $0["throughput"], p50Ms: $0["p50Ms"], p99Ms: $0["p99Ms"], dropped: $0["dropped"])
                     }
                     return TrialRecord(key: row["key"], repetition: row["repetition"], ok: row["ok"], reason: row["reason"], parameters: parameters,
-                                       metrics: metrics, stages: stages, windows: windows, startedAt: row["startedAt"], seconds: row["seconds"])
+                                       config: config, metrics: metrics, stages: stages, windows: windows, startedAt: row["startedAt"], seconds: row["seconds"])
                 }
             }
         } catch {

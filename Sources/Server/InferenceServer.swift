@@ -69,7 +69,7 @@ public final class InferenceServer: Sendable {
             // given it explicitly.
             try await withTaskExecutorPreference(executor) { try await app.runService() }
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
-            throw ServerError.cannotStart("\(options.host):\(options.port) is already in use (try another --port, or 0 for a free one)")
+            throw ServerError.portInUse("\(options.host):\(options.port)")
         }
     }
 

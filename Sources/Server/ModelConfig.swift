@@ -92,9 +92,13 @@ public enum ServerError: Error, CustomStringConvertible, Equatable {
     case badConfig(String, String)
     case badModel(String)
     case cannotStart(String)
+    case portInUse(String)
+    case noModels
 
     public var description: String {
         switch self {
+        case .portInUse(let address): "cannot start the server: \(address) is already in use"
+        case .noModels: "no models to serve: give a model repository or model names"
         case .badConfig(let path, let message): "\(path): \(message)"
         case .badModel(let message): message
         case .cannotStart(let message): "cannot start the server: \(message)"

@@ -68,7 +68,7 @@ public struct ModelRepository: Sendable {
             guard FileManager.default.fileExists(atPath: resolved.path) else { throw .badModel("model file not found: \(spec)") }
             try add(EngineModel(name: name, path: resolved.path, config: defaults, engine: try openEngine()))
         }
-        guard !served.isEmpty else { throw .badModel("no models to serve: give --models DIR or --model NAME") }
+        guard !served.isEmpty else { throw .noModels }
         return ModelRepository(models: served)
     }
 

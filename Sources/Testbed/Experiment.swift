@@ -15,93 +15,23 @@ public enum TestbedError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Where each step of an item runs (DESIGN.md).
-public enum Placement: String, Sendable, CaseIterable {
-    /// Decode, pre-process and infer on the device.
-    case edge
-    /// The device sends the camera's JPEG; the cloud decodes, pre-processes and infers.
-    case cloudRaw = "cloud-raw"
-    /// The device pre-processes and sends the input tensor; the cloud infers.
-    case cloudTensor = "cloud-tensor"
-    /// The device decodes, resizes to the model's input and re-encodes; the cloud infers.
-    case split
-
-    public var usesCloud: Bool { self != .edge }
-}
-
 /// An experiment file: a base configuration, the parameters to sweep, repetitions.
 ///
-/// Every setting is a dotted key (`workload.fps`, `device.cpu`, `link.rtt`), so a sweep can vary any
-/// of them. See docs/experiment-reference.md.
+/// Every setting is a dotted key of `TrialConfig` (`workload.fps`, `device.cpu`, `link.rtt`), so a
+/// sweep can vary any of them. See docs/experiment-reference.md.
 public struct Experiment: Sendable {
     public var name: String
     public var path: String
-    /// Every key with its value (defaults filled in), as text.
-    public var base: [String: String]
+    /// The configuration every trial starts from: the defaults with the file's settings.
+    public var base: TrialConfig
     /// Grid axes, in file order: every combination is a trial.
     public var grid: [(key: String, values: [String])]
     /// Or explicit trials: each a set of overrides.
     public var explicit: [[String: String]]
     public var repetitions: Int
+    /// Deprecation notes about the file, for the user (each names its line).
+    public var notes: [String] = []
 
-    /// Every key an experiment may set, with its default ("" = not set) and a check of its value.
-    static let schema: [(key: String, default: String, check: Check)] = [
-        ("model", "mobilenet_v2", .text),
-        ("placement", "edge", .oneOf(Placement.allCases.map(\.rawValue))),
-        ("workload.fps", "10", .positiveNumber),
-        ("workload.arrivals", "constant", .oneOf(["constant", "poisson"])),
-        ("workload.resolution", "640x480", .resolution),
-        ("workload.jpeg_quality", "80", .integer(1...100)),
-        ("workload.duration", "3s", .duration),
-        ("workload.warmup", "1s", .duration),
-        ("workload.window", "1s", .duration),
-        ("workload.queue", "4", .integer(1...10_000)),
-        ("workload.inflight", "1", .integer(1...64)),
-        ("device.profile", "", .text),
-        ("device.cpu", "1", .positiveNumber),
-        ("device.cpuset", "", .text),
-        ("device.memory", "4GB", .bytes),
-        ("device.threads", "1", .integer(1...256)),
-        ("cloud.cpu", "1", .positiveNumber),
-        ("cloud.cpuset", "", .text),
-        ("cloud.memory", "8GB", .bytes),
-        ("cloud.threads", "1", .integer(1...256)),
-        ("cloud.instances", "1", .integer(1...64)),
-        ("cloud.max_batch", "1", .integer(0...256)),
-        ("cloud.http_threads", "", .integer(1...64)),
-        ("link", "ethernet", .text),
-        ("link.uplink", "", .bandwidth),
-        ("link.downlink", "", .bandwidth),
-        ("link.rtt", "", .duration),
-        ("link.jitter", "", .duration),
-        ("link.loss", "", .text),
-        ("link.shaping", "auto", .oneOf(["auto", "kernel", "proxy"])),
-        ("split.jpeg_quality", "90", .integer(1...100)),
-        ("slo.p99", "", .duration),
-    ]
-
-    enum Check: Sendable {
-        case text, positiveNumber, duration, bytes, bandwidth, resolution
-        case integer(ClosedRange<Int>)
-        case oneOf([String])
-
-        func accepts(_ value: String) -> String? {
-            switch self {
-            case .text: return value.isEmpty ? "must not be empty" : nil
-            case .positiveNumber: return (Double(value).map { $0 > 0 && $0.isFinite } ?? false) ? nil : "must be a positive number"
-            case .duration: return DurationText.parse(value) != nil ? nil : "must be a duration such as 2s or 40ms"
-            case .bytes: return Bytes(parsing: value) != nil ? nil : "must be a size such as 1GB"
-            case .bandwidth: return Bandwidth(parsing: value) != nil ? nil : "must be a rate such as 20mbit"
-            case .resolution:
-                let parts = value.lowercased().split(separator: "x").compactMap { Int($0) }
-                return parts.count == 2 && parts.allSatisfy({ (16...8192).contains($0) }) ? nil : "must be WIDTHxHEIGHT such as 640x480"
-            case .integer(let range): return (Int(value).map(range.contains) ?? false) ? nil : "must be an integer in \(range.lowerBound)…\(range.upperBound)"
-            case .oneOf(let options): return options.contains(value) ? nil : "must be one of \(options.joined(separator: ", "))"
-            }
-        }
-    }
-
-    static let knownKeys = Set(schema.map(\.key))
     static let sections: Set<String> = ["workload", "device", "cloud", "link", "split", "slo"]
 
     /// Reads and checks an experiment file.
@@ -121,7 +51,7 @@ public struct Experiment: Sendable {
             .badExperiment("\(path):\(node.mark?.line ?? 0): \(message)")
         }
         var experiment = Experiment(name: ((path as NSString).lastPathComponent as NSString).deletingPathExtension, path: path,
-                                    base: Dictionary(uniqueKeysWithValues: schema.map { ($0.key, $0.default) }), grid: [], explicit: [], repetitions: 1)
+                                    base: TrialConfig(), grid: [], explicit: [], repetitions: 1)
 
         /// Flattens a setting (scalar, or a section mapping) into dotted keys, checking each.
         func settings(_ key: String, _ node: Node) throws(TestbedError) -> [String: String] {
@@ -135,12 +65,13 @@ public struct Experiment: Sendable {
                 }
                 return out
             }
-            guard knownKeys.contains(key) else {
-                throw fail(node, "unknown key '\(key)' (known: \(schema.map(\.key).joined(separator: ", ")))")
-            }
+            guard TrialConfig.keys.contains(key) else { throw fail(node, "unknown key '\(key)' (known: \(TrialConfig.keys.joined(separator: ", ")))") }
             guard let scalar = node.scalar else { throw fail(node, "'\(key)' must be a single value") }
-            let check = schema.first { $0.key == key }!.check
-            if let problem = check.accepts(scalar.string) { throw fail(node, "'\(key)' \(problem) (got '\(scalar.string)')") }
+            var probe = TrialConfig()
+            do { try probe.set(key, scalar.string) } catch { throw fail(node, error.message) }
+            if key == "workload.arrivals", ArrivalProcess.Kind.parse(scalar.string)?.deprecated == true {
+                experiment.notes.append("\(path):\(node.mark?.line ?? 0): 'fixed' arrivals are now spelled 'constant'")
+            }
             return [key: scalar.string]
         }
 
@@ -178,15 +109,17 @@ public struct Experiment: Sendable {
                     experiment.explicit.append(flat)
                 }
             default:
-                experiment.base.merge(try settings(key, value)) { $1 }
+                for (name, text) in try settings(key, value) {
+                    do { try experiment.base.set(name, text) } catch { throw fail(value, error.message) }
+                }
             }
         }
         return experiment
     }
 
     /// The trials of the sweep: the grid's combinations (or the explicit list) × repetitions. Settings
-    /// a placement does not use (the link, cloud node and requests in flight for `edge`) are left out, so trials that
-    /// differ only in those are one trial.
+    /// a placement does not use (the link, cloud node and requests in flight for `edge`) are left
+    /// out, so trials that differ only in those are one trial.
     public func trials() -> [TrialSpec] {
         var combinations: [[String: String]] = [[:]]
         for (key, values) in grid {
@@ -196,34 +129,36 @@ public struct Experiment: Sendable {
         var seen = Set<String>()
         var specs: [TrialSpec] = []
         for combination in combinations {
-            var parameters = base.merging(combination) { $1 }
-            if parameters["placement"] == Placement.edge.rawValue {
-                for key in parameters.keys where key == "link" || key.hasPrefix("link.") || key.hasPrefix("cloud.") || key.hasPrefix("split.")
-                    || key == "workload.inflight" {
-                    parameters[key] = nil
-                }
-            } else if parameters["placement"] != Placement.split.rawValue {
-                for key in parameters.keys where key.hasPrefix("split.") { parameters[key] = nil }
+            var config = base
+            // Every value was checked as the file was read; the placement first, as it decides what is used.
+            for key in combination.keys.sorted(by: { ($0 == "placement" ? 0 : 1, $0) < ($1 == "placement" ? 0 : 1, $1) }) {
+                try? config.set(key, combination[key]!)
             }
-            parameters = parameters.filter { !$0.value.isEmpty }
+            config = config.normalized
             for repetition in 1...repetitions {
-                let key = parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: ";") + ";repetition=\(repetition)"
-                if seen.insert(key).inserted { specs.append(TrialSpec(key: key, repetition: repetition, parameters: parameters)) }
+                let spec = TrialSpec(config: config, repetition: repetition)
+                if seen.insert(spec.key).inserted { specs.append(spec) }
             }
         }
         return specs
     }
 }
 
-/// One trial to run: its parameters, and the key that identifies it in the results.
+/// One trial to run: its configuration and repetition, and the key that identifies it in the results.
 public struct TrialSpec: Sendable, Equatable {
-    public var key: String
+    public var config: TrialConfig
     public var repetition: Int
-    public var parameters: [String: String]
 
-    public func text(_ key: String) -> String? { parameters[key] }
-    public func number(_ key: String) -> Double? { parameters[key].flatMap(Double.init) }
-    public func integer(_ key: String) -> Int? { parameters[key].flatMap { Int($0) } }
-    public func duration(_ key: String) -> Duration? { parameters[key].flatMap(DurationText.parse) }
-    public var placement: Placement { Placement(rawValue: parameters["placement"] ?? "edge") ?? .edge }
+    public init(config: TrialConfig, repetition: Int) {
+        self.config = config
+        self.repetition = repetition
+    }
+
+    /// The settings the placement uses and the repetition, in key order: equal trials, equal keys.
+    public var key: String {
+        let parameters = config.parameters
+        return parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: ";") + ";repetition=\(repetition)"
+    }
+
+    public var placement: Placement { config.placement }
 }

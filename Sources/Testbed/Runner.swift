@@ -1,7 +1,7 @@
 import EdgeInsightCore
+import EdgeNode
 import Engine
 import Foundation
-import Imaging
 import Link
 import Results
 import Synchronization
@@ -91,12 +91,12 @@ public final class Runner: Sendable {
             do {
                 if spec.placement.usesCloud {
                     let kernel: Bool
-                    switch spec.parameters["link.shaping"] ?? "auto" {
-                    case "kernel":
+                    switch spec.config.link.shaping {
+                    case .kernel:
                         if let kernelProblem { throw TestbedError.trialFailed("link.shaping kernel: \(kernelProblem)") }
                         kernel = true
-                    case "proxy": kernel = false
-                    default: kernel = kernelProblem == nil
+                    case .proxy: kernel = false
+                    case .auto: kernel = kernelProblem == nil
                     }
                     let wanted = CloudNode.settings(spec, models: Self.cloudModels(specs), kernel: kernel)
                     if cloud?.settings != wanted {
@@ -108,7 +108,8 @@ public final class Runner: Sendable {
                 record = try runTrial(spec, number: skipped + index + 1, cloud: spec.placement.usesCloud ? cloud : nil, cgroupProblem: cgroupProblem)
             } catch {
                 if stopping { break }
-                record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", parameters: spec.parameters)
+                record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", parameters: spec.config.parameters,
+                                     config: spec.config)
                 // A cloud node that failed once is not trusted for the next trial.
                 if let node = cloud, !node.process.process.isRunning {
                     node.stop()
@@ -129,20 +130,20 @@ public final class Runner: Sendable {
     }
 
     static func label(_ spec: TrialSpec) -> String {
-        var parts = [spec.parameters["model"] ?? "?", spec.parameters["placement"] ?? "?"]
-        if let link = spec.parameters["link"] { parts.append(link) }
-        if let q = spec.parameters["workload.jpeg_quality"], let r = spec.parameters["workload.resolution"] { parts.append("\(r) q\(q)") }
+        let c = spec.config
+        let parts = [c.model, c.placement.rawValue] + (c.placement.usesCloud ? [c.link.profile] : []) + ["\(c.workload.resolution) q\(c.workload.jpegQuality)"]
         return parts.joined(separator: " ")
     }
 
     static func cloudModels(_ specs: [TrialSpec]) -> [String] {
-        Array(Set(specs.filter { $0.placement.usesCloud }.compactMap { $0.parameters["model"] })).sorted()
+        Array(Set(specs.filter { $0.placement.usesCloud }.map(\.config.model))).sorted()
     }
 
     // MARK: One trial
 
     func runTrial(_ spec: TrialSpec, number: Int, cloud: CloudNode?, cgroupProblem: String?) throws -> TrialRecord {
-        var parameters = spec.parameters
+        var config = spec.config
+        var applied: [String: String] = [:]   // how the testbed realised the configuration on this machine
         var linkNode: NodeProcess?
         var agentNode: NodeProcess?
         defer {
@@ -154,23 +155,21 @@ public final class Runner: Sendable {
         let linkStats = logs + "-link.json"
         try? FileManager.default.removeItem(atPath: linkStats)
         if let cloud {
-            parameters["cloud.confinement"] = cloud.confinement
-            var profile = try LinkProfiles.loadDefault().profile(named: spec.parameters["link"] ?? "ethernet")
+            applied["cloud.confinement"] = cloud.confinement
+            var profile = try LinkProfiles.loadDefault().profile(named: config.link.profile)
             var argv = [options.executable, "link", "--listen", "127.0.0.1:0", "--to", "\(cloud.host):\(cloud.port)", "--stats", linkStats,
                         "--profile", profile.name]
-            for key in ["uplink", "downlink", "rtt", "jitter", "loss"] {
-                if let value = spec.parameters["link.\(key)"] {
-                    argv += ["--\(key)", value]
-                    try profile.set(key, to: value, context: "link.\(key)")
-                }
+            for (key, value) in config.link.overrides {
+                argv += ["--\(key)", value]
+                try profile.set(key, to: value, context: "link.\(key)")
             }
             if let kernelLink = cloud.kernelLink {
                 // Bandwidth in the kernel (tbf on the veth), delay, jitter and loss in the proxy.
                 cloud.kernelLink = try kernelLink.reshaped(uplink: profile.uplink, downlink: profile.downlink, burst: profile.burst)
                 argv += ["--uplink", "unshaped", "--downlink", "unshaped"]
-                parameters["link.shaping"] = "\(cloud.kernelLink!) + proxy for delay, jitter, loss"
+                applied["link.shaping"] = "\(cloud.kernelLink!) + proxy for delay, jitter, loss"
             } else {
-                parameters["link.shaping"] = "proxy (token bucket, delay, jitter, loss)"
+                applied["link.shaping"] = "proxy (token bucket, delay, jitter, loss)"
             }
             let link = try NodeProcess(name: "link", argv: argv, group: nil, logFile: logs + "-link.log")
             linkNode = link
@@ -178,34 +177,26 @@ public final class Runner: Sendable {
             serverURL = "http://127.0.0.1:\(port)"
         }
 
-        // The edge node, confined like the device.
-        var cpu = spec.number("device.cpu") ?? 1
-        var memory = Bytes(parsing: spec.parameters["device.memory"] ?? "4GB")
-        var threads = spec.integer("device.threads") ?? 1
-        if let name = spec.parameters["device.profile"] {
+        // The edge node, confined like the device; a device profile becomes the limits it stands for.
+        if let name = config.device.profile {
             let profile = try DeviceProfile.load(named: name)
-            cpu = min(profile.cpuQuota, Double(ProcessInfo.processInfo.activeProcessorCount))
-            memory = profile.memory
-            threads = profile.cores
+            config.device.cpu = min(profile.cpuQuota, Double(ProcessInfo.processInfo.activeProcessorCount))
+            config.device.memory = profile.memory
+            config.device.threads = profile.cores
         }
-        let confinement = Confinement(cpu: cpu, cpuset: spec.parameters["device.cpuset"], memory: memory)
-        let confined = try AppliedConfinement.apply(name: "edge-\(getpid())-\(number)", confinement, threads: threads, cgroupProblem: cgroupProblem)
-        parameters["device.confinement"] = confined.mode
-        let report = logs + "-agent.json"
+        let device = config.device
+        let confined = try AppliedConfinement.apply(name: "edge-\(getpid())-\(number)", Confinement(cpu: device.cpu, cpuset: device.cpuset, memory: device.memory),
+                                                    threads: device.threads, cgroupProblem: cgroupProblem)
+        applied["device.confinement"] = confined.mode
+        let report = logs + "-agent.json", configFile = logs + "-config.json"
         try? FileManager.default.removeItem(atPath: report)
-        var argv = [options.executable, "agent", "--placement", spec.placement.rawValue, "--model", spec.parameters["model"] ?? "mobilenet_v2",
-                    "--fps", spec.parameters["workload.fps"] ?? "10", "--arrivals", spec.parameters["workload.arrivals"] ?? "constant",
-                    "--resolution", spec.parameters["workload.resolution"] ?? "640x480",
-                    "--jpeg-quality", spec.parameters["workload.jpeg_quality"] ?? "80",
-                    "--warmup", spec.parameters["workload.warmup"] ?? "1s", "--duration", spec.parameters["workload.duration"] ?? "3s",
-                    "--queue", spec.parameters["workload.queue"] ?? "4", "--window", spec.parameters["workload.window"] ?? "1s", "--threads", String(threads), "--report", report]
+        try JSONEncoder.sorted.encode(config).write(to: URL(fileURLWithPath: configFile))
+        var argv = [options.executable, "agent", "--config", configFile, "--report", report]
         if let serverURL { argv += ["--server", serverURL] }
-        if let quality = spec.parameters["split.jpeg_quality"] { argv += ["--split-quality", quality] }
-        if let inflight = spec.parameters["workload.inflight"] { argv += ["--inflight", inflight] }
         let cloudCPUBefore = cloud?.process.cpuSeconds
         let agent = try NodeProcess(name: "edge node", argv: confined.wrap(argv), group: confined.group, logFile: logs + "-agent.log")
         agentNode = agent
-        let budget = (spec.duration("workload.warmup") ?? .seconds(1)) + (spec.duration("workload.duration") ?? .seconds(3)) + .seconds(120)
+        let budget = config.workload.warmup + config.workload.duration + .seconds(120)
         let deadline = MonotonicClock.now() + UInt64(budget.nanoseconds)
         while agent.process.isRunning {
             if stopping { throw TestbedError.trialFailed("stopped") }
@@ -224,7 +215,7 @@ public final class Runner: Sendable {
             throw TestbedError.trialFailed("every frame failed (\(count)× \(reason))")
         }
         // The precision OpenVINO chose on the device (bf16 on CPUs with AVX-512 BF16 unless told).
-        if let applied = result.run.applied { parameters["device.precision"] = applied.precision }
+        if let engine = result.run.applied { applied["device.precision"] = engine.precision }
         let cloudCPU = cloudCPUBefore.flatMap { before in cloud?.process.cpuSeconds.map { $0 - before } }
         let cloudRSS = cloud?.process.residentBytes
         linkNode?.stop()
@@ -232,8 +223,8 @@ public final class Runner: Sendable {
         var counters: LinkCounters?
         if let data = FileManager.default.contents(atPath: linkStats) { counters = try? JSONDecoder().decode(LinkCounters.self, from: data) }
         let windows = Self.windows(result.run)
-        return TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: parameters,
-                           metrics: Self.metrics(result, spec: spec, windows: windows, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters,
+        return TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: config.parameters.merging(applied) { $1 }, config: config,
+                           metrics: Self.metrics(result, config: config, windows: windows, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters,
                                                  proxyShaped: cloud?.kernelLink == nil),
                            stages: result.run.stages.map {
                                StageRow(stage: $0.stage.rawValue, count: $0.latency.count, meanMs: $0.latency.meanNs / 1e6, p50Ms: $0.latency.p50Ns / 1e6, p99Ms: $0.latency.p99Ns / 1e6)
@@ -253,18 +244,12 @@ public final class Runner: Sendable {
         }
     }
 
-    /// perf_analyzer's rule on the last three windows: throughput and p99 each within ±10% (max/min ≤ 1.1/0.9).
-    static func isStable(_ windows: [WindowRow]) -> Bool {
-        let last = windows.suffix(3)
-        guard last.count == 3 else { return false }
-        func steady(_ values: [Double]) -> Bool {
-            guard let low = values.min(), let high = values.max(), low > 0 else { return false }
-            return high / low <= 1.1 / 0.9
-        }
-        return steady(last.map(\.throughput)) && steady(last.map(\.p99Ms))
+    /// The stability rule on a trial's windows, with each window's p99 as its latency.
+    static func isStable(_ windows: [WindowRow], rule: StabilityRule = StabilityRule()) -> Bool {
+        rule.isStable(windows.map { StabilityRule.Window(throughput: $0.throughput, latency: $0.p99Ms) })
     }
 
-    static func metrics(_ r: AgentReport, spec: TrialSpec, windows: [WindowRow], cloudCPU: Double?, cloudRSS: Int64?, link: LinkCounters?,
+    static func metrics(_ r: AgentReport, config: TrialConfig, windows: [WindowRow], cloudCPU: Double?, cloudRSS: Int64?, link: LinkCounters?,
                         proxyShaped: Bool) -> [Metric] {
         let run = r.run
         var m: [Metric] = [
@@ -278,7 +263,7 @@ public final class Runner: Sendable {
             Metric("edge_peak_rss_mb", Double(r.peakResidentBytes) / 1e6, "MB"),
         ]
         for stage in run.stages { m.append(Metric("stage_\(stage.stage.rawValue)_ms", stage.latency.meanNs / 1e6, "ms")) }
-        if spec.placement.usesCloud {
+        if config.placement.usesCloud {
             m.append(Metric("request_bytes", r.requestBytesMean, "B"))
             if let q = r.serverQueueMsMean { m.append(Metric("server_queue_ms", q, "ms")) }
             if let c = r.serverComputeMsMean { m.append(Metric("server_compute_ms", c, "ms")) }
@@ -294,7 +279,7 @@ public final class Runner: Sendable {
             }
         }
         m.append(Metric("stable", isStable(windows) ? 1 : 0, ""))
-        if let slo = spec.duration("slo.p99") {
+        if let slo = config.slo.p99 {
             m.append(Metric("slo_p99_met", run.endToEnd.p99Ns <= slo.nanoseconds && run.processed > 0 ? 1 : 0, ""))
         }
         return m
@@ -339,10 +324,9 @@ final class CloudNode {
     }
 
     static func settings(_ spec: TrialSpec, models: [String], kernel: Bool) -> Settings {
-        Settings(kernel: kernel, models: models, cpu: spec.number("cloud.cpu") ?? 1, cpuset: spec.parameters["cloud.cpuset"],
-                 memory: spec.parameters["cloud.memory"].flatMap(Bytes.init(parsing:)), threads: spec.integer("cloud.threads") ?? 1,
-                 instances: spec.integer("cloud.instances") ?? 1, maxBatch: spec.integer("cloud.max_batch") ?? 1,
-                 httpThreads: spec.integer("cloud.http_threads"))
+        let cloud = spec.config.cloud
+        return Settings(kernel: kernel, models: models, cpu: cloud.cpu, cpuset: cloud.cpuset, memory: cloud.memory, threads: cloud.threads,
+                        instances: cloud.instances, maxBatch: cloud.maxBatch, httpThreads: cloud.httpThreads)
     }
 
     static func start(_ settings: Settings, executable: String, logs: String, cgroupProblem: String?) throws -> CloudNode {
@@ -393,5 +377,14 @@ enum Environment {
         ]
         if let version = try? OpenVINOEngine().version { environment["openvino_version"] = version }
         return environment
+    }
+}
+
+extension JSONEncoder {
+    /// An encoder with sorted keys: the same value, the same bytes.
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
     }
 }

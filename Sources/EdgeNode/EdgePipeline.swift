@@ -1,6 +1,7 @@
 import EdgeInsightCore
 import Engine
 import Foundation
+import Imaging
 import Synchronization
 
 /// What an edge-placement run does: a source offering frames at a rate, a bounded queue, and a
@@ -64,8 +65,9 @@ public struct EdgePipelineReport: Sendable, Codable {
     public var timeline: [TimelinePoint]
     /// Engine settings, when the inference ran on this device.
     public var applied: AppliedSettings?
-    /// Index of the most likely class of the last frame, a sign the outputs are real.
-    public var lastTopClass: Int
+    /// Index of the most likely class of the last frame, a sign the outputs are real; nil when the
+    /// device does not classify (a cloud node answered).
+    public var lastTopClass: Int?
 }
 
 /// Progress of a running edge pipeline.
@@ -166,7 +168,8 @@ public enum EdgePipeline {
         var statistics = StageStatistics()
         var errors: [String: Int] = [:]
         var finished: [(captureNs: UInt64, e2eNs: UInt64, queueNs: UInt64)] = []
-        var processed = 0, failed = 0, topClass = 0
+        var processed = 0, failed = 0
+        var topClass: Int?
         var bytes = 0.0
     }
 
@@ -183,25 +186,26 @@ public enum EdgePipeline {
         while let frame = queue.take(timeout: 200_000_000) {
             var trace = frame.trace
             trace.mark(.queue, until: MonotonicClock.now())
-            if (trace.spans.first?.startNs ?? start) < start {
-                _ = try? frame.jpeg.withUnsafeBytesIfPresent { try processor.process(jpeg: $0, trace: &trace) }
+            // Frames captured in the warm-up are processed (the device warms up) but not measured.
+            guard (trace.spans.first?.startNs ?? start) >= start else {
+                _ = try? frame.jpeg.withUnsafeBytesIfPresent { try processor.process(jpeg: $0, measured: false, trace: &trace) }
                 continue
             }
-            var topClass: Int?
+            var result: FrameResult?
             do {
                 if frame.jpeg == nil, let error = trace.error { throw ImagingError.badSource(error) }
-                topClass = try frame.jpeg.withUnsafeBytesIfPresent { try processor.process(jpeg: $0, trace: &trace) }
+                result = try frame.jpeg.withUnsafeBytesIfPresent { try processor.process(jpeg: $0, measured: true, trace: &trace) }
             } catch {
                 trace.error = "\(error)"
             }
             tally.state.withLock { counts in
                 counts.bytes += Double(frame.jpeg?.count ?? 0)
-                if let topClass {
+                if let result {
                     counts.statistics.add(trace)
                     let queued = trace.spans.first { $0.stage == .queue }?.durationNs ?? 0
                     counts.finished.append((trace.spans[0].startNs, trace.endToEndNs, queued))
                     counts.processed += 1
-                    counts.topClass = topClass
+                    counts.topClass = result.topClass
                 } else {
                     counts.errors[trace.error ?? "unknown error", default: 0] += 1
                     counts.failed += 1
@@ -216,18 +220,14 @@ public enum EdgePipeline {
         guard config.duration != nil || config.frames != nil else { throw .badSource("give a duration or a number of frames") }
         if let frames = config.frames, frames < 1 { throw .badSource("the number of frames must be at least 1") }
         guard config.queueCapacity >= 1 else { throw .badSource("the queue must hold at least one frame") }
-        switch config.arrivals {
-        case .fixed(let rate), .poisson(let rate, _):
-            guard rate > 0, rate.isFinite else { throw .badSource("the frame rate must be positive, got \(rate)") }
-        case .asFastAsPossible: break
-        }
+        if let problem = config.arrivals.problem { throw .badSource("arrivals: \(problem)") }
     }
 
     /// The source thread: frames at their intended times, never slowed by the device.
     private static func produce(_ config: EdgePipelineConfig, producer: FrameProducer, queue: FrameQueue, counters: SourceCounters,
                                 start: UInt64, measureFrom: UInt64, stopAt: UInt64?) {
-        var random = SeededRandom(seed: { if case .poisson(_, let seed) = config.arrivals { seed } else { 1 } }())
-        var intended = start
+        var schedule = config.arrivals.schedule(from: start)
+        var intended = schedule.next() ?? start
         var index = 0
         defer { queue.close() }
         while config.frames.map({ index < $0 }) ?? true {
@@ -245,11 +245,7 @@ public enum EdgePipeline {
                 counters.recordDrop(at: intended)
             }
             index += 1
-            if let gap = config.arrivals.gap(&random) {
-                intended += gap
-            } else {
-                intended = MonotonicClock.now()
-            }
+            intended = schedule.next() ?? MonotonicClock.now()
         }
     }
 

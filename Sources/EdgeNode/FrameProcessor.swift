@@ -1,6 +1,7 @@
 import EdgeInsightCore
 import Engine
 import Foundation
+import Imaging
 
 /// What a device does with each frame once it leaves the source's queue: infer it here, or send it
 /// to a cloud node. It marks each stage on the frame's trace as the stage ends.
@@ -9,8 +10,18 @@ public protocol FrameProcessor: AnyObject {
     var pipelineDescription: String { get }
     /// Engine settings, when inference runs on this device.
     var applied: AppliedSettings? { get }
-    /// Processes one frame (nil for a raw-tensor source); returns the index of the top class.
-    func process(jpeg: UnsafeRawBufferPointer?, trace: inout ItemTrace) throws -> Int
+    /// Processes one frame (nil for a raw-tensor source). `measured` is false for frames of the
+    /// warm-up, which are processed but must not count in the processor's own tallies.
+    func process(jpeg: UnsafeRawBufferPointer?, measured: Bool, trace: inout ItemTrace) throws -> FrameResult
+}
+
+/// What became of a processed frame, as far as this device knows.
+public struct FrameResult: Sendable, Equatable {
+    /// The index of the most likely class, when the device classified the frame itself; nil when
+    /// it cannot know (a cloud node's answer is not decoded).
+    public var topClass: Int?
+
+    public init(topClass: Int?) { self.topClass = topClass }
 }
 
 /// The edge placement's device work: pre-process, infer and post-process on this machine.
@@ -49,14 +60,14 @@ public final class LocalInference: FrameProcessor {
         pipelineDescription = pipeline.description
     }
 
-    public func process(jpeg: UnsafeRawBufferPointer?, trace: inout ItemTrace) throws -> Int {
+    public func process(jpeg: UnsafeRawBufferPointer?, measured: Bool, trace: inout ItemTrace) throws -> FrameResult {
         if let jpeg { try preprocessor.run(jpeg: jpeg, into: input) }
         trace.mark(.preprocess, until: MonotonicClock.now())
         try request.infer()
         trace.mark(.infer, until: MonotonicClock.now())
         let top = Self.argmax(try request.output(0))
         trace.mark(.postprocess, until: MonotonicClock.now())
-        return top
+        return FrameResult(topClass: top)
     }
 
     static func argmax(_ output: TensorView) -> Int {

@@ -1,0 +1,248 @@
+import Foundation
+
+/// Where each step of an item runs (DESIGN.md).
+public enum Placement: String, Sendable, Codable, CaseIterable {
+    /// Decode, pre-process and infer on the device.
+    case edge
+    /// The device sends the camera's JPEG; the cloud decodes, pre-processes and infers.
+    case cloudRaw = "cloud-raw"
+    /// The device pre-processes and sends the input tensor; the cloud infers.
+    case cloudTensor = "cloud-tensor"
+    /// The device decodes, resizes to the model's input and re-encodes; the cloud infers.
+    case split
+
+    public var usesCloud: Bool { self != .edge }
+}
+
+/// How a trial's link is shaped: bandwidth in the kernel (tbf in a network namespace) or in the
+/// proxy; `auto` takes the kernel when it can.
+public enum LinkShaping: String, Sendable, Codable, CaseIterable {
+    case auto, kernel, proxy
+}
+
+/// A trial configuration the values cannot make: one line, naming the setting.
+public struct TrialConfigError: Error, CustomStringConvertible, Equatable {
+    public var key: String?
+    public var message: String
+    public var description: String { message }
+}
+
+/// Everything one trial is: the model, where it runs, the workload offered, the device, the cloud
+/// node, the link between them, the split's settings and the SLO — with every default and check in
+/// this one place. Experiment files, the runner, the agent, the results database and predictions
+/// all use this value.
+///
+/// Every setting has a dotted key (`workload.fps`, `device.cpu`, `link.rtt`) and a text form with
+/// its unit (`10`, `0.5`, `40ms`), so a sweep can vary any of them; `parameters` and
+/// `init(parameters:)` convert, and the Codable form is the same flat map of keys to text.
+public struct TrialConfig: Sendable, Equatable, Codable {
+    public var model = "mobilenet_v2"
+    public var placement = Placement.edge
+    public var workload = Workload()
+    public var device = Device()
+    public var cloud = Cloud()
+    public var link = Link()
+    public var split = Split()
+    public var slo = SLO()
+
+    /// The camera and how its frames are offered.
+    public struct Workload: Sendable, Equatable {
+        public var fps = 10.0
+        public var arrivals = ArrivalProcess.Kind.constant
+        public var resolution = PixelSize(width: 640, height: 480)
+        public var jpegQuality = 80
+        public var duration: Duration = .seconds(3)
+        public var warmup: Duration = .seconds(1)
+        /// Measurement windows (the stability rule's and the timeline's).
+        public var window: Duration = .seconds(1)
+        /// Frames that may wait on the device before new ones are dropped.
+        public var queue = 4
+        /// Requests a cloud placement keeps in flight (1: stop-and-wait).
+        public var inflight = 1
+        /// The process of arrivals this workload offers.
+        public var arrivalProcess: ArrivalProcess { arrivals.process(rate: fps) }
+    }
+
+    /// The edge node: a device profile (profiles/devices.yaml) or an explicit confinement.
+    public struct Device: Sendable, Equatable {
+        public var profile: String?
+        public var cpu = 1.0
+        public var cpuset: String?
+        public var memory = Bytes(4_000_000_000)
+        public var threads = 1
+    }
+
+    /// The cloud node: an inference server, confined.
+    public struct Cloud: Sendable, Equatable {
+        public var cpu = 1.0
+        public var cpuset: String?
+        public var memory = Bytes(8_000_000_000)
+        public var threads = 1
+        public var instances = 1
+        public var maxBatch = 1
+        /// The server's own request threads; nil leaves the server's default.
+        public var httpThreads: Int?
+    }
+
+    /// The link: a profile (profiles/links.yaml) and settings that override it.
+    public struct Link: Sendable, Equatable {
+        public var profile = "ethernet"
+        public var uplink: Bandwidth?
+        public var downlink: Bandwidth?
+        public var rtt: Duration?
+        public var jitter: Duration?
+        /// A loss rate as the link profiles write it (`1%`, `0.001`).
+        public var loss: String?
+        public var shaping = LinkShaping.auto
+
+        /// The overrides of the profile, by the profile's own key names.
+        public var overrides: [(key: String, value: String)] {
+            [("uplink", uplink?.exactDescription), ("downlink", downlink?.exactDescription), ("rtt", rtt.map(DurationText.exact)),
+             ("jitter", jitter.map(DurationText.exact)), ("loss", loss)].compactMap { key, value in value.map { (key, $0) } }
+        }
+    }
+
+    /// The split placement's re-encoding on the device.
+    public struct Split: Sendable, Equatable {
+        public var jpegQuality = 90
+    }
+
+    /// The service-level objective the trial is judged by.
+    public struct SLO: Sendable, Equatable {
+        public var p99: Duration?
+    }
+
+    public init() {}
+
+    /// A configuration from dotted keys and text values over the defaults.
+    public init(parameters: [String: String]) throws(TrialConfigError) {
+        self.init()
+        for key in parameters.keys.sorted() { try set(key, parameters[key]!) }
+    }
+
+    // MARK: Settings by key
+
+    /// One setting: its key, how to read it as text and how to set it from text (checked).
+    struct Setting {
+        let key: String
+        let read: (TrialConfig) -> String?
+        let write: (inout TrialConfig, String) -> String?   // the problem, or nil when set
+    }
+
+    private static func setting<V>(_ key: String, _ path: WritableKeyPath<TrialConfig, V>, _ format: @escaping (V) -> String,
+                                   _ parse: @escaping (String) -> V?, _ expect: String) -> Setting {
+        Setting(key: key, read: { format($0[keyPath: path]) }) { config, text in
+            guard let value = parse(text) else { return "'\(key)' \(expect) (got '\(text)')" }
+            config[keyPath: path] = value
+            return nil
+        }
+    }
+
+    private static func optional<V>(_ key: String, _ path: WritableKeyPath<TrialConfig, V?>, _ format: @escaping (V) -> String,
+                                    _ parse: @escaping (String) -> V?, _ expect: String) -> Setting {
+        Setting(key: key, read: { $0[keyPath: path].map(format) }) { config, text in
+            guard let value = parse(text) else { return "'\(key)' \(expect) (got '\(text)')" }
+            config[keyPath: path] = value
+            return nil
+        }
+    }
+
+    private static func integer(_ range: ClosedRange<Int>) -> (String) -> Int? { { Int($0).flatMap { range.contains($0) ? $0 : nil } } }
+    private static func inRange(_ range: ClosedRange<Int>) -> String { "must be an integer in \(range.lowerBound)…\(range.upperBound)" }
+    private static func positive(_ text: String) -> Double? { Double(text).flatMap { $0 > 0 && $0.isFinite ? $0 : nil } }
+    private static func text(_ text: String) -> String? { text.isEmpty ? nil : text }
+    private static func number(_ value: Double) -> String { UnitFormat.plain(value) }
+    private static func choice<E: RawRepresentable<String> & CaseIterable>(_ type: E.Type) -> String {
+        "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"
+    }
+    private static let positiveNumber = "must be a positive number"
+    private static let duration = "must be a duration such as 2s or 40ms"
+
+    /// Every setting, in the order documents list them (docs/experiment-reference.md).
+    static var settings: [Setting] {
+        let durationText = DurationText.exact
+        return [
+            setting("model", \.model, { $0 }, text, "must not be empty"),
+            setting("placement", \.placement, \.rawValue, Placement.init(rawValue:), choice(Placement.self)),
+            setting("workload.fps", \.workload.fps, number, positive, positiveNumber),
+            setting("workload.arrivals", \.workload.arrivals, \.rawValue, { ArrivalProcess.Kind.parse($0)?.kind }, choice(ArrivalProcess.Kind.self)),
+            setting("workload.resolution", \.workload.resolution, \.description,
+                    { PixelSize(parsing: $0).flatMap { (16...8192).contains($0.width) && (16...8192).contains($0.height) ? $0 : nil } },
+                    "must be WIDTHxHEIGHT such as 640x480, each 16…8192"),
+            setting("workload.jpeg_quality", \.workload.jpegQuality, String.init, integer(1...100), inRange(1...100)),
+            setting("workload.duration", \.workload.duration, durationText, { DurationText.parse($0).flatMap { $0 > .zero ? $0 : nil } }, duration),
+            setting("workload.warmup", \.workload.warmup, durationText, DurationText.parse, duration),
+            setting("workload.window", \.workload.window, durationText, { DurationText.parse($0).flatMap { $0 > .zero ? $0 : nil } }, duration),
+            setting("workload.queue", \.workload.queue, String.init, integer(1...10_000), inRange(1...10_000)),
+            setting("workload.inflight", \.workload.inflight, String.init, integer(1...64), inRange(1...64)),
+            optional("device.profile", \.device.profile, { $0 }, text, "must not be empty"),
+            setting("device.cpu", \.device.cpu, number, positive, positiveNumber),
+            optional("device.cpuset", \.device.cpuset, { $0 }, text, "must not be empty"),
+            setting("device.memory", \.device.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
+            setting("device.threads", \.device.threads, String.init, integer(1...256), inRange(1...256)),
+            setting("cloud.cpu", \.cloud.cpu, number, positive, positiveNumber),
+            optional("cloud.cpuset", \.cloud.cpuset, { $0 }, text, "must not be empty"),
+            setting("cloud.memory", \.cloud.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
+            setting("cloud.threads", \.cloud.threads, String.init, integer(1...256), inRange(1...256)),
+            setting("cloud.instances", \.cloud.instances, String.init, integer(1...64), inRange(1...64)),
+            setting("cloud.max_batch", \.cloud.maxBatch, String.init, integer(0...256), inRange(0...256)),
+            optional("cloud.http_threads", \.cloud.httpThreads, String.init, integer(1...64), inRange(1...64)),
+            setting("link", \.link.profile, { $0 }, text, "must name a link profile"),
+            optional("link.uplink", \.link.uplink, \.exactDescription, Bandwidth.init(parsing:), "must be a rate such as 20mbit"),
+            optional("link.downlink", \.link.downlink, \.exactDescription, Bandwidth.init(parsing:), "must be a rate such as 20mbit"),
+            optional("link.rtt", \.link.rtt, durationText, DurationText.parse, duration),
+            optional("link.jitter", \.link.jitter, durationText, DurationText.parse, duration),
+            optional("link.loss", \.link.loss, { $0 }, text, "must be a loss rate such as 1%"),
+            setting("link.shaping", \.link.shaping, \.rawValue, LinkShaping.init(rawValue:), choice(LinkShaping.self)),
+            setting("split.jpeg_quality", \.split.jpegQuality, String.init, integer(1...100), inRange(1...100)),
+            optional("slo.p99", \.slo.p99, durationText, DurationText.parse, duration),
+        ]
+    }
+
+    /// Every key a configuration has, in document order.
+    public static var keys: [String] { settings.map(\.key) }
+
+    /// Sets one setting from its text form, checking the value.
+    public mutating func set(_ key: String, _ text: String) throws(TrialConfigError) {
+        guard let setting = Self.settings.first(where: { $0.key == key }) else {
+            throw TrialConfigError(key: nil, message: "unknown key '\(key)' (known: \(Self.keys.joined(separator: ", ")))")
+        }
+        if let problem = setting.write(&self, text.trimmingCharacters(in: .whitespaces)) { throw TrialConfigError(key: key, message: problem) }
+    }
+
+    /// Whether the trial's placement uses a setting: an edge trial has no link, cloud node or
+    /// requests in flight; only a split trial re-encodes.
+    public func uses(_ key: String) -> Bool {
+        if key.hasPrefix("split.") { return placement == .split }
+        if !placement.usesCloud { return !(key == "link" || key.hasPrefix("link.") || key.hasPrefix("cloud.") || key == "workload.inflight") }
+        return true
+    }
+
+    /// Every setting the placement uses and that has a value, as text: what identifies the trial.
+    public var parameters: [String: String] {
+        var out: [String: String] = [:]
+        for setting in Self.settings where uses(setting.key) { out[setting.key] = setting.read(self) }
+        return out
+    }
+
+    /// The same configuration without the settings its placement does not use (they return to their
+    /// defaults), so two trials that differ only in those compare equal.
+    public var normalized: TrialConfig {
+        var copy = TrialConfig()
+        copy.placement = placement
+        for (key, value) in parameters { try? copy.set(key, value) }
+        return copy
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(parameters)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let parameters = try decoder.singleValueContainer().decode([String: String].self)
+        do { try self.init(parameters: parameters) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
+        }
+    }
+}

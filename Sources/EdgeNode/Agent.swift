@@ -1,0 +1,103 @@
+import EdgeInsightCore
+import Engine
+import Foundation
+import Imaging
+import Imaging
+import InferenceProtocol
+import LoadGen
+import ModelZoo
+
+/// What an edge node measured in one trial (after its warm-up).
+public struct AgentReport: Sendable, Codable {
+    public var placement: String
+    public var model: String
+    public var run: EdgePipelineReport
+    /// Mean bytes of each request body sent to the cloud (0 on the edge).
+    public var requestBytesMean: Double
+    /// Requests sent to the cloud, warm-up included (what the link carried).
+    public var requestsSent: Int
+    public var serverQueueMsMean: Double?
+    public var serverComputeMsMean: Double?
+    /// CPU seconds this process used over warm-up and measurement, the wall-clock seconds they took,
+    /// and its peak resident memory.
+    public var cpuSeconds: Double
+    public var wallSeconds: Double
+    public var peakResidentBytes: Int64
+}
+
+/// The edge node of a trial: a camera at a frame rate feeding the device, which infers locally
+/// (`edge`) or sends each frame to the cloud node in the placement's form (`workload.inflight` at a
+/// time), so a slow device or a thin link shows as queueing and drops.
+public enum Agent {
+    /// Runs `config` as its edge node; `server` is the cloud node (or a link in front of it),
+    /// `http://host:port`, for the cloud placements.
+    public static func run(_ config: TrialConfig, server: String?, progress: @escaping (EdgePipelineProgress) -> Void = { _ in }) throws -> AgentReport {
+        let workload = config.workload
+        let source = SourceKind.camera(width: workload.resolution.width, height: workload.resolution.height, quality: workload.jpegQuality,
+                                       subsampling: .s420, seed: 1)
+        let processors: [any FrameProcessor]
+        var remotes: [RemoteInference] = []
+        if config.placement == .edge {
+            let engine = try OpenVINOEngine()
+            let file = try ModelZoo.resolve(config.model)
+            var settings = EngineSettings()
+            settings.threads = config.device.threads
+            settings.hint = .latency
+            let compiled = try engine.compile(modelAt: file.path, settings: settings)
+            processors = [try LocalInference(model: compiled, pipeline: nil, source: source)]
+        } else {
+            guard let server else { throw EdgeNodeError.badConfig("placement \(config.placement.rawValue) needs a cloud node to send to") }
+            let client = try OIPClient(base: server, connections: workload.inflight)
+            do {
+                let input = try RemoteInference.imageInput(of: config.model, on: server, client: client)
+                remotes = try (0..<workload.inflight).map { _ in
+                    try RemoteInference(placement: config.placement, client: client, server: server, model: config.model, input: input,
+                                        splitQuality: config.split.jpegQuality)
+                }
+            } catch {
+                // An unreachable server or unknown model: the client must still be shut down cleanly.
+                Blocking.run { await client.shutdown() }
+                throw error
+            }
+            processors = remotes
+        }
+        defer { remotes.first?.shutdown() }   // the senders share one client: shut it once
+        var measured = EdgePipelineConfig(source: source, arrivals: workload.arrivalProcess, duration: workload.duration)
+        measured.queueCapacity = workload.queue
+        measured.timelineSlice = workload.window
+        measured.warmup = workload.warmup
+        let cpuBefore = Self.usage().cpuSeconds, wallBefore = MonotonicClock.now()
+        let report = try EdgePipeline.run(measured, processors: processors, progress: progress)
+        let counters = remotes.map { $0.counters }.reduce(RemoteInference.Counters(), +)
+        let used = Self.usage()
+        return AgentReport(
+            placement: config.placement.rawValue, model: config.model, run: report,
+            requestBytesMean: counters.requestBytesMean,
+            requestsSent: counters.allSent, serverQueueMsMean: counters.queueMsMean, serverComputeMsMean: counters.computeMsMean,
+            cpuSeconds: used.cpuSeconds - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: used.peakResidentBytes)
+    }
+
+    /// This process's CPU time so far (user + system) and its peak resident memory.
+    static func usage() -> (cpuSeconds: Double, peakResidentBytes: Int64) {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return (cpu, Int64(usage.ru_maxrss) * 1024)
+    }
+}
+
+
+/// Errors of the edge node; one line each.
+public enum EdgeNodeError: Error, CustomStringConvertible, Equatable {
+    /// The trial cannot run as configured.
+    case badConfig(String)
+    /// The cloud node did not answer as it should.
+    case cloud(String)
+
+    public var description: String {
+        switch self {
+        case .badConfig(let message): message
+        case .cloud(let message): message
+        }
+    }
+}

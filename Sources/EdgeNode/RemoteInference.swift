@@ -1,0 +1,136 @@
+import EdgeInsightCore
+import Engine
+import Foundation
+import Imaging
+import InferenceProtocol
+import LoadGen
+import NIOCore
+
+/// The device side of the cloud placements: prepares each frame in the placement's form, sends it
+/// to the cloud node and waits for the answer. Spans: pre-processing (cloud-tensor, split),
+/// serialize, network (the round trip less the server's own time) and infer (the server's queue and
+/// compute, from the response's parameters).
+public final class RemoteInference: FrameProcessor {
+    let placement: Placement
+    let client: OIPClient
+    let path: String
+    let inputName: String
+    let tensorShape: [Int]
+    let preprocessor: Preprocessor?
+    let encoder: JPEGEncoder?
+    let splitQuality: Int
+    var tensor: UnsafeMutableRawBufferPointer
+    private(set) var counters = Counters()
+
+    public let pipelineDescription: String
+    public var applied: AppliedSettings? { nil }
+
+    /// The model's image input as its metadata on the server gives it (a batch dimension of -1 made 1).
+    public static func imageInput(of model: String, on server: String, client: OIPClient) throws -> TensorInfo {
+        let metadata = try Blocking.run { try await client.getJSON("/v2/models/\(model)") }
+        guard let input = metadata["inputs"]?.array?.first, let name = input["name"]?.string,
+              var shape = input["shape"]?.array?.compactMap(\.int), shape.count == 4 else {
+            throw EdgeNodeError.cloud("model '\(model)' on \(server) has no image input in its metadata")
+        }
+        if shape[0] < 0 { shape[0] = 1 }
+        return TensorInfo(name: name, elementType: .f32, shape: shape)
+    }
+
+    /// A device-side sender on `client` (which several senders may share, a connection each) for
+    /// the model's image `input` (`imageInput`, asked once for all senders).
+    public init(placement: Placement, client: OIPClient, server: String, model: String, input info: TensorInfo, splitQuality: Int) throws {
+        self.placement = placement
+        self.splitQuality = splitQuality
+        self.client = client
+        path = "/v2/models/\(model)/infer"
+        let shape = info.shape
+        inputName = info.name
+        tensorShape = shape
+        switch placement {
+        case .cloudTensor:
+            let pipeline = try Pipeline.standard(for: info)
+            preprocessor = try Preprocessor(pipeline: pipeline)
+            encoder = nil
+            pipelineDescription = "\(pipeline.description) on the device → FP32 tensor to \(server)"
+        case .split:
+            // Shrink to the model's input on the device, re-encode, and let the cloud do the rest.
+            let side = shape[1] == 3 ? shape[2] : shape[1]
+            let pipeline = try Pipeline(parsing: "decode → resize \(side * 8 / 7) shorter → center-crop \(side) → nhwc u8")
+            preprocessor = try Preprocessor(pipeline: pipeline)
+            encoder = try JPEGEncoder()
+            pipelineDescription = "\(pipeline.description) → JPEG q\(splitQuality) on the device → BYTES to \(server)"
+        default:
+            preprocessor = nil
+            encoder = nil
+            pipelineDescription = "camera JPEG as BYTES to \(server); decode and pre-processing in the cloud"
+        }
+        tensor = .allocate(byteCount: shape.reduce(1, *) * 4, alignment: 64)
+    }
+
+    deinit { tensor.deallocate() }
+
+    public func process(jpeg: UnsafeRawBufferPointer?, measured: Bool, trace: inout ItemTrace) throws -> FrameResult {
+        guard let jpeg else { throw EdgeNodeError.badConfig("cloud placements need JPEG frames") }
+        let wire: WireTensor
+        switch placement {
+        case .cloudTensor:
+            _ = try preprocessor!.run(jpeg: jpeg, into: tensor)
+            trace.mark(.preprocess, until: MonotonicClock.now())
+            wire = WireTensor(name: inputName, datatype: .fp32, shape: tensorShape, data: TensorBytes(Array(UnsafeRawBufferPointer(tensor))))
+        case .split:
+            let side = tensorShape[1] == 3 ? tensorShape[2] : tensorShape[1]
+            let shape = try preprocessor!.run(jpeg: jpeg, into: UnsafeMutableRawBufferPointer(rebasing: tensor[0..<(side * side * 3)]))
+            let pixels = Array(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tensor)[0..<(shape.reduce(1, *))]))
+            let image = RGBImage(width: shape[2], height: shape[1], pixels: pixels)
+            let small = try encoder!.encode(image, quality: splitQuality)
+            trace.mark(.preprocess, until: MonotonicClock.now())
+            wire = WireTensor(name: inputName, datatype: .bytes, shape: [1], data: WireTensor.packBytes([small]))
+        default:
+            wire = WireTensor(name: inputName, datatype: .bytes, shape: [1], data: WireTensor.packBytes([Array(jpeg)]))
+        }
+        let (body, headerLength) = InferenceCodec.encodeRequest(InferenceRequest(inputs: [wire]), binary: true)
+        let bound = client.bind(path, PreparedRequest(body: ByteBuffer(bytes: body), headerLength: headerLength, samples: 1))
+        let sentAt = MonotonicClock.now()
+        trace.mark(.serialize, until: sentAt)
+        let client = self.client
+        let outcome = Blocking.wait { done in client.infer(bound, completion: done) }
+        let answeredAt = MonotonicClock.now()
+        guard outcome.ok else { throw EdgeNodeError.cloud(outcome.status == 0 ? "cloud node unreachable" : "cloud node answered HTTP \(outcome.status)") }
+        let server = (outcome.serverQueueNs ?? 0) + (outcome.serverComputeNs ?? 0)
+        let roundTrip = answeredAt - sentAt
+        trace.mark(.network, until: sentAt + roundTrip - min(server, roundTrip))
+        trace.mark(.infer, until: answeredAt)
+        counters.allSent += 1
+        let answered = FrameResult(topClass: nil)
+        guard measured else { return answered }
+        counters.sent += 1
+        counters.bodyBytes += body.count
+        if let queue = outcome.serverQueueNs, let compute = outcome.serverComputeNs {
+            counters.queueNs += queue
+            counters.computeNs += compute
+            counters.timed += 1
+        }
+        return answered
+    }
+
+    /// What a sender sent: all requests, and sums over the measured ones (means are taken once the
+    /// senders' counts are added up).
+    struct Counters {
+        var allSent = 0, sent = 0, bodyBytes = 0, timed = 0
+        var queueNs: UInt64 = 0, computeNs: UInt64 = 0
+
+        var requestBytesMean: Double { sent > 0 ? Double(bodyBytes) / Double(sent) : 0 }
+        var queueMsMean: Double? { timed > 0 ? Double(queueNs) / Double(timed) / 1e6 : nil }
+        var computeMsMean: Double? { timed > 0 ? Double(computeNs) / Double(timed) / 1e6 : nil }
+
+        static func + (a: Counters, b: Counters) -> Counters {
+            Counters(allSent: a.allSent + b.allSent, sent: a.sent + b.sent, bodyBytes: a.bodyBytes + b.bodyBytes, timed: a.timed + b.timed,
+                     queueNs: a.queueNs + b.queueNs, computeNs: a.computeNs + b.computeNs)
+        }
+    }
+
+    func shutdown() {
+        let client = self.client
+        Blocking.run { await client.shutdown() }
+    }
+}
