@@ -186,6 +186,6 @@ func warnIfDeprecated(arrivals text: String, flag: String) {
 
 /// Parses `WIDTHxHEIGHT` for a flag.
 func parseSize(_ text: String, flag: String = "--resolution") throws -> PixelSize {
-    guard let size = PixelSize(parsing: text) else { throw ValidationError("\(flag) must be WIDTHxHEIGHT, e.g. 640x480, got '\(text)'") }
+    guard let size = PixelSize(parsing: text), size.pixels > 0 else { throw ValidationError("\(flag) must be WIDTHxHEIGHT, e.g. 640x480, got '\(text)'") }
     return size
 }

@@ -9,10 +9,11 @@ public struct PixelSize: Sendable, Codable, Hashable, CustomStringConvertible {
     }
 
     /// Parses `WIDTHxHEIGHT` (either case of x); with `squareAllowed`, a single number is a square.
+    /// Sizes are whole numbers ≥ 0; which range is usable is the caller's to say.
     public init?(parsing text: String, squareAllowed: Bool = false) {
         let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
         guard parts.count == 2 || (squareAllowed && parts.count == 1),
-              let width = Int(parts[0]), let height = Int(parts[parts.count - 1]), width > 0, height > 0 else { return nil }
+              let width = Int(parts[0]), let height = Int(parts[parts.count - 1]), width >= 0, height >= 0 else { return nil }
         self.init(width: width, height: height)
     }
 

@@ -138,6 +138,12 @@ public final class LinkEmulator: Sendable {
     }
 
     /// Bytes each connection has delivered upstream so far, in the order connections were made.
+    /// Each direction's planned delays after the bottleneck, chunk by chunk (see DirectionShaper).
+    func plannedDelaysNs() async -> (uplink: [Int64], downlink: [Int64]) {
+        let (uplink, downlink) = (self.uplink, self.downlink)
+        return (try? await eventLoop.submit { (uplink.plannedDelaysNs, downlink.plannedDelaysNs) }.get()) ?? ([], [])
+    }
+
     func uplinkDeliveries() async -> [Int64] {
         let stats = self.stats
         return (try? await eventLoop.submit { stats.uplinkFlows.map(\.deliveredBytes) }.get()) ?? []

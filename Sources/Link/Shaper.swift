@@ -44,6 +44,10 @@ final class DirectionShaper: @unchecked Sendable {
     private(set) var deliveredBytes: Int64 = 0
     private(set) var waitingBytes: Int64 = 0
     private(set) var retransmittedSegments: Int64 = 0
+    /// What the link planned for each chunk after the bottleneck (delay, jitter, loss penalty), the
+    /// first `plannedKept` of them: the physics as intended, free of the machine's timing noise.
+    private(set) var plannedDelaysNs: [Int64] = []
+    static let plannedKept = 100_000
     /// Time with bytes on their way, so throughput counts the link's busy time, not its idle time.
     private var finishedBusyNs: Int64 = 0
     private var busySinceNs: Int64 = 0
@@ -116,7 +120,9 @@ final class DirectionShaper: @unchecked Sendable {
                 departureNs = max(now, virtualFinishNs)
                 idle = false
             }
-            let arrivalNs = departureNs + Int64(shape.delay.nanoseconds) + jitterNs() + lossPenaltyNs(size, following: flow.queuedBytes)
+            let afterBottleneckNs = Int64(shape.delay.nanoseconds) + jitterNs() + lossPenaltyNs(size, following: flow.queuedBytes)
+            if plannedDelaysNs.count < Self.plannedKept { plannedDelaysNs.append(afterBottleneckNs) }
+            let arrivalNs = departureNs + afterBottleneckNs
 
             turns.removeFirst()
             if flow.queuedBytes > 0 { turns.append(flow) } else { flow.hasTurn = false }

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite struct BenchCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct BenchCommandTests {
     @Test func benchPrintsJSONWithAppliedSettings() throws {
         let result = try edgeinsight(["bench", "identity", "--duration", "1s", "--requests", "2", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -28,7 +28,7 @@ import Testing
     }
 }
 
-@Suite struct CommandErrorTests {
+@Suite(.timeLimit(.minutes(5))) struct CommandErrorTests {
     /// Each bad input ends with one `error:` line naming the problem and a non-zero exit, never a crash.
     func expectOneLineError(_ arguments: [String], mentions: String, environment: [String: String] = [:]) throws {
         let result = try edgeinsight(arguments, environment: environment)
@@ -58,8 +58,17 @@ import Testing
 
     @Test func wrongShape() throws {
         try expectOneLineError(["bench", "identity", "--shape", "pixels:1,16"], mentions: "no input named 'pixels'")
-        try expectOneLineError(["bench", "identity", "--shape", "input:1,sixteen"], mentions: "bad --shape")
-        try expectOneLineError(["bench", "resnet18", "--shape", "input:1,3,224"], mentions: "bad --shape")
+        try expectOneLineError(["bench", "identity", "--shape", "input:1,sixteen"], mentions: "bad input shape")
+        try expectOneLineError(["bench", "resnet18", "--shape", "input:1,3,224"], mentions: "bad input shape")
+    }
+
+    @Test func oldArrivalSpellingsWorkWithADeprecationNote() throws {
+        let result = try edgeinsight(["pipeline", "--model", "squeezenet1_1", "--fps", "50", "--frames", "3", "--arrivals", "fixed", "--resolution", "160x120"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("note: --arrivals fixed is deprecated; it is spelled --arrivals constant"), "\(result.stderr)")
+        #expect(result.stdout.contains("50/s constant"), "\(result.stdout)")
+        try expectOneLineError(["pipeline", "--arrivals", "bursty"], mentions: "--arrivals must be constant or poisson, got 'bursty'")
+        try expectOneLineError(["agent", "--arrivals", "bursty"], mentions: "--arrivals: 'workload.arrivals' must be one of constant, poisson")
     }
 
     @Test func unknownZooName() throws {
@@ -93,7 +102,7 @@ import Testing
     }
 }
 
-@Suite struct ModelsCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct ModelsCommandTests {
     @Test func buildWritesModelAndCard() throws {
         let path = temporaryPath("mnv2.onnx")
         let card = path.replacingOccurrences(of: ".onnx", with: ".card.json")
@@ -125,7 +134,7 @@ import Testing
     }
 }
 
-@Suite struct PipelineCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct PipelineCommandTests {
     /// The issue's own command: 10 fps of 640×480 JPEG at q80 into mobilenet_v2 for 10 s.
     @Test func edgePlacementStagesAddUp() throws {
         let result = try edgeinsight(["pipeline", "--model", "mobilenet_v2", "--fps", "10", "--resolution", "640x480", "--jpeg-quality", "80", "--duration", "10", "--json"])
@@ -163,7 +172,7 @@ import Testing
     }
 }
 
-@Suite struct ImagingCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct ImagingCommandTests {
     @Test func cameraWritesJPEGsThatPreprocessTimes() throws {
         let folder = temporaryPath("camera")
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -180,7 +189,7 @@ import Testing
     }
 }
 
-@Suite struct LinkCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct LinkCommandTests {
     @Test func linkWithAProfileShapesAndWritesItsCounters() throws {
         let sink = try ServerProcess(command: ["link", "sink", "--listen", "127.0.0.1:0"], portAfter: "listening on 127.0.0.1:")
         defer { sink.process.terminate() }

@@ -4,7 +4,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite struct LatencyCurveTests {
+@Suite(.timeLimit(.minutes(3)), .enabled(if: Requirements.python3, "reads the SVG back with Python 3's XML parser: install python3")) struct LatencyCurveTests {
     func step(concurrency: Int, rps: Double, p50: Double, p90: Double, p99: Double) -> StepResult {
         StepResult(mode: "concurrency", concurrency: concurrency, targetRate: nil, stable: true, windows: [], requestsPerSecond: rps,
                    samplesPerSecond: rps, sentPerSecond: rps,

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-@Suite struct PlotTests {
+@Suite(.timeLimit(.minutes(3)), .enabled(if: Requirements.python3, "reads the SVG back with Python 3's XML parser: install python3")) struct PlotTests {
     func trial(_ model: String, _ placement: String, _ link: String?, p99: Double, fps: Double = 10) -> TrialRecord {
         var parameters = ["model": model, "placement": placement]
         parameters["link"] = link

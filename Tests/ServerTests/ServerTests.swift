@@ -21,7 +21,7 @@ func writeFloats(_ values: [Float], to path: String) throws {
     try values.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: path))
 }
 
-@Suite(.serialized) struct TritonClientTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: Requirements.tritonClient, "needs Triton's Python client in .deps/python: run scripts/setup")) struct TritonClientTests {
     /// Triton's own Python client drives our server: health, metadata, JSON and binary infer, a batch
     /// of 4, and a JPEG sent as BYTES; every output must equal the in-process engine's.
     @Test func tritonclientAgreesWithTheInProcessEngine() throws {
@@ -92,7 +92,7 @@ func writeFloats(_ values: [Float], to path: String) throws {
     }
 }
 
-@Suite(.serialized) struct ServerRobustnessTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: Requirements.tritonClient, "needs Python with Triton's client in .deps/python: run scripts/setup")) struct ServerRobustnessTests {
     /// ≥ 10,000 malformed or random requests: every answer is a 4xx with a JSON error body, the
     /// server stays up, and a good request still works afterwards.
     @Test func fuzzedRequestsGetFourHundredsAndTheServerStaysUp() throws {
@@ -393,7 +393,7 @@ func writeFloats(_ values: [Float], to path: String) throws {
     }
 }
 
-@Suite struct RepositoryTests {
+@Suite(.timeLimit(.minutes(5))) struct RepositoryTests {
     @Test func configFilesAreReadAndBadOnesNamed() throws {
         let repo = temporaryPath("repo")
         try FileManager.default.createDirectory(atPath: repo + "/tiny", withIntermediateDirectories: true)

@@ -116,3 +116,21 @@ public struct ServerStartError: Error, CustomStringConvertible {
     public var output: String
     public var description: String { "server did not start: \(output)" }
 }
+
+/// What some tests need beyond the build, for `.enabled(if:)` traits that say why a test skips.
+/// `make test` runs scripts/setup, which installs all of it; `swift test` alone may lack it.
+public enum Requirements {
+    static func installed(_ path: String) -> Bool { FileManager.default.fileExists(atPath: repositoryRoot + "/" + path) }
+    /// Python 3 (its standard library reads back our SVGs).
+    public static let python3 = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
+    /// The onnx reference checker (.deps/python).
+    public static let onnx = python3 && installed(".deps/python/onnx")
+    /// Triton's Python client (.deps/python).
+    public static let tritonClient = python3 && installed(".deps/python/tritonclient")
+    /// OpenVINO's Python API (.deps/openvino).
+    public static let openVINOPython = python3 && installed(".deps/openvino/openvino")
+    /// Root, for cgroups and network namespaces.
+    public static let root = getuid() == 0
+
+    public static let setupHint = "run scripts/setup"
+}

@@ -19,9 +19,9 @@ import TestSupport
         #expect(trials.count == 2 + 8)
         #expect(Set(trials.map(\.key)).count == trials.count)
         let edge = trials.filter { $0.placement == .edge }
-        #expect(edge.allSatisfy { $0.parameters["link"] == nil && $0.parameters["cloud.cpu"] == nil && $0.parameters["workload.inflight"] == nil })
-        #expect(Set(trials.filter { $0.placement == .cloudRaw }.compactMap { $0.parameters["link"] }) == ["lte", "ethernet"])
-        #expect(trials.allSatisfy { $0.parameters["workload.duration"] == "3s" })   // defaults filled in
+        #expect(edge.allSatisfy { $0.config.parameters["link"] == nil && $0.config.parameters["cloud.cpu"] == nil && $0.config.parameters["workload.inflight"] == nil })
+        #expect(Set(trials.filter { $0.placement == .cloudRaw }.compactMap { $0.config.parameters["link"] }) == ["lte", "ethernet"])
+        #expect(trials.allSatisfy { $0.config.parameters["workload.duration"] == "3s" })   // defaults filled in
     }
 
     @Test func cloudNodeSettingsComeFromTheTrial() throws {
@@ -48,7 +48,7 @@ import TestSupport
         #expect(trials.count == 4)
         #expect(trials.filter { $0.repetition == 2 }.count == 2)
         let cloud = try #require(trials.first { $0.placement == .cloudTensor })
-        #expect(cloud.parameters["link"] == "3g" && cloud.parameters["link.rtt"] == "300ms")
+        #expect(cloud.config.parameters["link"] == "3g" && cloud.config.parameters["link.rtt"] == "300ms")
     }
 
     @Test(arguments: [
@@ -75,9 +75,9 @@ import TestSupport
         #expect(file == DemoExperiment.yaml + "\n" || file == DemoExperiment.yaml)
         let demo = try Experiment.parse(DemoExperiment.yaml, path: "demo")
         let trials = demo.trials()
-        #expect(Set(trials.compactMap { $0.parameters["model"] }) == ["mobilenet_v2", "resnet50"])
+        #expect(Set(trials.compactMap { $0.config.parameters["model"] }) == ["mobilenet_v2", "resnet50"])
         #expect(Set(trials.map(\.placement)) == [.edge, .cloudRaw, .cloudTensor])
-        #expect(trials.filter { $0.placement == .edge }.allSatisfy { $0.parameters["device.cpu"] == "0.5" })
+        #expect(trials.filter { $0.placement == .edge }.allSatisfy { $0.config.parameters["device.cpu"] == "0.5" })
     }
 
     @Test func everyExampleParses() throws {

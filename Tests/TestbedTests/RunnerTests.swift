@@ -1,10 +1,12 @@
+import EdgeInsightCore
 import Foundation
 import Results
+import Testbed
 import Testing
 import TestSupport
 
 /// The runner as users run it: `edgeinsight run` in a process of its own.
-@Suite(.serialized) struct RunnerTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct RunnerTests {
     /// Six quick edge trials.
     static let quick = """
         name: quick
@@ -108,6 +110,38 @@ import TestSupport
         #expect(unwritable.status != 0 && unwritable.errorLine == "error: cannot write /nonexistent/p.svg: No such file or directory", "\(unwritable.stderr)")
     }
 
+    /// The configuration travels whole: decoded from the experiment, written for the agent, run,
+    /// and stored with the trial — equal at every step, and the agent ran what it says.
+    @Test(.timeLimit(.minutes(3))) func theTrialConfigurationIsWhatRanAndWhatIsStored() throws {
+        let text = """
+            name: config
+            model: squeezenet1_1
+            placement: edge
+            workload: {fps: 7.5, arrivals: poisson, resolution: 320x240, jpeg_quality: 61, warmup: 0s, duration: 0.8s, window: 0.2s, queue: 3}
+            device: {cpu: 1, threads: 1, memory: 3GB}
+            slo: {p99: 900ms}
+            """
+        let (file, out) = try writeExperiment(text)
+        let expected = try #require(try Experiment.parse(text, path: file).trials().first).config
+        let result = try edgeinsight(["run", file, "--out", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        let trial = try #require(try trials(out, run: "config").first)
+        #expect(trial.ok, "\(trial.reason ?? "")")
+        #expect(trial.config == expected)
+        let handed = try JSONDecoder().decode(TrialConfig.self, from: try Data(contentsOf: URL(fileURLWithPath: out + "/logs/trial-1-config.json")))
+        #expect(handed == expected)
+        // What the agent did follows the configuration: its camera's frames, its arrival process, its SLO.
+        #expect((trial.metric("frame_bytes") ?? 0) > 3_000 && (trial.metric("frame_bytes") ?? .infinity) < 40_000, "320x240 at q61")
+        #expect(trial.metric("slo_p99_met") != nil)
+        let report = try String(contentsOfFile: out + "/logs/trial-1-agent.json", encoding: .utf8)
+        #expect(report.contains("Poisson") && report.contains("320x240, JPEG quality 61"), "\(report.prefix(300))")
+        // A bad configuration for the agent is a one-line error naming the key.
+        let bad = temporaryPath("bad.json")
+        try Data(#"{"workload.queue": "0"}"#.utf8).write(to: URL(fileURLWithPath: bad))
+        let refused = try edgeinsight(["agent", "--config", bad])
+        #expect(refused.status != 0 && refused.errorLine.hasPrefix("error: bad trial configuration \(bad): 'workload.queue' must be an integer"), "\(refused.stderr)")
+    }
+
     @Test func aFailedTrialIsStoredTheSweepGoesOnAndNoProcessIsLeft() throws {
         let (file, out) = try writeExperiment("""
             name: failing
@@ -152,7 +186,8 @@ import TestSupport
     /// and falls behind (measured from its own CPU time, so a busy machine cannot make it pass by
     /// luck). The per-inference slowdown against the cloud node (≥ 1.5× for resnet50) is what the
     /// demo prints; it needs an otherwise idle machine, which a parallel test run is not.
-    @Test func theEdgeNodesQuotaHolds() throws {
+    @Test(.enabled(if: Requirements.root, "needs root to confine the edge node in a cgroup"))
+    func theEdgeNodesQuotaHolds() throws {
         let folder = temporaryPath("confinement")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try """
@@ -195,7 +230,8 @@ import TestSupport
         #expect(four > 8.5, "4 in flight: \(four) fps")
     }
 
-    @Test func kernelAndProxyShapingAgree() throws {
+    @Test(.enabled(if: Requirements.root, "needs root for network namespaces and tc"))
+    func kernelAndProxyShapingAgree() throws {
         let folder = temporaryPath("shaping")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try """

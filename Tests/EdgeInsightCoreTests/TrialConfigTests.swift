@@ -1,0 +1,150 @@
+import EdgeInsightCore
+import Foundation
+import Testing
+
+@Suite struct TrialConfigTests {
+    @Test func defaultsAreTheDocumentedOnes() {
+        let config = TrialConfig()
+        #expect(config.model == "mobilenet_v2" && config.placement == .edge)
+        #expect(config.workload.fps == 10 && config.workload.arrivals == .constant && config.workload.resolution == PixelSize(width: 640, height: 480))
+        #expect(config.workload.duration == .seconds(3) && config.workload.warmup == .seconds(1) && config.workload.queue == 4)
+        #expect(config.device.cpu == 1 && config.device.threads == 1 && config.cloud.maxBatch == 1 && config.link.profile == "ethernet")
+        #expect(config.slo.p99 == nil && config.link.rtt == nil)
+    }
+
+    /// Every setting set to a value other than its default survives JSON both ways, exactly.
+    @Test func everySettingRoundTripsThroughJSON() throws {
+        let values: [String: String] = [
+            "model": "resnet50", "placement": "split", "workload.fps": "7.5", "workload.arrivals": "poisson", "workload.resolution": "320x240",
+            "workload.jpeg_quality": "61", "workload.duration": "1500ms", "workload.warmup": "250ms", "workload.window": "200ms",
+            "workload.queue": "9", "workload.inflight": "3", "device.profile": "rpi4", "device.cpu": "0.35", "device.cpuset": "0",
+            "device.memory": "1500MB", "device.threads": "2", "cloud.cpu": "1.5", "cloud.cpuset": "1", "cloud.memory": "2GB",
+            "cloud.threads": "2", "cloud.instances": "3", "cloud.max_batch": "8", "cloud.http_threads": "2", "link": "lte",
+            "link.uplink": "12500kbit", "link.downlink": "40mbit", "link.rtt": "35ms", "link.jitter": "3ms", "link.loss": "1%",
+            "link.shaping": "proxy", "split.jpeg_quality": "77", "slo.p99": "180ms",
+        ]
+        #expect(Set(values.keys) == Set(TrialConfig.keys), "the test covers every key")
+        let config = try TrialConfig(parameters: values)
+        #expect(config.parameters == values)
+        let decoded = try JSONDecoder().decode(TrialConfig.self, from: try JSONEncoder().encode(config))
+        #expect(decoded == config)
+        #expect(config.workload.duration == .milliseconds(1500) && config.link.uplink == Bandwidth(bitsPerSecond: 12.5e6))
+        #expect(config.device.memory == Bytes(1_500_000_000) && config.cloud.httpThreads == 2 && config.workload.arrivals == .poisson)
+    }
+
+    @Test func anEdgeTrialLeavesOutWhatItDoesNotUse() throws {
+        var config = TrialConfig()
+        try config.set("link", "lte")
+        try config.set("cloud.cpu", "2")
+        try config.set("workload.inflight", "4")
+        #expect(config.parameters["link"] == nil && config.parameters["cloud.cpu"] == nil && config.parameters["workload.inflight"] == nil)
+        #expect(config.parameters["split.jpeg_quality"] == nil)
+        #expect(config.normalized == TrialConfig())
+        try config.set("placement", "cloud-raw")
+        #expect(config.parameters["link"] == "lte" && config.parameters["workload.inflight"] == "4")
+    }
+
+    @Test(arguments: [
+        ("workload.fps", "-3", "'workload.fps' must be a positive number (got '-3')"),
+        ("workload.resolution", "640*480", "'workload.resolution' must be WIDTHxHEIGHT"),
+        ("workload.jpeg_quality", "101", "'workload.jpeg_quality' must be an integer in 1…100"),
+        ("workload.duration", "0s", "'workload.duration' must be a duration"),
+        ("placement", "moon", "'placement' must be one of edge, cloud-raw, cloud-tensor, split"),
+        ("device.colour", "red", "unknown key 'device.colour'"),
+    ])
+    func badValuesAreOneLineErrorsNamingTheKey(key: String, value: String, message: String) {
+        var config = TrialConfig()
+        #expect(throws: TrialConfigError.self) { try config.set(key, value) }
+        do { try config.set(key, value) } catch {
+            #expect(error.message.hasPrefix(message), "\(error.message)")
+            #expect(!error.message.contains("\n"))
+        }
+        #expect(config == TrialConfig(), "a rejected value leaves the configuration as it was")
+    }
+
+    @Test func aBadValueInJSONIsADecodingErrorNamingTheKey() {
+        let json = Data(#"{"model": "resnet50", "workload.queue": "0"}"#.utf8)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(TrialConfig.self, from: json) }
+        do { _ = try JSONDecoder().decode(TrialConfig.self, from: json) } catch DecodingError.dataCorrupted(let context) {
+            #expect(context.debugDescription.contains("'workload.queue'"))
+        } catch { Issue.record("\(error)") }
+    }
+
+    @Test func oldArrivalSpellingIsAcceptedAsConstant() throws {
+        var config = TrialConfig()
+        try config.set("workload.arrivals", "fixed")
+        #expect(config.workload.arrivals == .constant)
+        #expect(ArrivalProcess.Kind.parse("fixed")! == (.constant, true))
+        #expect(ArrivalProcess.Kind.parse("Poisson")! == (.poisson, false))
+        #expect(ArrivalProcess.Kind.parse("bursty") == nil)
+    }
+}
+
+@Suite struct ArrivalScheduleTests {
+    /// Item i of a constant process is due at start + i/rate exactly: 1/3 s gaps, rounded each
+    /// time, would drift; the schedule does not.
+    @Test func constantArrivalsDoNotDrift() {
+        var schedule = ArrivalProcess.constant(rate: 3).schedule(from: 1_000)
+        var times: [UInt64] = []
+        for _ in 0..<3001 { times.append(schedule.next()!) }
+        #expect(times[0] == 1_000)
+        #expect(times[3] == 1_000 + 1_000_000_000)
+        #expect(times[3000] == 1_000 + 1_000_000_000_000)
+        #expect(zip(times.dropFirst(), times).allSatisfy { $0 - $1 == 333_333_333 || $0 - $1 == 333_333_334 })
+    }
+
+    /// Poisson gaps: the mean is 1/rate and the coefficient of variation 1 (an exponential's), within
+    /// what 20 000 samples allow (standard error of the mean 0.7%).
+    @Test func poissonGapsHaveTheExponentialsMeanAndSpread() {
+        var schedule = ArrivalProcess.poisson(rate: 200, seed: 7).schedule(from: 0)
+        var previous = schedule.next()!
+        var gaps: [Double] = []
+        for _ in 0..<20_000 {
+            let next = schedule.next()!
+            gaps.append(Double(next - previous))
+            previous = next
+        }
+        let mean = gaps.reduce(0, +) / Double(gaps.count)
+        let sd = (gaps.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(gaps.count)).squareRoot()
+        #expect(abs(mean - 5e6) / 5e6 < 0.03, "mean gap \(mean) ns")
+        #expect(abs(sd / mean - 1) < 0.05, "coefficient of variation \(sd / mean)")
+        // The same seed, the same schedule.
+        var again = ArrivalProcess.poisson(rate: 200, seed: 7).schedule(from: 0)
+        _ = again.next()
+        #expect(UInt64(gaps[0]) == again.next()!)
+    }
+
+    @Test func intervalsCycleAndAsFastAsPossibleHasNoSchedule() {
+        var schedule = ArrivalProcess.intervals([10, 30]).schedule(from: 100)
+        #expect((0..<5).map { _ in schedule.next()! } == [100, 110, 140, 150, 180])
+        #expect(ArrivalProcess.intervals([10, 30]).rate == 1e9 / 20)
+        var none = ArrivalProcess.asFastAsPossible.schedule(from: 5)
+        #expect(none.next() == nil)
+        #expect(ArrivalProcess.constant(rate: 0).problem != nil && ArrivalProcess.intervals([]).problem != nil)
+    }
+}
+
+@Suite struct StabilityRuleTests {
+    func windows(_ pairs: [(Double, Double)]) -> [StabilityRule.Window] { pairs.map { StabilityRule.Window(throughput: $0.0, latency: $0.1) } }
+
+    /// By hand: max/min of 10, 10.5, 11 is 1.10 (stable at 10%); of 10, 10.5, 11.2 is 1.12 (not).
+    @Test func maxOverMinOfTheLastWindowsDecides() {
+        let rule = StabilityRule()
+        #expect(rule.isStable(windows([(99, 1), (10, 20), (10.5, 21), (11, 22)])), "only the last three count")
+        #expect(!rule.isStable(windows([(10, 20), (10.5, 21), (11.2, 21)])), "throughput spread 12%")
+        #expect(!rule.isStable(windows([(10, 20), (10, 21), (10, 22.5)])), "latency spread 12.5%")
+        #expect(!rule.isStable(windows([(10, 20), (10, 20)])), "fewer windows than the rule needs")
+        #expect(!rule.isStable(windows([(0, 20), (0, 20), (0, 20)])), "nothing completed")
+        #expect(StabilityRule(windows: 3, percent: 15).isStable(windows([(10, 20), (10.5, 21), (11.2, 21)])))
+    }
+}
+
+@Suite struct PixelSizeTests {
+    @Test func parsesWidthByHeight() {
+        #expect(PixelSize(parsing: "640x480") == PixelSize(width: 640, height: 480))
+        #expect(PixelSize(parsing: "1280X720")?.description == "1280x720")
+        #expect(PixelSize(parsing: "224") == nil && PixelSize(parsing: "224", squareAllowed: true) == PixelSize(width: 224, height: 224))
+        #expect(PixelSize(parsing: "0x10")?.pixels == 0, "ranges are the caller's")
+        for bad in ["", "x480", "640x", "640x480x3", "-1x5", "axb"] { #expect(PixelSize(parsing: bad) == nil, "\(bad)") }
+    }
+}

@@ -1,0 +1,61 @@
+import EdgeInsightCore
+import InferenceProtocol
+@testable import Server
+import Testing
+
+/// The dynamic batcher in process, on the `sleep` model (a known compute time per batch). Delays
+/// are seconds long where a count depends on them, so a stalled machine cannot change the counts.
+@Suite(.timeLimit(.minutes(2))) struct SchedulerTests {
+    func sleepModel(maxBatch: Int, queueDelay: Duration, maxQueue: Int = 64, sleep: Duration, instances: Int = 1) -> Scheduler {
+        var config = ModelConfig()
+        config.maxBatchSize = maxBatch
+        config.maxQueueDelay = queueDelay
+        config.maxQueue = maxQueue
+        config.sleep = sleep
+        config.instances = instances
+        return Scheduler(model: SleepModel(name: "sleep", config: config), statistics: ModelStatistics())
+    }
+
+    func request(_ value: Float, rows: Int = 1) -> [WireTensor] {
+        let data = (0..<(rows * 16)).flatMap { _ in withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init) }
+        return [WireTensor(name: "input", datatype: .fp32, shape: [rows, 16], data: TensorBytes(data))]
+    }
+
+    /// Six requests at once, batches of up to four, a 2 s queue delay: four leave together as soon
+    /// as the fourth arrives, the other two after the delay; each gets its own rows back.
+    @Test func batchesFormUpToTheLimitAndEachRequestGetsItsRows() async throws {
+        let scheduler = sleepModel(maxBatch: 4, queueDelay: .seconds(2), sleep: .milliseconds(20))
+        let results = try await withThrowingTaskGroup(of: (Float, Completion).self) { group in
+            for i in 0..<6 { group.addTask { (Float(i), try await scheduler.submit(self.request(Float(i)), rows: 1)) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.map(\.1.batchRows).sorted() == [2, 2, 4, 4, 4, 4])
+        for (value, completion) in results {
+            let echoed = Array(completion.outputs[0].data).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            #expect(echoed.count == 16 && echoed.allSatisfy { $0 == value })
+            #expect(completion.computeNs >= 20_000_000)
+        }
+        // The pair waited out the queue delay; the four did not wait for it.
+        #expect(results.filter { $0.1.batchRows == 2 }.allSatisfy { $0.1.queueNs >= 2_000_000_000 })
+        #expect(results.filter { $0.1.batchRows == 4 }.allSatisfy { $0.1.queueNs < 2_000_000_000 })
+    }
+
+    /// One instance busy for 2 s, room for two waiting: the fourth request is refused with 503
+    /// naming the limit, and the three others are served in turn.
+    @Test func pastMaxQueueRequestsAreRefused() async throws {
+        let scheduler = sleepModel(maxBatch: 0, queueDelay: .zero, maxQueue: 2, sleep: .seconds(2))
+        let first = Task { try await scheduler.submit(request(1), rows: 1) }
+        try await Task.sleep(for: .milliseconds(300))   // the first holds the instance (2 s)
+        let waiting = (2...3).map { i in Task { try await scheduler.submit(self.request(Float(i)), rows: 1) } }
+        try await Task.sleep(for: .milliseconds(300))
+        do {
+            _ = try await scheduler.submit(request(4), rows: 1)
+            Issue.record("a third waiting request was accepted")
+        } catch let error as ProtocolError {
+            #expect(error.status == 503 && error.message.contains("max_queue 2"), "\(error)")
+        }
+        let served = [try await first.value] + (try await [waiting[0].value, waiting[1].value])
+        #expect(served.allSatisfy { $0.batchRows == 1 })
+        #expect(served[1].queueNs >= 1_000_000_000 || served[2].queueNs >= 1_000_000_000, "the waiting ones queued behind the first")
+    }
+}
