@@ -6,7 +6,7 @@ setup:
 	@scripts/setup
 
 demo:
-	@scripts/setup --no-build
+	@scripts/setup --no-build --runtime-only
 	@echo "building edgeinsight (release; the first time takes several minutes; log in .build/release-build.log)"
 	@swift build -c release --product edgeinsight >.build/release-build.log 2>&1 || (grep -E "error:" .build/release-build.log | head -20; tail -5 .build/release-build.log; exit 1)
 	@.build/release/edgeinsight demo
