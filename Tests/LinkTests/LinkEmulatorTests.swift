@@ -23,18 +23,11 @@ struct LinkUnderTest {
     }
 }
 
-/// Blocking probes run off the cooperative pool, so they neither starve it nor wait on it.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
 @Suite(.timeLimit(.minutes(3))) struct LinkEmulatorTests {
     @Test func tenMegabytesThroughTwentyMegabitsTakesFourSeconds() async throws {
         let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "20mbit"), downlink: Bandwidth(parsing: "100mbit")))
         let address = link.address
-        let seconds = try await offPool { Double(try LinkProbe.uploadNs(address, bytes: 10_000_000)) / 1e9 }
+        let seconds = try await Blocking.offload { Double(try LinkProbe.uploadNs(address, bytes: 10_000_000)) / 1e9 }
         // 10 MB × 8 / 20 Mbit/s = 4.0 s; ±5%.
         #expect(abs(seconds - 4.0) <= 0.2, "took \(seconds) s")
         let counters = await link.emulator.counters()
@@ -49,7 +42,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     @Test func pingPongMeasuresTheConfiguredRTT() async throws {
         let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "20mbit"), downlink: Bandwidth(parsing: "20mbit"), rtt: .milliseconds(40)))
         let address = link.address
-        let rtts = try await offPool { try LinkProbe.pingNs(address, count: 30).map { Double($0) / 1e6 }.sorted() }
+        let rtts = try await Blocking.offload { try LinkProbe.pingNs(address, count: 30).map { Double($0) / 1e6 }.sorted() }
         // The link plans 20 ms each way for every chunk, exactly.
         let planned = await link.emulator.plannedDelaysNs()
         #expect(planned.uplink.count >= 30 && planned.downlink.count >= 30)
@@ -68,7 +61,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "50mbit"), downlink: Bandwidth(parsing: "50mbit"),
                                                              rtt: .milliseconds(40), jitter: .milliseconds(10)))
         let address = link.address
-        let rtts = try await offPool { try LinkProbe.pingNs(address, count: 60).map { Double($0) / 1e6 }.sorted() }
+        let rtts = try await Blocking.offload { try LinkProbe.pingNs(address, count: 60).map { Double($0) / 1e6 }.sorted() }
         // Each way the link plans 20 ms + U(−j, +j): mean 20 ms, standard deviation j/√3 ≈ 5.8 ms.
         // The planned delays come from the seeded stream, free of the machine's timing: with ~60
         // samples a way, the mean is within 2 ms (2.7 standard errors) and the deviation within 25%.
@@ -83,7 +76,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         #expect(rtts.first! >= 40 - 2 * jitter)
         #expect(quantile(0.5) > 40 - jitter && quantile(0.5) < 40 + 15, "median RTT \(quantile(0.5)) ms")
         // A 2 MB stream whose every byte depends on its offset arrives intact and in order.
-        _ = try await offPool { try LinkProbe.uploadNs(address, bytes: 2_000_000, checkOrder: true) }
+        _ = try await Blocking.offload { try LinkProbe.uploadNs(address, bytes: 2_000_000, checkOrder: true) }
         await link.stop()
     }
 
@@ -95,7 +88,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         // what each connection delivered between the moment all 50 have delivered something and the
         // moment 7.5 MB more went through (1.5 s at 40 Mbit/s, 150 kB or ~30 round-robin turns each).
         // A late poll only lengthens the window; it cannot catch a connection that ran dry.
-        let streams = try await offPool { try LinkProbe.continuousUploads(address, connections: 50) }
+        let streams = try await Blocking.offload { try LinkProbe.continuousUploads(address, connections: 50) }
         let deadline = ContinuousClock.now + .seconds(60)
         var early = await link.emulator.uplinkDeliveries()
         while !(early.count == 50 && early.allSatisfy { $0 > 0 }), ContinuousClock.now < deadline {
@@ -109,7 +102,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         }
         // Together they fill the link, no more (the link's own count over its busy time).
         let total = await link.emulator.counters().uplink.achievedBitsPerSecond
-        try await offPool { streams.stop() }
+        try await Blocking.offload { streams.stop() }
         let counters = await link.emulator.counters()
         #expect(early.count == 50 && late.count == 50, "\(counters.connectionsAccepted) accepted, \(counters.connectionsFailed) failed, \(early.count) joined")
         let shares = zip(late, early).map { Double($0 - $1) }
@@ -126,7 +119,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
                                                              rtt: .milliseconds(100), loss: loss), seed: 7)
         let address = link.address
         let bytes = 2_000_000
-        _ = try await offPool { try LinkProbe.uploadNs(address, bytes: bytes, checkOrder: true) }
+        _ = try await Blocking.offload { try LinkProbe.uploadNs(address, bytes: bytes, checkOrder: true) }
         let counters = await link.emulator.counters()
         let segments = Double(bytes) / Double(TCPModel.segmentBytes)
         // Binomial(1381, 0.02): mean 27.6, sd 5.2 — ±40% is beyond 2 sd.
@@ -153,7 +146,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
         let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "10mbit"), downlink: Bandwidth(parsing: "10mbit"),
                                                              rtt: .milliseconds(10), loss: 0.03), seed: 11)
         let address = link.address
-        let rtts = try await offPool { try LinkProbe.pingNs(address, count: 100, gap: .milliseconds(1)).map { Double($0) / 1e6 } }
+        let rtts = try await Blocking.offload { try LinkProbe.pingNs(address, count: 100, gap: .milliseconds(1)).map { Double($0) / 1e6 } }
         let counters = await link.emulator.counters()
         // A one-byte ping has no segments behind it, so no duplicate ACKs: the link plans the 200 ms
         // RTO for each loss, exactly.
@@ -175,8 +168,8 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
     @Test func unshapedProxyForwardsBothWaysAndCountsBytes() async throws {
         let link = try await LinkUnderTest.start(LinkProfile())
         let address = link.address
-        _ = try await offPool { try LinkProbe.downloadNs(address, bytes: 5_000_000) }
-        _ = try await offPool { try LinkProbe.uploadNs(address, bytes: 3_000_000, checkOrder: true) }
+        _ = try await Blocking.offload { try LinkProbe.downloadNs(address, bytes: 5_000_000) }
+        _ = try await Blocking.offload { try LinkProbe.uploadNs(address, bytes: 3_000_000, checkOrder: true) }
         let counters = await link.emulator.counters()
         // Downlink: the download plus the upload's two 8-byte timings.
         #expect(counters.downlink.deliveredBytes == 5_000_000 + 16)
