@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "ServerTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Server", "TestSupport"]),
         .testTarget(name: "LoadGenTests", dependencies: ["EdgeInsightCore", "LoadGen", "TestSupport"]),
         .testTarget(name: "EdgeNodeTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "EdgeNode", "TestSupport"]),
-        .testTarget(name: "ResultsTests", dependencies: ["EdgeInsightCore", "Results", "TestSupport"]),
+        .testTarget(name: "ResultsTests", dependencies: ["EdgeInsightCore", "Results", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TestbedTests", dependencies: ["EdgeInsightCore", "Results", "Testbed", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],

@@ -1,5 +1,7 @@
+import EdgeInsightCore
 import Foundation
-import Results
+import GRDB
+@testable import Results
 import Synchronization
 import Testing
 import TestSupport
@@ -33,6 +35,33 @@ import TestSupport
         // --fresh forgets.
         let fresh = try again.openRun(name: "exp", experiment: "exp.yaml", environment: [:], fresh: true)
         #expect(try again.finishedKeys(run: fresh).isEmpty)
+    }
+
+    /// The trial configuration is stored whole and read back equal; a database written before it
+    /// was stored (schema v1) still opens, its trials without one.
+    @Test func theTrialConfigurationIsStoredAndOldDatabasesStillOpen() throws {
+        let path = temporaryPath("results.sqlite")
+        do {
+            let old = try DatabasePool(path: path)
+            try ResultsDatabase.migrator.migrate(old, upTo: "v1")
+            try old.write { db in
+                try db.execute(sql: "INSERT INTO run (name, experiment, startedAt) VALUES ('old', 'old.yaml', ?)", arguments: [Date()])
+                try db.execute(sql: """
+                    INSERT INTO trial (runId, key, repetition, ok, parameters, model, placement, startedAt, seconds)
+                    VALUES (1, 'k', 1, 1, '{"model":"resnet50"}', 'resnet50', 'edge', ?, 1.5)
+                    """, arguments: [Date()])
+            }
+        }
+        let database = try ResultsDatabase(path: path)
+        let old = try database.trials(run: try database.run("old").id)
+        #expect(old.count == 1 && old[0].config == nil && old[0].parameters["model"] == "resnet50")
+        var config = TrialConfig()
+        try config.set("placement", "cloud-tensor")
+        try config.set("link.rtt", "35ms")
+        var record = trial("new")
+        record.config = config
+        try database.record(record, run: try database.run("old").id)
+        #expect(try database.trials(run: try database.run("old").id).last?.config == config)
     }
 
     /// A runner and readers (`results show`, a test polling) open one file at once: nobody gets
