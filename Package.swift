@@ -85,6 +85,7 @@ let package = Package(
             name: "Results",
             dependencies: ["EdgeInsightCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        .target(name: "Modeling", dependencies: ["EdgeInsightCore", "ModelZoo", "Link", "Results"]),
         .target(
             name: "Testbed",
             dependencies: [
@@ -111,6 +112,7 @@ let package = Package(
         .testTarget(name: "EdgeNodeTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "EdgeNode", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["EdgeInsightCore", "Results", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TestbedTests", dependencies: ["EdgeInsightCore", "Results", "Testbed", "TestSupport"]),
+        .testTarget(name: "ModelingTests", dependencies: ["EdgeInsightCore", "Modeling"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

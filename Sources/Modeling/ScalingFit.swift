@@ -1,0 +1,40 @@
+/// A linear fit over named features that uses the richest design the data can support: each
+/// design is a list of feature names, tried from the first; one needs more distinct points than
+/// coefficients and a non-singular design. A sweep that varies only one thing then still gets a
+/// fit (a constant, or a proportional one), and says which it got.
+public struct ScalingFit: Sendable, Codable, Equatable {
+    public var features: [String]
+    public var fit: LinearFit
+
+    /// Fits `y` to the features of each sample (`value(name, sample)`), trying `designs` in order.
+    public static func fit(designs: [[String]], samples count: Int, value: (String, Int) -> Double, y: [Double],
+                           what: String) throws(ModelingError) -> ScalingFit {
+        var problems: [String] = []
+        for design in designs {
+            let rows = (0..<count).map { i in design.map { value($0, i) } }
+            guard Set(rows.map { $0.description }).count >= design.count else {
+                problems.append("\(design.joined(separator: " + ")) needs \(design.count) different points")
+                continue
+            }
+            do { return ScalingFit(features: design, fit: try LinearFit.fit(rows, y)) } catch { problems.append("\(error)") }
+        }
+        throw .insufficientData("\(what): no fit (\(problems.last ?? "no samples"))")
+    }
+
+    public func predict(_ value: (String) -> Double) -> Double { fit.predict(features.map(value)) }
+
+    /// The fit as `c₀·f₀ + c₁·f₁ …`, for people.
+    public func formula(unit: String) -> String {
+        zip(fit.coefficients, features).map { c, f in f == "1" ? "\(UnitText.number(c)) \(unit)" : "\(UnitText.number(c)) \(unit)·\(f)" }
+            .joined(separator: " + ")
+    }
+}
+
+/// Numbers for formulas: three significant figures, in exponent form when very large or small.
+enum UnitText {
+    static func number(_ value: Double) -> String {
+        let magnitude = abs(value)
+        if magnitude != 0 && (magnitude < 0.01 || magnitude >= 1e5) { return String(format: "%.3g", value) }
+        return String(format: magnitude >= 100 ? "%.0f" : magnitude >= 10 ? "%.1f" : "%.3f", value)
+    }
+}

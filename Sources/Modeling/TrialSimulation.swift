@@ -1,0 +1,325 @@
+import EdgeInsightCore
+import Foundation
+
+/// Everything a simulated trial needs, in nanoseconds and bytes: what the configuration and the
+/// component models say about each stage.
+public struct SimulationSetup: Sendable {
+    public var arrivals: ArrivalProcess
+    public var warmupNs: Double
+    public var durationNs: Double
+    public var queueCapacity: Int
+    /// The source's work per frame before it is queued (capture, encode); the source is one thread,
+    /// so a source slower than its rate falls behind.
+    public var source: StageTime
+    /// Frames the device works on at once: 1 for `edge`, the requests in flight for the cloud.
+    public var processors: Int
+    /// The device's work per frame in core-nanoseconds (all of it for `edge`; the request's
+    /// preparation for the cloud placements), run at `deviceRate` cores under `deviceQuota`.
+    public var device: StageTime
+    public var deviceRate: Double
+    public var deviceQuota: CPUQuota
+    /// The link and the cloud node, for the cloud placements.
+    public var cloud: CloudLeg?
+    /// Measured frames to simulate at least (repeating the trial with new seeds): enough for a p99.
+    public var minimumFrames = 2000
+    public var seed: UInt64 = 1
+
+    public init(arrivals: ArrivalProcess, warmupNs: Double, durationNs: Double, queueCapacity: Int, source: StageTime, processors: Int,
+                device: StageTime, deviceRate: Double = 1, deviceQuota: CPUQuota = CPUQuota(cores: nil, periodNs: 4e6), cloud: CloudLeg? = nil) {
+        self.arrivals = arrivals
+        self.warmupNs = warmupNs
+        self.durationNs = durationNs
+        self.queueCapacity = queueCapacity
+        self.source = source
+        self.processors = processors
+        self.device = device
+        self.deviceRate = deviceRate
+        self.deviceQuota = deviceQuota
+        self.cloud = cloud
+    }
+}
+
+/// The link to the cloud node and the node itself.
+public struct CloudLeg: Sendable {
+    public var requestBytes: Double
+    public var responseBytes: Double
+    public var uplink: Bandwidth?
+    public var downlink: Bandwidth?
+    public var rttNs: Double
+    public var jitterNs: Double
+    public var loss: Double
+    /// What a request costs beyond the physics (HTTP, the client, the proxy), per round trip.
+    public var overheadNs: Double
+    public var instances: Int
+    /// Largest batch the server forms from waiting requests (1: no batching).
+    public var maxBatch: Int
+    /// Server time of a batch of b requests: `computePerItem`·b + `computeFixed`, each item's drawn.
+    public var compute: StageTime
+    public var computeFixedNs: Double
+
+    public init(requestBytes: Double, responseBytes: Double, uplink: Bandwidth?, downlink: Bandwidth?, rttNs: Double, jitterNs: Double, loss: Double,
+                overheadNs: Double, instances: Int, maxBatch: Int, compute: StageTime, computeFixedNs: Double = 0) {
+        self.requestBytes = requestBytes
+        self.responseBytes = responseBytes
+        self.uplink = uplink
+        self.downlink = downlink
+        self.rttNs = rttNs
+        self.jitterNs = jitterNs
+        self.loss = loss
+        self.overheadNs = overheadNs
+        self.instances = instances
+        self.maxBatch = maxBatch
+        self.compute = compute
+        self.computeFixedNs = computeFixedNs
+    }
+}
+
+/// What a simulated trial predicts, in the units Results stores.
+public struct SimulatedTrial: Sendable, Equatable {
+    public var offeredRate: Double
+    public var throughput: Double
+    /// Share of offered frames dropped at the device's queue.
+    public var dropShare: Double
+    public var latencyMeanNs: Double
+    public var latencyP50Ns: Double
+    public var latencyP90Ns: Double
+    public var latencyP99Ns: Double
+    /// Mean time per frame in each part: `source`, `queue`, `device`, `network`, `server_queue`, `server_compute`.
+    public var stageMeansNs: [String: Double]
+    public var framesSimulated: Int
+}
+
+/// A seeded discrete-event simulation of one trial, the way the edge node and testbed run it:
+/// frames offered by the arrival process after the source's own work, a bounded queue that drops
+/// when full, `processors` frames in progress on a device whose CPU quota is kept period by
+/// period, and for the cloud placements the request's serialisation on a shared uplink, the round
+/// trip, jitter and loss (a lost segment costs an RTT, or the RTO near the end of the request), the
+/// cloud node's queue, batches and instances, and the reply. Latency counts from the intended
+/// capture time, as the edge node measures it.
+public enum TrialSimulation {
+    public static func run(_ setup: SimulationSetup) -> SimulatedTrial {
+        var latencies: [Double] = []
+        var stageSums: [String: Double] = [:]
+        var offered = 0, processed = 0, dropped = 0
+        var measuredSeconds = 0.0
+        var replication: UInt64 = 0
+        repeat {
+            var run = Replication(setup: setup, seed: setup.seed &+ replication &* 0x9E37_79B9_7F4A_7C15)
+            run.simulate()
+            latencies += run.latencies
+            for (stage, sum) in run.stageSums { stageSums[stage, default: 0] += sum }
+            offered += run.offered
+            processed += run.latencies.count
+            dropped += run.dropped
+            measuredSeconds += run.measuredSeconds
+            replication += 1
+        } while offered < setup.minimumFrames && replication < 10_000 && setup.durationNs > 0
+        latencies.sort()
+        func quantile(_ q: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(q * Double(latencies.count)))] }
+        return SimulatedTrial(
+            offeredRate: Double(offered) / (Double(replication) * setup.durationNs / 1e9),
+            throughput: measuredSeconds > 0 ? Double(processed) / measuredSeconds : 0,
+            dropShare: offered > 0 ? Double(dropped) / Double(offered) : 0,
+            latencyMeanNs: latencies.isEmpty ? 0 : latencies.reduce(0, +) / Double(latencies.count),
+            latencyP50Ns: quantile(0.5), latencyP90Ns: quantile(0.9), latencyP99Ns: quantile(0.99),
+            stageMeansNs: stageSums.mapValues { processed > 0 ? $0 / Double(processed) : 0 }, framesSimulated: offered)
+    }
+}
+
+/// One run of the trial's length.
+private struct Replication {
+    let setup: SimulationSetup
+    var random: SeededRandom
+    var events = EventQueue()
+    var now = 0.0
+
+    // Frames: intended capture time and the times each part took.
+    var intended: [Double] = []
+    var parts: [[String: Double]] = []
+    var waitingSince: [Int: Double] = [:]
+
+    var queue: [Int] = []
+    var queueHead = 0
+    var idleProcessors: Int
+    var deviceClock: CPUQuota.Clock
+    var sourceFree = 0.0
+    var uplinkFree = 0.0, downlinkFree = 0.0
+    var serverQueue: [(frame: Int, arrived: Double)] = []
+    var idleInstances: Int
+
+    var latencies: [Double] = []
+    var stageSums: [String: Double] = [:]
+    var offered = 0, dropped = 0
+    var lastCompletion = 0.0
+    var measuredSeconds: Double { max(setup.durationNs, lastCompletion - setup.warmupNs) / 1e9 }
+
+    init(setup: SimulationSetup, seed: UInt64) {
+        self.setup = setup
+        random = SeededRandom(seed: seed)
+        idleProcessors = max(1, setup.processors)
+        deviceClock = CPUQuota.Clock(setup.deviceQuota)
+        idleInstances = max(1, setup.cloud?.instances ?? 1)
+    }
+
+    func measured(_ frame: Int) -> Bool { intended[frame] >= setup.warmupNs && intended[frame] < setup.warmupNs + setup.durationNs }
+
+    mutating func simulate() {
+        // The arrival process with this replication's own seed.
+        let process: ArrivalProcess = if case .poisson(let rate, _) = setup.arrivals { .poisson(rate: rate, seed: random.next()) } else { setup.arrivals }
+        var schedule = process.schedule(from: 0)
+        let end = setup.warmupNs + setup.durationNs
+        while let t = schedule.next().map({ Double($0) }), t < end {
+            let frame = intended.count
+            intended.append(t)
+            parts.append([:])
+            // The source is one thread: its work follows the previous frame's.
+            let start = max(t, sourceFree)
+            sourceFree = start + setup.source.draw(&random)
+            parts[frame]["source"] = sourceFree - t
+            events.push(sourceFree, .offered(frame))
+            if process == .asFastAsPossible { break }
+        }
+        while let (time, event) = events.pop() {
+            now = time
+            handle(event)
+        }
+    }
+
+    mutating func handle(_ event: Event) {
+        switch event {
+        case .offered(let frame):
+            if measured(frame) { offered += 1 }
+            if idleProcessors > 0 {
+                idleProcessors -= 1
+                start(frame)
+            } else if queue.count - queueHead < setup.queueCapacity {
+                queue.append(frame)
+                waitingSince[frame] = now
+            } else if measured(frame) {
+                dropped += 1
+            }
+        case .deviceDone(let frame):
+            guard let cloud = setup.cloud else { return complete(frame) }
+            // Serialised on the shared uplink, then the propagation delay, jitter, loss.
+            let start = max(now, uplinkFree)
+            uplinkFree = start + (cloud.uplink.map { $0.transmissionNanoseconds(Int(cloud.requestBytes)) } ?? 0)
+            let arrival = uplinkFree + cloud.rttNs / 2 + jitter(cloud) + lossPenalty(cloud, bytes: cloud.requestBytes) + cloud.overheadNs
+            parts[frame]["network"] = arrival - now
+            events.push(arrival, .atServer(frame))
+        case .atServer(let frame):
+            serverQueue.append((frame, now))
+            dispatch()
+        case .serverDone(let batch):
+            idleInstances += 1
+            guard let cloud = setup.cloud else { return }
+            for frame in batch {
+                let start = max(now, downlinkFree)
+                downlinkFree = start + (cloud.downlink.map { $0.transmissionNanoseconds(Int(cloud.responseBytes)) } ?? 0)
+                let back = downlinkFree + cloud.rttNs / 2 + jitter(cloud) + lossPenalty(cloud, bytes: cloud.responseBytes)
+                parts[frame]["network", default: 0] += back - now
+                events.push(back, .answered(frame))
+            }
+            dispatch()
+        case .answered(let frame):
+            complete(frame)
+        }
+    }
+
+    /// A processor takes the frame: the device's share of the work, under its quota.
+    mutating func start(_ frame: Int) {
+        if let since = waitingSince.removeValue(forKey: frame) { parts[frame]["queue"] = now - since }
+        let done = deviceClock.finish(start: now, work: setup.device.draw(&random), rate: setup.deviceRate)
+        parts[frame]["device"] = done - now
+        events.push(done, .deviceDone(frame))
+    }
+
+    mutating func complete(_ frame: Int) {
+        lastCompletion = max(lastCompletion, now)
+        if measured(frame) {
+            latencies.append(now - intended[frame])
+            for (stage, time) in parts[frame] { stageSums[stage, default: 0] += time }
+        }
+        if queueHead < queue.count {
+            let next = queue[queueHead]
+            queueHead += 1
+            start(next)
+        } else {
+            idleProcessors += 1
+        }
+    }
+
+    /// Starts batches on free instances: up to `maxBatch` of the waiting requests, oldest first.
+    mutating func dispatch() {
+        guard let cloud = setup.cloud else { return }
+        while idleInstances > 0 && !serverQueue.isEmpty {
+            let size = min(max(1, cloud.maxBatch), serverQueue.count)
+            let batch = serverQueue.prefix(size)
+            serverQueue.removeFirst(size)
+            idleInstances -= 1
+            var compute = cloud.computeFixedNs
+            for _ in 0..<size { compute += cloud.compute.draw(&random) }
+            for (frame, arrived) in batch {
+                parts[frame]["server_queue"] = now - arrived
+                parts[frame]["server_compute"] = compute
+            }
+            events.push(now + compute, .serverDone(batch.map(\.frame)))
+        }
+    }
+
+    mutating func jitter(_ cloud: CloudLeg) -> Double {
+        cloud.jitterNs > 0 ? (random.nextUnitDouble() * 2 - 1) * cloud.jitterNs : 0
+    }
+
+    /// One lost segment among the message's costs an RTT (fast retransmit), or the RTO when it is
+    /// one of the last three (no duplicate ACKs follow): max(200 ms, RTT + 4·jitter).
+    mutating func lossPenalty(_ cloud: CloudLeg, bytes: Double) -> Double {
+        guard cloud.loss > 0 else { return 0 }
+        let segments = max(1, Int((bytes / 1448).rounded(.up)))
+        guard random.nextUnitDouble() >= pow(1 - cloud.loss, Double(segments)) else { return 0 }
+        let position = Int(random.nextUnitDouble() * Double(segments))
+        return segments - position <= 3 ? max(200e6, cloud.rttNs + 4 * cloud.jitterNs) : cloud.rttNs
+    }
+}
+
+private enum Event {
+    case offered(Int), deviceDone(Int), atServer(Int), serverDone([Int]), answered(Int)
+}
+
+/// A binary heap of events by time; equal times leave in the order they were pushed.
+private struct EventQueue {
+    private var heap: [(time: Double, order: Int, event: Event)] = []
+    private var pushed = 0
+
+    mutating func push(_ time: Double, _ event: Event) {
+        heap.append((time, pushed, event))
+        pushed += 1
+        var i = heap.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard before(heap[i], heap[parent]) else { break }
+            heap.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> (Double, Event)? {
+        guard !heap.isEmpty else { return nil }
+        heap.swapAt(0, heap.count - 1)
+        let top = heap.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var smallest = i
+            if l < heap.count, before(heap[l], heap[smallest]) { smallest = l }
+            if r < heap.count, before(heap[r], heap[smallest]) { smallest = r }
+            if smallest == i { break }
+            heap.swapAt(i, smallest)
+            i = smallest
+        }
+        return (top.time, top.event)
+    }
+
+    private func before(_ a: (time: Double, order: Int, event: Event), _ b: (time: Double, order: Int, event: Event)) -> Bool {
+        a.time < b.time || (a.time == b.time && a.order < b.order)
+    }
+}
