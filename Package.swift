@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -25,8 +25,12 @@ public struct ScalingFit: Sendable, Codable, Equatable {
 
     /// The fit as `c₀·f₀ + c₁·f₁ …`, for people.
     public func formula(unit: String) -> String {
-        zip(fit.coefficients, features).map { c, f in f == "1" ? "\(UnitText.number(c)) \(unit)" : "\(UnitText.number(c)) \(unit)·\(f)" }
-            .joined(separator: " + ")
+        var text = ""
+        for (index, (c, f)) in zip(fit.coefficients, features).enumerated() {
+            let term = [UnitText.number(abs(c)), unit].filter { !$0.isEmpty }.joined(separator: " ") + (f == "1" ? "" : "·\(f)")
+            text += index == 0 ? (c < 0 ? "−" : "") + term : (c < 0 ? " − " : " + ") + term
+        }
+        return text
     }
 }
 

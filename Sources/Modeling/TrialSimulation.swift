@@ -74,6 +74,20 @@ public struct CloudLeg: Sendable {
     }
 }
 
+extension CloudLeg {
+    /// Linux's RTO: max(200 ms, RTT + 4·jitter).
+    var retransmissionTimeoutNs: Double { max(200e6, rttNs + 4 * jitterNs) }
+
+    /// The mean cost of loss for a message of `bytes`: one lost segment among its segments costs an
+    /// RTT (fast retransmit), or the RTO when it is one of the last three (no duplicate ACKs follow).
+    public func expectedLossPenaltyNs(bytes: Double) -> Double {
+        guard loss > 0 else { return 0 }
+        let segments = max(1, (bytes / 1448).rounded(.up))
+        let late = min(3, segments) / segments
+        return (1 - pow(1 - loss, segments)) * (late * retransmissionTimeoutNs + (1 - late) * rttNs)
+    }
+}
+
 /// What a simulated trial predicts, in the units Results stores.
 public struct SimulatedTrial: Sendable, Equatable {
     public var offeredRate: Double
@@ -270,14 +284,12 @@ private struct Replication {
         cloud.jitterNs > 0 ? (random.nextUnitDouble() * 2 - 1) * cloud.jitterNs : 0
     }
 
-    /// One lost segment among the message's costs an RTT (fast retransmit), or the RTO when it is
-    /// one of the last three (no duplicate ACKs follow): max(200 ms, RTT + 4·jitter).
     mutating func lossPenalty(_ cloud: CloudLeg, bytes: Double) -> Double {
         guard cloud.loss > 0 else { return 0 }
         let segments = max(1, Int((bytes / 1448).rounded(.up)))
         guard random.nextUnitDouble() >= pow(1 - cloud.loss, Double(segments)) else { return 0 }
         let position = Int(random.nextUnitDouble() * Double(segments))
-        return segments - position <= 3 ? max(200e6, cloud.rttNs + 4 * cloud.jitterNs) : cloud.rttNs
+        return segments - position <= 3 ? cloud.retransmissionTimeoutNs : cloud.rttNs
     }
 }
 

@@ -13,6 +13,16 @@ public struct DeviceProfile: Sendable, Equatable {
     /// The CPU quota that makes this machine about as fast as the device.
     public var cpuQuota: Double { Double(cores) * relativeSpeed }
 
+    /// Turns a configuration's device profile into the limits it stands for (cpu, memory, threads),
+    /// as the runner confines the edge node; no profile leaves the configuration as it is.
+    public static func resolve(_ config: inout TrialConfig) throws(TestbedError) {
+        guard let name = config.device.profile else { return }
+        let profile = try load(named: name)
+        config.device.cpu = min(profile.cpuQuota, Double(ProcessInfo.processInfo.activeProcessorCount))
+        config.device.memory = profile.memory
+        config.device.threads = profile.cores
+    }
+
     /// Reads the profiles file (`$EDGEINSIGHT_DEVICE_PROFILES`, else `profiles/devices.yaml` of the checkout).
     public static func load(named name: String) throws(TestbedError) -> DeviceProfile {
         let path = ProcessInfo.processInfo.environment["EDGEINSIGHT_DEVICE_PROFILES"]

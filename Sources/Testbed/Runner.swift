@@ -178,12 +178,7 @@ public final class Runner: Sendable {
         }
 
         // The edge node, confined like the device; a device profile becomes the limits it stands for.
-        if let name = config.device.profile {
-            let profile = try DeviceProfile.load(named: name)
-            config.device.cpu = min(profile.cpuQuota, Double(ProcessInfo.processInfo.activeProcessorCount))
-            config.device.memory = profile.memory
-            config.device.threads = profile.cores
-        }
+        try DeviceProfile.resolve(&config)
         let device = config.device
         let confined = try AppliedConfinement.apply(name: "edge-\(getpid())-\(number)", Confinement(cpu: device.cpu, cpuset: device.cpuset, memory: device.memory),
                                                     threads: device.threads, cgroupProblem: cgroupProblem)

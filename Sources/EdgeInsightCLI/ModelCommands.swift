@@ -1,0 +1,187 @@
+import ArgumentParser
+import EdgeInsightCore
+import Foundation
+import Modeling
+import Results
+import Testbed
+
+/// `edgeinsight model`: fit, validate and inspect performance models.
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Fit a performance model to measured runs, validate it, or fit the Universal Scalability Law.",
+        discussion: "Models: docs/modeling.md. Predict with `edgeinsight predict EXPERIMENT --model FILE`.",
+        subcommands: [Fit.self, Validate.self, USL.self])
+
+    struct Fit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Fit every component model to the trials of runs; write the model as JSON.")
+        @Argument(help: "Run names or numbers.")
+        var runs: [String]
+        @OptionGroup var location: ResultsCommand.Location
+        @Option(name: .shortAndLong, help: "The model file to write (default: OUT/model.json).")
+        var output: String?
+        @Flag(help: "Use trials whose windows never met the stability rule too.")
+        var includeUnstable = false
+
+        func run() throws {
+            let (trials, environment) = try runTrials(runs, location)
+            let (model, report) = try PerformanceModel.fit(trials, environment: environment, runs: runs, includeUnstable: includeUnstable)
+            let path = output ?? location.out + "/model.json"
+            try model.write(to: path)
+            report.lines.forEach { print($0) }
+            print("model: \(path)  (edgeinsight predict EXPERIMENT --model \(path))")
+        }
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare a model's predictions with a run's measurements, or cross-validate within a run.",
+            discussion: "Per metric: mean absolute percentage error and the share of trials within ±10% and ±20%; the worst trials with the stage that erred most.")
+        @Argument(help: "Run name or number.")
+        var name: String
+        @OptionGroup var location: ResultsCommand.Location
+        @Option(help: "The model file (from `model fit`).")
+        var model: String?
+        @Option(help: "Instead of a model file: K-fold cross-validation inside the run.")
+        var folds: Int?
+        @Flag(help: "Use unstable trials too when fitting folds.")
+        var includeUnstable = false
+        @Option(help: "Write the predicted-vs-measured p99 chart here (SVG).")
+        var plot: String?
+
+        func run() throws {
+            guard (model == nil) != (folds == nil) else { throw ValidationError("give --model FILE or --folds K") }
+            try checkWritable(plot)
+            let (trials, environment) = try runTrials([name], location)
+            let validation: Validation
+            if let folds {
+                validation = try Validation.crossValidate(trials, folds: folds, environment: environment, run: name, includeUnstable: includeUnstable)
+            } else {
+                let fitted = try PerformanceModel.load(model!)
+                if let note = fitted.environmentNote(environment) { printError("note: \(note)") }
+                validation = try Validation.run(fitted, on: trials)
+            }
+            print(ModelText.validation(validation))
+            if let plot {
+                try writeOutput(ModelCharts.predictedVersusMeasured(validation, metric: "latency_p99_ms", unit: "ms", title: "\(name): p99 predicted vs measured"), to: plot)
+                print("plot: \(plot)")
+            }
+        }
+    }
+
+    struct USL: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "usl",
+            abstract: "Fit the Universal Scalability Law to a concurrency sweep (load --csv, or perf_analyzer's CSV).")
+        @Argument(help: "The CSV file.")
+        var file: String
+        @Option(help: "Write the fit's chart here (SVG).")
+        var plot: String?
+
+        func run() throws {
+            try checkWritable(plot)
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+            let points = try USLFit.points(csv: text, source: file)
+            let fit = try USLFit.fit(points)
+            let m = fit.model
+            func range(_ r: ClosedRange<Double>) -> String { "[\(String(format: "%.3g", r.lowerBound)), \(String(format: "%.3g", r.upperBound))]" }
+            print(m.peakConcurrency.map { "throughput peaks at concurrency \(UnitFormat.significant($0)) with \(UnitFormat.significant(m.throughput($0))) req/s" }
+                  ?? "throughput rises with concurrency without a peak (κ = 0: Amdahl's law)")
+            var table = TextTable(["parameter", "value", "95% interval", "meaning"])
+            table.add(["λ", String(format: "%.4g req/s", m.lambda), range(fit.lambdaInterval), "throughput of one"])
+            table.add(["σ", String(format: "%.3g", m.sigma), range(fit.sigmaInterval), "contention"])
+            table.add(["κ", String(format: "%.3g", m.kappa), range(fit.kappaInterval), "coherency"])
+            print(table.rendered)
+            print("\(fit.points) points, rmse \(UnitFormat.significant(fit.rmse)) req/s")
+            if let plot {
+                try writeOutput(ModelCharts.usl(fit, points: points, title: "USL fit of \((file as NSString).lastPathComponent)"), to: plot)
+                print("plot: \(plot)")
+            }
+        }
+    }
+}
+
+/// `edgeinsight predict`: an experiment's trials, predicted.
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Predict an experiment's trials from a fitted model, in the columns `results show` and `results export` use.")
+    @Argument(help: "The experiment file (YAML).")
+    var file: String
+    @Option(help: "The model file (from `model fit`).")
+    var model: String
+    @Flag(help: "CSV, one row per trial, as `results export --csv`.")
+    var csv = false
+    @Flag(help: "JSON in long form, as `results export --json`.")
+    var json = false
+
+    func run() throws {
+        guard !(csv && json) else { throw ValidationError("give at most one of --csv and --json") }
+        let experiment = try Experiment.load(file)
+        let fitted = try PerformanceModel.load(model)
+        let started = MonotonicClock.now()
+        var records: [TrialRecord] = []
+        for spec in experiment.trials() {
+            var config = spec.config
+            try DeviceProfile.resolve(&config)
+            let prediction = try fitted.predict(config)
+            records.append(TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: config.parameters, config: config,
+                                       metrics: prediction.metrics, stages: prediction.stages))
+        }
+        if csv { return print(ResultsExport.csv(records), terminator: "") }
+        if json { return print(try ResultsExport.longJSON(records)) }
+        let seconds = Double(MonotonicClock.now() - started) / 1e9
+        print("\(records.count) trials of \(experiment.name) predicted in \(UnitFormat.significant(seconds)) s by \(model) (fitted on \(fitted.fittedOn.joined(separator: ", ")))")
+        print(trialTable(records).rendered)
+        print(ModelText.stageShares(records))
+    }
+}
+
+/// Opens the runs' trials and the first run's environment.
+func runTrials(_ runs: [String], _ location: ResultsCommand.Location) throws -> ([TrialRecord], [String: String]) {
+    let database = try location.open()
+    var trials: [TrialRecord] = []
+    var environment: [String: String] = [:]
+    for name in runs {
+        let run = try database.run(name)
+        if environment.isEmpty { environment = run.environment }
+        trials += try database.trials(run: run.id)
+    }
+    return (trials, environment)
+}
+
+/// The model commands' text.
+enum ModelText {
+    static func validation(_ v: Validation) -> String {
+        var lines: [String] = []
+        let p99 = v.errors.first { $0.metric == "latency_p99_ms" }
+        if let p99 { lines.append("p99 predicted within ±20% for \(percent(p99.within20)) of \(p99.trials) trials (mean error \(UnitFormat.significant(p99.mape))%)") }
+        var table = TextTable(["metric", "trials", "MAPE", "within ±10%", "within ±20%"])
+        for e in v.errors { table.add([e.metric, String(e.trials), UnitFormat.significant(e.mape) + "%", percent(e.within10), percent(e.within20)]) }
+        lines.append(table.rendered)
+        var worst = TextTable(["worst p99", "measured", "predicted", "error", "stage most off"])
+        for pair in v.worst("latency_p99_ms") {
+            let c = pair.prediction.config
+            worst.add(["\(c.model) \(c.placement.rawValue)\(c.placement.usesCloud ? " " + c.link.profile : "") \(c.workload.resolution) q\(c.workload.jpegQuality)",
+                       pair.trial.metric("latency_p99_ms").map { UnitFormat.significant($0) + " ms" } ?? "-",
+                       pair.prediction.metric("latency_p99_ms").map { UnitFormat.significant($0) + " ms" } ?? "-",
+                       pair.error("latency_p99_ms").map { String(format: "%+.0f%%", 100 * $0) } ?? "-",
+                       pair.worstStage.map { "\($0.stage) \(String(format: "%+.3g", $0.ms)) ms" } ?? "-"])
+        }
+        lines.append(worst.rendered)
+        return lines.joined(separator: "\n")
+    }
+
+    /// Each stage's share of the mean latency, by placement.
+    static func stageShares(_ records: [TrialRecord]) -> String {
+        var table = TextTable(["model", "placement", "link", "resolution", "stages (share of mean latency)"])
+        for record in records {
+            let total = record.metric("latency_mean_ms") ?? 0
+            let shares = record.stages.filter { $0.meanMs > 0.005 }.map { "\($0.stage) \(total > 0 ? String(format: "%.0f%%", 100 * $0.meanMs / total) : "-")" }
+            let p = record.parameters
+            table.add([p["model"] ?? "", p["placement"] ?? "", p["link"] ?? "-", p["workload.resolution"] ?? "", shares.joined(separator: ", ")])
+        }
+        return table.rendered
+    }
+
+    static func percent(_ share: Double) -> String { String(format: "%.0f%%", 100 * share) }
+}

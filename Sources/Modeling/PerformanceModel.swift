@@ -1,0 +1,288 @@
+import EdgeInsightCore
+import Foundation
+import Link
+import Results
+
+/// The fitted model of a testbed: every component model, and how they join into a prediction of a
+/// whole trial (`predict`, a `TrialSimulation` of the configuration). Written as JSON with a schema
+/// version and the environment it was fitted on.
+public struct PerformanceModel: Sendable, Codable {
+    public static let schemaVersion = 1
+    public var schemaVersion = PerformanceModel.schemaVersion
+    /// Where it was fitted: CPU model, cores, OpenVINO version (a run's environment).
+    public var environment: [String: String]
+    public var fittedOn: [String]
+    public var compute: ComputeModel
+    public var codec: CodecModel
+    /// Fixed stage times (capture, postprocess) and per-placement device serialisation, in ns.
+    public var fixedNs: [String: Double]
+    /// Server time beyond inference, by placement (decode and pre-processing for cloud-raw and
+    /// split), against the camera's megapixels.
+    public var serverExtra: [String: ScalingFit]
+    /// What a request costs beyond the link's physics, and the bytes a request adds to its tensor.
+    public var requestOverheadNs: Double
+    public var requestHeaderBytes: Double
+    public var responseBytes: Double
+    /// σ of ln(stage time) by stage: how much a stage varies from item to item.
+    public var spread: [String: Double]
+    /// Features of the models it was fitted on, so predicting them needs no analysis.
+    public var features: [String: ModelFeatures]
+
+    // MARK: Fitting
+
+    /// What a fit used and left out, for people.
+    public struct FitReport: Sendable {
+        public var used: Int
+        public var leftOut: [String]
+        public var lines: [String]
+    }
+
+    /// Fits every component from finished trials (`includeUnstable`: also trials whose windows
+    /// never met the stability rule). `features` gives a model's analyzer features.
+    public static func fit(_ trials: [TrialRecord], environment: [String: String], runs: [String], includeUnstable: Bool = false,
+                           features: (String) throws(ModelingError) -> ModelFeatures = ModelFeatures.of) throws(ModelingError) -> (PerformanceModel, FitReport) {
+        var leftOut: [String] = []
+        var usable: [(TrialRecord, TrialConfig)] = []
+        for trial in trials {
+            guard trial.ok else { continue }
+            guard let config = trial.config ?? (try? TrialConfig(parameters: trial.parameters.filter { TrialConfig.keys.contains($0.key) })) else { continue }
+            if !includeUnstable, trial.metric("stable") == 0 { leftOut.append(trial.key); continue }
+            usable.append((trial, config))
+        }
+        guard !usable.isEmpty else {
+            throw .insufficientData(leftOut.isEmpty ? "no finished trials to fit" : "all \(leftOut.count) trials are unstable; measure longer, or fit with them (--include-unstable)")
+        }
+        var known: [String: ModelFeatures] = [:]
+        for (_, config) in usable where known[config.model] == nil { known[config.model] = try features(config.model) }
+
+        func stage(_ trial: TrialRecord, _ name: String) -> StageRow? { trial.stages.first { $0.stage == name } }
+        func frame(_ config: TrialConfig) -> CodecModel.Frame {
+            CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))
+        }
+        func deviceQuota(_ config: TrialConfig) -> CPUQuota { .testbed(cores: config.device.cpu) }
+        /// Work behind a stage's mean wall time on the device (one thread, under its quota).
+        func deviceWork(_ config: TrialConfig, _ wallNs: Double) -> Double {
+            ComputeModel.invert(wallNs) { deviceQuota(config).wallNs(work: $0) }
+        }
+
+        var bytes: [(CodecModel.Frame, Double)] = [], encode: [(CodecModel.Frame, Double)] = []
+        var preprocess: [String: [(CodecModel.Frame, Double)]] = [:]
+        var computeSamples: [ComputeModel.Sample] = []
+        var fixed: [String: [Double]] = [:]
+        var spreads: [String: [Double]] = [:]
+        for (trial, config) in usable {
+            if let frameBytes = trial.metric("frame_bytes"), frameBytes > 0 { bytes.append((frame(config), frameBytes)) }
+            if let row = stage(trial, "encode") { encode.append((frame(config), deviceWork(config, row.meanMs * 1e6))) }
+            if let row = stage(trial, "capture") { fixed["capture", default: []].append(row.meanMs * 1e6) }
+            if config.placement != .cloudRaw, let row = stage(trial, "preprocess") {
+                preprocess[config.placement.rawValue, default: []].append((frame(config), deviceWork(config, row.meanMs * 1e6)))
+            }
+            if config.placement == .edge {
+                if let row = stage(trial, "infer") {
+                    computeSamples.append(.init(features: known[config.model]!, threads: config.device.threads, quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
+                }
+                if let row = stage(trial, "postprocess") { fixed["postprocess", default: []].append(row.meanMs * 1e6) }
+            } else {
+                if let row = stage(trial, "serialize") { fixed["serialize.\(config.placement.rawValue)", default: []].append(row.meanMs * 1e6) }
+                if config.placement == .cloudTensor, let server = trial.metric("server_compute_ms") {
+                    computeSamples.append(.init(features: known[config.model]!, threads: config.cloud.threads, quota: .testbed(cores: config.cloud.cpu),
+                                                wallNs: server * 1e6))
+                }
+            }
+            for row in trial.stages where row.p50Ms > 0 { spreads[row.stage, default: []].append(StageTime.logSigma(p50: row.p50Ms, p99: row.p99Ms)) }
+        }
+        let compute = try ComputeModel.fit(computeSamples)
+        let codec = try CodecModel.fit(bytes: bytes, encode: encode, preprocess: preprocess)
+
+        // What the cloud node spends beyond inference, and what a request costs beyond the link.
+        var extra: [String: [(CodecModel.Frame, Double)]] = [:]
+        var overheads: [Double] = [], headers: [Double] = [], responses: [Double] = []
+        var model = PerformanceModel(environment: environment, fittedOn: runs, compute: compute, codec: codec,
+                                     fixedNs: fixed.mapValues { $0.reduce(0, +) / Double($0.count) }, serverExtra: [:],
+                                     requestOverheadNs: 0, requestHeaderBytes: 0, responseBytes: 0, spread: spreads.mapValues(median), features: known)
+        for (trial, config) in usable where config.placement.usesCloud {
+            let features = known[config.model]!
+            if let server = trial.metric("server_compute_ms"), config.placement != .cloudTensor {
+                let inference = compute.wallNs(features, threads: config.cloud.threads, quota: .testbed(cores: config.cloud.cpu))
+                extra[config.placement.rawValue, default: []].append((frame(config), server * 1e6 - inference))
+            }
+            if let sent = trial.metric("request_bytes") { headers.append(sent - model.payloadBytes(config, features)) }
+            if let down = trial.metric("downlink_bytes_per_frame") { responses.append(down) }
+            if let network = stage(trial, "network"), let link = try? model.link(config) {
+                let physics = model.transferNs(config, link: link, requestBytes: trial.metric("request_bytes") ?? model.payloadBytes(config, features),
+                                               responseBytes: trial.metric("downlink_bytes_per_frame") ?? 0)
+                overheads.append(network.meanMs * 1e6 - physics)
+            }
+        }
+        for (placement, samples) in extra {
+            model.serverExtra[placement] = try ScalingFit.fit(designs: CodecModel.timeDesigns, samples: samples.count, value: { samples[$1].0.value($0) },
+                                                              y: samples.map(\.1), what: "\(placement) server time beyond inference")
+        }
+        model.requestOverheadNs = max(0, median(overheads))
+        model.requestHeaderBytes = max(0, median(headers))
+        model.responseBytes = max(0, median(responses))
+
+        var lines = ["fitted on \(usable.count) trials of \(runs.joined(separator: ", "))"
+                     + (leftOut.isEmpty ? "" : "; left out \(leftOut.count) unstable (fit with --include-unstable to use them)")]
+        lines.append("compute: work per inference = \(compute.work.formula(unit: "ns")); serial share \(UnitText.number(compute.serialShare)); "
+                     + "\(computeSamples.count) samples, rmse \(DurationText.format(nanoseconds: compute.work.fit.rmse))")
+        lines.append("JPEG: ln(bytes/pixel) = \(codec.bytesPerPixel.formula(unit: ""))")
+        lines.append("camera encode work = \(codec.encode.formula(unit: "ns"))")
+        for (placement, fit) in codec.preprocess.sorted(by: { $0.key < $1.key }) { lines.append("\(placement) pre-processing work = \(fit.formula(unit: "ns"))") }
+        for (placement, fit) in model.serverExtra.sorted(by: { $0.key < $1.key }) { lines.append("\(placement) server time beyond inference = \(fit.formula(unit: "ns"))") }
+        if usable.contains(where: { $0.1.placement.usesCloud }) {
+            lines.append("request: \(Bytes(Int64(model.requestHeaderBytes))) of headers, \(DurationText.format(nanoseconds: model.requestOverheadNs)) beyond the link's physics; reply \(Bytes(Int64(model.responseBytes)))")
+        }
+        return (model, FitReport(used: usable.count, leftOut: leftOut, lines: lines))
+    }
+
+    // MARK: Predicting
+
+    /// A prediction of one trial, as the metrics and stage means Results stores for a measured one.
+    public struct Prediction: Sendable {
+        public var config: TrialConfig
+        public var metrics: [Metric]
+        public var stages: [StageRow]
+
+        public func metric(_ name: String) -> Double? { metrics.first { $0.name == name }?.value }
+    }
+
+    /// The link a configuration runs over: its profile with the configuration's overrides.
+    func link(_ config: TrialConfig) throws(ModelingError) -> LinkProfile {
+        do {
+            var profile = try LinkProfiles.loadDefault().profile(named: config.link.profile)
+            for (key, value) in config.link.overrides { try profile.set(key, to: value, context: "link.\(key)") }
+            return profile
+        } catch {
+            throw .cannotPredict("\(error)")
+        }
+    }
+
+    /// Bytes of the tensor or image a request carries, without headers.
+    func payloadBytes(_ config: TrialConfig, _ features: ModelFeatures) -> Double {
+        switch config.placement {
+        case .cloudTensor: Double(features.inputElements * 4)
+        case .split: codec.jpegBytes(.init(pixels: Double(features.inputSide * features.inputSide), quality: Double(config.split.jpegQuality)))
+        default: codec.jpegBytes(.init(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality)))
+        }
+    }
+
+    /// The link's physics for one request and its reply: serialisation each way, the round trip,
+    /// the mean cost of loss (what the simulation draws, on average).
+    func transferNs(_ config: TrialConfig, link: LinkProfile, requestBytes: Double, responseBytes: Double) -> Double {
+        let leg = CloudLeg(requestBytes: requestBytes, responseBytes: responseBytes, uplink: link.uplink, downlink: link.downlink,
+                           rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss, overheadNs: 0, instances: 1, maxBatch: 1,
+                           compute: StageTime(meanNs: 0))
+        return (link.uplink?.transmissionNanoseconds(Int(requestBytes)) ?? 0) + (link.downlink?.transmissionNanoseconds(Int(responseBytes)) ?? 0)
+            + link.rtt.nanoseconds + leg.expectedLossPenaltyNs(bytes: requestBytes) + leg.expectedLossPenaltyNs(bytes: responseBytes)
+    }
+
+    /// Predicts a trial of `config` by simulating it with every stage from the component models.
+    public func predict(_ config: TrialConfig, minimumFrames: Int = 1000) throws(ModelingError) -> Prediction {
+        let features: ModelFeatures
+        if let known = self.features[config.model] { features = known } else { features = try ModelFeatures.of(config.model) }
+        let frame = CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))
+        let quota = CPUQuota.testbed(cores: config.device.cpu)
+        func time(_ stage: String, _ ns: Double) -> StageTime { StageTime(meanNs: ns, logSigma: spread[stage] ?? 0) }
+        let encodeWork = codec.encodeNs(frame)
+        let source = time("encode", (fixedNs["capture"] ?? 0) + quota.wallNs(work: encodeWork))
+        let preprocessWork = codec.preprocessNs(frame, placement: config.placement) ?? 0
+        var setup: SimulationSetup
+        var deviceStages: [(String, Double)]
+        if config.placement == .edge {
+            let inferWork = compute.workNs(features), speed = compute.speed(threads: config.device.threads)
+            let postprocess = fixedNs["postprocess"] ?? 0
+            let work = preprocessWork + inferWork + postprocess
+            // The device runs pre-processing on one core and inference on its threads: their mean speed.
+            let rate = work / max(1, preprocessWork + inferWork / speed + postprocess)
+            setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: config.workload.warmup.nanoseconds,
+                                    durationNs: config.workload.duration.nanoseconds, queueCapacity: config.workload.queue, source: source, processors: 1,
+                                    device: time("infer", work), deviceRate: rate, deviceQuota: quota)
+            deviceStages = [("preprocess", preprocessWork), ("infer", inferWork / speed), ("postprocess", postprocess)]
+        } else {
+            let link = try link(config)
+            let serialize = fixedNs["serialize.\(config.placement.rawValue)"] ?? 0
+            let inference = compute.wallNs(features, threads: config.cloud.threads, quota: .testbed(cores: config.cloud.cpu))
+            let extra = serverExtra[config.placement.rawValue].map { max(0, $0.predict(frame.value)) } ?? 0
+            let leg = CloudLeg(requestBytes: payloadBytes(config, features) + requestHeaderBytes, responseBytes: responseBytes, uplink: link.uplink,
+                               downlink: link.downlink, rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss,
+                               overheadNs: requestOverheadNs, instances: config.cloud.instances, maxBatch: config.cloud.maxBatch,
+                               compute: time("infer", inference + extra))
+            setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: config.workload.warmup.nanoseconds,
+                                    durationNs: config.workload.duration.nanoseconds, queueCapacity: config.workload.queue, source: source,
+                                    processors: config.workload.inflight, device: time("preprocess", preprocessWork + serialize), deviceQuota: quota, cloud: leg)
+            deviceStages = [("preprocess", preprocessWork), ("serialize", serialize)]
+        }
+        setup.minimumFrames = minimumFrames
+        let result = TrialSimulation.run(setup)
+        // The device's simulated time shared among its stages by their work.
+        let deviceTotal = deviceStages.reduce(0) { $0 + $1.1 }
+        var stages: [StageRow] = [StageRow(stage: "queue", count: 0, meanMs: (result.stageMeansNs["queue"] ?? 0) / 1e6, p50Ms: 0, p99Ms: 0)]
+        for (name, share) in deviceStages where share > 0 {
+            stages.append(StageRow(stage: name, count: 0, meanMs: (result.stageMeansNs["device"] ?? 0) * share / max(deviceTotal, 1) / 1e6, p50Ms: 0, p99Ms: 0))
+        }
+        if config.placement.usesCloud {
+            stages.append(StageRow(stage: "network", count: 0, meanMs: (result.stageMeansNs["network"] ?? 0) / 1e6, p50Ms: 0, p99Ms: 0))
+            stages.append(StageRow(stage: "infer", count: 0,
+                                   meanMs: ((result.stageMeansNs["server_queue"] ?? 0) + (result.stageMeansNs["server_compute"] ?? 0)) / 1e6, p50Ms: 0, p99Ms: 0))
+        }
+        var metrics = [
+            Metric("offered_fps", result.offeredRate, "fps"), Metric("throughput_fps", result.throughput, "fps"),
+            Metric("frames_dropped", result.dropShare * result.offeredRate * config.workload.duration.seconds, "frames"),
+            Metric("latency_mean_ms", result.latencyMeanNs / 1e6, "ms"), Metric("latency_p50_ms", result.latencyP50Ns / 1e6, "ms"),
+            Metric("latency_p90_ms", result.latencyP90Ns / 1e6, "ms"), Metric("latency_p99_ms", result.latencyP99Ns / 1e6, "ms"),
+            Metric("frame_bytes", codec.jpegBytes(frame), "B"),
+        ]
+        if config.placement.usesCloud { metrics.append(Metric("request_bytes", payloadBytes(config, features) + requestHeaderBytes, "B")) }
+        if let slo = config.slo.p99 { metrics.append(Metric("slo_p99_met", result.latencyP99Ns <= slo.nanoseconds ? 1 : 0, "")) }
+        return Prediction(config: config, metrics: metrics, stages: stages)
+    }
+
+    // MARK: The file
+
+    /// Writes the model as readable JSON.
+    public func write(to path: String) throws(ModelingError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do { try encoder.encode(self).write(to: URL(fileURLWithPath: path)) } catch { throw .badModelFile("cannot write \(path): \(error.localizedDescription)") }
+    }
+
+    /// Reads a model file; an unreadable, corrupted or newer-schema file is a one-line error.
+    public static func load(_ path: String) throws(ModelingError) -> PerformanceModel {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .badModelFile("cannot read model file \(path)") }
+        struct Version: Decodable { var schemaVersion: Int }
+        guard let version = try? JSONDecoder().decode(Version.self, from: data) else {
+            throw .badModelFile("\(path) is not an EdgeInsight model file (no schemaVersion; make one with `edgeinsight model fit`)")
+        }
+        guard version.schemaVersion <= schemaVersion else {
+            throw .badModelFile("\(path) has schema version \(version.schemaVersion); this EdgeInsight reads up to \(schemaVersion): fit it again or upgrade")
+        }
+        do { return try JSONDecoder().decode(PerformanceModel.self, from: data) } catch {
+            throw .badModelFile("\(path) is corrupted: \(describe(error))")
+        }
+    }
+
+    static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "missing '\(key.stringValue)'"
+        case DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context), DecodingError.valueNotFound(_, let context):
+            "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+        default: "\(error)"
+        }
+    }
+
+    /// What differs between the environment the model was fitted on and `other`, as a note.
+    public func environmentNote(_ other: [String: String]) -> String? {
+        let keys = ["cpu_model", "cores", "openvino_version"]
+        let differing = keys.filter { environment[$0] != nil && other[$0] != nil && environment[$0] != other[$0] }
+        guard !differing.isEmpty else { return nil }
+        return "the model was fitted on another environment (" + differing.map { "\($0) \(environment[$0]!) there, \(other[$0]!) here" }.joined(separator: "; ")
+            + "); its predictions for this machine are unvalidated: calibrate here"
+    }
+}
+
+func median(_ values: [Double]) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}

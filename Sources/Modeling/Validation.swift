@@ -1,0 +1,88 @@
+import EdgeInsightCore
+import Foundation
+import Results
+
+/// How far predictions are from measurements, metric by metric.
+public struct Validation: Sendable {
+    /// One metric's errors over the trials compared.
+    public struct MetricError: Sendable {
+        public var metric: String
+        public var trials: Int
+        /// Mean absolute percentage error.
+        public var mape: Double
+        public var within10: Double
+        public var within20: Double
+    }
+
+    /// One trial, predicted beside measured.
+    public struct Pair: Sendable {
+        public var trial: TrialRecord
+        public var prediction: PerformanceModel.Prediction
+        /// Relative error (predicted − measured) / measured of a metric.
+        public func error(_ metric: String) -> Double? {
+            guard let measured = trial.metric(metric), measured > 0, let predicted = prediction.metric(metric) else { return nil }
+            return (predicted - measured) / measured
+        }
+        /// The stage whose predicted mean is furthest from the measured one, and by how much (ms).
+        public var worstStage: (stage: String, ms: Double)? {
+            prediction.stages.compactMap { predicted -> (String, Double)? in
+                guard let measured = trial.stages.first(where: { $0.stage == predicted.stage }) else { return nil }
+                return (predicted.stage, predicted.meanMs - measured.meanMs)
+            }.max { abs($0.1) < abs($1.1) }
+        }
+    }
+
+    public static let metrics = ["throughput_fps", "latency_p50_ms", "latency_p99_ms"]
+
+    public var pairs: [Pair]
+    public var errors: [MetricError]
+
+    /// The errors of `pairs` on each metric.
+    init(_ pairs: [Pair]) {
+        self.pairs = pairs
+        errors = Self.metrics.map { metric in
+            let errors = pairs.compactMap { $0.error(metric) }.map(abs)
+            let n = Double(max(1, errors.count))
+            return MetricError(metric: metric, trials: errors.count, mape: 100 * errors.reduce(0, +) / n,
+                               within10: Double(errors.filter { $0 <= 0.1 }.count) / n, within20: Double(errors.filter { $0 <= 0.2 }.count) / n)
+        }
+    }
+
+    /// Predicts each finished trial (with a configuration) and compares.
+    public static func run(_ model: PerformanceModel, on trials: [TrialRecord]) throws(ModelingError) -> Validation {
+        var pairs: [Pair] = []
+        for trial in trials where trial.ok {
+            guard let config = trial.config ?? (try? TrialConfig(parameters: trial.parameters.filter { TrialConfig.keys.contains($0.key) })) else { continue }
+            pairs.append(Pair(trial: trial, prediction: try model.predict(config)))
+        }
+        guard !pairs.isEmpty else { throw .insufficientData("no finished trials to validate against") }
+        return Validation(pairs)
+    }
+
+    /// The pairs furthest off on `metric`, worst first.
+    public func worst(_ metric: String, count: Int = 5) -> [Pair] {
+        Array(pairs.filter { $0.error(metric) != nil }.sorted { abs($0.error(metric)!) > abs($1.error(metric)!) }.prefix(count))
+    }
+
+    /// Splits trials into a part to fit and a part held out: trials whose `key` setting has the
+    /// value `held` are held out.
+    public static func holdOut(_ trials: [TrialRecord], key: String, value held: String) -> (fit: [TrialRecord], heldOut: [TrialRecord]) {
+        let out = trials.filter { ($0.config?.parameters[key] ?? $0.parameters[key]) == held }
+        return (trials.filter { t in !out.contains { $0.key == t.key } }, out)
+    }
+
+    /// K-fold cross-validation: each fold predicted by a model fitted on the others.
+    public static func crossValidate(_ trials: [TrialRecord], folds: Int, environment: [String: String], run: String,
+                                     includeUnstable: Bool) throws(ModelingError) -> Validation {
+        guard folds >= 2 else { throw .insufficientData("cross-validation needs at least 2 folds") }
+        let ordered = trials.filter(\.ok)
+        var pairs: [Pair] = []
+        for fold in 0..<folds {
+            let test = ordered.enumerated().filter { $0.offset % folds == fold }.map(\.element)
+            let train = ordered.enumerated().filter { $0.offset % folds != fold }.map(\.element)
+            let (model, _) = try PerformanceModel.fit(train, environment: environment, runs: [run], includeUnstable: includeUnstable)
+            pairs += try Validation.run(model, on: test).pairs
+        }
+        return Validation(pairs)
+    }
+}
