@@ -184,4 +184,15 @@ enum ModelText {
     }
 
     static func percent(_ share: Double) -> String { String(format: "%.0f%%", 100 * share) }
+
+    /// "predicted vs measured p99 for the held-out trials (…): 120 vs 131 ms, …".
+    static func heldOutLine(_ v: Validation, what: String) -> String {
+        let pairs = v.pairs.map { pair in
+            "\(pair.prediction.config.placement.rawValue)\(pair.prediction.config.placement.usesCloud ? " " + pair.prediction.config.link.profile : "") "
+                + "\(UnitFormat.significant(pair.prediction.metric("latency_p99_ms") ?? 0)) vs \(UnitFormat.significant(pair.trial.metric("latency_p99_ms") ?? 0)) ms"
+        }
+        let p99 = v.errors.first { $0.metric == "latency_p99_ms" }
+        return "predicted vs measured p99 for the held-out trials (\(what)): " + pairs.joined(separator: ", ")
+            + (p99.map { "; \(percent($0.within20)) within ±20%" } ?? "")
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeInsightCore
 import EdgeNode
 import Foundation
+import Modeling
 import Results
 import Testbed
 
@@ -47,6 +48,19 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let experiment = try Experiment.parse(DemoExperiment.yaml, path: "built-in demo (examples/demo.yaml)")
         try await runExperiment(experiment, out: out, fresh: fresh)
+        // How well a model fitted on the rest of the sweep predicts one corner of it.
+        let heldOut = ["workload.resolution": "1280x720", "workload.jpeg_quality": "90"]
+        let database = try ResultsDatabase(path: out + "/results.sqlite")
+        let run = try database.run(experiment.name)
+        do {
+            let validation = try Validation.heldOut(try database.trials(run: run.id), matching: heldOut, environment: run.environment, run: run.name,
+                                                    includeUnstable: true)
+            for model in Set(validation.pairs.map(\.prediction.config.model)).sorted() {
+                print("\(model): " + ModelText.heldOutLine(validation.only(model: model), what: "1280x720 q90, fitted on the other 30 trials"))
+            }
+        } catch {
+            print("no held-out prediction: \(error)")
+        }
     }
 }
 

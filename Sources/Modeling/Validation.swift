@@ -64,12 +64,20 @@ public struct Validation: Sendable {
         Array(pairs.filter { $0.error(metric) != nil }.sorted { abs($0.error(metric)!) > abs($1.error(metric)!) }.prefix(count))
     }
 
-    /// Splits trials into a part to fit and a part held out: trials whose `key` setting has the
-    /// value `held` are held out.
-    public static func holdOut(_ trials: [TrialRecord], key: String, value held: String) -> (fit: [TrialRecord], heldOut: [TrialRecord]) {
-        let out = trials.filter { ($0.config?.parameters[key] ?? $0.parameters[key]) == held }
-        return (trials.filter { t in !out.contains { $0.key == t.key } }, out)
+    /// Fits on the trials whose settings do not all match `heldOut` and predicts those that do:
+    /// how well the model does on configurations it never saw.
+    public static func heldOut(_ trials: [TrialRecord], matching heldOut: [String: String], environment: [String: String], run: String,
+                               includeUnstable: Bool) throws(ModelingError) -> Validation {
+        func held(_ trial: TrialRecord) -> Bool {
+            let parameters = trial.config?.parameters ?? trial.parameters
+            return heldOut.allSatisfy { parameters[$0.key] == $0.value }
+        }
+        let (model, _) = try PerformanceModel.fit(trials.filter { !held($0) }, environment: environment, runs: [run], includeUnstable: includeUnstable)
+        return try Validation.run(model, on: trials.filter(held))
     }
+
+    /// The same validation restricted to the pairs of one model.
+    public func only(model: String) -> Validation { Validation(pairs.filter { $0.prediction.config.model == model }) }
 
     /// K-fold cross-validation: each fold predicted by a model fitted on the others.
     public static func crossValidate(_ trials: [TrialRecord], folds: Int, environment: [String: String], run: String,

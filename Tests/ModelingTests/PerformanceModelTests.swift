@@ -1,0 +1,95 @@
+import EdgeInsightCore
+import Foundation
+@testable import Modeling
+import Results
+import Testing
+
+/// The whole model: fitted from trials (synthetic here: no process runs), written, read back.
+@Suite struct PerformanceModelTests {
+    static let features = [
+        "small": ModelFeatures(macs: 0.3e9, weightBytes: 3.5e6, activationBytes: 20e6, inputElements: 150_528, inputSide: 224),
+        "large": ModelFeatures(macs: 4.1e9, weightBytes: 25.6e6, activationBytes: 90e6, inputElements: 150_528, inputSide: 224),
+    ]
+    static func features(_ name: String) throws(ModelingError) -> ModelFeatures {
+        guard let known = features[name] else { throw .cannotPredict("unknown model \(name)") }
+        return known
+    }
+
+    /// An edge trial whose inference takes 1 ms + 10 ms per GMAC of work, under half a core.
+    func edgeTrial(_ model: String, resolution: String, quality: Int) throws -> TrialRecord {
+        var config = TrialConfig()
+        try config.set("model", model)
+        try config.set("device.cpu", "0.5")
+        try config.set("workload.resolution", resolution)
+        try config.set("workload.jpeg_quality", String(quality))
+        let pixels = Double(config.workload.resolution.pixels)
+        let quota = CPUQuota.testbed(cores: 0.5)
+        let infer = quota.wallNs(work: 1e6 + 10e6 * Self.features[model]!.macs / 1e9) / 1e6
+        let preprocess = quota.wallNs(work: 3e6 * pixels / 1e6) / 1e6
+        let encode = quota.wallNs(work: 2e6 * pixels / 1e6) / 1e6
+        func row(_ stage: String, _ ms: Double) -> StageRow { StageRow(stage: stage, count: 20, meanMs: ms, p50Ms: ms, p99Ms: ms * 1.2) }
+        return TrialRecord(key: "\(model)-\(resolution)-\(quality)", repetition: 1, ok: true, parameters: config.parameters, config: config,
+                           metrics: [Metric("frame_bytes", pixels * exp(-5 + 0.03 * Double(quality)), "B"), Metric("stable", 1, "")],
+                           stages: [row("capture", 0.01), row("encode", encode), row("queue", 0), row("preprocess", preprocess), row("infer", infer),
+                                    row("postprocess", 0.01)])
+    }
+
+    func edgeTrials() throws -> [TrialRecord] {
+        try ["small", "large"].flatMap { model in try [("320x240", 60), ("640x480", 80), ("1280x720", 90)].map { try edgeTrial(model, resolution: $0.0, quality: $0.1) } }
+    }
+
+    @Test func fitsTheComponentsBackAndPredictsAnEdgeTrial() throws {
+        let (model, report) = try PerformanceModel.fit(try edgeTrials(), environment: ["cores": "2"], runs: ["synthetic"], features: Self.features)
+        #expect(report.used == 6 && report.leftOut.isEmpty)
+        #expect(abs(model.compute.workNs(Self.features["large"]!) - 42e6) / 42e6 < 0.02, "\(model.compute.work.formula(unit: "ns"))")
+        // Offered well below what the device can do, the median latency is the stages' sum.
+        var config = TrialConfig()
+        try config.set("model", "large")
+        try config.set("device.cpu", "0.5")
+        try config.set("workload.fps", "2")
+        let prediction = try model.predict(config)
+        let stageSum = prediction.stages.reduce(0) { $0 + $1.meanMs }
+        #expect(abs((prediction.metric("throughput_fps") ?? 0) - 2) < 0.1)
+        #expect(stageSum > 80 && (prediction.metric("latency_p50_ms") ?? 0) > 80, "\(prediction.stages)")
+    }
+
+    @Test func aRunMissingWhatAComponentNeedsSaysWhatToAdd() throws {
+        var cloudOnly = try edgeTrials()
+        for i in cloudOnly.indices {
+            try cloudOnly[i].config!.set("placement", "cloud-raw")
+            cloudOnly[i].stages.removeAll { $0.stage == "infer" }
+        }
+        #expect(throws: ModelingError.insufficientData("the compute model needs inference times: run trials with the edge placement")) {
+            try PerformanceModel.fit(cloudOnly, environment: [:], runs: ["x"], features: Self.features)
+        }
+        var unstable = try edgeTrials()
+        for i in unstable.indices { unstable[i].metrics = [Metric("stable", 0, "")] }
+        do {
+            _ = try PerformanceModel.fit(unstable, environment: [:], runs: ["x"], features: Self.features)
+            Issue.record("fitted on unstable trials without being told")
+        } catch {
+            #expect(error.description == "all 6 trials are unstable; measure longer, or fit with them (--include-unstable)")
+        }
+    }
+
+    @Test func theFileRoundTripsAndBadFilesAreOneLineErrors() throws {
+        let (model, _) = try PerformanceModel.fit(try edgeTrials(), environment: ["cpu_model": "A"], runs: ["synthetic"], features: Self.features)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try model.write(to: path)
+        let back = try PerformanceModel.load(path)
+        #expect(back.compute == model.compute && back.codec == model.codec)
+        #expect(back.environmentNote(["cpu_model": "B"])?.contains("cpu_model A there, B here") == true)
+
+        var json = try String(contentsOfFile: path, encoding: .utf8)
+        try json.replacingOccurrences(of: "\"schemaVersion\" : 1", with: "\"schemaVersion\" : 7").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ModelingError.badModelFile("\(path) has schema version 7; this EdgeInsight reads up to 1: fit it again or upgrade")) {
+            try PerformanceModel.load(path)
+        }
+        json = json.replacingOccurrences(of: "\"compute\"", with: "\"kompute\"")
+        try json.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ModelingError.badModelFile("\(path) is corrupted: missing 'compute'")) { try PerformanceModel.load(path) }
+        try "{]".write(toFile: path, atomically: true, encoding: .utf8)
+        do { _ = try PerformanceModel.load(path) } catch { #expect(error.description.hasPrefix("\(path) is not an EdgeInsight model file")) }
+    }
+}
