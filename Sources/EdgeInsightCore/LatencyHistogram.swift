@@ -25,6 +25,13 @@ public struct LatencyHistogram: Sendable {
     /// The value at a percentile (0–100), in nanoseconds.
     public func percentile(_ p: Double) -> UInt64 { count == 0 ? 0 : histogram.valueAtPercentile(p) }
 
+    /// The distribution in 100 numbers: the value at each percentile 1…99, then at 99.9 (what a model
+    /// of a stage needs; the HdrHistogram itself keeps 3 significant digits).
+    public var quantiles: [Double] {
+        guard count > 0 else { return [] }
+        return (1...99).map { Double(percentile(Double($0))) } + [Double(percentile(99.9))]
+    }
+
     /// Count, mean, min, max and the usual percentiles.
     public var summary: LatencySummary {
         guard count > 0 else { return LatencySummary() }

@@ -57,7 +57,7 @@ public struct StageStatistics: Sendable {
 
     /// Summaries of the stages that occurred, in the order items passed through them.
     public var stages: [StageSummary] {
-        order.map { StageSummary(stage: $0, latency: perStage[$0.index].summary) }
+        order.map { StageSummary(stage: $0, latency: perStage[$0.index].summary, quantilesNs: perStage[$0.index].quantiles) }
     }
 }
 
@@ -65,6 +65,8 @@ public struct StageStatistics: Sendable {
 public struct StageSummary: Sendable, Codable, Equatable {
     public var stage: Stage
     public var latency: LatencySummary
+    /// The whole distribution: the value at each percentile 1…99, then p99.9 (`LatencyHistogram.quantiles`).
+    public var quantilesNs: [Double]?
 }
 
 extension Stage {

@@ -40,13 +40,16 @@ public struct StageRow: Sendable, Codable, Equatable {
     public var meanMs: Double
     public var p50Ms: Double
     public var p99Ms: Double
+    /// The value at each percentile 1…99, then p99.9, in ms; nil in older databases.
+    public var quantilesMs: [Double]?
 
-    public init(stage: String, count: Int, meanMs: Double, p50Ms: Double, p99Ms: Double) {
+    public init(stage: String, count: Int, meanMs: Double, p50Ms: Double, p99Ms: Double, quantilesMs: [Double]? = nil) {
         self.stage = stage
         self.count = count
         self.meanMs = meanMs
         self.p50Ms = p50Ms
         self.p99Ms = p99Ms
+        self.quantilesMs = quantilesMs
     }
 }
 
@@ -200,8 +203,9 @@ public final class ResultsDatabase: Sendable {
                 t.column("dropped", .integer).notNull()
             }
         }
-        migrator.registerMigration("v2: trial configuration") { db in
+        migrator.registerMigration("v2: trial configuration, stage distributions") { db in
             try db.alter(table: "trial") { t in t.add(column: "config", .text) }   // JSON of TrialConfig
+            try db.alter(table: "stage") { t in t.add(column: "quantiles", .text) }   // JSON: ms at percentiles 1…99, 99.9
         }
         return migrator
     }
@@ -247,8 +251,9 @@ public final class ResultsDatabase: Sendable {
                     try db.execute(sql: "INSERT INTO metric (trialId, name, value, unit) VALUES (?, ?, ?, ?)", arguments: [id, metric.name, metric.value, metric.unit])
                 }
                 for stage in trial.stages {
-                    try db.execute(sql: "INSERT INTO stage (trialId, stage, count, meanMs, p50Ms, p99Ms) VALUES (?, ?, ?, ?, ?, ?)",
-                                   arguments: [id, stage.stage, stage.count, stage.meanMs, stage.p50Ms, stage.p99Ms])
+                    let quantiles = try stage.quantilesMs.map { String(decoding: try Self.encoder.encode($0), as: UTF8.self) }
+                    try db.execute(sql: "INSERT INTO stage (trialId, stage, count, meanMs, p50Ms, p99Ms, quantiles) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                   arguments: [id, stage.stage, stage.count, stage.meanMs, stage.p50Ms, stage.p99Ms, quantiles])
                 }
                 for window in trial.windows {
                     try db.execute(sql: "INSERT INTO window (trialId, idx, startSeconds, throughput, p50Ms, p99Ms, dropped) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -300,7 +305,8 @@ public final class ResultsDatabase: Sendable {
                     let metrics = try Row.fetchAll(db, sql: "SELECT name, value, unit FROM metric WHERE trialId = ? ORDER BY rowid", arguments: [id])
                         .map { Metric($0["name"], $0["value"], $0["unit"]) }
                     let stages = try Row.fetchAll(db, sql: "SELECT * FROM stage WHERE trialId = ? ORDER BY rowid", arguments: [id]).map {
-                        StageRow(stage: $0["stage"], count: $0["count"], meanMs: $0["meanMs"], p50Ms: $0["p50Ms"], p99Ms: $0["p99Ms"])
+                        StageRow(stage: $0["stage"], count: $0["count"], meanMs: $0["meanMs"], p50Ms: $0["p50Ms"], p99Ms: $0["p99Ms"],
+                                 quantilesMs: try ($0["quantiles"] as String?).map { try Self.decoder.decode([Double].self, from: Data($0.utf8)) })
                     }
                     let windows = try Row.fetchAll(db, sql: "SELECT * FROM window WHERE trialId = ? ORDER BY idx", arguments: [id]).map {
                         WindowRow(index: $0["idx"], startSeconds: $0["startSeconds"], throughput: $0["throughput"], p50Ms: $0["p50Ms"], p99Ms: $0["p99Ms"], dropped: $0["dropped"])

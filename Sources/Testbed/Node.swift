@@ -64,7 +64,7 @@ public struct ControlGroup: Sendable {
                 if let cpu = confinement.cpu {
                     let period = period(for: cpu)
                     try write("\(Int(cpu * Double(period))) \(period)", to: folder + "/cpu.max")
-                    parts.append("cpu \(cpu)")
+                    parts.append(quotaText(cpu, period))
                 }
                 if let cpuset = confinement.cpuset { try write(cpuset, to: folder + "/cpuset.cpus"); parts.append("cpuset \(cpuset)") }
                 if let memory = confinement.memory { try write(String(memory.count), to: folder + "/memory.max"); parts.append("memory \(memory)") }
@@ -91,7 +91,7 @@ public struct ControlGroup: Sendable {
                 try write("-1", to: cpuFolder + "/cpu.cfs_quota_us")
                 try write(String(period), to: cpuFolder + "/cpu.cfs_period_us")
                 try write(confinement.cpu.map { String(Int($0 * Double(period))) } ?? "-1", to: cpuFolder + "/cpu.cfs_quota_us")
-                if let cpu = confinement.cpu { parts.append("cpu \(cpu)") }
+                if let cpu = confinement.cpu { parts.append(quotaText(cpu, period)) }
                 if let cpuset = confinement.cpuset { parts.append("cpuset \(cpuset)") }
                 let memoryFolder = "\(root)/memory/\(parent)/\(name)"
                 try write(confinement.memory.map { String($0.count) } ?? "-1", to: memoryFolder + "/memory.limit_in_bytes")
@@ -104,6 +104,10 @@ public struct ControlGroup: Sendable {
         }
         return ControlGroup(folders: folders, mode: (isV2 ? "cgroup v2" : "cgroup v1") + (parts.isEmpty ? "" : ": " + parts.joined(separator: ", ")))
     }
+
+    /// The quota as applied: the share, and the CPU time per period it is (what a model of the
+    /// quota needs).
+    static func quotaText(_ cpu: Double, _ period: Int) -> String { "cpu \(cpu) (\(Int(cpu * Double(period))) us per \(period) us)" }
 
     /// The argv that starts `argv` inside this group.
     public func wrap(_ argv: [String]) -> [String] {

@@ -222,7 +222,8 @@ public final class Runner: Sendable {
                            metrics: Self.metrics(result, config: config, windows: windows, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters,
                                                  proxyShaped: cloud?.kernelLink == nil),
                            stages: result.run.stages.map {
-                               StageRow(stage: $0.stage.rawValue, count: $0.latency.count, meanMs: $0.latency.meanNs / 1e6, p50Ms: $0.latency.p50Ns / 1e6, p99Ms: $0.latency.p99Ns / 1e6)
+                               StageRow(stage: $0.stage.rawValue, count: $0.latency.count, meanMs: $0.latency.meanNs / 1e6, p50Ms: $0.latency.p50Ns / 1e6,
+                                        p99Ms: $0.latency.p99Ns / 1e6, quantilesMs: $0.quantilesNs?.map { $0 / 1e6 })
                            },
                            windows: windows)
     }

@@ -60,8 +60,10 @@ import TestSupport
         try config.set("link.rtt", "35ms")
         var record = trial("new")
         record.config = config
+        record.stages[0].quantilesMs = (1...100).map(Double.init)
         try database.record(record, run: try database.run("old").id)
-        #expect(try database.trials(run: try database.run("old").id).last?.config == config)
+        let stored = try #require(try database.trials(run: try database.run("old").id).last)
+        #expect(stored.config == config && stored.stages[0].quantilesMs == (1...100).map(Double.init))
     }
 
     /// A runner and readers (`results show`, a test polling) open one file at once: nobody gets

@@ -133,6 +133,9 @@ import TestSupport
         // What the agent did follows the configuration: its camera's frames, its arrival process, its SLO.
         #expect((trial.metric("frame_bytes") ?? 0) > 3_000 && (trial.metric("frame_bytes") ?? .infinity) < 40_000, "320x240 at q61")
         #expect(trial.metric("slo_p99_met") != nil)
+        // Each stage's whole distribution is stored: percentiles 1…99 and 99.9, never decreasing.
+        let inference = try #require(trial.stages.first { $0.stage == "infer" }?.quantilesMs)
+        #expect(inference.count == 100 && zip(inference.dropFirst(), inference).allSatisfy { $0 >= $1 } && inference[0] > 0)
         let report = try String(contentsOfFile: out + "/logs/trial-1-agent.json", encoding: .utf8)
         #expect(report.contains("Poisson") && report.contains("320x240, JPEG quality 61"), "\(report.prefix(300))")
         // A bad configuration for the agent is a one-line error naming the key.
