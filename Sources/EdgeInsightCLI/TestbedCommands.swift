@@ -64,6 +64,35 @@ struct Demo: AsyncParsableCommand {
     }
 }
 
+/// `edgeinsight calibrate`: the built-in calibration, then the model fitted on it.
+struct Calibrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure what the performance model needs on this machine's nodes, and fit it.",
+        discussion: """
+            Runs examples/calibration.yaml (a spread of zoo architectures, CPU quotas, resolutions and
+            JPEG qualities, and the cloud placements; about 2.5 minutes) into OUT/results.sqlite like
+            any run, then fits every component model and writes OUT/model.json.
+            Predict with: edgeinsight predict EXPERIMENT --model OUT/model.json
+            """)
+
+    @Option(help: "Output folder.")
+    var out = "out/calibration"
+
+    @Flag(help: "Forget finished trials and run them all again.")
+    var fresh = false
+
+    func run() async throws {
+        let experiment = try Experiment.parse(CalibrationExperiment.yaml, path: "built-in calibration (examples/calibration.yaml)")
+        try await runExperiment(experiment, out: out, fresh: fresh)
+        let database = try ResultsDatabase(path: out + "/results.sqlite")
+        let run = try database.run(experiment.name)
+        let (model, report) = try PerformanceModel.fit(try database.trials(run: run.id), environment: run.environment, runs: [run.name], includeUnstable: true)
+        report.lines.forEach { print($0) }
+        try model.write(to: out + "/model.json")
+        print("model: \(out)/model.json  (edgeinsight predict EXPERIMENT --model \(out)/model.json)")
+    }
+}
+
 /// Runs an experiment with a progress bar, then prints the summary and where the results are.
 func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async throws {
     let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path

@@ -80,6 +80,13 @@ import TestSupport
         #expect(trials.filter { $0.placement == .edge }.allSatisfy { $0.config.parameters["device.cpu"] == "0.5" })
     }
 
+    @Test func theBuiltInCalibrationIsExamplesCalibration() throws {
+        let file = try String(contentsOfFile: repositoryRoot + "/examples/calibration.yaml", encoding: .utf8)
+        #expect(file == CalibrationExperiment.yaml + "\n" || file == CalibrationExperiment.yaml)
+        let trials = try Experiment.parse(CalibrationExperiment.yaml, path: "calibration").trials()
+        #expect(trials.count == 28 && Set(trials.map(\.config.model)).count == 5 && Set(trials.map(\.config.device.cpu)) == [1, 0.5])
+    }
+
     @Test func everyExampleParses() throws {
         let folder = repositoryRoot + "/examples"
         for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name.hasSuffix(".yaml") {

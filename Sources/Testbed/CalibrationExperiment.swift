@@ -1,0 +1,59 @@
+/// The built-in calibration (`edgeinsight calibrate`); the same text as examples/calibration.yaml
+/// (a test keeps them equal).
+public enum CalibrationExperiment {
+    public static let yaml = """
+# What `edgeinsight calibrate` measures (the built-in calibration; a test keeps them equal): what the
+# component models need and one sweep does not give — inference across a spread of zoo
+# architectures and CPU quotas, camera encoding and pre-processing across resolutions and JPEG
+# qualities, the cloud node's own costs and the protocol's overhead. Offered gently (5 fps), so each
+# trial measures its stages rather than a queue; about 2.5 minutes on 2 cores.
+name: calibration
+placement: edge
+workload:
+  fps: 5
+  arrivals: constant
+  warmup: 0.5s
+  duration: 3s
+  window: 0.5s
+  queue: 4
+device:
+  cpu: 1
+  cpuset: "0"
+  memory: 2GB
+  threads: 1
+cloud:
+  cpu: 1
+  cpuset: "1"
+  threads: 1
+link: ethernet
+trials:
+  - {model: mobilenet_v2_0.5, device: {cpu: 1}, workload: {resolution: 320x240, jpeg_quality: 90}}
+  - {model: mobilenet_v2_0.5, device: {cpu: 1}, workload: {resolution: 960x540, jpeg_quality: 65}}
+  - {model: mobilenet_v2_0.5, device: {cpu: 0.5}, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: mobilenet_v2_0.5, device: {cpu: 0.5}, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: mobilenet_v3_small, device: {cpu: 1}, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: mobilenet_v3_small, device: {cpu: 1}, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: mobilenet_v3_small, device: {cpu: 0.5}, workload: {resolution: 960x540, jpeg_quality: 65}}
+  - {model: mobilenet_v3_small, device: {cpu: 0.5}, workload: {resolution: 320x240, jpeg_quality: 90}}
+  - {model: squeezenet1_1, device: {cpu: 1}, workload: {resolution: 960x540, jpeg_quality: 65}}
+  - {model: squeezenet1_1, device: {cpu: 1}, workload: {resolution: 320x240, jpeg_quality: 90}}
+  - {model: squeezenet1_1, device: {cpu: 0.5}, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: squeezenet1_1, device: {cpu: 0.5}, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: efficientnet_b0, device: {cpu: 1}, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: efficientnet_b0, device: {cpu: 1}, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: efficientnet_b0, device: {cpu: 0.5}, workload: {resolution: 320x240, jpeg_quality: 90}}
+  - {model: efficientnet_b0, device: {cpu: 0.5}, workload: {resolution: 960x540, jpeg_quality: 65}}
+  - {model: resnet18, device: {cpu: 1}, workload: {resolution: 320x240, jpeg_quality: 90}}
+  - {model: resnet18, device: {cpu: 1}, workload: {resolution: 960x540, jpeg_quality: 65}}
+  - {model: resnet18, device: {cpu: 0.5}, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: resnet18, device: {cpu: 0.5}, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: squeezenet1_1, placement: cloud-raw, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: squeezenet1_1, placement: cloud-raw, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: resnet18, placement: cloud-raw, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: resnet18, placement: cloud-raw, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: squeezenet1_1, placement: cloud-tensor, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: squeezenet1_1, placement: cloud-tensor, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: resnet18, placement: cloud-tensor, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: resnet18, placement: cloud-tensor, workload: {resolution: 1280x720, jpeg_quality: 80}}
+"""
+}
