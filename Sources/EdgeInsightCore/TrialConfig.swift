@@ -52,6 +52,9 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         public var resolution = PixelSize(width: 640, height: 480)
         public var jpegQuality = 80
         public var duration: Duration = .seconds(3)
+        /// Keep measuring, a window at a time, until the stability rule holds, up to this long;
+        /// nil measures exactly `duration`.
+        public var maxDuration: Duration?
         public var warmup: Duration = .seconds(1)
         /// Measurement windows (the stability rule's and the timeline's).
         public var window: Duration = .seconds(1)
@@ -171,6 +174,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
                     "must be WIDTHxHEIGHT such as 640x480, each 16…8192"),
             setting("workload.jpeg_quality", \.workload.jpegQuality, String.init, integer(1...100), inRange(1...100)),
             setting("workload.duration", \.workload.duration, durationText, { DurationText.parse($0).flatMap { $0 > .zero ? $0 : nil } }, duration),
+            optional("workload.max_duration", \.workload.maxDuration, durationText, { DurationText.parse($0).flatMap { $0 > .zero ? $0 : nil } }, duration),
             setting("workload.warmup", \.workload.warmup, durationText, DurationText.parse, duration),
             setting("workload.window", \.workload.window, durationText, { DurationText.parse($0).flatMap { $0 > .zero ? $0 : nil } }, duration),
             setting("workload.queue", \.workload.queue, String.init, integer(1...10_000), inRange(1...10_000)),

@@ -66,6 +66,7 @@ public enum Agent {
         measured.queueCapacity = workload.queue
         measured.timelineSlice = workload.window
         measured.warmup = workload.warmup
+        measured.maxDuration = workload.maxDuration
         let cpuBefore = Self.usage().cpuSeconds, wallBefore = MonotonicClock.now()
         let report = try EdgePipeline.run(measured, processors: processors, progress: progress)
         let counters = remotes.map { $0.counters }.reduce(RemoteInference.Counters(), +)

@@ -22,6 +22,10 @@ public struct EdgePipelineConfig: Sendable {
     public var warmup: Duration = .zero
     /// Width of the report's timeline slices (default: a tenth of the run, at least 100 ms).
     public var timelineSlice: Duration?
+    /// Measure on past `duration`, a slice at a time, until the stability rule holds on the
+    /// slices' throughput and p99, up to this long (needs `duration` and `timelineSlice`).
+    public var maxDuration: Duration?
+    public var stability = StabilityRule()
 
     public init(source: SourceKind, arrivals: ArrivalProcess, duration: Duration?, frames: Int? = nil) {
         self.source = source
@@ -105,12 +109,11 @@ public enum EdgePipeline {
         guard let first = processors.first else { throw .badSource("no frame processor") }
         let producer = try FrameProducer(config.source)
         let queue = FrameQueue(capacity: config.queueCapacity)
-        let counters = SourceCounters()
         let sourceStart = MonotonicClock.now() + 2_000_000   // a moment for the source thread to start
         let start = sourceStart + UInt64(max(0, config.warmup.nanoseconds))
-        let stopAt = config.duration.map { start + UInt64($0.nanoseconds) }
+        let counters = SourceCounters(stopAt: config.duration.map { start + UInt64($0.nanoseconds) } ?? .max)
         let source = Thread {
-            produce(config, producer: producer, queue: queue, counters: counters, start: sourceStart, measureFrom: start, stopAt: stopAt)
+            produce(config, producer: producer, queue: queue, counters: counters, start: sourceStart, measureFrom: start)
         }
         source.name = "edgeinsight-source"
         source.start()
@@ -134,12 +137,16 @@ public enum EdgePipeline {
             thread.name = "edgeinsight-device"
             thread.start()
         }
-        // The first processor runs here and reports progress about once a second.
+        // The first processor runs here, reports progress about once a second and, near the end,
+        // decides whether the measurement needs another window.
         var nextReport = start + 1_000_000_000
         consume(queue, processor: first, start: start, tally: tally) { now in
             if now >= nextReport {
                 nextReport += 1_000_000_000
                 reportProgress(now)
+            }
+            if let limit = config.maxDuration, let slice = config.timelineSlice {
+                Self.extendUntilStable(now: now, start: start, limit: limit, slice: slice, rule: config.stability, tally: tally, counters: counters)
             }
         }
         helpers.wait()
@@ -161,6 +168,20 @@ public enum EdgePipeline {
             meanFrameBytes: processed + failed > 0 ? bytes / Double(processed + failed) : 0,
             endToEnd: statistics.endToEnd.summary, stages: statistics.stages,
             timeline: timeline(finished, drops: counters.dropTimes(), start: start, width: config.timelineSlice), applied: first.applied, lastTopClass: topClass)
+    }
+
+    /// Moves the source's stop on by a slice when the end is half a slice away and the last
+    /// complete slices are not yet stable, as long as the limit allows.
+    private static func extendUntilStable(now: UInt64, start: UInt64, limit: Duration, slice: Duration, rule: StabilityRule,
+                                          tally: TallyBox, counters: SourceCounters) {
+        let end = counters.stopAt.load(ordering: .relaxed), width = UInt64(slice.nanoseconds)
+        guard now + width / 2 >= end, end + width <= start + UInt64(limit.nanoseconds) else { return }
+        let finished = tally.state.withLock { $0.finished }
+        // Slices whose frames had half a slice to finish.
+        let points = timeline(finished, drops: counters.dropTimes(), start: start, width: slice)
+            .filter { $0.startSeconds + 1.5 * slice.seconds <= Double(now - start) / 1e9 }
+        let windows = points.map { StabilityRule.Window(throughput: Double($0.processed) / slice.seconds, latency: $0.p99Ms) }
+        if !rule.isStable(windows) { counters.stopAt.store(end + width, ordering: .relaxed) }
     }
 
     /// What the device's processors have done so far.
@@ -225,13 +246,13 @@ public enum EdgePipeline {
 
     /// The source thread: frames at their intended times, never slowed by the device.
     private static func produce(_ config: EdgePipelineConfig, producer: FrameProducer, queue: FrameQueue, counters: SourceCounters,
-                                start: UInt64, measureFrom: UInt64, stopAt: UInt64?) {
+                                start: UInt64, measureFrom: UInt64) {
         var schedule = config.arrivals.schedule(from: start)
         var intended = schedule.next() ?? start
         var index = 0
         defer { queue.close() }
         while config.frames.map({ index < $0 }) ?? true {
-            if let stopAt, intended >= stopAt { return }
+            if intended >= counters.stopAt.load(ordering: .relaxed) { return }
             sleep(until: intended)
             let frame = producer.make(index, intended: intended)
             let measured = intended >= measureFrom
@@ -288,10 +309,14 @@ public enum EdgePipeline {
 
 /// Counts kept by the source thread and read by the device thread.
 private final class SourceCounters: Sendable {
+    /// When the source stops offering; moved on while the measurement is not yet stable.
+    let stopAt: Atomic<UInt64>
     let offered = Atomic<Int>(0)
     let dropped = Atomic<Int>(0)
     let lastIntended = Atomic<UInt64>(0)
     private let drops = Mutex<[UInt64]>([])
+
+    init(stopAt: UInt64) { self.stopAt = Atomic(stopAt) }
 
     func recordDrop(at time: UInt64) {
         dropped.add(1, ordering: .relaxed)

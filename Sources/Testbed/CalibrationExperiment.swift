@@ -14,6 +14,7 @@ workload:
   arrivals: constant
   warmup: 0.5s
   duration: 3s
+  max_duration: 6s
   window: 0.5s
   queue: 4
 device:

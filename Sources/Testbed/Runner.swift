@@ -191,7 +191,7 @@ public final class Runner: Sendable {
         let cloudCPUBefore = cloud?.process.cpuSeconds
         let agent = try NodeProcess(name: "edge node", argv: confined.wrap(argv), group: confined.group, logFile: logs + "-agent.log")
         agentNode = agent
-        let budget = config.workload.warmup + config.workload.duration + .seconds(120)
+        let budget = config.workload.warmup + max(config.workload.duration, config.workload.maxDuration ?? .zero) + .seconds(120)
         let deadline = MonotonicClock.now() + UInt64(budget.nanoseconds)
         while agent.process.isRunning {
             if stopping { throw TestbedError.trialFailed("stopped") }

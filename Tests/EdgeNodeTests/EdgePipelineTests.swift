@@ -99,6 +99,27 @@ func compiledZooModel(_ name: String, _ configure: (inout EngineSettings) -> Voi
         #expect(report.stages.map(\.stage) == [.capture, .queue, .preprocess, .infer, .postprocess])
     }
 
+    /// With a limit, the source goes on past its duration a window at a time until the last three
+    /// windows are stable: a rule every run meets stops at the duration; one no run meets (max/min
+    /// of exactly 1) runs to the limit.
+    @Test func measuringGoesOnUntilStableUpToTheLimit() throws {
+        let model = try compiledZooModel("squeezenet1_1")
+        func run(percent: Double) throws -> EdgePipelineReport {
+            var config = EdgePipelineConfig(source: .tensor, arrivals: .constant(rate: 40), duration: .seconds(1))
+            config.timelineSlice = .milliseconds(250)
+            config.maxDuration = .seconds(2)
+            config.stability = StabilityRule(windows: 3, percent: percent)
+            config.queueCapacity = 64
+            return try EdgePipeline.run(config, model: model)
+        }
+        let lenient = try run(percent: 10_000)
+        // A busy machine can leave a window's frames unfinished when the end is judged, and buy a
+        // window more; never all of them.
+        #expect(lenient.offered >= 40 && lenient.offered < 80, "stops at or near its duration: \(lenient.offered) offered")
+        let impossible = try run(percent: 0)
+        #expect(impossible.offered == 80, "runs to the limit: \(impossible.offered) offered")
+    }
+
     @Test func tracesAreWrittenAsChromeEventsAndJSONLines() throws {
         let chrome = temporaryPath("trace.json"), lines = temporaryPath("trace.jsonl")
         defer { for path in [chrome, lines] { try? FileManager.default.removeItem(atPath: path) } }
