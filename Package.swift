@@ -93,10 +93,14 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .target(
+            name: "Planner",
+            dependencies: ["EdgeInsightCore", "ModelZoo", "Link", "Results", "Testbed", "Modeling", .product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -113,6 +117,7 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["EdgeInsightCore", "Results", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TestbedTests", dependencies: ["EdgeInsightCore", "Results", "Testbed", "TestSupport"]),
         .testTarget(name: "ModelingTests", dependencies: ["EdgeInsightCore", "Modeling", "Results"]),
+        .testTarget(name: "PlannerTests", dependencies: ["EdgeInsightCore", "Modeling", "Planner"]),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

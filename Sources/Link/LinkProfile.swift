@@ -37,6 +37,8 @@ public struct LinkProfile: Sendable, Equatable, CustomStringConvertible {
     public var loss: Double
     /// Token-bucket burst; nil picks max(2 segments, 2 ms at the link rate), like a small tbf burst.
     public var burst: Bytes?
+    /// What a gigabyte carried costs (US dollars), where the link is paid by volume.
+    public var pricePerGB: Double?
     /// Where the figures come from.
     public var note: String
 
@@ -68,7 +70,7 @@ public struct LinkProfile: Sendable, Equatable, CustomStringConvertible {
         return "\(name): " + parts.joined(separator: ", ")
     }
 
-    static let keys: Set<String> = ["uplink", "downlink", "rtt", "jitter", "loss", "burst", "note"]
+    static let keys: Set<String> = ["uplink", "downlink", "rtt", "jitter", "loss", "burst", "price_per_gb", "note"]
 
     /// Applies one setting from a file or flag; `context` names where it came from in errors.
     public mutating func set(_ key: String, to value: Any, context: String) throws(LinkError) {
@@ -98,6 +100,9 @@ public struct LinkProfile: Sendable, Equatable, CustomStringConvertible {
                 throw .badProfile("\(context): 'burst' must be a size such as 32kB (got '\(text)')")
             }
             burst = bytes
+        case "price_per_gb":
+            guard let price = Double(text), price >= 0 else { throw .badProfile("\(context): 'price_per_gb' must be a number of dollars ≥ 0 (got '\(text)')") }
+            pricePerGB = price
         case "note": note = text
         default:
             throw .badProfile("\(context): unknown key '\(key)' (known: \(Self.keys.sorted().joined(separator: ", ")))")

@@ -184,6 +184,13 @@ public struct PerformanceModel: Sendable, Codable {
         let frame = CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))
         let quota = CPUQuota.testbed(cores: config.device.cpu)
         func time(_ stage: String, _ ns: Double) -> StageTime { StageTime(meanNs: ns, logSigma: spread[stage] ?? 0) }
+        let needs = config.placement == .cloudRaw ? [] : [config.placement.rawValue]
+        for missing in needs where codec.preprocess[missing] == nil {
+            throw .cannotPredict("the model has no \(missing) trials to know its pre-processing: fit it on a run that has some")
+        }
+        if [.cloudRaw, .split].contains(config.placement), serverExtra[config.placement.rawValue] == nil {
+            throw .cannotPredict("the model has no \(config.placement.rawValue) trials to know the cloud node's work: fit it on a run that has some")
+        }
         let encodeWork = codec.encodeNs(frame)
         let source = time("encode", (fixedNs["capture"] ?? 0) + quota.wallNs(work: encodeWork))
         let preprocessWork = codec.preprocessNs(frame, placement: config.placement) ?? 0

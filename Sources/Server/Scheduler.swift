@@ -55,6 +55,9 @@ final class Scheduler: Sendable {
         state = Mutex(State(freeInstances: Array((0..<model.config.instances).reversed())))
     }
 
+    /// Requests waiting for an instance (tests wait on it instead of on time).
+    var waiting: Int { state.withLock { $0.waiting } }
+
     /// Runs a request (inputs validated, `rows` its batch size) and returns its outputs.
     func submit(_ inputs: [WireTensor], rows: Int) async throws -> Completion {
         let enqueued = MonotonicClock.now()

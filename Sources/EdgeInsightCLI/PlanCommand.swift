@@ -1,0 +1,56 @@
+import ArgumentParser
+import EdgeInsightCore
+import Foundation
+import Modeling
+import Planner
+import Results
+import Testbed
+
+/// `edgeinsight plan`: the cheapest (or fastest) deployment that meets a plan's constraints.
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Size and choose an edge–cloud deployment for a workload with a fitted model, then optionally measure the best ones.",
+        discussion: """
+            The plan file (docs/planning.md, examples/plan-*.yaml) names the cameras and their workload,
+            constraints (p99, top-1, drops), the objective and the candidates (models, placements,
+            devices, links, cloud node types). Every combination is predicted by the model and priced
+            from profiles/devices.yaml, profiles/cloud.yaml and profiles/links.yaml.
+            """)
+
+    @Argument(help: "The plan file (YAML).")
+    var file: String
+    @Option(help: "The model file (default: out/calibration/model.json, from `edgeinsight calibrate`).")
+    var model = "out/calibration/model.json"
+    @Option(help: "Run the top K recommendations on the testbed and compare.")
+    var verify: Int?
+    @Option(help: "Output folder for the verification run.")
+    var out: String?
+    @Flag(help: "Every candidate as CSV.")
+    var csv = false
+    @Flag(help: "The recommendation, runners-up, Pareto front and crossovers as JSON.")
+    var json = false
+
+    func run() async throws {
+        let plan = try Plan.load(file)
+        guard FileManager.default.fileExists(atPath: model) else { throw ValidationError("no model at \(model): run `edgeinsight calibrate` first, or give --model FILE") }
+        let fitted = try PerformanceModel.load(model)
+        let result = try Planner.search(plan, model: fitted, catalog: try Catalog.load())
+        if csv { return print(PlanText.csv(result), terminator: "") }
+        if json { return print(try prettyJSON(PlanText.summary(result))) }
+        print(PlanText.render(result))
+        guard let k = verify, k > 0 else { return }
+        let top = Array(result.ranked.filter(\.feasible).prefix(k))
+        guard !top.isEmpty else { return print("nothing to verify: no candidate meets the constraints") }
+        let folder = out ?? "out/plan-\(plan.name)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = folder + "/verify.yaml"
+        try writeOutput(Planner.verificationExperiment(top, name: "verify-\(plan.name)"), to: path)
+        let experiment = try Experiment.load(path)
+        try await runExperiment(experiment, out: folder, fresh: true)
+        let database = try ResultsDatabase(path: folder + "/results.sqlite")
+        let measured = try database.trials(run: try database.run(experiment.name).id)
+        print(PlanText.verification(top, measured: measured, plan: plan))
+    }
+}
+

@@ -1,0 +1,242 @@
+import EdgeInsightCore
+import Foundation
+import Link
+import ModelZoo
+import Modeling
+import Testbed
+
+/// One configuration the planner weighs: a trial configuration, the device it stands for and, for
+/// the cloud placements, the cloud node type.
+public struct Candidate: Sendable {
+    public var config: TrialConfig
+    public var device: String
+    public var cloud: String?
+
+    public var label: String {
+        let c = config
+        return "\(c.model) \(c.placement.rawValue) on \(device)" + (cloud.map { " + \($0) over \(c.link.profile)" } ?? "")
+            + " \(c.workload.resolution) q\(c.workload.jpegQuality)"
+    }
+}
+
+/// A candidate, predicted and priced.
+public struct Evaluation: Sendable {
+    public var candidate: Candidate
+    public var p50Ms: Double
+    public var p99Ms: Double
+    public var throughput: Double
+    public var dropRate: Double
+    public var top1: Double?
+    /// Busy share of the device's CPU quota, and of the cloud node's instances per camera.
+    public var deviceUtilization: Double
+    /// Cameras one cloud node carries at the plan's utilisation, and the nodes the plan needs.
+    public var camerasPerNode: Int?
+    public var cloudNodes: Int
+    public var costPerCamera: Double
+    public var costTotal: Double
+    public var watts: Double
+    /// Constraints it breaks, as text; empty when feasible.
+    public var blocking: [String]
+    public var feasible: Bool { blocking.isEmpty }
+}
+
+/// What a plan found.
+public struct PlanResult: Sendable {
+    public var plan: Plan
+    /// Feasible candidates best first by the objective, then the infeasible ones.
+    public var ranked: [Evaluation]
+    public var pareto: [Evaluation]
+    public var crossovers: [Crossover]
+    public var candidates: Int
+    /// Candidates the model cannot predict, with why (one line per reason).
+    public var skipped: [String: Int] = [:]
+    public var searchSeconds: Double
+    public var recommended: Evaluation? { ranked.first?.feasible == true ? ranked.first : nil }
+}
+
+/// The uplink bandwidth below which a model is faster on the device than in the cloud.
+public struct Crossover: Sendable {
+    public var model: String
+    public var link: String
+    public var edgeP99Ms: Double
+    /// nil when the cloud never (or always) wins within 0.1 Mbit/s … 10 Gbit/s: `cloudAlwaysWins` says which.
+    public var bandwidth: Bandwidth?
+    public var cloudAlwaysWins: Bool
+}
+
+/// Searches a plan's candidates with a fitted performance model: every candidate predicted, priced
+/// and checked against the constraints, then ranked by the objective.
+public enum Planner {
+    static let hoursPerMonth = 730.0
+
+    /// Every combination of the plan's candidates; settings an edge candidate does not use (link,
+    /// cloud node) are not multiplied.
+    public static func candidates(_ plan: Plan) throws(PlanError) -> [Candidate] {
+        var out: [Candidate] = []
+        for model in plan.models {
+            for device in plan.devices {
+                var base = TrialConfig()
+                base.model = model
+                base.workload = plan.workload
+                base.device.profile = device
+                do { try DeviceProfile.resolve(&base) } catch { throw .badPlan("\(error)") }
+                for resolution in plan.resolutions {
+                    for quality in plan.qualities {
+                        var config = base
+                        config.workload.resolution = resolution
+                        config.workload.jpegQuality = quality
+                        for placement in plan.placements {
+                            config.placement = placement
+                            guard placement.usesCloud else {
+                                out.append(Candidate(config: config, device: device, cloud: nil))
+                                continue
+                            }
+                            for link in plan.links {
+                                config.link.profile = link
+                                for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Predicts, prices and ranks every candidate. `minimumFrames` trades the tails' precision for speed.
+    public static func search(_ plan: Plan, model: PerformanceModel, catalog: Catalog, minimumFrames: Int = 200) throws(PlanError) -> PlanResult {
+        let started = MonotonicClock.now()
+        let candidates = try candidates(plan)
+        var evaluations: [Evaluation] = []
+        var links: [String: LinkProfile] = [:]
+        var skipped: [String: Int] = [:]
+        for candidate in candidates {
+            do {
+                evaluations.append(try evaluate(candidate, plan: plan, model: model, catalog: catalog, links: &links, minimumFrames: minimumFrames))
+            } catch {
+                skipped[error.description.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "\(error)", default: 0] += 1
+            }
+        }
+        var ranked = rank(evaluations, plan: plan)
+        // The front runners again, with tails sampled ten times as densely.
+        let top = min(ranked.count, 10)
+        for i in 0..<top { ranked[i] = try evaluate(ranked[i].candidate, plan: plan, model: model, catalog: catalog, links: &links, minimumFrames: minimumFrames * 10) }
+        ranked = rank(ranked, plan: plan)
+        let crossovers = try crossovers(plan, model: model, ranked: ranked)
+        return PlanResult(plan: plan, ranked: ranked, pareto: paretoFront(ranked.filter(\.feasible)), crossovers: crossovers, candidates: candidates.count,
+                          skipped: skipped, searchSeconds: Double(MonotonicClock.now() - started) / 1e9)
+    }
+
+    static func evaluate(_ candidate: Candidate, plan: Plan, model: PerformanceModel, catalog: Catalog, links: inout [String: LinkProfile],
+                         minimumFrames: Int) throws(PlanError) -> Evaluation {
+        let config = candidate.config
+        let prediction: PerformanceModel.Prediction
+        do { prediction = try model.predict(config, minimumFrames: minimumFrames) } catch { throw .badPlan("\(candidate.label): \(error)") }
+        guard let device = catalog.devices[candidate.device] else { throw .badPlan("device '\(candidate.device)' has no price in profiles/devices.yaml") }
+        let stage = { (name: String) in prediction.stages.first { $0.stage == name }?.meanMs ?? 0 }
+        let throughput = prediction.metric("throughput_fps") ?? 0, offered = max(prediction.metric("offered_fps") ?? config.workload.fps, 1e-9)
+        let deviceBusyMs = ["preprocess", "serialize"].map(stage).reduce(0, +) + (config.placement == .edge ? stage("infer") + stage("postprocess") : 0)
+        var monthly = device.price / plan.amortizationMonths + device.watts * hoursPerMonth / 1000 * plan.energyPrice
+        var camerasPerNode: Int?, nodes = 0
+        var blocking: [String] = []
+        if let cloudName = candidate.cloud {
+            guard let cloud = catalog.clouds[cloudName] else { throw .badPlan("cloud node '\(cloudName)' is not in profiles/cloud.yaml") }
+            if links[config.link.profile] == nil {
+                do { links[config.link.profile] = try LinkProfiles.loadDefault().profile(named: config.link.profile) } catch { throw .badPlan("\(error)") }
+            }
+            // One instance per core; each camera's frames take the server time the prediction gives.
+            let serverMs = max(stage("infer"), 1e-3)
+            let perNode = Int((plan.cloudUtilization * cloud.cores * 1000 / serverMs / config.workload.fps).rounded(.down))
+            camerasPerNode = perNode
+            if perNode < 1 { blocking.append("one camera needs more than a \(cloudName) at \(Int(plan.cloudUtilization * 100))% utilisation") }
+            nodes = Int((Double(plan.cameras) / Double(max(perNode, 1))).rounded(.up))
+            monthly += Double(nodes) * cloud.pricePerHour * hoursPerMonth / Double(plan.cameras)
+            let gigabytes = ((prediction.metric("request_bytes") ?? 0) + model.responseBytes) * config.workload.fps * 3600 * hoursPerMonth / 1e9
+            monthly += gigabytes * (links[config.link.profile]?.pricePerGB ?? 0)
+        }
+        let p99 = prediction.metric("latency_p99_ms") ?? .infinity
+        let dropRate = max(0, 1 - throughput / offered)
+        let top1 = (try? ModelZoo.model(named: config.model))?.published?.top1
+        if let limit = plan.maxP99, p99 > limit.nanoseconds / 1e6 { blocking.append("p99 \(UnitFormat.significant(p99)) ms > \(DurationText.format(limit))") }
+        if let minimum = plan.minTop1, (top1 ?? 0) < minimum { blocking.append("top-1 \(top1.map { UnitFormat.significant($0) + "%" } ?? "unknown") < \(UnitFormat.significant(minimum))%") }
+        if let maximum = plan.maxDropRate, dropRate > maximum { blocking.append("drops \(UnitFormat.significant(dropRate * 100))% > \(UnitFormat.significant(maximum * 100))%") }
+        return Evaluation(candidate: candidate, p50Ms: prediction.metric("latency_p50_ms") ?? 0, p99Ms: p99, throughput: throughput, dropRate: dropRate,
+                          top1: top1, deviceUtilization: deviceBusyMs * throughput / 1000, camerasPerNode: camerasPerNode, cloudNodes: nodes,
+                          costPerCamera: monthly, costTotal: monthly * Double(plan.cameras), watts: device.watts, blocking: blocking)
+    }
+
+    /// Feasible first, ordered by the objective: Σ weight · value / (best feasible value).
+    static func rank(_ evaluations: [Evaluation], plan: Plan) -> [Evaluation] {
+        let feasible = evaluations.filter(\.feasible)
+        func value(_ e: Evaluation, _ term: Plan.Objective) -> Double {
+            switch term {
+            case .cost: e.costPerCamera
+            case .p99: e.p99Ms
+            case .energy: e.watts
+            }
+        }
+        let best = Dictionary(uniqueKeysWithValues: Plan.Objective.allCases.map { term in (term, max(feasible.map { value($0, term) }.min() ?? 1, 1e-9)) })
+        func score(_ e: Evaluation) -> Double { plan.objective.reduce(0) { $0 + $1.weight * value(e, $1.term) / best[$1.term]! } }
+        // Infeasible ones by how far they are from meeting the constraints, then by the objective.
+        return feasible.sorted { score($0) < score($1) }
+            + evaluations.filter { !$0.feasible }.sorted { ($0.blocking.count, score($0)) < ($1.blocking.count, score($1)) }
+    }
+
+    /// The candidates no other beats on cost, p99 and accuracy at once.
+    public static func paretoFront(_ evaluations: [Evaluation]) -> [Evaluation] {
+        func dominates(_ a: Evaluation, _ b: Evaluation) -> Bool {
+            let (aTop, bTop) = (a.top1 ?? 0, b.top1 ?? 0)
+            return a.costPerCamera <= b.costPerCamera && a.p99Ms <= b.p99Ms && aTop >= bTop
+                && (a.costPerCamera < b.costPerCamera || a.p99Ms < b.p99Ms || aTop > bTop)
+        }
+        return evaluations.filter { e in !evaluations.contains { dominates($0, e) } }.sorted { $0.costPerCamera < $1.costPerCamera }
+    }
+
+    /// For each model and link: the uplink bandwidth at which the cloud-raw placement's p99 equals
+    /// the best edge device's, by bisection on the logarithm of the bandwidth.
+    static func crossovers(_ plan: Plan, model: PerformanceModel, ranked: [Evaluation]) throws(PlanError) -> [Crossover] {
+        var out: [Crossover] = []
+        for name in plan.models {
+            guard let edge = ranked.filter({ $0.candidate.config.model == name && $0.candidate.config.placement == .edge }).min(by: { $0.p99Ms < $1.p99Ms }),
+                  let cloud = ranked.first(where: { $0.candidate.config.model == name && $0.candidate.config.placement == .cloudRaw }) else { continue }
+            for link in plan.links {
+                var config = cloud.candidate.config
+                config.link.profile = link
+                func cloudP99(_ bitsPerSecond: Double) -> Double {
+                    var probe = config
+                    probe.link.uplink = Bandwidth(bitsPerSecond: bitsPerSecond)
+                    return (try? model.predict(probe, minimumFrames: 200).metric("latency_p99_ms")) ?? .infinity
+                }
+                let result = bisect(low: 1e5, high: 1e10) { cloudP99($0) - edge.p99Ms }
+                out.append(Crossover(model: name, link: link, edgeP99Ms: edge.p99Ms, bandwidth: result.root.map { Bandwidth(bitsPerSecond: $0) },
+                                     cloudAlwaysWins: result.alwaysNegative))
+            }
+        }
+        return out
+    }
+
+    /// The x in [low, high] where a decreasing f crosses zero, bisecting log x to 0.1%; nil root
+    /// when f keeps one sign (`alwaysNegative` when it is below zero throughout).
+    public static func bisect(low: Double, high: Double, _ f: (Double) -> Double) -> (root: Double?, alwaysNegative: Bool) {
+        var (a, b) = (log(low), log(high))
+        let (fa, fb) = (f(low), f(high))
+        if fa <= 0 { return (nil, true) }
+        if fb > 0 { return (nil, false) }
+        while b - a > 0.001 {
+            let middle = (a + b) / 2
+            if f(exp(middle)) > 0 { a = middle } else { b = middle }
+        }
+        return (exp((a + b) / 2), false)
+    }
+
+    /// An experiment file that runs the top candidates on the testbed (explicit trials, each with
+    /// every setting of its configuration).
+    public static func verificationExperiment(_ evaluations: [Evaluation], name: String) -> String {
+        var lines = ["# Generated by `edgeinsight plan --verify`: the recommended configurations, measured.", "name: \(name)", "trials:"]
+        for evaluation in evaluations {
+            let parameters = evaluation.candidate.config.parameters.filter { $0.key != "device.profile" }
+            lines.append("  - {" + parameters.keys.sorted().map { "\($0): \"\(parameters[$0]!)\"" }.joined(separator: ", ") + "}")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

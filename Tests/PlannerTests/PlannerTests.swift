@@ -1,0 +1,76 @@
+import EdgeInsightCore
+import Foundation
+@testable import Planner
+import Testing
+
+@Suite struct PlannerTests {
+    func evaluation(_ model: String, cost: Double, p99: Double, top1: Double, blocking: [String] = []) -> Evaluation {
+        var config = TrialConfig()
+        config.model = model
+        return Evaluation(candidate: Candidate(config: config, device: "rpi4", cloud: nil), p50Ms: p99 / 2, p99Ms: p99, throughput: 10, dropRate: 0,
+                          top1: top1, deviceUtilization: 0.5, camerasPerNode: nil, cloudNodes: 0, costPerCamera: cost, costTotal: cost, watts: 5,
+                          blocking: blocking)
+    }
+
+    /// By hand: d is the cheapest but breaks the p99 constraint; a is the cheapest feasible one; b
+    /// is dominated by a (dearer, slower, no more accurate); c is dearer but faster and more accurate.
+    @Test func theOptimumAndTheParetoFrontAreTheKnownOnes() {
+        let a = evaluation("a", cost: 10, p99: 100, top1: 70)
+        let b = evaluation("b", cost: 12, p99: 120, top1: 70)
+        let c = evaluation("c", cost: 20, p99: 50, top1: 76)
+        let d = evaluation("d", cost: 5, p99: 400, top1: 70, blocking: ["p99 400 ms > 200ms"])
+        var plan = Plan(name: "x")
+        let ranked = Planner.rank([b, d, c, a], plan: plan)
+        #expect(ranked.map(\.candidate.config.model) == ["a", "b", "c", "d"])
+        #expect(Planner.paretoFront(ranked.filter(\.feasible)).map(\.candidate.config.model) == ["a", "c"])
+        // Weighted toward latency, the faster one wins: score = cost/10 + 4·p99/50.
+        plan.objective = [(.cost, 1), (.p99, 4)]
+        #expect(Planner.rank([a, b, c, d], plan: plan).first?.candidate.config.model == "c")
+    }
+
+    /// A synthetic cloud latency RTT + bytes·8/b against a fixed edge latency: the crossover is
+    /// b* = bytes·8 / (edge − RTT); bisection finds it within 1%.
+    @Test func theCrossoverBandwidthMatchesTheClosedForm() {
+        let rtt = 0.05, bytes = 120_000.0, edge = 0.2
+        let result = Planner.bisect(low: 1e5, high: 1e10) { b in rtt + bytes * 8 / b - edge }
+        let exact = bytes * 8 / (edge - rtt)
+        #expect(abs((result.root ?? 0) - exact) / exact < 0.01, "\(result.root ?? 0) vs \(exact)")
+        #expect(Planner.bisect(low: 1e5, high: 1e10) { _ in -1 } == (nil, true))
+        #expect(Planner.bisect(low: 1e5, high: 1e10) { _ in 1 } == (nil, false))
+    }
+
+    @Test func anInfeasiblePlanNamesWhatBlocksIt() {
+        let plan = Plan(name: "tight")
+        let evaluations = [evaluation("a", cost: 10, p99: 900, top1: 70, blocking: ["p99 900 ms > 100ms"]),
+                           evaluation("b", cost: 12, p99: 90, top1: 55, blocking: ["top-1 55% < 70%"]),
+                           evaluation("c", cost: 9, p99: 950, top1: 72, blocking: ["p99 950 ms > 100ms"])]
+        let result = PlanResult(plan: plan, ranked: Planner.rank(evaluations, plan: plan), pareto: [], crossovers: [], candidates: 3, skipped: [:], searchSeconds: 0)
+        #expect(result.recommended == nil)
+        let text = PlanText.render(result)
+        #expect(text.contains("no candidate meets the constraints; the closest:"))
+        #expect(text.contains("blocking: p99 rules out 2 of 3, top-1 rules out 1 of 3"), "\(text)")
+    }
+
+    @Test(arguments: [
+        ("constraints:\n  latency_p99: {max: fast}\n", "x.yaml:2", "latency_p99"),
+        ("candidates:\n  placements: [edge, moon]\n", "x.yaml:2", "placements are"),
+        ("workload:\n  cameras: 0\n", "x.yaml:2", "cameras"),
+        ("objective: [speed]\n", "x.yaml:1", "objective terms"),
+        ("colour: red\n", "x.yaml:1", "unknown key 'colour'"),
+    ])
+    func planErrorsNameFileAndLine(text: String, location: String, mentions: String) {
+        do {
+            _ = try Plan.parse(text, path: "x.yaml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.description.hasPrefix(location) && error.description.contains(mentions), "\(error)")
+        }
+    }
+
+    @Test func everyExamplePlanParses() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/examples"
+        let plans = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("plan-") }
+        #expect(plans.count >= 2)
+        for name in plans { _ = try Plan.load(folder + "/" + name) }
+    }
+}
