@@ -113,9 +113,12 @@ struct Predict: ParsableCommand {
     var csv = false
     @Flag(help: "JSON in long form, as `results export --json`.")
     var json = false
+    @Option(help: "Measured frames simulated per configuration at least (more: steadier tails, slower).")
+    var frames = 1000
 
     func run() throws {
         guard !(csv && json) else { throw ValidationError("give at most one of --csv and --json") }
+        guard frames >= 10 else { throw ValidationError("--frames must be at least 10") }
         let experiment = try Experiment.load(file)
         let fitted = try PerformanceModel.load(model)
         let started = MonotonicClock.now()
@@ -123,7 +126,7 @@ struct Predict: ParsableCommand {
         for spec in experiment.trials() {
             var config = spec.config
             try DeviceProfile.resolve(&config)
-            let prediction = try fitted.predict(config)
+            let prediction = try fitted.predict(config, minimumFrames: frames)
             records.append(TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: config.parameters, config: config,
                                        metrics: prediction.metrics, stages: prediction.stages))
         }

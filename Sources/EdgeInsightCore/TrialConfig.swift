@@ -161,8 +161,12 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     private static let positiveNumber = "must be a positive number"
     private static let duration = "must be a duration such as 2s or 40ms"
 
+    /// Every setting, built once: key paths and closures that are never mutated.
+    nonisolated(unsafe) static let settings: [Setting] = makeSettings()
+    static let settingIndex = Dictionary(uniqueKeysWithValues: settings.enumerated().map { ($1.key, $0) })
+
     /// Every setting, in the order documents list them (docs/experiment-reference.md).
-    static var settings: [Setting] {
+    static func makeSettings() -> [Setting] {
         let durationText = DurationText.exact
         return [
             setting("model", \.model, { $0 }, text, "must not be empty"),
@@ -204,14 +208,14 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     }
 
     /// Every key a configuration has, in document order.
-    public static var keys: [String] { settings.map(\.key) }
+    public static let keys: [String] = settings.map(\.key)
 
     /// Sets one setting from its text form, checking the value.
     public mutating func set(_ key: String, _ text: String) throws(TrialConfigError) {
-        guard let setting = Self.settings.first(where: { $0.key == key }) else {
+        guard let index = Self.settingIndex[key] else {
             throw TrialConfigError(key: nil, message: "unknown key '\(key)' (known: \(Self.keys.joined(separator: ", ")))")
         }
-        if let problem = setting.write(&self, text.trimmingCharacters(in: .whitespaces)) { throw TrialConfigError(key: key, message: problem) }
+        if let problem = Self.settings[index].write(&self, text.trimmingCharacters(in: .whitespaces)) { throw TrialConfigError(key: key, message: problem) }
     }
 
     /// Whether the trial's placement uses a setting: an edge trial has no link, cloud node or

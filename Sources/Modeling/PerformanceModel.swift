@@ -2,6 +2,7 @@ import EdgeInsightCore
 import Foundation
 import Link
 import Results
+import Synchronization
 
 /// The fitted model of a testbed: every component model, and how they join into a prediction of a
 /// whole trial (`predict`, a `TrialSimulation` of the configuration). Written as JSON with a schema
@@ -27,6 +28,12 @@ public struct PerformanceModel: Sendable, Codable {
     public var spread: [String: Double]
     /// Features of the models it was fitted on, so predicting them needs no analysis.
     public var features: [String: ModelFeatures]
+    /// What predictions look up (other models' features, link profiles), kept between them.
+    private let cache = PredictionCache()
+
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion, environment, fittedOn, compute, codec, fixedNs, serverExtra, requestOverheadNs, requestHeaderBytes, responseBytes, spread, features
+    }
 
     // MARK: Fitting
 
@@ -79,13 +86,13 @@ public struct PerformanceModel: Sendable, Codable {
             }
             if config.placement == .edge {
                 if let row = stage(trial, "infer") {
-                    computeSamples.append(.init(features: known[config.model]!, threads: config.device.threads, quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
+                    computeSamples.append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset, cpu: config.device.cpu), quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
                 }
                 if let row = stage(trial, "postprocess") { fixed["postprocess", default: []].append(row.meanMs * 1e6) }
             } else {
                 if let row = stage(trial, "serialize") { fixed["serialize.\(config.placement.rawValue)", default: []].append(row.meanMs * 1e6) }
                 if config.placement == .cloudTensor, let server = trial.metric("server_compute_ms") {
-                    computeSamples.append(.init(features: known[config.model]!, threads: config.cloud.threads, quota: .testbed(cores: config.cloud.cpu),
+                    computeSamples.append(.init(features: known[config.model]!, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu),
                                                 wallNs: server * 1e6))
                 }
             }
@@ -103,7 +110,7 @@ public struct PerformanceModel: Sendable, Codable {
         for (trial, config) in usable where config.placement.usesCloud {
             let features = known[config.model]!
             if let server = trial.metric("server_compute_ms"), config.placement != .cloudTensor {
-                let inference = compute.wallNs(features, threads: config.cloud.threads, quota: .testbed(cores: config.cloud.cpu))
+                let inference = compute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu))
                 extra[config.placement.rawValue, default: []].append((frame(config), server * 1e6 - inference))
             }
             if let sent = trial.metric("request_bytes") { headers.append(sent - model.payloadBytes(config, features)) }
@@ -150,7 +157,7 @@ public struct PerformanceModel: Sendable, Codable {
     /// The link a configuration runs over: its profile with the configuration's overrides.
     func link(_ config: TrialConfig) throws(ModelingError) -> LinkProfile {
         do {
-            var profile = try LinkProfiles.loadDefault().profile(named: config.link.profile)
+            var profile = try cache.profile(config.link.profile)
             for (key, value) in config.link.overrides { try profile.set(key, to: value, context: "link.\(key)") }
             return profile
         } catch {
@@ -180,7 +187,7 @@ public struct PerformanceModel: Sendable, Codable {
     /// Predicts a trial of `config` by simulating it with every stage from the component models.
     public func predict(_ config: TrialConfig, minimumFrames: Int = 1000) throws(ModelingError) -> Prediction {
         let features: ModelFeatures
-        if let known = self.features[config.model] { features = known } else { features = try ModelFeatures.of(config.model) }
+        if let known = self.features[config.model] { features = known } else { features = try cache.features(config.model) }
         let frame = CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))
         let quota = CPUQuota.testbed(cores: config.device.cpu)
         func time(_ stage: String, _ ns: Double) -> StageTime { StageTime(meanNs: ns, logSigma: spread[stage] ?? 0) }
@@ -197,7 +204,7 @@ public struct PerformanceModel: Sendable, Codable {
         var setup: SimulationSetup
         var deviceStages: [(String, Double)]
         if config.placement == .edge {
-            let inferWork = compute.workNs(features), speed = compute.speed(threads: config.device.threads)
+            let inferWork = compute.workNs(features), speed = compute.speed(threads: usableThreads(config.device.threads, cpuset: config.device.cpuset, cpu: config.device.cpu))
             let postprocess = fixedNs["postprocess"] ?? 0
             let work = preprocessWork + inferWork + postprocess
             // The device runs pre-processing on one core and inference on its threads: their mean speed.
@@ -209,7 +216,7 @@ public struct PerformanceModel: Sendable, Codable {
         } else {
             let link = try link(config)
             let serialize = fixedNs["serialize.\(config.placement.rawValue)"] ?? 0
-            let inference = compute.wallNs(features, threads: config.cloud.threads, quota: .testbed(cores: config.cloud.cpu))
+            let inference = compute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu))
             let extra = serverExtra[config.placement.rawValue].map { max(0, $0.predict(frame.value)) } ?? 0
             let leg = CloudLeg(requestBytes: payloadBytes(config, features) + requestHeaderBytes, responseBytes: responseBytes, uplink: link.uplink,
                                downlink: link.downlink, rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss,
@@ -286,6 +293,38 @@ public struct PerformanceModel: Sendable, Codable {
         return "the model was fitted on another environment (" + differing.map { "\($0) \(environment[$0]!) there, \(other[$0]!) here" }.joined(separator: "; ")
             + "); its predictions for this machine are unvalidated: calibrate here"
     }
+}
+
+/// Features and link profiles looked up once for all the predictions of a model.
+final class PredictionCache: Sendable {
+    private let state = Mutex<(features: [String: ModelFeatures], profiles: LinkProfiles?)>(([:], nil))
+
+    func features(_ model: String) throws(ModelingError) -> ModelFeatures {
+        if let known = state.withLock({ $0.features[model] }) { return known }
+        let analysed = try ModelFeatures.of(model)
+        state.withLock { $0.features[model] = analysed }
+        return analysed
+    }
+
+    func profile(_ name: String) throws(LinkError) -> LinkProfile {
+        let known = state.withLock { $0.profiles }
+        let loaded: LinkProfiles
+        if let known { loaded = known } else { loaded = try LinkProfiles.loadDefault() }
+        state.withLock { $0.profiles = loaded }
+        return try loaded.profile(named: name)
+    }
+}
+
+/// Threads that can run at once: no more than the cores of the cpuset (or of this machine), nor
+/// than the quota's whole cores rounded up.
+func usableThreads(_ threads: Int, cpuset: String?, cpu: Double) -> Int {
+    let cores = cpuset.map { text in
+        text.split(separator: ",").reduce(0) { count, part in
+            let ends = part.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            return count + (ends.count == 2 ? max(1, ends[1] - ends[0] + 1) : 1)
+        }
+    } ?? ProcessInfo.processInfo.activeProcessorCount
+    return max(1, min(threads, cores, Int(cpu.rounded(.up))))
 }
 
 func median(_ values: [Double]) -> Double {

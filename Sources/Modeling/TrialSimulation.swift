@@ -147,10 +147,10 @@ private struct Replication {
     var events = EventQueue()
     var now = 0.0
 
-    // Frames: intended capture time and the times each part took.
+    // Frames: intended capture time, when each began waiting in the queue, the times each part took.
     var intended: [Double] = []
-    var parts: [[String: Double]] = []
-    var waitingSince: [Int: Double] = [:]
+    var parts: [Parts] = []
+    var waitingSince: [Double] = []
 
     var queue: [Int] = []
     var queueHead = 0
@@ -162,7 +162,11 @@ private struct Replication {
     var idleInstances: Int
 
     var latencies: [Double] = []
-    var stageSums: [String: Double] = [:]
+    var sums = Parts()
+    var stageSums: [String: Double] {
+        ["source": sums.source, "queue": sums.queue, "device": sums.device, "network": sums.network,
+         "server_queue": sums.serverQueue, "server_compute": sums.serverCompute].filter { $0.value > 0 }
+    }
     var offered = 0, dropped = 0
     var lastCompletion = 0.0
     var measuredSeconds: Double { max(setup.durationNs, lastCompletion - setup.warmupNs) / 1e9 }
@@ -185,11 +189,12 @@ private struct Replication {
         while let t = schedule.next().map({ Double($0) }), t < end {
             let frame = intended.count
             intended.append(t)
-            parts.append([:])
+            parts.append(Parts())
+            waitingSince.append(-1)
             // The source is one thread: its work follows the previous frame's.
             let start = max(t, sourceFree)
             sourceFree = start + setup.source.draw(&random)
-            parts[frame]["source"] = sourceFree - t
+            parts[frame].source = sourceFree - t
             events.push(sourceFree, .offered(frame))
             if process == .asFastAsPossible { break }
         }
@@ -218,7 +223,7 @@ private struct Replication {
             let start = max(now, uplinkFree)
             uplinkFree = start + (cloud.uplink.map { $0.transmissionNanoseconds(Int(cloud.requestBytes)) } ?? 0)
             let arrival = uplinkFree + cloud.rttNs / 2 + jitter(cloud) + lossPenalty(cloud, bytes: cloud.requestBytes) + cloud.overheadNs
-            parts[frame]["network"] = arrival - now
+            parts[frame].network = arrival - now
             events.push(arrival, .atServer(frame))
         case .atServer(let frame):
             serverQueue.append((frame, now))
@@ -230,7 +235,7 @@ private struct Replication {
                 let start = max(now, downlinkFree)
                 downlinkFree = start + (cloud.downlink.map { $0.transmissionNanoseconds(Int(cloud.responseBytes)) } ?? 0)
                 let back = downlinkFree + cloud.rttNs / 2 + jitter(cloud) + lossPenalty(cloud, bytes: cloud.responseBytes)
-                parts[frame]["network", default: 0] += back - now
+                parts[frame].network += back - now
                 events.push(back, .answered(frame))
             }
             dispatch()
@@ -241,9 +246,9 @@ private struct Replication {
 
     /// A processor takes the frame: the device's share of the work, under its quota.
     mutating func start(_ frame: Int) {
-        if let since = waitingSince.removeValue(forKey: frame) { parts[frame]["queue"] = now - since }
+        if waitingSince[frame] >= 0 { parts[frame].queue = now - waitingSince[frame] }
         let done = deviceClock.finish(start: now, work: setup.device.draw(&random), rate: setup.deviceRate)
-        parts[frame]["device"] = done - now
+        parts[frame].device = done - now
         events.push(done, .deviceDone(frame))
     }
 
@@ -251,7 +256,7 @@ private struct Replication {
         lastCompletion = max(lastCompletion, now)
         if measured(frame) {
             latencies.append(now - intended[frame])
-            for (stage, time) in parts[frame] { stageSums[stage, default: 0] += time }
+            sums.add(parts[frame])
         }
         if queueHead < queue.count {
             let next = queue[queueHead]
@@ -273,8 +278,8 @@ private struct Replication {
             var compute = cloud.computeFixedNs
             for _ in 0..<size { compute += cloud.compute.draw(&random) }
             for (frame, arrived) in batch {
-                parts[frame]["server_queue"] = now - arrived
-                parts[frame]["server_compute"] = compute
+                parts[frame].serverQueue = now - arrived
+                parts[frame].serverCompute = compute
             }
             events.push(now + compute, .serverDone(batch.map(\.frame)))
         }
@@ -290,6 +295,20 @@ private struct Replication {
         guard random.nextUnitDouble() >= pow(1 - cloud.loss, Double(segments)) else { return 0 }
         let position = Int(random.nextUnitDouble() * Double(segments))
         return segments - position <= 3 ? cloud.retransmissionTimeoutNs : cloud.rttNs
+    }
+}
+
+/// The times one frame spent in each part of the trial.
+private struct Parts {
+    var source = 0.0, queue = 0.0, device = 0.0, network = 0.0, serverQueue = 0.0, serverCompute = 0.0
+
+    mutating func add(_ other: Parts) {
+        source += other.source
+        queue += other.queue
+        device += other.device
+        network += other.network
+        serverQueue += other.serverQueue
+        serverCompute += other.serverCompute
     }
 }
 
