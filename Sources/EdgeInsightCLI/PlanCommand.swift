@@ -39,18 +39,21 @@ struct PlanCommand: AsyncParsableCommand {
         if csv { return print(PlanText.csv(result), terminator: "") }
         if json { return print(try prettyJSON(PlanText.summary(result))) }
         print(PlanText.render(result))
-        guard let k = verify, k > 0 else { return }
-        let top = Array(result.ranked.filter(\.feasible).prefix(k))
-        guard !top.isEmpty else { return print("nothing to verify: no candidate meets the constraints") }
-        let folder = out ?? "out/plan-\(plan.name)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let path = folder + "/verify.yaml"
-        try writeOutput(Planner.verificationExperiment(top, name: "verify-\(plan.name)"), to: path)
-        let experiment = try Experiment.load(path)
-        try await runExperiment(experiment, out: folder, fresh: true)
-        let database = try ResultsDatabase(path: folder + "/results.sqlite")
-        let measured = try database.trials(run: try database.run(experiment.name).id)
-        print(PlanText.verification(top, measured: measured, plan: plan))
+        if let k = verify, k > 0 { try await verifyPlan(result, top: k, out: out ?? "out/plan-\(plan.name)") }
     }
+}
+
+/// Runs the top `k` feasible candidates of a plan on the testbed and prints predicted beside measured.
+func verifyPlan(_ result: PlanResult, top k: Int, out folder: String) async throws {
+    let top = Array(result.ranked.filter(\.feasible).prefix(k))
+    guard !top.isEmpty else { return print("nothing to verify: no candidate meets the constraints") }
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let path = folder + "/verify.yaml"
+    try writeOutput(Planner.verificationExperiment(top, name: "verify-\(result.plan.name)"), to: path)
+    let experiment = try Experiment.load(path)
+    try await runExperiment(experiment, out: folder, fresh: true)
+    let database = try ResultsDatabase(path: folder + "/results.sqlite")
+    let measured = try database.trials(run: try database.run(experiment.name).id)
+    print(PlanText.verification(top, measured: measured, plan: result.plan))
 }
 

@@ -3,6 +3,7 @@ import EdgeInsightCore
 import EdgeNode
 import Foundation
 import Modeling
+import Planner
 import Results
 import Testbed
 
@@ -60,6 +61,18 @@ struct Demo: AsyncParsableCommand {
             }
         } catch {
             print("no held-out prediction: \(error)")
+        }
+        // A decision from the same model: the cheapest way to serve examples/plan-latency.yaml, measured.
+        do {
+            let (model, _) = try PerformanceModel.fit(try database.trials(run: run.id), environment: run.environment, runs: [run.name], includeUnstable: true)
+            var plan = try Plan.parse(DemoPlan.yaml, path: "built-in plan (examples/plan-latency.yaml)")
+            plan.models = plan.models.filter { ["mobilenet_v2", "resnet50"].contains($0) }
+            let result = try Planner.search(plan, model: model, catalog: try Catalog.load())
+            print("")
+            print(PlanText.render(result).split(separator: "\n", omittingEmptySubsequences: false).prefix(6).joined(separator: "\n"))
+            try await verifyPlan(result, top: 1, out: out + "/plan")
+        } catch {
+            print("no plan: \(error)")
         }
     }
 }

@@ -178,7 +178,8 @@ public enum Planner {
         let best = Dictionary(uniqueKeysWithValues: Plan.Objective.allCases.map { term in (term, max(feasible.map { value($0, term) }.min() ?? 1, 1e-9)) })
         func score(_ e: Evaluation) -> Double { plan.objective.reduce(0) { $0 + $1.weight * value(e, $1.term) / best[$1.term]! } }
         // Infeasible ones by how far they are from meeting the constraints, then by the objective.
-        return feasible.sorted { score($0) < score($1) }
+        // Equal scores (candidates at one price, say) go faster first.
+        return feasible.sorted { (score($0), $0.p99Ms) < (score($1), $1.p99Ms) }
             + evaluations.filter { !$0.feasible }.sorted { ($0.blocking.count, score($0)) < ($1.blocking.count, score($1)) }
     }
 

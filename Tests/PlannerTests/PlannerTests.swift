@@ -67,6 +67,12 @@ import Testing
         }
     }
 
+    @Test func theDemosPlanIsExamplesPlanLatency() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let file = try String(contentsOfFile: folder + "/examples/plan-latency.yaml", encoding: .utf8)
+        #expect(file == DemoPlan.yaml + "\n" || file == DemoPlan.yaml)
+    }
+
     @Test func everyExamplePlanParses() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/examples"
         let plans = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("plan-") }
