@@ -111,14 +111,14 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["EdgeInsightCore", "Imaging"]),
         .testTarget(name: "InferenceProtocolTests", dependencies: ["InferenceProtocol"]),
         .testTarget(name: "LinkTests", dependencies: ["EdgeInsightCore", "Link", "TestSupport"]),
-        .testTarget(name: "ServerTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Server", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["EdgeInsightCore", "InferenceProtocol", "Server"]),
         .testTarget(name: "LoadGenTests", dependencies: ["EdgeInsightCore", "LoadGen", "TestSupport"]),
         .testTarget(name: "EdgeNodeTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "EdgeNode", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["EdgeInsightCore", "Results", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TestbedTests", dependencies: ["EdgeInsightCore", "Results", "Testbed", "TestSupport"]),
         .testTarget(name: "ModelingTests", dependencies: ["EdgeInsightCore", "Modeling", "Results"]),
         .testTarget(name: "PlannerTests", dependencies: ["EdgeInsightCore", "Modeling", "Planner"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EdgeInsightCore", "Engine", "Imaging", "ModelZoo", "LoadGen", "Results", "Testbed", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,6 @@
 import EdgeInsightCore
 import Foundation
-@testable import LoadGen
+import LoadGen
 import TestSupport
 import Testing
 
@@ -89,27 +89,6 @@ func latency(_ step: [String: Any], _ key: String) -> Double { (step["latency"] 
         #expect(lines.first.map(String.init) == PerfAnalyzerCSV.header)
         #expect(lines.count == 2 && lines[1].hasPrefix("1,"))
         #expect(result.stdout.contains("server split  (from /stats"))
-    }
-
-    @Test func stabilityRuleFollowsPerfAnalyzer() {
-        func window(_ rps: Double, _ meanMs: Double) -> WindowResult {
-            var latency = LatencySummary()
-            latency.meanNs = meanMs * 1e6
-            return WindowResult(seconds: 1, completed: 10, failed: 0, sent: 10, requestsPerSecond: rps, latency: latency, lateness: nil,
-                                serverQueueMeanNs: nil, serverComputeMeanNs: nil, clientReceiveMeanNs: 0)
-        }
-        let policy = MeasurementPolicy()
-        #expect(LoadGenerator.isStable([window(100, 10), window(105, 10.5), window(96, 9.7)], policy: policy))
-        #expect(!LoadGenerator.isStable([window(100, 10), window(130, 10), window(96, 10)], policy: policy))
-        #expect(!LoadGenerator.isStable([window(100, 10), window(100, 14), window(100, 10)], policy: policy))
-        #expect(!LoadGenerator.isStable([window(100, 10), window(100, 10)], policy: policy))
-    }
-
-    @Test func rangesParse() {
-        #expect(RangeText.parse("1:8:2") == [1, 3, 5, 7])
-        #expect(RangeText.parse("4") == [4])
-        #expect(RangeText.parse("100,250") == [100, 250])
-        #expect(RangeText.parse("1:x") == nil)
     }
 }
 
