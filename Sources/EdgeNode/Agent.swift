@@ -2,8 +2,6 @@ import EdgeInsightCore
 import Engine
 import Foundation
 import Imaging
-import Imaging
-import InferenceProtocol
 import LoadGen
 import ModelZoo
 

@@ -60,6 +60,8 @@ import Testing
         try expectOneLineError(["bench", "identity", "--shape", "pixels:1,16"], mentions: "no input named 'pixels'")
         try expectOneLineError(["bench", "identity", "--shape", "input:1,sixteen"], mentions: "bad input shape")
         try expectOneLineError(["bench", "resnet18", "--shape", "input:1,3,224"], mentions: "bad input shape")
+        // The library's message names no flag; the command adds the one that fixes it.
+        try expectOneLineError(["bench", "identity", "--shape", "input:1,sixteen"], mentions: "(see --shape)")
     }
 
     @Test func oldArrivalSpellingsWorkWithADeprecationNote() throws {
