@@ -30,8 +30,11 @@ struct PlanCommand: AsyncParsableCommand {
     var csv = false
     @Flag(help: "The recommendation, runners-up, Pareto front and crossovers as JSON.")
     var json = false
+    @Option(help: "Write the cost-against-p99 chart with the Pareto front here (SVG).")
+    var plot: String?
 
     func run() async throws {
+        try checkWritable(plot)
         let plan = try Plan.load(file)
         guard FileManager.default.fileExists(atPath: model) else { throw ValidationError("no model at \(model): run `edgeinsight calibrate` first, or give --model FILE") }
         let fitted = try PerformanceModel.load(model)
@@ -39,6 +42,10 @@ struct PlanCommand: AsyncParsableCommand {
         if csv { return print(PlanText.csv(result), terminator: "") }
         if json { return print(try prettyJSON(PlanText.summary(result))) }
         print(PlanText.render(result))
+        if let plot {
+            try writeOutput(PlanChart.costAgainstP99(result), to: plot)
+            print("plot: \(plot)")
+        }
         if let k = verify, k > 0 { try await verifyPlan(result, top: k, out: out ?? "out/plan-\(plan.name)") }
     }
 }

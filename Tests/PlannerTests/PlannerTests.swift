@@ -1,5 +1,8 @@
 import EdgeInsightCore
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 @testable import Planner
 import Testing
 
@@ -37,6 +40,19 @@ import Testing
         #expect(abs((result.root ?? 0) - exact) / exact < 0.01, "\(result.root ?? 0) vs \(exact)")
         #expect(Planner.bisect(low: 1e5, high: 1e10) { _ in -1 } == (nil, true))
         #expect(Planner.bisect(low: 1e5, high: 1e10) { _ in 1 } == (nil, false))
+    }
+
+    /// The chart is SVG whose points are the candidates and whose line is the front.
+    @Test func theChartDrawsEveryCandidateAndTheFront() throws {
+        let evaluations = [evaluation("a", cost: 10, p99: 100, top1: 70), evaluation("c", cost: 20, p99: 50, top1: 76),
+                           evaluation("b", cost: 12, p99: 120, top1: 70)]
+        let plan = Plan(name: "x")
+        let ranked = Planner.rank(evaluations, plan: plan)
+        let result = PlanResult(plan: plan, ranked: ranked, pareto: Planner.paretoFront(ranked), crossovers: [], candidates: 3, skipped: [:], searchSeconds: 0)
+        let svg = PlanChart.costAgainstP99(result)
+        let document = try XMLDocument(xmlString: svg)
+        #expect(try document.nodes(forXPath: "//*[local-name()='circle'][*[local-name()='title']]").count == 3)
+        #expect(try document.nodes(forXPath: "//*[local-name()='polyline']").count == 1)
     }
 
     @Test func anInfeasiblePlanNamesWhatBlocksIt() {
