@@ -52,7 +52,7 @@ public struct PerformanceModel: Sendable, Codable {
         var usable: [(TrialRecord, TrialConfig)] = []
         for trial in trials {
             guard trial.ok else { continue }
-            guard let config = trial.config ?? (try? TrialConfig(parameters: trial.parameters.filter { TrialConfig.keys.contains($0.key) })) else { continue }
+            guard let config = trial.configuration else { continue }
             if !includeUnstable, trial.metric("stable") == 0 { leftOut.append(trial.key); continue }
             usable.append((trial, config))
         }
@@ -292,6 +292,19 @@ public struct PerformanceModel: Sendable, Codable {
         guard !differing.isEmpty else { return nil }
         return "the model was fitted on another environment (" + differing.map { "\($0) \(environment[$0]!) there, \(other[$0]!) here" }.joined(separator: "; ")
             + "); its predictions for this machine are unvalidated: calibrate here"
+    }
+}
+
+extension TrialRecord {
+    /// The trial's configuration; for trials stored before it was, rebuilt from the parameters
+    /// (values the testbed wrote over a setting, such as the applied `link.shaping`, are left at
+    /// their defaults).
+    var configuration: TrialConfig? {
+        if let config { return config }
+        guard parameters["model"] != nil else { return nil }
+        var rebuilt = TrialConfig()
+        for (key, value) in parameters.sorted(by: { $0.key < $1.key }) where TrialConfig.keys.contains(key) { try? rebuilt.set(key, value) }
+        return rebuilt
     }
 }
 

@@ -52,7 +52,7 @@ public struct Validation: Sendable {
     public static func run(_ model: PerformanceModel, on trials: [TrialRecord]) throws(ModelingError) -> Validation {
         var pairs: [Pair] = []
         for trial in trials where trial.ok {
-            guard let config = trial.config ?? (try? TrialConfig(parameters: trial.parameters.filter { TrialConfig.keys.contains($0.key) })) else { continue }
+            guard let config = trial.configuration else { continue }
             pairs.append(Pair(trial: trial, prediction: try model.predict(config)))
         }
         guard !pairs.isEmpty else { throw .insufficientData("no finished trials to validate against") }
