@@ -129,8 +129,10 @@ public struct PerformanceModel: Sendable, Codable {
         model.requestHeaderBytes = max(0, median(headers))
         model.responseBytes = max(0, median(responses))
 
+        let unstableUsed = usable.filter { $0.0.metric("stable") == 0 }.count
         var lines = ["fitted on \(usable.count) trials of \(runs.joined(separator: ", "))"
-                     + (leftOut.isEmpty ? "" : "; left out \(leftOut.count) unstable (fit with --include-unstable to use them)")]
+                     + (leftOut.isEmpty ? "" : "; left out \(leftOut.count) unstable (fit with --include-unstable to use them)")
+                     + (unstableUsed == 0 ? "" : "; \(unstableUsed) of them never met the stability rule (included as asked)")]
         lines.append("compute: work per inference = \(compute.work.formula(unit: "ns")); serial share \(UnitText.number(compute.serialShare)); "
                      + "\(computeSamples.count) samples, rmse \(DurationText.format(nanoseconds: compute.work.fit.rmse))")
         lines.append("JPEG: ln(bytes/pixel) = \(codec.bytesPerPixel.formula(unit: ""))")
