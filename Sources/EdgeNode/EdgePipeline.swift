@@ -140,13 +140,15 @@ public enum EdgePipeline {
         // The first processor runs here, reports progress about once a second and, near the end,
         // decides whether the measurement needs another window.
         var nextReport = start + 1_000_000_000
+        var judgedEnd: UInt64 = 0   // the stop already judged: one decision per window, not per frame
         consume(queue, processor: first, start: start, tally: tally) { now in
             if now >= nextReport {
                 nextReport += 1_000_000_000
                 reportProgress(now)
             }
             if let limit = config.maxDuration, let slice = config.timelineSlice {
-                Self.extendUntilStable(now: now, start: start, limit: limit, slice: slice, rule: config.stability, tally: tally, counters: counters)
+                Self.extendUntilStable(now: now, start: start, limit: limit, slice: slice, rule: config.stability, tally: tally, counters: counters,
+                                       judged: &judgedEnd)
             }
         }
         helpers.wait()
@@ -171,11 +173,13 @@ public enum EdgePipeline {
     }
 
     /// Moves the source's stop on by a slice when the end is half a slice away and the last
-    /// complete slices are not yet stable, as long as the limit allows.
+    /// complete slices are not yet stable, as long as the limit allows. Each stop is judged once
+    /// (`judged`): the timeline is rebuilt per decision, not per frame on the device's thread.
     private static func extendUntilStable(now: UInt64, start: UInt64, limit: Duration, slice: Duration, rule: StabilityRule,
-                                          tally: TallyBox, counters: SourceCounters) {
+                                          tally: TallyBox, counters: SourceCounters, judged: inout UInt64) {
         let end = counters.stopAt.load(ordering: .relaxed), width = UInt64(slice.nanoseconds)
-        guard now + width / 2 >= end, end + width <= start + UInt64(limit.nanoseconds) else { return }
+        guard end != judged, now + width / 2 >= end, end + width <= start + UInt64(limit.nanoseconds) else { return }
+        judged = end
         let finished = tally.state.withLock { $0.finished }
         // Slices whose frames had half a slice to finish.
         let points = timeline(finished, drops: counters.dropTimes(), start: start, width: slice)
