@@ -1,30 +1,25 @@
 import EdgeInsightCore
 import Foundation
+import Testbed
 import Yams
 
-/// What devices and cloud nodes cost: `profiles/devices.yaml` (price, watts) and `profiles/cloud.yaml`.
+/// What devices and cloud nodes cost: the device profiles (price, watts) and `profiles/cloud.yaml`.
 public struct Catalog: Sendable {
-    public struct Device: Sendable, Equatable {
-        public var name: String
-        public var price: Double
-        public var watts: Double
-    }
-
     public struct CloudNode: Sendable, Equatable {
         public var name: String
         public var cores: Double
         public var pricePerHour: Double
     }
 
-    public var devices: [String: Device]
+    public var devices: [String: DeviceProfile]
     public var clouds: [String: CloudNode]
 
-    public init(devices: [String: Device], clouds: [String: CloudNode]) {
+    public init(devices: [String: DeviceProfile], clouds: [String: CloudNode]) {
         self.devices = devices
         self.clouds = clouds
     }
 
-    /// Reads both profile files of the checkout.
+    /// Reads the device profiles and the cloud node types of the checkout.
     public static func load() throws(PlanError) -> Catalog {
         func read(_ file: String) throws(PlanError) -> (String, [String: [String: Any]]) {
             guard let path = ProjectFolders.roots().map({ $0 + "/profiles/" + file }).first(where: { FileManager.default.fileExists(atPath: $0) }),
@@ -35,12 +30,9 @@ public struct Catalog: Sendable {
             return (path, root)
         }
         func number(_ value: Any?) -> Double? { (value as? Double) ?? (value as? Int).map(Double.init) }
-        var devices: [String: Device] = [:], clouds: [String: CloudNode] = [:]
-        let (devicePath, deviceEntries) = try read("devices.yaml")
-        for (name, entry) in deviceEntries {
-            guard let price = number(entry["price"]), let watts = number(entry["watts"]) else { throw .badPlan("\(devicePath): '\(name)' needs price and watts") }
-            devices[name] = Device(name: name, price: price, watts: watts)
-        }
+        let devices: [String: DeviceProfile]
+        do { devices = try DeviceProfile.all() } catch { throw .badPlan("\(error)") }
+        var clouds: [String: CloudNode] = [:]
         let (cloudPath, cloudEntries) = try read("cloud.yaml")
         for (name, entry) in cloudEntries {
             guard let cores = number(entry["cores"]), let price = number(entry["price_per_hour"]) else { throw .badPlan("\(cloudPath): '\(name)' needs cores and price_per_hour") }

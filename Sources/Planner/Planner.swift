@@ -132,11 +132,13 @@ public enum Planner {
         let config = candidate.config
         let prediction: PerformanceModel.Prediction
         do { prediction = try model.predict(config, minimumFrames: minimumFrames) } catch { throw .badPlan("\(candidate.label): \(error)") }
-        guard let device = catalog.devices[candidate.device] else { throw .badPlan("device '\(candidate.device)' has no price in profiles/devices.yaml") }
+        guard let device = catalog.devices[candidate.device], let price = device.price, let watts = device.watts else {
+            throw .badPlan("device '\(candidate.device)' has no price and watts in profiles/devices.yaml")
+        }
         let stage = { (name: String) in prediction.stages.first { $0.stage == name }?.meanMs ?? 0 }
         let throughput = prediction.metric("throughput_fps") ?? 0, offered = max(prediction.metric("offered_fps") ?? config.workload.fps, 1e-9)
         let deviceBusyMs = ["preprocess", "serialize"].map(stage).reduce(0, +) + (config.placement == .edge ? stage("infer") + stage("postprocess") : 0)
-        var monthly = device.price / plan.amortizationMonths + device.watts * hoursPerMonth / 1000 * plan.energyPrice
+        var monthly = price / plan.amortizationMonths + watts * hoursPerMonth / 1000 * plan.energyPrice
         var camerasPerNode: Int?, nodes = 0
         var blocking: [String] = []
         if let cloudName = candidate.cloud {
@@ -162,7 +164,7 @@ public enum Planner {
         if let maximum = plan.maxDropRate, dropRate > maximum { blocking.append("drops \(UnitFormat.significant(dropRate * 100))% > \(UnitFormat.significant(maximum * 100))%") }
         return Evaluation(candidate: candidate, p50Ms: prediction.metric("latency_p50_ms") ?? 0, p99Ms: p99, throughput: throughput, dropRate: dropRate,
                           top1: top1, deviceUtilization: deviceBusyMs * throughput / 1000, camerasPerNode: camerasPerNode, cloudNodes: nodes,
-                          costPerCamera: monthly, costTotal: monthly * Double(plan.cameras), watts: device.watts, blocking: blocking)
+                          costPerCamera: monthly, costTotal: monthly * Double(plan.cameras), watts: watts, blocking: blocking)
     }
 
     /// Feasible first, ordered by the objective: Σ weight · value / (best feasible value).
