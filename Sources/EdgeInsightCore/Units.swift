@@ -82,6 +82,13 @@ public enum UnitFormat {
         return trimmed(value, decimals: decimals)
     }
 
+    /// A fitted coefficient: three significant figures, in exponent form when very large or small.
+    public static func coefficient(_ value: Double) -> String {
+        let magnitude = abs(value)
+        if magnitude != 0 && (magnitude < 0.01 || magnitude >= 1e5) { return String(format: "%.3g", value) }
+        return String(format: magnitude >= 100 ? "%.0f" : magnitude >= 10 ? "%.1f" : "%.3f", value)
+    }
+
     /// A number as text that reads back to exactly the same value: `10`, `0.25`.
     public static func plain(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"

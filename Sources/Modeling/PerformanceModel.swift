@@ -133,7 +133,7 @@ public struct PerformanceModel: Sendable, Codable {
         var lines = ["fitted on \(usable.count) trials of \(runs.joined(separator: ", "))"
                      + (leftOut.isEmpty ? "" : "; left out \(leftOut.count) unstable (fit with --include-unstable to use them)")
                      + (unstableUsed == 0 ? "" : "; \(unstableUsed) of them never met the stability rule (included as asked)")]
-        lines.append("compute: work per inference = \(compute.work.formula(unit: "ns")); serial share \(UnitText.number(compute.serialShare)); "
+        lines.append("compute: work per inference = \(compute.work.formula(unit: "ns")); serial share \(UnitFormat.coefficient(compute.serialShare)); "
                      + "\(computeSamples.count) samples, rmse \(DurationText.format(nanoseconds: compute.work.fit.rmse))")
         lines.append("JPEG: ln(bytes/pixel) = \(codec.bytesPerPixel.formula(unit: ""))")
         lines.append("camera encode work = \(codec.encode.formula(unit: "ns"))")

@@ -1,3 +1,5 @@
+import EdgeInsightCore
+
 /// A linear fit over named features that uses the richest design the data can support: each
 /// design is a list of feature names, tried from the first; one needs more distinct points than
 /// coefficients and a non-singular design. A sweep that varies only one thing then still gets a
@@ -27,18 +29,9 @@ public struct ScalingFit: Sendable, Codable, Equatable {
     public func formula(unit: String) -> String {
         var text = ""
         for (index, (c, f)) in zip(fit.coefficients, features).enumerated() {
-            let term = [UnitText.number(abs(c)), unit].filter { !$0.isEmpty }.joined(separator: " ") + (f == "1" ? "" : "·\(f)")
+            let term = [UnitFormat.coefficient(abs(c)), unit].filter { !$0.isEmpty }.joined(separator: " ") + (f == "1" ? "" : "·\(f)")
             text += index == 0 ? (c < 0 ? "−" : "") + term : (c < 0 ? " − " : " + ") + term
         }
         return text
-    }
-}
-
-/// Numbers for formulas: three significant figures, in exponent form when very large or small.
-enum UnitText {
-    static func number(_ value: Double) -> String {
-        let magnitude = abs(value)
-        if magnitude != 0 && (magnitude < 0.01 || magnitude >= 1e5) { return String(format: "%.3g", value) }
-        return String(format: magnitude >= 100 ? "%.0f" : magnitude >= 10 ? "%.1f" : "%.3f", value)
     }
 }
