@@ -179,11 +179,10 @@ public struct PerformanceModel: Sendable, Codable {
     /// The link's physics for one request and its reply: serialisation each way, the round trip,
     /// the mean cost of loss (what the simulation draws, on average).
     func transferNs(_ config: TrialConfig, link: LinkProfile, requestBytes: Double, responseBytes: Double) -> Double {
-        let leg = CloudLeg(requestBytes: requestBytes, responseBytes: responseBytes, uplink: link.uplink, downlink: link.downlink,
-                           rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss, overheadNs: 0, instances: 1, maxBatch: 1,
-                           compute: StageTime(meanNs: 0))
-        return (link.uplink?.transmissionNanoseconds(Int(requestBytes)) ?? 0) + (link.downlink?.transmissionNanoseconds(Int(responseBytes)) ?? 0)
-            + link.rtt.nanoseconds + leg.expectedLossPenaltyNs(bytes: requestBytes) + leg.expectedLossPenaltyNs(bytes: responseBytes)
+        let (rtt, jitter) = (link.rtt.nanoseconds, link.jitter.nanoseconds)
+        return (link.uplink?.transmissionNanoseconds(Int(requestBytes)) ?? 0) + (link.downlink?.transmissionNanoseconds(Int(responseBytes)) ?? 0) + rtt
+            + CloudLeg.expectedLossPenaltyNs(bytes: requestBytes, loss: link.loss, rttNs: rtt, jitterNs: jitter)
+            + CloudLeg.expectedLossPenaltyNs(bytes: responseBytes, loss: link.loss, rttNs: rtt, jitterNs: jitter)
     }
 
     /// Predicts a trial of `config` by simulating it with every stage from the component models.

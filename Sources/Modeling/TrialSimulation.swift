@@ -76,15 +76,16 @@ public struct CloudLeg: Sendable {
 
 extension CloudLeg {
     /// Linux's RTO: max(200 ms, RTT + 4·jitter).
-    var retransmissionTimeoutNs: Double { max(200e6, rttNs + 4 * jitterNs) }
+    static func retransmissionTimeoutNs(rttNs: Double, jitterNs: Double) -> Double { max(200e6, rttNs + 4 * jitterNs) }
+    var retransmissionTimeoutNs: Double { Self.retransmissionTimeoutNs(rttNs: rttNs, jitterNs: jitterNs) }
 
     /// The mean cost of loss for a message of `bytes`: one lost segment among its segments costs an
     /// RTT (fast retransmit), or the RTO when it is one of the last three (no duplicate ACKs follow).
-    public func expectedLossPenaltyNs(bytes: Double) -> Double {
+    public static func expectedLossPenaltyNs(bytes: Double, loss: Double, rttNs: Double, jitterNs: Double) -> Double {
         guard loss > 0 else { return 0 }
         let segments = max(1, (bytes / 1448).rounded(.up))
         let late = min(3, segments) / segments
-        return (1 - pow(1 - loss, segments)) * (late * retransmissionTimeoutNs + (1 - late) * rttNs)
+        return (1 - pow(1 - loss, segments)) * (late * retransmissionTimeoutNs(rttNs: rttNs, jitterNs: jitterNs) + (1 - late) * rttNs)
     }
 }
 
