@@ -16,6 +16,20 @@ public enum SVG {
         """
     }
 
+    /// A plot's box with the tick labels of both axes and their titles; a value v sits at
+    /// left + x.fraction(v)·width across and top + height − y.fraction(v)·height down.
+    public static func frame(left: Double, top: Double, width: Double, height: Double, x: Axis, y: Axis, xTitle: String, yTitle: String) -> String {
+        var svg = "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width)\" height=\"\(height)\" fill=\"none\" stroke=\"#333\"/>\n"
+        for tick in x.ticks where tick >= x.lower && tick <= x.upper {
+            svg += "<text x=\"\(coordinate(left + x.fraction(tick) * width))\" y=\"\(coordinate(top + height + 16))\" text-anchor=\"middle\">\(label(tick))</text>\n"
+        }
+        for tick in y.ticks where tick >= y.lower && tick <= y.upper {
+            svg += "<text x=\"\(coordinate(left - 6))\" y=\"\(coordinate(top + height - y.fraction(tick) * height + 4))\" text-anchor=\"end\">\(label(tick))</text>\n"
+        }
+        svg += "<text x=\"\(coordinate(left + width / 2))\" y=\"\(coordinate(top + height + 36))\" text-anchor=\"middle\">\(escape(xTitle))</text>\n"
+        return svg + "<text transform=\"translate(16 \(coordinate(top + height / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yTitle))</text>\n"
+    }
+
     /// Text made safe for SVG content and attribute values.
     public static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")

@@ -21,13 +21,7 @@ public enum ModelCharts {
         let band = [(lo, lo * 1.1), (hi / 1.1, hi), (hi, hi), (hi, hi * 0.9), (lo, lo * 0.9)]
         svg += "<polygon fill=\"#dddddd\" points=\"\(band.map { "\(SVG.coordinate(x($0.0))),\(SVG.coordinate(y(min($0.1, hi))))" }.joined(separator: " "))\"/>\n"
         svg += "<line x1=\"\(SVG.coordinate(x(lo)))\" y1=\"\(SVG.coordinate(y(lo)))\" x2=\"\(SVG.coordinate(x(hi)))\" y2=\"\(SVG.coordinate(y(hi)))\" stroke=\"#888\"/>\n"
-        for tick in axis.ticks where tick >= axis.lower && tick <= axis.upper {
-            svg += "<text x=\"\(SVG.coordinate(x(tick)))\" y=\"\(SVG.coordinate(top + size + 16))\" text-anchor=\"middle\">\(SVG.label(tick))</text>\n"
-            svg += "<text x=\"\(SVG.coordinate(left - 6))\" y=\"\(SVG.coordinate(y(tick) + 4))\" text-anchor=\"end\">\(SVG.label(tick))</text>\n"
-        }
-        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(size)\" height=\"\(size)\" fill=\"none\" stroke=\"#333\"/>\n"
-        svg += "<text x=\"\(SVG.coordinate(left + size / 2))\" y=\"\(SVG.coordinate(top + size + 36))\" text-anchor=\"middle\">measured \(SVG.escape(metric)) (\(unit))</text>\n"
-        svg += "<text transform=\"translate(16 \(SVG.coordinate(top + size / 2))) rotate(-90)\" text-anchor=\"middle\">predicted (\(unit))</text>\n"
+        svg += SVG.frame(left: left, top: top, width: size, height: size, x: axis, y: axis, xTitle: "measured \(metric) (\(unit))", yTitle: "predicted (\(unit))")
         let labels = Array(Set(points.map(\.2))).sorted()
         for (m, p, label) in points {
             let colour = SVG.palette[(labels.firstIndex(of: label) ?? 0) % SVG.palette.count]
@@ -49,11 +43,8 @@ public enum ModelCharts {
         var svg = SVG.opening(width: left + width + 30, height: top + height + 60, title: title,
                               subtitle: "λ \(SVG.label(m.lambda))/s, σ \(String(format: "%.3g", m.sigma)), κ \(String(format: "%.3g", m.kappa))"
                                 + (m.peakConcurrency.map { ", peak at N = \(SVG.label($0))" } ?? ", no peak (κ = 0)"), left: left)
-        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width)\" height=\"\(height)\" fill=\"none\" stroke=\"#333\"/>\n"
-        for tick in xAxis.ticks { svg += "<text x=\"\(SVG.coordinate(x(tick)))\" y=\"\(SVG.coordinate(top + height + 16))\" text-anchor=\"middle\">\(SVG.label(tick))</text>\n" }
-        for tick in yAxis.ticks { svg += "<text x=\"\(SVG.coordinate(left - 6))\" y=\"\(SVG.coordinate(y(tick) + 4))\" text-anchor=\"end\">\(SVG.label(tick))</text>\n" }
-        svg += "<text x=\"\(SVG.coordinate(left + width / 2))\" y=\"\(SVG.coordinate(top + height + 36))\" text-anchor=\"middle\">concurrency (requests in flight)</text>\n"
-        svg += "<text transform=\"translate(16 \(SVG.coordinate(top + height / 2))) rotate(-90)\" text-anchor=\"middle\">throughput (req/s)</text>\n"
+        svg += SVG.frame(left: left, top: top, width: width, height: height, x: xAxis, y: yAxis,
+                         xTitle: "concurrency (requests in flight)", yTitle: "throughput (req/s)")
         svg += "<polyline fill=\"none\" stroke=\"\(SVG.palette[0])\" stroke-width=\"2\" points=\"\(curve.map { "\(SVG.coordinate(x($0.0))),\(SVG.coordinate(y($0.1)))" }.joined(separator: " "))\"/>\n"
         for point in points {
             svg += "<circle cx=\"\(SVG.coordinate(x(point.concurrency)))\" cy=\"\(SVG.coordinate(y(point.throughput)))\" r=\"4\" fill=\"\(SVG.palette[1])\"><title>N = \(SVG.label(point.concurrency)): \(SVG.label(point.throughput, "req/s"))</title></circle>\n"

@@ -14,15 +14,8 @@ public enum PlanChart {
         let placements = Placement.allCases.map(\.rawValue)
         var svg = SVG.opening(width: left + width + 150, height: top + height + 60, title: "plan \(r.plan.name): cost against p99",
                               subtitle: "\(points.count) candidates; the line joins the Pareto front (cost, p99, top-1); ringed: the recommendation", left: left)
-        svg += "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(width)\" height=\"\(height)\" fill=\"none\" stroke=\"#333\"/>\n"
-        for tick in xAxis.ticks where tick >= xAxis.lower && tick <= xAxis.upper {
-            svg += "<text x=\"\(SVG.coordinate(x(tick)))\" y=\"\(SVG.coordinate(top + height + 16))\" text-anchor=\"middle\">\(SVG.label(tick))</text>\n"
-        }
-        for tick in yAxis.ticks where tick >= yAxis.lower && tick <= yAxis.upper {
-            svg += "<text x=\"\(SVG.coordinate(left - 6))\" y=\"\(SVG.coordinate(y(tick) + 4))\" text-anchor=\"end\">\(SVG.label(tick))</text>\n"
-        }
-        svg += "<text x=\"\(SVG.coordinate(left + width / 2))\" y=\"\(SVG.coordinate(top + height + 36))\" text-anchor=\"middle\">predicted p99 (ms)</text>\n"
-        svg += "<text transform=\"translate(18 \(SVG.coordinate(top + height / 2))) rotate(-90)\" text-anchor=\"middle\">cost per camera (US$ a month)</text>\n"
+        svg += SVG.frame(left: left, top: top, width: width, height: height, x: xAxis, y: yAxis,
+                         xTitle: "predicted p99 (ms)", yTitle: "cost per camera (US$ a month)")
         if let limit = r.plan.maxP99?.nanoseconds, limit / 1e6 <= xAxis.upper {
             let at = SVG.coordinate(x(limit / 1e6))
             svg += "<line x1=\"\(at)\" y1=\"\(top)\" x2=\"\(at)\" y2=\"\(top + height)\" stroke=\"#e15759\" stroke-dasharray=\"4 3\"/>\n"
