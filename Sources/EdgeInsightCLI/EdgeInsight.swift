@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import Link
 import LoadGen
+import ModelZoo
 import Server
 
 /// `edgeinsight`: characterise, model and plan ML inference across edge devices, links and cloud servers.
@@ -157,6 +158,7 @@ func flagHint(for error: Error) -> String? {
     switch error {
     case EngineError.dynamicShape(let input, _): "give it with --shape \(input):1,3,224,224 (your dimensions)"
     case EngineError.badShape: "see --shape"
+    case ZooError.dynamicShape(let input, _): "give it with --shape \(input):1,3,224,224 (your dimensions)"
     case LoadError.dynamicInput(let name, _): "give --shape \(name):…"
     case LoadError.bytesInput: "send JPEGs with --images DIR"
     case ServerError.portInUse: "try another --port, or 0 for a free one"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EdgeInsightCore
+import Engine
 import Foundation
 import ModelZoo
 
@@ -28,7 +29,7 @@ struct Models: ParsableCommand {
                 let macs = published.map { CountText.format($0.macs) } ?? "-"
                 let top1 = published.map { String(format: "%.1f", $0.top1) } ?? "-"
                 if analyze {
-                    let analysis = ModelAnalyzer.analyze(try ModelZoo.build(model))
+                    let analysis = try ModelAnalyzer.analyze(try ModelZoo.build(model))
                     table.add([model.name, model.summary, CountText.format(Double(analysis.parameters)), CountText.format(Double(analysis.macs)), params, macs, top1])
                 } else {
                     table.add([model.name, model.summary, params, macs, top1, published?.source ?? "micro-model"])
@@ -95,8 +96,11 @@ struct Models: ParsableCommand {
         @Argument(help: "An ONNX file, or a zoo model name.")
         var file: String
 
-        @Option(help: "Batch size to analyze at (dynamic dimensions take this value).")
+        @Option(help: "Batch size to analyze at (a dynamic leading dimension takes this value).")
         var batch = 1
+
+        @Option(parsing: .singleValue, help: "Fix an input's dynamic dimensions, e.g. input:1,3,320,320 (repeatable).")
+        var shape: [String] = []
 
         @Flag(help: "Print the analysis as JSON.")
         var json = false
@@ -107,7 +111,12 @@ struct Models: ParsableCommand {
         func run() throws {
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
             let path = try ModelZoo.resolve(file).path
-            let analysis = try ModelAnalyzer.analyze(file: path, batch: batch)
+            var shapes: [String: [Int]] = [:]
+            for text in shape {
+                let (name, dims) = try EngineSettings.parseShape(text)
+                shapes[name ?? ""] = dims
+            }
+            let analysis = try ModelAnalyzer.analyze(file: path, batch: batch, shapes: shapes)
             if json {
                 print(try prettyJSON(analysis))
                 return
@@ -116,23 +125,21 @@ struct Models: ParsableCommand {
                 var table = TextTable(["#", "layer", "op", "output", "params", "MACs", "weights", "activations"])
                 for (i, layer) in analysis.layers.enumerated() {
                     table.add([
-                        String(i), layer.name, layer.op, layer.outputShape.isEmpty ? "?" : TensorInfo.describe(layer.outputShape),
+                        String(i), layer.name, layer.op, layer.outputShapes.isEmpty ? "?" : layer.outputShapes.map(TensorInfo.describe).joined(separator: " "),
                         String(layer.parameters), String(layer.macs), Bytes(layer.weightBytes).description, Bytes(layer.activationBytes).description,
                     ])
                 }
                 print(table.rendered)
                 print()
             }
-            print("graph          \(analysis.graphName.isEmpty ? "(unnamed)" : analysis.graphName), \(analysis.layers.count) nodes, batch \(analysis.batch)")
+            print("graph          \(analysis.graphName.isEmpty ? "(unnamed)" : analysis.graphName), \(analysis.layers.count) nodes, opset \(analysis.opset), batch \(analysis.batch)")
             for input in analysis.inputs { print("input          \(input.name) \(input.elementType.rawValue) \(input.shapeDescription)") }
             for output in analysis.outputs { print("output         \(output.name) \(output.elementType.rawValue) \(output.shapeDescription)") }
             print("parameters     \(CountText.format(Double(analysis.parameters))) (\(analysis.parameters))")
             print("MACs           \(CountText.format(Double(analysis.macs))) (\(analysis.macs))")
             print("weights        \(Bytes(analysis.weightBytes))")
             print("activations    \(Bytes(analysis.activationBytes)) (largest layer output \(Bytes(analysis.peakActivationBytes)))")
-            if !analysis.unanalyzedOps.isEmpty {
-                print("note           shapes unknown after: \(analysis.unanalyzedOps.joined(separator: ", ")); later costs may be undercounted")
-            }
+            if let gaps = analysis.gapSummary { print("note           \(gaps)") }
         }
     }
 }

@@ -6,17 +6,32 @@ import SwiftProtobuf
 public struct LayerCost: Sendable, Codable, Equatable {
     public var name: String
     public var op: String
-    /// Output shape at the analysed batch size; empty when it could not be inferred.
-    public var outputShape: [Int]
+    /// The node's output tensors by name, in order.
+    public var outputNames: [String]
+    /// Each output's shape at the analysed batch size; empty when it could not be inferred.
+    public var outputShapes: [[Int]]
     public var parameters: Int
     public var macs: Int
     public var weightBytes: Int
     public var activationBytes: Int
+
+    /// The first output's shape (empty when unknown).
+    public var outputShape: [Int] { outputShapes.first ?? [] }
+}
+
+/// A node whose output shapes the analyzer could not infer, and why; later nodes that depend on it
+/// are not counted.
+public struct AnalysisGap: Sendable, Codable, Equatable {
+    public var node: String
+    public var op: String
+    public var reason: String
 }
 
 /// Totals and per-layer costs of a model, at a given batch size.
 public struct ModelAnalysis: Sendable, Codable {
     public var graphName: String
+    /// The default ONNX opset the model declares.
+    public var opset: Int
     public var batch: Int
     public var inputs: [TensorInfo]
     public var outputs: [TensorInfo]
@@ -24,21 +39,34 @@ public struct ModelAnalysis: Sendable, Codable {
     public var parameters: Int
     public var macs: Int
     public var weightBytes: Int
-    /// Sum of every layer output's size: the traffic a layer-by-layer executor writes.
+    /// Sum of every computed layer output's size: the traffic a layer-by-layer executor writes.
     public var activationBytes: Int
     /// Largest single layer output.
     public var peakActivationBytes: Int
-    /// Op types whose output shapes the analyzer could not infer (their costs count as 0).
-    public var unanalyzedOps: [String]
+    /// Nodes where shape inference stopped (their costs and those of nodes after them count as 0).
+    public var gaps: [AnalysisGap]
+    /// Nodes left uncounted because an input's shape was unknown.
+    public var uncountedNodes: Int
+
+    /// One line on what could not be counted, or nil when everything was.
+    public var gapSummary: String? {
+        guard let first = gaps.first else { return nil }
+        let more = gaps.count > 1 ? " (and \(gaps.count - 1) more: \(gaps.dropFirst().map(\.op).joined(separator: ", ")))" : ""
+        return "shape inference stopped at node '\(first.node)' (\(first.op)): \(first.reason)\(more); \(uncountedNodes) later nodes are not counted, the totals cover the rest"
+    }
 }
 
 /// Computes parameters, multiply–accumulates and bytes per layer for an ONNX model (ours or a user's).
 ///
 /// MACs count convolutions, Gemm and MatMul (the convention of published figures); pooling and
-/// element-wise ops count 0. Parameters are the elements of floating-point initializers of rank ≥ 1.
+/// element-wise ops count 0. Parameters are the elements of floating-point constants of rank ≥ 1 —
+/// initializers or `Constant` nodes, as exporters write either — that feed a layer as weights.
+/// Nodes computed from constants alone (shape arithmetic) fold away before inference, as runtimes
+/// fold them: they cost no MACs and no activation traffic.
 public enum ModelAnalyzer {
-    /// Analyses an ONNX file.
-    public static func analyze(file path: String, batch: Int = 1) throws(ZooError) -> ModelAnalysis {
+    /// Analyses an ONNX file. `shapes` fixes inputs' dynamic dimensions by input name ("" for a
+    /// model's only input); a leading dynamic dimension not fixed takes `batch`.
+    public static func analyze(file path: String, batch: Int = 1, shapes: [String: [Int]] = [:]) throws(ZooError) -> ModelAnalysis {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
             throw .unreadableFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? error.localizedDescription : "no such file")
@@ -50,209 +78,109 @@ public enum ModelAnalyzer {
         guard model.hasGraph, !model.graph.node.isEmpty || !model.graph.output.isEmpty else {
             throw .unreadableFile(path: path, reason: "not an ONNX model (no graph)")
         }
-        return analyze(model, batch: batch)
+        return try analyze(model, batch: batch, shapes: shapes)
     }
 
-    /// Analyses an ONNX model in memory; dynamic dimensions are taken as `batch`.
-    public static func analyze(_ model: Onnx_ModelProto, batch: Int = 1) -> ModelAnalysis {
+    /// Analyses an ONNX model in memory.
+    public static func analyze(_ model: Onnx_ModelProto, batch: Int = 1, shapes fixed: [String: [Int]] = [:]) throws(ZooError) -> ModelAnalysis {
         let graph = model.graph
-        var initializers: [String: Onnx_TensorProto] = [:]
-        for tensor in graph.initializer { initializers[tensor.name] = tensor }
-        var shapes: [String: [Int]] = [:]
-        for tensor in graph.initializer { shapes[tensor.name] = tensor.dims.map { Int($0) } }
+        let opset = Int(model.opsetImport.first { $0.domain.isEmpty || $0.domain == "ai.onnx" }?.version ?? 1)
+        var known: [String: KnownTensor] = [:]
+        /// Tensors fixed before any input arrives; their consumers may fold.
+        var constant = Set<String>()
+        for tensor in graph.initializer {
+            known[tensor.name] = ShapeInference.tensorValue(tensor)
+            constant.insert(tensor.name)
+        }
 
         var inputs: [TensorInfo] = []
-        for value in graph.input where initializers[value.name] == nil {
-            let dims = declaredShape(value, batch: batch)
-            shapes[value.name] = dims
-            inputs.append(TensorInfo(name: value.name, elementType: elementType(value.type.tensorType.elemType), shape: dims))
+        let graphInputs = graph.input.filter { known[$0.name] == nil }
+        if let unknownName = fixed.keys.first(where: { name in !name.isEmpty && !graphInputs.contains { $0.name == name } }) {
+            throw .badParameter("the model has no input '\(unknownName)'; its inputs are \(graphInputs.map(\.name).joined(separator: ", "))")
+        }
+        for value in graphInputs {
+            let given = fixed[value.name] ?? (graphInputs.count == 1 ? fixed[""] : nil)
+            let dims = try inputShape(value, batch: batch, given: given)
+            let type = elementType(value.type.tensorType.elemType)
+            known[value.name] = KnownTensor(dims, type)
+            inputs.append(TensorInfo(name: value.name, elementType: type, shape: dims))
         }
 
         var layers: [LayerCost] = []
+        var gaps: [AnalysisGap] = []
+        var uncounted = 0
         var counted = Set<String>()
-        var unanalyzed = Set<String>()
         for node in graph.node {
-            let inputShapes = node.input.map { shapes[$0] }
-            let (outputShape, macs) = infer(node, inputShapes, initializers)
-            if outputShape == nil { unanalyzed.insert(node.opType) }
-            if let outputShape, let first = node.output.first { shapes[first] = outputShape }
+            let name = node.name.isEmpty ? node.output.first ?? node.opType : node.name
+            let named = node.input.filter { !$0.isEmpty }
+            var outputs: [KnownTensor] = []
+            var macs = 0
+            if named.allSatisfy({ known[$0] != nil }) {
+                do {
+                    (outputs, macs) = try ShapeInference.infer(node, node.input.map { $0.isEmpty ? nil : known[$0] }, opset: opset)
+                } catch {
+                    gaps.append(AnalysisGap(node: name, op: node.opType, reason: error.reason))
+                }
+            } else {
+                uncounted += 1
+            }
+            // Shape queries and arithmetic on constants are done once, at load time.
+            let folded = node.opType == "Constant" || node.opType == "Shape" || node.opType == "Size" || named.allSatisfy(constant.contains)
+            for (output, tensor) in zip(node.output, outputs) where !output.isEmpty {
+                known[output] = tensor
+                if folded { constant.insert(output) }
+            }
 
             var parameters = 0, weightBytes = 0
-            for name in node.input where !counted.contains(name) {
-                guard let tensor = initializers[name], !tensor.dims.isEmpty else { continue }
-                counted.insert(name)
-                let count = tensor.dims.reduce(1) { $0 * Int($1) }
-                let type = elementType(tensor.dataType)
-                weightBytes += count * type.byteSize
-                if type.isFloatingPoint { parameters += count }
+            if !folded, !shapeArguments.contains(node.opType) {
+                for input in named where constant.contains(input) && !counted.contains(input) {
+                    guard let tensor = known[input], !tensor.shape.isEmpty else { continue }
+                    counted.insert(input)
+                    weightBytes += tensor.elements * tensor.type.byteSize
+                    if tensor.type.isFloatingPoint { parameters += tensor.elements }
+                }
             }
-            let outputElements = outputShape?.reduce(1, *) ?? 0
+            let activationBytes = folded ? 0 : outputs.reduce(0) { $0 + $1.elements * $1.type.byteSize }
             layers.append(LayerCost(
-                name: node.name.isEmpty ? node.output.first ?? node.opType : node.name, op: node.opType,
-                outputShape: outputShape ?? [], parameters: parameters, macs: macs,
-                weightBytes: weightBytes, activationBytes: outputElements * 4))
+                name: name, op: node.opType, outputNames: node.output, outputShapes: outputs.map(\.shape),
+                parameters: parameters, macs: folded ? 0 : macs, weightBytes: weightBytes, activationBytes: activationBytes))
+        }
+        let outputs = graph.output.map { value in
+            TensorInfo(name: value.name, elementType: known[value.name]?.type ?? elementType(value.type.tensorType.elemType),
+                       shape: known[value.name]?.shape ?? value.type.tensorType.shape.dim.map { _ in -1 })
         }
         // A trailing Identity that only renames a tensor moves no data worth counting.
-        let outputs = graph.output.map { value in
-            TensorInfo(name: value.name, elementType: elementType(value.type.tensorType.elemType), shape: shapes[value.name] ?? declaredShape(value, batch: batch))
-        }
+        let computed = layers.filter { $0.op != "Identity" }
         return ModelAnalysis(
-            graphName: graph.name, batch: batch, inputs: inputs, outputs: outputs, layers: layers,
+            graphName: graph.name, opset: opset, batch: batch, inputs: inputs, outputs: outputs, layers: layers,
             parameters: layers.reduce(0) { $0 + $1.parameters }, macs: layers.reduce(0) { $0 + $1.macs },
             weightBytes: layers.reduce(0) { $0 + $1.weightBytes },
-            activationBytes: layers.filter { $0.op != "Identity" }.reduce(0) { $0 + $1.activationBytes },
+            activationBytes: computed.reduce(0) { $0 + $1.activationBytes },
             peakActivationBytes: layers.map(\.activationBytes).max() ?? 0,
-            unanalyzedOps: unanalyzed.sorted())
+            gaps: gaps, uncountedNodes: uncounted)
     }
 
-    // MARK: Shape inference
+    /// Ops whose constant inputs are arguments (shapes, scales, bounds), not weights.
+    private static let shapeArguments: Set<String> = ["Reshape", "Resize", "Upsample", "Pad", "Clip", "Expand", "Tile", "Slice", "Squeeze", "Unsqueeze", "Split", "TopK", "ReduceMean", "ReduceSum", "ReduceMax"]
 
-    private static let unary: Set<String> = [
-        "Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Identity", "Dropout", "Softmax", "LogSoftmax",
-        "LeakyRelu", "Elu", "Selu", "Erf", "Sqrt", "Exp", "Log", "Neg", "Abs", "Cast", "BatchNormalization",
-        "LRN", "InstanceNormalization", "LayerNormalization", "PRelu", "Gelu", "Mish", "Softplus", "Swish", "Reciprocal",
-    ]
-    private static let binary: Set<String> = ["Add", "Mul", "Sub", "Div", "Pow", "Max", "Min", "Sum", "Where", "Equal"]
-
-    /// The output shape of a node (nil when unknown) and its multiply–accumulates.
-    static func infer(_ node: Onnx_NodeProto, _ inputs: [[Int]?], _ initializers: [String: Onnx_TensorProto]) -> ([Int]?, Int) {
-        let op = node.opType
-        guard let x = inputs.first ?? nil else { return (nil, 0) }
-        switch op {
-        case "Conv":
-            guard x.count >= 3, inputs.count > 1, let w = inputs[1], w.count == x.count else { return (nil, 0) }
-            let spatial = x.count - 2
-            let kernel = Array(w[2...])
-            let strides = ints(node, "strides") ?? Array(repeating: 1, count: spatial)
-            let dilations = ints(node, "dilations") ?? Array(repeating: 1, count: spatial)
-            let group = int(node, "group") ?? 1
-            var out = [x[0], w[0]]
-            for i in 0..<spatial {
-                let extent = (kernel[i] - 1) * dilations[i] + 1
-                out.append(outputExtent(node, x[i + 2], extent: extent, stride: strides[i], axis: i, spatial: spatial, ceil: false))
-            }
-            let macs = out.reduce(1, *) * (x[1] / max(1, group)) * kernel.reduce(1, *)
-            return (out, macs)
-        case "MaxPool", "AveragePool", "LpPool":
-            guard x.count >= 3, let kernel = ints(node, "kernel_shape") else { return (nil, 0) }
-            let spatial = x.count - 2
-            let strides = ints(node, "strides") ?? Array(repeating: 1, count: spatial)
-            let ceil = (int(node, "ceil_mode") ?? 0) == 1
-            var out = [x[0], x[1]]
-            for i in 0..<spatial {
-                out.append(outputExtent(node, x[i + 2], extent: kernel[i], stride: strides[i], axis: i, spatial: spatial, ceil: ceil))
-            }
-            return (out, 0)
-        case "GlobalAveragePool", "GlobalMaxPool":
-            return (Array(x.prefix(2)) + Array(repeating: 1, count: max(0, x.count - 2)), 0)
-        case "Gemm":
-            guard inputs.count > 1, let b = inputs[1], x.count == 2, b.count == 2 else { return (nil, 0) }
-            let transA = (int(node, "transA") ?? 0) == 1, transB = (int(node, "transB") ?? 0) == 1
-            let (m, k) = transA ? (x[1], x[0]) : (x[0], x[1])
-            let n = transB ? b[0] : b[1]
-            return ([m, n], m * k * n)
-        case "MatMul":
-            guard inputs.count > 1, let b = inputs[1], !x.isEmpty, !b.isEmpty else { return (nil, 0) }
-            let a2 = x.count == 1 ? [1] + x : x, b2 = b.count == 1 ? b + [1] : b
-            guard let batchDims = broadcast(Array(a2.dropLast(2)), Array(b2.dropLast(2))) else { return (nil, 0) }
-            let m = a2[a2.count - 2], k = a2[a2.count - 1], n = b2[b2.count - 1]
-            var out = batchDims + [m, n]
-            if x.count == 1 { out.remove(at: out.count - 2) }
-            if b.count == 1 { out.removeLast() }
-            return (out, batchDims.reduce(1, *) * m * k * n)
-        case "Flatten":
-            var axis = int(node, "axis") ?? 1
-            if axis < 0 { axis += x.count }
-            return ([x.prefix(axis).reduce(1, *), x.dropFirst(axis).reduce(1, *)], 0)
-        case "Concat":
-            let parts = inputs.compactMap { $0 }
-            guard parts.count == inputs.count, var axis = int(node, "axis") else { return (nil, 0) }
-            if axis < 0 { axis += x.count }
-            var out = x
-            out[axis] = parts.reduce(0) { $0 + $1[axis] }
-            return (out, 0)
-        case "Reshape":
-            guard inputs.count > 1, let target = initializers[node.input[1]].flatMap(int64Values) else { return (nil, 0) }
-            var out = target.enumerated().map { i, d in d == 0 && i < x.count ? x[i] : d }
-            let total = x.reduce(1, *)
-            if let unknown = out.firstIndex(of: -1) {
-                let known = out.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
-                out[unknown] = known > 0 ? total / known : 0
-            }
-            return (out, 0)
-        case "Transpose":
-            let perm = ints(node, "perm") ?? Array((0..<x.count).reversed())
-            return (perm.map { x[$0] }, 0)
-        default:
-            if unary.contains(op) { return (x, 0) }
-            if binary.contains(op) {
-                var out: [Int]? = x
-                for shape in inputs.dropFirst() {
-                    guard let shape, let current = out else { return (nil, 0) }
-                    out = broadcast(current, shape)
-                }
-                return (out, 0)
-            }
-            return (nil, 0)
-        }
-    }
-
-    /// Output length of one spatial axis of a convolution or pooling window.
-    private static func outputExtent(_ node: Onnx_NodeProto, _ input: Int, extent: Int, stride: Int, axis: Int, spatial: Int, ceil: Bool) -> Int {
-        let autoPad = string(node, "auto_pad") ?? "NOTSET"
-        switch autoPad {
-        case "SAME_UPPER", "SAME_LOWER":
-            return (input + stride - 1) / stride
-        case "VALID":
-            return (input - extent) / stride + 1
-        default:
-            let pads = ints(node, "pads") ?? Array(repeating: 0, count: 2 * spatial)
-            let span = input + pads[axis] + pads[axis + spatial] - extent
-            return (ceil ? (span + stride - 1) / stride : span / stride) + 1
-        }
-    }
-
-    /// NumPy-style broadcasting of two shapes, nil when incompatible.
-    static func broadcast(_ a: [Int], _ b: [Int]) -> [Int]? {
-        let rank = max(a.count, b.count)
-        let pa = Array(repeating: 1, count: rank - a.count) + a, pb = Array(repeating: 1, count: rank - b.count) + b
-        var out: [Int] = []
-        for (x, y) in zip(pa, pb) {
-            guard x == y || x == 1 || y == 1 else { return nil }
-            out.append(x == 1 ? y : x)
-        }
-        return out
-    }
-
-    private static func declaredShape(_ value: Onnx_ValueInfoProto, batch: Int) -> [Int] {
-        value.type.tensorType.shape.dim.map { dim in
+    /// An input's shape: the declared one, with dynamic dimensions taken from `given` (which must
+    /// agree with the fixed ones) or, for a leading dynamic dimension only, `batch`.
+    private static func inputShape(_ value: Onnx_ValueInfoProto, batch: Int, given: [Int]?) throws(ZooError) -> [Int] {
+        let declared: [Int?] = value.type.tensorType.shape.dim.map { dim in
             if case .dimValue(let v) = dim.value, v > 0 { return Int(v) }
-            return batch
+            return nil
         }
-    }
-
-    private static func attribute(_ node: Onnx_NodeProto, _ name: String) -> Onnx_AttributeProto? {
-        node.attribute.first { $0.name == name }
-    }
-
-    private static func ints(_ node: Onnx_NodeProto, _ name: String) -> [Int]? {
-        attribute(node, name).map { $0.ints.map { Int($0) } }
-    }
-
-    private static func int(_ node: Onnx_NodeProto, _ name: String) -> Int? {
-        attribute(node, name).map { Int($0.i) }
-    }
-
-    private static func string(_ node: Onnx_NodeProto, _ name: String) -> String? {
-        attribute(node, name).map { String(decoding: $0.s, as: UTF8.self) }
-    }
-
-    private static func int64Values(_ tensor: Onnx_TensorProto) -> [Int]? {
-        if !tensor.int64Data.isEmpty { return tensor.int64Data.map { Int($0) } }
-        guard tensor.hasRawData, elementType(tensor.dataType) == .i64 else { return nil }
-        return tensor.rawData.withUnsafeBytes { raw in
-            (0..<(raw.count / 8)).map { Int(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self))) }
+        let text = TensorInfo.describe(declared.map { $0 ?? -1 })
+        if let given {
+            guard given.count == declared.count, zip(given, declared).allSatisfy({ $1 == nil || $0 == $1 }) else {
+                throw .badParameter("input '\(value.name)' is \(text); the shape \(TensorInfo.describe(given)) does not fit it")
+            }
+            return given
         }
+        if declared.dropFirst().contains(where: { $0 == nil }) {
+            throw .dynamicShape(input: value.name, declared: text)
+        }
+        return declared.enumerated().map { $0.element ?? ($0.offset == 0 ? batch : 1) }
     }
 
     /// Maps an ONNX data type code to an element type (unknown codes count as f32).

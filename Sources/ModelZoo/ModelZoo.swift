@@ -8,6 +8,7 @@ public enum ZooError: Error, CustomStringConvertible, Equatable {
     case badParameter(String)
     case unreadableFile(path: String, reason: String)
     case writeFailed(path: String, reason: String)
+    case dynamicShape(input: String, declared: String)
 
     public var description: String {
         switch self {
@@ -19,6 +20,8 @@ public enum ZooError: Error, CustomStringConvertible, Equatable {
             "cannot read ONNX file \(path): \(reason)"
         case .writeFailed(let path, let reason):
             "cannot write \(path): \(reason)"
+        case .dynamicShape(let input, let declared):
+            "input '\(input)' has dynamic dimensions \(declared) beyond the batch: fix its shape to analyze it"
         }
     }
 }
