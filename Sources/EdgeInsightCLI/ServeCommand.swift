@@ -70,6 +70,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Inference precision: f32, bf16 or f16.")
     var precision: InferencePrecision?
 
+    @Option(parsing: .singleValue, help: ArgumentHelp(
+        "An input's shape, -1 where each request gives the dimension, e.g. images:-1,3,-1,-1 (repeatable).",
+        discussion: "A model's own dynamic dimensions stay dynamic unless fixed here; one compiled model then serves every shape."))
+    var shape: [String] = []
+
     func run() async throws {
         var defaults = ModelConfig()
         defaults.instances = instances
@@ -82,6 +87,10 @@ struct Serve: AsyncParsableCommand {
         defaults.engine.streams = streams
         defaults.engine.inputElementType = try inputType.map(parseInputType)
         defaults.engine.precision = precision
+        for text in shape {
+            let (name, dims) = try EngineSettings.parseShape(text, dynamic: true)
+            defaults.engine.shapes[name ?? ""] = dims
+        }
         guard instances >= 1, maxBatch >= 0, maxQueue >= 1 else { throw ValidationError("--instances and --max-queue must be at least 1, --max-batch at least 0") }
         var options = ServerOptions()
         options.host = host

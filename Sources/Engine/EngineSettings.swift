@@ -30,13 +30,19 @@ public struct EngineSettings: Sendable, Codable, Equatable {
     public var batch = 1
     /// Element type the caller provides inputs in (f32 or u8); nil keeps the model's own.
     public var inputElementType: ElementType?
-    /// Shapes for inputs by name, fixing dynamic dimensions (`--shape name:1,3,224,224`).
+    /// Shapes for inputs by name, fixing dynamic dimensions (`--shape name:1,3,224,224`); -1 marks
+    /// a dimension left dynamic when `keepsDynamicDimensions` is set.
     public var shapes: [String: [Int]] = [:]
+    /// Compile dynamic dimensions as they are (each request then sets its input shapes) instead of
+    /// refusing them. When any dimension past the batch stays dynamic, the batch does too, so that
+    /// one compiled model serves every shape.
+    public var keepsDynamicDimensions = false
 
     public init() {}
 
-    /// Parses `name:1,3,224,224` (or `1,3,224,224` for a model with one input) into an entry of `shapes`.
-    public static func parseShape(_ text: String) throws(EngineError) -> (name: String?, dims: [Int]) {
+    /// Parses `name:1,3,224,224` (or `1,3,224,224` for a model with one input) into an entry of
+    /// `shapes`; with `dynamic`, -1 marks a dimension each request gives.
+    public static func parseShape(_ text: String, dynamic: Bool = false) throws(EngineError) -> (name: String?, dims: [Int]) {
         var name: String?
         var dimsText = Substring(text)
         if let colon = text.lastIndex(of: ":") {
@@ -47,8 +53,8 @@ public struct EngineSettings: Sendable, Codable, Equatable {
         let parts = dimsText.split(separator: ",", omittingEmptySubsequences: false)
         var dims: [Int] = []
         for part in parts {
-            guard let value = Int(part.trimmingCharacters(in: .whitespaces)), value > 0 else {
-                throw .badShape("'\(text)': dimensions must be positive integers separated by commas, e.g. input:1,3,224,224")
+            guard let value = Int(part.trimmingCharacters(in: .whitespaces)), value > 0 || (dynamic && value == -1) else {
+                throw .badShape("'\(text)': dimensions must be positive integers\(dynamic ? " or -1" : "") separated by commas, e.g. input:1,3,224,224")
             }
             dims.append(value)
         }

@@ -26,6 +26,9 @@ public protocol CompiledModel: AnyObject, Sendable {
 public protocol InferRequest: AnyObject, Sendable {
     /// The request's own input buffer: write input `index` here (no copy is made).
     func inputBuffer(_ index: Int) throws(EngineError) -> UnsafeMutableRawBufferPointer
+    /// Gives input `index` of a model compiled with dynamic dimensions this request's shape; its
+    /// buffer (from `inputBuffer`) then has that shape's size. An unchanged shape costs nothing.
+    func setInputShape(_ index: Int, _ shape: [Int]) throws(EngineError)
     /// The request's output `index` after a completed inference; valid until the next one starts.
     func output(_ index: Int) throws(EngineError) -> TensorView
     /// Runs one inference and returns when it is done.

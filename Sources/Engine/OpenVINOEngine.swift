@@ -193,10 +193,13 @@ final class OpenVINOCompiledModel: CompiledModel, @unchecked Sendable {
             } else if !shape.isEmpty {
                 shape[0] = settings.batch
             }
-            if shape.contains(where: { $0 < 0 }) {
+            if shape.contains(where: { $0 < 0 }) && !settings.keepsDynamicDimensions {
                 throw .dynamicShape(input: info.name, shape: info.shapeDescription)
             }
             targets.append(shape)
+        }
+        if settings.keepsDynamicDimensions, targets.contains(where: { $0.dropFirst().contains(-1) }) {
+            for i in targets.indices where declared[i].shape.first == -1 && settings.shapes[declared[i].name] == nil { targets[i][0] = -1 }
         }
         if let unknown = remaining.keys.sorted().first {
             let names = declared.map(\.name).joined(separator: ", ")
@@ -209,7 +212,7 @@ final class OpenVINOCompiledModel: CompiledModel, @unchecked Sendable {
         var partials = [ei_ov_partial_shape](repeating: ei_ov_partial_shape(), count: targets.count)
         defer { for i in partials.indices where partials[i].dims != nil { library.partialShapeFree(&partials[i]) } }
         for (i, target) in targets.enumerated() {
-            let dims = target.map { ei_ov_dimension(min: Int64($0), max: Int64($0)) }
+            let dims = target.map { $0 < 0 ? ei_ov_dimension(min: -1, max: -1) : ei_ov_dimension(min: Int64($0), max: Int64($0)) }
             let status = library.partialShapeCreate(Int64(dims.count), dims, &partials[i])
             guard status == 0 else { throw .badShape(library.errorMessage(status: status)) }
         }
@@ -299,7 +302,8 @@ final class OpenVINOInferRequest: InferRequest, @unchecked Sendable {
     private let pointer: UnsafeMutableRawPointer
     private let inputs: [TensorInfo]
     private let outputs: [TensorInfo]
-    private let inputBuffers: [UnsafeMutableRawBufferPointer]
+    private var inputBuffers: [UnsafeMutableRawBufferPointer]
+    private var inputShapes: [[Int]]
     private var handler: (@Sendable () -> Void)?
     /// OpenVINO keeps a pointer to the callback struct (not a copy), so it lives as long as the request.
     private let callback = UnsafeMutablePointer<ei_ov_callback>.allocate(capacity: 1)
@@ -313,7 +317,13 @@ final class OpenVINOInferRequest: InferRequest, @unchecked Sendable {
         self.outputs = outputs
         self.owner = owner
         var buffers: [UnsafeMutableRawBufferPointer] = []
+        inputShapes = inputs.map(\.shape)
         for index in inputs.indices {
+            // A dynamic input has no memory until a request gives it a shape.
+            if inputs[index].shape.contains(-1) {
+                buffers.append(UnsafeMutableRawBufferPointer(start: nil, count: 0))
+                continue
+            }
             var tensor: UnsafeMutableRawPointer?
             var status = library.requestInput(pointer, index, &tensor)
             guard status == 0, let tensor else {
@@ -343,6 +353,29 @@ final class OpenVINOInferRequest: InferRequest, @unchecked Sendable {
     func inputBuffer(_ index: Int) throws(EngineError) -> UnsafeMutableRawBufferPointer {
         guard inputBuffers.indices.contains(index) else { throw .inferenceFailed("no input #\(index); the model has \(inputs.count)") }
         return inputBuffers[index]
+    }
+
+    func setInputShape(_ index: Int, _ shape: [Int]) throws(EngineError) {
+        guard inputs.indices.contains(index) else { throw .inferenceFailed("no input #\(index); the model has \(inputs.count)") }
+        guard inputShapes[index] != shape else { return }
+        let declared = inputs[index].shape
+        guard shape.count == declared.count, zip(shape, declared).allSatisfy({ $0 > 0 && ($1 < 0 || $0 == $1) }) else {
+            throw .badShape("input '\(inputs[index].name)' takes \(TensorInfo.describe(declared)), not \(TensorInfo.describe(shape))")
+        }
+        var tensor: UnsafeMutableRawPointer?
+        var status = library.requestInput(pointer, index, &tensor)
+        guard status == 0, let tensor else { throw .inferenceFailed(library.errorMessage(status: status)) }
+        defer { library.tensorFree(tensor) }
+        var dims = shape.map { Int64($0) }
+        status = dims.withUnsafeMutableBufferPointer { library.tensorSetShape(tensor, ei_ov_shape(rank: Int64(shape.count), dims: $0.baseAddress)) }
+        guard status == 0 else { throw .badShape("input '\(inputs[index].name)' cannot take \(TensorInfo.describe(shape)): \(library.errorMessage(status: status))") }
+        var data: UnsafeMutableRawPointer?
+        var size = 0
+        status = library.tensorData(tensor, &data)
+        if status == 0 { status = library.tensorByteSize(tensor, &size) }
+        guard status == 0, let data else { throw .inferenceFailed(library.errorMessage(status: status)) }
+        inputBuffers[index] = UnsafeMutableRawBufferPointer(start: data, count: size)
+        inputShapes[index] = shape
     }
 
     func output(_ index: Int) throws(EngineError) -> TensorView {

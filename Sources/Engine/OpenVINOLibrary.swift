@@ -51,6 +51,7 @@ final class OpenVINOLibrary: @unchecked Sendable {
     let tensorData: ei_fn_tensor_data
     let tensorByteSize: ei_fn_tensor_byte_size
     let tensorShape: ei_fn_tensor_shape
+    let tensorSetShape: ei_fn_tensor_set_shape
     let shapeFree: ei_fn_shape_free
     let tensorFree: ei_fn_free
 
@@ -115,6 +116,7 @@ final class OpenVINOLibrary: @unchecked Sendable {
         tensorData = try symbol("ov_tensor_data")
         tensorByteSize = try symbol("ov_tensor_get_byte_size")
         tensorShape = try symbol("ov_tensor_get_shape")
+        tensorSetShape = try symbol("ov_tensor_set_shape")
         shapeFree = try symbol("ov_shape_free")
         tensorFree = try symbol("ov_tensor_free")
 

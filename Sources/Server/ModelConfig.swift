@@ -13,6 +13,8 @@ import Yams
 /// max_queue_delay: 2ms       # how long a batch may wait to fill
 /// max_queue: 64              # requests waiting; more get 503
 /// engine: {hint: latency, threads: 2, streams: 1, precision: f32}
+/// dims: {images: [3, -1, -1]}   # per input, without the batch dimension when batching (Triton's
+///                               # convention); -1: each request gives this dimension
 /// input_pipeline: "decode → resize 224 → normalize imagenet → nchw f32"   # for JPEG sent as BYTES
 /// sleep: 50ms                # the sleep micro-model's compute time
 /// ```
@@ -28,7 +30,7 @@ public struct ModelConfig: Sendable {
 
     public init() {}
 
-    static let keys: Set<String> = ["model", "instances", "max_batch_size", "max_queue_delay", "max_queue", "engine", "input_pipeline", "sleep"]
+    static let keys: Set<String> = ["model", "dims", "instances", "max_batch_size", "max_queue_delay", "max_queue", "engine", "input_pipeline", "sleep"]
     static let engineKeys: Set<String> = ["hint", "threads", "streams", "precision", "device"]
 
     /// Reads a config.yaml; every problem names the file and the key.
@@ -42,6 +44,7 @@ public struct ModelConfig: Sendable {
             throw .badConfig(path, "the top level must be a mapping of keys")
         }
         var config = ModelConfig()
+        var dims: [String: [Int]] = [:]
         for (key, value) in root {
             func int(_ minimum: Int) throws(ServerError) -> Int {
                 guard let v = value as? Int, v >= minimum else { throw .badConfig(path, "'\(key)' must be an integer ≥ \(minimum)") }
@@ -55,6 +58,14 @@ public struct ModelConfig: Sendable {
             case "model":
                 guard let name = value as? String else { throw .badConfig(path, "'model' must be a file name") }
                 config.file = name
+            case "dims":
+                guard let inputs = value as? [String: Any] else { throw .badConfig(path, "'dims' must map each input to its dimensions, e.g. {images: [3, -1, -1]}") }
+                for (input, list) in inputs {
+                    guard let values = list as? [Int], values.allSatisfy({ $0 > 0 || $0 == -1 }) else {
+                        throw .badConfig(path, "'dims.\(input)' must be a list of positive integers or -1, e.g. [3, -1, -1]")
+                    }
+                    dims[input] = values
+                }
             case "instances": config.instances = try int(1)
             case "max_batch_size": config.maxBatchSize = try int(0)
             case "max_queue": config.maxQueue = try int(1)
@@ -83,6 +94,7 @@ public struct ModelConfig: Sendable {
                 throw .badConfig(path, "unknown key '\(key)' (known: \(keys.sorted().joined(separator: ", ")))")
             }
         }
+        for (input, values) in dims { config.engine.shapes[input] = config.maxBatchSize > 0 ? [-1] + values : values }
         return config
     }
 }

@@ -30,6 +30,8 @@ final class Scheduler: Sendable {
     private struct Pending {
         var inputs: [WireTensor]
         var rows: Int
+        /// Batches join only requests whose inputs agree past the batch dimension.
+        var shapeKey: [[Int]]
         var enqueued: UInt64
         var continuation: CheckedContinuation<Completion, any Error>
     }
@@ -76,7 +78,7 @@ final class Scheduler: Sendable {
         }
         return try await withCheckedThrowingContinuation { continuation in
             let decision = state.withLock { state in
-                state.queue.append(Pending(inputs: inputs, rows: rows, enqueued: enqueued, continuation: continuation))
+                state.queue.append(Pending(inputs: inputs, rows: rows, shapeKey: inputs.map { Array($0.shape.dropFirst()) }, enqueued: enqueued, continuation: continuation))
                 return dispatch(&state)
             }
             carryOut(decision)
@@ -90,7 +92,8 @@ final class Scheduler: Sendable {
         while !state.freeInstances.isEmpty && state.head < state.queue.count {
             let limit = max(1, config.maxBatchSize)
             var end = state.head, rows = 0
-            while end < state.queue.count, config.maxBatchSize > 0 || end == state.head, rows + state.queue[end].rows <= limit {
+            let shape = state.queue[state.head].shapeKey
+            while end < state.queue.count, config.maxBatchSize > 0 || end == state.head, rows + state.queue[end].rows <= limit, state.queue[end].shapeKey == shape {
                 rows += state.queue[end].rows
                 end += 1
             }

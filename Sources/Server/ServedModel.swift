@@ -76,8 +76,9 @@ extension ServedModel {
     }
 }
 
-/// A model run by OpenVINO. Each instance has its own infer requests (one per batch size used,
-/// compiled on first need) and its own JPEG pre-processor.
+/// A model run by OpenVINO. Each instance has its own infer requests and its own JPEG
+/// pre-processor. A model of fixed shape is compiled once per batch size used (on first need); a
+/// model with dynamic dimensions is compiled once, and each batch sets its input shapes.
 final class EngineModel: ServedModel, @unchecked Sendable {
     let name: String
     let platform: String
@@ -87,6 +88,8 @@ final class EngineModel: ServedModel, @unchecked Sendable {
     private let path: String
     private let engine: OpenVINOEngine
     private let imagePipeline: Pipeline?
+    /// Compiled with dynamic dimensions: one compiled model and one request per instance.
+    private let dynamic: Bool
     /// Compiled models by batch size, and per-instance state; each instance is used by one batch at a time.
     private let compiled = Mutex<[Int: any CompiledModel]>([:])
     private let slots: [InstanceSlot]
@@ -109,9 +112,11 @@ final class EngineModel: ServedModel, @unchecked Sendable {
         platform = "openvino_" + ((path as NSString).pathExtension.isEmpty ? "model" : (path as NSString).pathExtension.lowercased())
         var settings = config.engine
         settings.batch = 1
+        settings.keepsDynamicDimensions = true
         let first: any CompiledModel
         do { first = try engine.compile(modelAt: path, settings: settings) } catch { throw .badModel("model '\(name)': \(error)") }
         compiled.withLock { $0[1] = first }
+        dynamic = first.inputs.contains { $0.shape.contains(-1) }
         let batched = config.maxBatchSize > 0
         func metadata(_ info: TensorInfo) -> TensorMetadata {
             var shape = info.shape
@@ -134,11 +139,14 @@ final class EngineModel: ServedModel, @unchecked Sendable {
 
     private func request(batch: Int, instance: Int) throws -> any InferRequest {
         let slot = slots[instance]
+        let batch = dynamic ? 1 : batch
         if let request = slot.requests[batch] { return request }
         let model: any CompiledModel = try compiled.withLock { models in
             if let model = models[batch] { return model }
             var settings = config.engine
             settings.batch = batch
+            settings.keepsDynamicDimensions = true
+            for (input, shape) in settings.shapes where !shape.isEmpty { settings.shapes[input]![0] = batch }
             let model = try engine.compile(modelAt: path, settings: settings)
             models[batch] = model
             return model
@@ -154,6 +162,7 @@ final class EngineModel: ServedModel, @unchecked Sendable {
         let request = try request(batch: config.maxBatchSize > 0 ? total : 1, instance: instance)
         // Gather every request's rows into the batch's input buffers.
         for (index, declared) in inputs.enumerated() {
+            if dynamic { try setShape(of: request, input: index, from: batch[0], rows: total, instance: instance) }
             let buffer = try request.inputBuffer(index)
             let rowBytes = buffer.count / max(1, config.maxBatchSize > 0 ? total : 1)
             var offset = 0
@@ -196,6 +205,26 @@ final class EngineModel: ServedModel, @unchecked Sendable {
             }
         }
         return BatchResult(outputs: results, inputNs: inputDone - started, inferNs: inferDone - inputDone)
+    }
+
+    /// Gives a dynamic input the shape of this batch: the first request's (the batcher only groups
+    /// requests of one shape) with its rows summed, or the pre-processed image's for JPEG input.
+    private func setShape(of request: any InferRequest, input index: Int, from first: [WireTensor], rows: Int, instance: Int) throws {
+        let declared = inputs[index]
+        guard let tensor = first.first(where: { $0.name == declared.name }) else { return }
+        var shape = tensor.shape
+        if tensor.datatype == .bytes && declared.datatype != .bytes {
+            guard let imagePipeline, let image = try tensor.byteElements().first else {
+                throw ProtocolError.badRequest("model '\(name)' has no image pipeline for BYTES input '\(tensor.name)'")
+            }
+            let slot = slots[instance]
+            if slot.preprocessor == nil { slot.preprocessor = try Preprocessor(pipeline: imagePipeline) }
+            shape = try image.withUnsafeBytes { try slot.preprocessor!.tensorShape(jpeg: $0) }
+        }
+        if config.maxBatchSize > 0, !shape.isEmpty { shape[0] = rows }
+        do throws(EngineError) { try request.setInputShape(index, shape) } catch {
+            throw ProtocolError.badRequest("model '\(name)' cannot take input '\(declared.name)' of shape \(TensorInfo.describe(shape)) (it takes \(TensorInfo.describe(declared.shape))): \(error)")
+        }
     }
 
     /// Decodes and pre-processes JPEG elements straight into the input buffer (the cloud-raw placement).

@@ -92,6 +92,89 @@ func writeFloats(_ values: [Float], to path: String) throws {
     }
 }
 
+@Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: Requirements.tritonClient, "needs Triton's Python client in .deps/python: run scripts/setup")) struct DynamicShapeServingTests {
+    /// An exporter-style model (Constant-node weights, opset 11, input [N,3,H,W]) served as it is:
+    /// two image sizes through tritonclient with binary data, each answer of the right shapes and
+    /// equal to the in-process engine compiled for that size; a batch joins only equal shapes.
+    @Test func servesTwoImageSizesFromOneCompiledModel() throws {
+        let folder = temporaryPath("dynamic")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let corpus = try python("import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+                                [repositoryRoot + "/Tests/Fixtures/onnx_corpus.py", folder])
+        try #require(corpus.status == 0, "\(corpus.stderr)")
+        let model = folder + "/exported_cnn.onnx"
+        let server = try ServerProcess(["--model", model, "--precision", "f32", "--max-batch", "4", "--max-queue-delay", "300ms"])
+        defer { server.stop() }
+
+        let script = #"""
+        import sys, json, numpy as np, threading
+        import tritonclient.http as httpclient
+        url = sys.argv[1]
+        client = httpclient.InferenceServerClient(url=url, concurrency=4)
+        def image(h, w):
+            return np.sin(np.arange(3 * h * w, dtype=np.float64) * 0.001).astype(np.float32).reshape(1, 3, h, w)
+        def infer(x):
+            i = httpclient.InferInput("images", list(x.shape), "FP32")
+            i.set_data_from_numpy(x, binary_data=True)
+            return client.infer("exported_cnn", [i])
+        out = {"metadata": client.get_model_metadata("exported_cnn")}
+        for h, w in [(96, 128), (64, 80)]:
+            r = infer(image(h, w))
+            out[f"{h}x{w}"] = {o["name"]: {"shape": o["shape"], "values": r.as_numpy(o["name"]).ravel().tolist()} for o in r.get_response()["outputs"]}
+        # Two sizes at once, twice each: the batcher may join equal shapes only.
+        def send(h, w):
+            i = httpclient.InferInput("images", [1, 3, h, w], "FP32")
+            i.set_data_from_numpy(image(h, w), binary_data=True)
+            return client.async_infer("exported_cnn", [i])
+        pending = [send(h, w) for h, w in [(96, 128), (64, 80), (96, 128), (64, 80)]]
+        out["mixed"] = [[int(r.get_response()["parameters"]["batch_size"]), r.get_response()["outputs"][1]["shape"]] for r in (p.get_result() for p in pending)]
+        try:
+            infer(np.zeros((1, 4, 32, 32), np.float32)); out["wrong"] = "accepted"
+        except Exception as e:
+            out["wrong"] = str(e)
+        print(json.dumps(out))
+        """#
+        let result = try python(script, ["127.0.0.1:\(server.port)"])
+        try #require(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+        let metadata = try #require(report["metadata"] as? [String: Any])
+        let input = try #require((metadata["inputs"] as? [[String: Any]])?.first)
+        #expect(input["shape"] as? [Int] == [-1, 3, -1, -1])
+
+        for (h, w) in [(96, 128), (64, 80)] {
+            let answer = try #require(report["\(h)x\(w)"] as? [String: [String: Any]])
+            var settings = EngineSettings()
+            settings.precision = .f32
+            settings.shapes = ["images": [1, 3, h, w]]
+            let compiled = try OpenVINOEngine().compile(modelAt: model, settings: settings)
+            let request = try compiled.makeRequest()
+            let pixels = (0..<(3 * h * w)).map { Float(sin(Double($0) * 0.001)) }
+            pixels.withUnsafeBytes { try! request.inputBuffer(0).copyMemory(from: $0) }
+            try request.infer()
+            // The head's mask is twice the pooled size: ceil-mode pooling then a 2× resize.
+            let expectedShapes = [[1, 10], [1, 1, 2 * ((h / 2 + 1) / 2 + 1), 2 * ((w / 2 + 1) / 2 + 1)]]
+            for (index, info) in compiled.outputs.enumerated() {
+                let served = try #require(answer[info.name])
+                let view = try request.output(index)
+                #expect(served["shape"] as? [Int] == view.shape)
+                #expect(view.shape == expectedShapes[index], "\(info.name) at \(h)×\(w)")
+                let values = try #require(served["values"] as? [Double])
+                let reference = view.floats()
+                #expect(values.count == reference.count)
+                let worst = zip(values, reference).map { abs($0 - Double($1)) }.max() ?? 1
+                #expect(worst < 1e-4, "\(info.name) at \(h)×\(w): max difference \(worst)")
+            }
+        }
+        let mixed = try #require(report["mixed"] as? [[Any]])
+        for entry in mixed {
+            let batch = try #require(entry[0] as? Int), shape = try #require(entry[1] as? [Int])
+            #expect(batch <= 2 && shape[0] == 1, "a batch mixed shapes: \(mixed)")
+        }
+        #expect((report["wrong"] as? String)?.contains("input 'images' has shape [?,3,?,?]") == true, "\(report["wrong"] ?? "")")
+    }
+}
+
 @Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: Requirements.tritonClient, "needs Python with Triton's client in .deps/python: run scripts/setup")) struct ServerRobustnessTests {
     /// ≥ 10,000 malformed or random requests: every answer is a 4xx with a JSON error body, the
     /// server stays up, and a good request still works afterwards.

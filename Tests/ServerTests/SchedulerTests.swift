@@ -16,9 +16,30 @@ import Testing
         return Scheduler(model: SleepModel(name: "sleep", config: config), statistics: ModelStatistics())
     }
 
-    func request(_ value: Float, rows: Int = 1) -> [WireTensor] {
-        let data = (0..<(rows * 16)).flatMap { _ in withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init) }
-        return [WireTensor(name: "input", datatype: .fp32, shape: [rows, 16], data: TensorBytes(data))]
+    func request(_ value: Float, rows: Int = 1, width: Int = 16) -> [WireTensor] {
+        let data = (0..<(rows * width)).flatMap { _ in withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init) }
+        return [WireTensor(name: "input", datatype: .fp32, shape: [rows, width], data: TensorBytes(data))]
+    }
+
+    /// A model with dynamic dimensions gets requests of several shapes; a batch joins one shape only.
+    /// Two of width 16 wait for company; a width-8 one arrives and cannot join, so the pair leaves at
+    /// once; the next width-8 one joins the third and they leave together after the delay.
+    @Test func aBatchJoinsRequestsOfOneShapeOnly() async throws {
+        let scheduler = sleepModel(maxBatch: 4, queueDelay: .seconds(3), sleep: .milliseconds(20))
+        func submit(_ width: Int) -> Task<Completion, any Error> {
+            Task { try await scheduler.submit(self.request(Float(width), width: width), rows: 1) }
+        }
+        let wide = submit(16)
+        while scheduler.waiting < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        let wide2 = submit(16)
+        while scheduler.waiting < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        let narrow = submit(8)
+        while scheduler.waiting != 1 { try await Task.sleep(for: .milliseconds(10)) }
+        let narrow2 = submit(8)
+        let pair = [try await wide.value, try await wide2.value], other = [try await narrow.value, try await narrow2.value]
+        #expect(pair.map(\.batchRows) == [2, 2] && other.map(\.batchRows) == [2, 2])
+        #expect(pair.allSatisfy { $0.outputs[0].shape == [1, 16] } && other.allSatisfy { $0.outputs[0].shape == [1, 8] })
+        #expect(pair.allSatisfy { $0.queueNs < 3_000_000_000 }, "the pair left when the narrow request arrived")
     }
 
     /// Six requests at once, batches of up to four, a 5 s queue delay: four leave together as soon

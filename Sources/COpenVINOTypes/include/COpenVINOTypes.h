@@ -86,5 +86,7 @@ typedef int32_t (*ei_fn_tensor_data)(const void *tensor, void **data);
 typedef int32_t (*ei_fn_tensor_byte_size)(const void *tensor, size_t *bytes);
 typedef int32_t (*ei_fn_tensor_shape)(const void *tensor, ei_ov_shape *shape);
 typedef int32_t (*ei_fn_shape_free)(ei_ov_shape *shape);
+// Gives a tensor a new static shape (reallocating its memory); the shape is read, not kept.
+typedef int32_t (*ei_fn_tensor_set_shape)(void *tensor, ei_ov_shape shape);
 
 #endif
