@@ -69,6 +69,9 @@ struct PipelineRun: ParsableCommand {
     @Option(help: "Inference precision: f32, bf16 or f16.")
     var precision: InferencePrecision?
 
+    @Option(help: "The input shape of a model with dynamic dimensions, e.g. 1,3,320,320 (default: the camera's resolution).")
+    var shape: String?
+
     @Option(help: "Write a Chrome trace-event file (open in Perfetto).")
     var trace: String?
 
@@ -86,7 +89,15 @@ struct PipelineRun: ParsableCommand {
         settings.hint = .latency
         let (path, label) = try ModelZoo.resolve(model)
         let engine = try OpenVINOEngine()
-        let compiled = try engine.compile(modelAt: path, settings: settings)
+        if let shape { settings.shapes[""] = try EngineSettings.parseShape(shape).dims }
+        settings.keepsDynamicDimensions = true
+        var compiled = try engine.compile(modelAt: path, settings: settings)
+        if let input = compiled.inputs.first, input.shape.contains(-1) {
+            var trial = TrialConfig()
+            trial.workload.resolution = try parseSize(resolution)
+            settings.shapes[""] = trial.inputShape(declared: input.shape)
+            compiled = try engine.compile(modelAt: path, settings: settings)
+        }
         let writer = trace == nil && traceJsonl == nil ? nil : try TraceWriter(jsonLinesPath: traceJsonl, chromePath: trace, origin: MonotonicClock.now())
         let report = try EdgePipeline.run(config, model: compiled, trace: writer) { p in
             guard !json else { return }
@@ -143,6 +154,12 @@ enum PipelineReportText {
                    r.offered, r.offeredRate, r.processed, r.throughput, r.dropped, r.failed, r.queueCapacity),
         ]
         if r.meanFrameBytes > 0 { lines.append("frame size   \(Bytes(Int(r.meanFrameBytes))) mean JPEG") }
+        if let last = r.lastResult {
+            if let top = last.topClass { lines.append("last frame   top class \(top)") }
+            if let elements = last.outputElements, let checksum = last.checksum {
+                lines.append("last frame   \(elements) output elements, checksum \(String(checksum, radix: 16)) (not a classifier: outputs digested)")
+            }
+        }
         let e = r.endToEnd
         lines.append("end to end   p50 \(t(e.p50Ns))  p90 \(t(e.p90Ns))  p99 \(t(e.p99Ns))  max \(t(e.maxNs))  mean \(t(e.meanNs))  (from intended capture)")
         lines.append("")

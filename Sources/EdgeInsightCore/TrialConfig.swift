@@ -37,6 +37,9 @@ public struct TrialConfigError: Error, CustomStringConvertible, Equatable {
 /// `init(parameters:)` convert, and the Codable form is the same flat map of keys to text.
 public struct TrialConfig: Sendable, Equatable, Codable {
     public var model = "mobilenet_v2"
+    /// The model input's shape, for a model whose dimensions are dynamic (`1,3,320,320`); nil runs
+    /// such a model at the camera's resolution.
+    public var modelShape: [Int]?
     public var placement = Placement.edge
     public var workload = Workload()
     public var device = Device()
@@ -170,6 +173,10 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         let durationText = DurationText.exact
         return [
             setting("model", \.model, { $0 }, text, "must not be empty"),
+            optional("model.shape", \.modelShape, { $0.map(String.init).joined(separator: ",") },
+                     { text in let dims = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                         return dims.count == text.split(separator: ",").count && !dims.isEmpty && dims.allSatisfy { $0 > 0 } ? dims : nil },
+                     "must be positive dimensions separated by commas, such as 1,3,320,320"),
             setting("placement", \.placement, \.rawValue, Placement.init(rawValue:), choice(Placement.self)),
             setting("workload.fps", \.workload.fps, number, positive, positiveNumber),
             setting("workload.arrivals", \.workload.arrivals, \.rawValue, { ArrivalProcess.Kind.parse($0)?.kind }, choice(ArrivalProcess.Kind.self)),

@@ -41,13 +41,19 @@ public enum Agent {
             var settings = EngineSettings()
             settings.threads = config.device.threads
             settings.hint = .latency
-            let compiled = try engine.compile(modelAt: file.path, settings: settings)
+            settings.keepsDynamicDimensions = true
+            var compiled = try engine.compile(modelAt: file.path, settings: settings)
+            if let input = compiled.inputs.first, input.shape.contains(-1) {
+                settings.shapes[""] = config.inputShape(declared: input.shape)
+                compiled = try engine.compile(modelAt: file.path, settings: settings)
+            }
             processors = [try LocalInference(model: compiled, pipeline: nil, source: source)]
         } else {
             guard let server else { throw EdgeNodeError.badConfig("placement \(config.placement.rawValue) needs a cloud node to send to") }
             let client = try OIPClient(base: server, connections: workload.inflight)
             do {
-                let input = try RemoteInference.imageInput(of: config.model, on: server, client: client)
+                var input = try RemoteInference.imageInput(of: config.model, on: server, client: client)
+                input.shape = config.inputShape(declared: input.shape)
                 remotes = try (0..<workload.inflight).map { _ in
                     try RemoteInference(placement: config.placement, client: client, server: server, model: config.model, input: input,
                                         splitQuality: config.split.jpegQuality)
@@ -98,5 +104,16 @@ public enum EdgeNodeError: Error, CustomStringConvertible, Equatable {
         case .badConfig(let message): message
         case .cloud(let message): message
         }
+    }
+}
+
+extension TrialConfig {
+    /// The shape an image model's input runs at in this trial: its declared one where fixed, else
+    /// `model.shape`, else one camera frame at its own resolution (batch 1).
+    public func inputShape(declared: [Int]) -> [Int] {
+        guard declared.dropFirst().contains(-1) else { return declared.first == -1 ? [1] + declared.dropFirst() : declared }
+        if let modelShape { return modelShape }
+        let (h, w) = (workload.resolution.height, workload.resolution.width)
+        return declared.count == 4 && declared[3] == 3 ? [1, h, w, 3] : [1, declared.count > 1 && declared[1] > 0 ? declared[1] : 3, h, w]
     }
 }

@@ -69,9 +69,9 @@ public struct EdgePipelineReport: Sendable, Codable {
     public var timeline: [TimelinePoint]
     /// Engine settings, when the inference ran on this device.
     public var applied: AppliedSettings?
-    /// Index of the most likely class of the last frame, a sign the outputs are real; nil when the
-    /// device does not classify (a cloud node answered).
-    public var lastTopClass: Int?
+    /// What post-processing made of the last frame (its top class, or its outputs' size and
+    /// checksum), a sign the outputs are real.
+    public var lastResult: FrameResult?
 }
 
 /// Progress of a running edge pipeline.
@@ -152,8 +152,8 @@ public enum EdgePipeline {
             }
         }
         helpers.wait()
-        let (statistics, errors, finished, processed, failed, topClass, bytes) = tally.state.withLock {
-            ($0.statistics, $0.errors, $0.finished, $0.processed, $0.failed, $0.topClass, $0.bytes)
+        let (statistics, errors, finished, processed, failed, lastResult, bytes) = tally.state.withLock {
+            ($0.statistics, $0.errors, $0.finished, $0.processed, $0.failed, $0.lastResult, $0.bytes)
         }
         let end = MonotonicClock.now()
         while !source.isFinished { usleep(1000) }
@@ -169,7 +169,7 @@ public enum EdgePipeline {
             throughput: Double(processed) / seconds,
             meanFrameBytes: processed + failed > 0 ? bytes / Double(processed + failed) : 0,
             endToEnd: statistics.endToEnd.summary, stages: statistics.stages,
-            timeline: timeline(finished, drops: counters.dropTimes(), start: start, width: config.timelineSlice), applied: first.applied, lastTopClass: topClass)
+            timeline: timeline(finished, drops: counters.dropTimes(), start: start, width: config.timelineSlice), applied: first.applied, lastResult: lastResult)
     }
 
     /// Moves the source's stop on by a slice when the end is half a slice away and the last
@@ -194,7 +194,7 @@ public enum EdgePipeline {
         var errors: [String: Int] = [:]
         var finished: [(captureNs: UInt64, e2eNs: UInt64, queueNs: UInt64)] = []
         var processed = 0, failed = 0
-        var topClass: Int?
+        var lastResult: FrameResult?
         var bytes = 0.0
     }
 
@@ -230,7 +230,7 @@ public enum EdgePipeline {
                     let queued = trace.spans.first { $0.stage == .queue }?.durationNs ?? 0
                     counts.finished.append((trace.spans[0].startNs, trace.endToEndNs, queued))
                     counts.processed += 1
-                    counts.topClass = result.topClass
+                    counts.lastResult = result
                 } else {
                     counts.errors[trace.error ?? "unknown error", default: 0] += 1
                     counts.failed += 1

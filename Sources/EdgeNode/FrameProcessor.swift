@@ -15,13 +15,21 @@ public protocol FrameProcessor: AnyObject {
     func process(jpeg: UnsafeRawBufferPointer?, measured: Bool, trace: inout ItemTrace) throws -> FrameResult
 }
 
-/// What became of a processed frame, as far as this device knows.
-public struct FrameResult: Sendable, Equatable {
-    /// The index of the most likely class, when the device classified the frame itself; nil when
-    /// it cannot know (a cloud node's answer is not decoded).
+/// What became of a processed frame, as far as this device knows: a sign the outputs are real.
+public struct FrameResult: Sendable, Equatable, Codable {
+    /// The index of the most likely class, when the device ran a classifier itself; nil for other
+    /// models and when it cannot know (a cloud node's answer is not decoded).
     public var topClass: Int?
+    /// For models that are not classifiers (detection maps, OCR sequences, embeddings): the elements
+    /// of every output and an FNV-1a checksum of their bytes.
+    public var outputElements: Int?
+    public var checksum: UInt64?
 
-    public init(topClass: Int?) { self.topClass = topClass }
+    public init(topClass: Int?, outputElements: Int? = nil, checksum: UInt64? = nil) {
+        self.topClass = topClass
+        self.outputElements = outputElements
+        self.checksum = checksum
+    }
 }
 
 /// The edge placement's device work: pre-process, infer and post-process on this machine.
@@ -31,6 +39,9 @@ public final class LocalInference: FrameProcessor {
     let input: UnsafeMutableRawBufferPointer
     public let applied: AppliedSettings?
     public let pipelineDescription: String
+    /// One output [batch, classes]: post-processing picks the top class; otherwise it digests the outputs.
+    let isClassifier: Bool
+    let outputCount: Int
 
     /// Checks that `pipeline` (or the model's standard one) feeds the model's single input, then
     /// warms the model up: a compiled model's first inference is slower and would skew the first frame.
@@ -58,6 +69,8 @@ public final class LocalInference: FrameProcessor {
         precondition(self.input.count == inputBytes)
         applied = model.applied
         pipelineDescription = pipeline.description
+        outputCount = model.outputs.count
+        isClassifier = model.outputs.count == 1 && model.outputs[0].shape.count == 2 && model.outputs[0].elementType == .f32
     }
 
     public func process(jpeg: UnsafeRawBufferPointer?, measured: Bool, trace: inout ItemTrace) throws -> FrameResult {
@@ -65,9 +78,22 @@ public final class LocalInference: FrameProcessor {
         trace.mark(.preprocess, until: MonotonicClock.now())
         try request.infer()
         trace.mark(.infer, until: MonotonicClock.now())
-        let top = Self.argmax(try request.output(0))
+        let result = isClassifier ? FrameResult(topClass: Self.argmax(try request.output(0))) : try Self.digest(request, outputs: outputCount)
         trace.mark(.postprocess, until: MonotonicClock.now())
-        return FrameResult(topClass: top)
+        return result
+    }
+
+    /// Every output's element count and an FNV-1a hash of its bytes, for models whose outputs the
+    /// device has no specific post-processing for.
+    static func digest(_ request: any InferRequest, outputs: Int) throws -> FrameResult {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var elements = 0
+        for index in 0..<outputs {
+            let view = try request.output(index)
+            elements += view.shape.reduce(1, *)
+            for byte in view.bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        }
+        return FrameResult(topClass: nil, outputElements: elements, checksum: hash)
     }
 
     static func argmax(_ output: TensorView) -> Int {

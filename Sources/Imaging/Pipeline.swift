@@ -55,7 +55,8 @@ public struct Pipeline: Sendable, Equatable, CustomStringConvertible {
         try self.init(steps: steps)
     }
 
-    /// The standard pipeline feeding a model input of shape [N,3,H,W] (or [N,H,W,3]) from JPEG.
+    /// The standard pipeline feeding a model input of shape [N,3,H,W] (or [N,H,W,3]) from JPEG. An
+    /// input whose height and width are dynamic takes each image at its own size (no resize).
     public static func standard(for input: TensorInfo) throws(ImagingError) -> Pipeline {
         let shape = input.shape
         guard shape.count == 4 else { throw .badPipeline("input '\(input.name)' has shape \(input.shapeDescription); an image input is [N,3,H,W] or [N,H,W,3]") }
@@ -63,7 +64,8 @@ public struct Pipeline: Sendable, Equatable, CustomStringConvertible {
         guard nchw || shape[3] == 3 else { throw .badPipeline("input '\(input.name)' has shape \(input.shapeDescription) with no 3-channel axis") }
         let (h, w) = nchw ? (shape[2], shape[3]) : (shape[1], shape[2])
         let type: ElementType = input.elementType == .u8 ? .u8 : .f32
-        var steps: [PipelineStep] = [.decode, .resize(width: w, height: h, method: .bilinear)]
+        var steps: [PipelineStep] = [.decode]
+        if h > 0 && w > 0 { steps.append(.resize(width: w, height: h, method: .bilinear)) }
         if type == .f32 { steps.append(.normalize(mean: normalizations["imagenet"]!.mean, std: normalizations["imagenet"]!.std, name: "imagenet")) }
         steps.append(.tensor(layout: nchw ? .nchw : .nhwc, type: type))
         return try Pipeline(steps: steps)

@@ -28,7 +28,7 @@ func compiledZooModel(_ name: String, _ configure: (inout EngineSettings) -> Voi
         #expect(abs(sum - report.endToEnd.meanNs) / report.endToEnd.meanNs < 0.05, "stage sum \(sum) vs end-to-end \(report.endToEnd.meanNs)")
         #expect(report.meanFrameBytes > 10_000)
         #expect(abs(report.offeredRate - 10) < 0.5)
-        #expect((0..<1000).contains(try #require(report.lastTopClass)))
+        #expect((0..<1000).contains(try #require(report.lastResult?.topClass)))
     }
 
     /// One inference thread running ResNet-50 in f32 manages ~15–30 frames/s here; offering 120
