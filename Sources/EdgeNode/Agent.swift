@@ -52,10 +52,11 @@ public enum Agent {
             guard let server else { throw EdgeNodeError.badConfig("placement \(config.placement.rawValue) needs a cloud node to send to") }
             let client = try OIPClient(base: server, connections: workload.inflight)
             do {
-                var input = try RemoteInference.imageInput(of: config.model, on: server, client: client)
+                let served = ModelZoo.servedName(config.model)
+                var input = try RemoteInference.imageInput(of: served, on: server, client: client)
                 input.shape = config.inputShape(declared: input.shape)
                 remotes = try (0..<workload.inflight).map { _ in
-                    try RemoteInference(placement: config.placement, client: client, server: server, model: config.model, input: input,
+                    try RemoteInference(placement: config.placement, client: client, server: server, model: served, input: input,
                                         splitQuality: config.split.jpegQuality)
                 }
             } catch {

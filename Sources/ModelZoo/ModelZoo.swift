@@ -136,6 +136,13 @@ public enum ModelZoo {
         return model
     }
 
+    /// The name a server gives a model as the user named it: the zoo's own name, or a file's name
+    /// without folder and extension (`models/detector.onnx` → `detector`).
+    public static func servedName(_ nameOrPath: String) -> String {
+        if let model = try? model(named: nameOrPath), !FileManager.default.fileExists(atPath: nameOrPath) { return model.name }
+        return ((nameOrPath as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
+
     /// Whether `name` is a zoo model's name (rather than a file).
     public static func isZooModel(_ name: String) -> Bool { (try? model(named: name)) != nil }
 

@@ -64,7 +64,7 @@ public struct ModelRepository: Sendable {
             }
             let resolved: (path: String, label: String)
             do { resolved = try ModelZoo.resolve(spec) } catch { throw .badModel("\(error)") }
-            let name = ModelZoo.isZooModel(spec) ? (try? ModelZoo.model(named: spec).name) ?? spec : ((spec as NSString).lastPathComponent as NSString).deletingPathExtension
+            let name = ModelZoo.servedName(spec)
             guard FileManager.default.fileExists(atPath: resolved.path) else { throw .badModel("model file not found: \(spec)") }
             try add(EngineModel(name: name, path: resolved.path, config: defaults, engine: try openEngine()))
         }

@@ -212,6 +212,36 @@ import TestSupport
     }
 
     /// Kernel tbf and the proxy's token bucket limit a cloud-tensor stream (602 kB per frame) alike.
+    /// A user's exported model with dynamic H×W (not a classifier: logits and a mask) runs in every
+    /// placement; at the camera's resolution unless `model.shape` states one, which is stored.
+    @Test func anExportedDynamicModelRunsInEveryPlacement() throws {
+        let folder = temporaryPath("exported")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let corpus = try python("import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
+                                [repositoryRoot + "/Tests/Fixtures/onnx_corpus.py", folder])
+        try #require(corpus.status == 0, "\(corpus.stderr)")
+        let (file, out) = try writeExperiment("""
+            name: exported
+            model: \(folder)/exported_cnn.onnx
+            workload: {fps: 5, warmup: 0.2s, duration: 0.6s, window: 0.2s, resolution: 160x120}
+            link: {profile: ethernet, shaping: proxy}
+            sweep:
+              placement: [edge, cloud-raw, cloud-tensor, split]
+              model.shape: ["1,3,96,128"]
+            """)
+        let result = try edgeinsight(["run", file, "--out", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try trials(out, run: "exported")
+        #expect(records.count == 4)
+        for record in records {
+            #expect(record.ok, "\(record.parameters["placement"] ?? ""): \(record.reason ?? "")")
+            #expect(record.config?.modelShape == [1, 3, 96, 128])
+            #expect((record.metric("throughput_fps") ?? 0) > 4)
+        }
+        let edge = try String(contentsOfFile: out + "/logs/trial-1-agent.json", encoding: .utf8)
+        #expect(edge.contains("resize 128x96") && edge.contains("checksum"), "\(edge.prefix(400))")
+    }
+
     /// Over a 300 ms round trip a device that waits for each answer sends at most 3.3 frames a second;
     /// four requests in flight keep up with a 10 fps camera.
     @Test func requestsInFlightOverlapTheRoundTrip() throws {
