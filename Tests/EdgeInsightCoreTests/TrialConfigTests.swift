@@ -15,7 +15,7 @@ import Testing
     /// Every setting set to a value other than its default survives JSON both ways, exactly.
     @Test func everySettingRoundTripsThroughJSON() throws {
         let values: [String: String] = [
-            "model": "resnet50", "placement": "split", "workload.fps": "7.5", "workload.arrivals": "poisson", "workload.resolution": "320x240",
+            "model": "resnet50", "model.shape": "1,3,320,320", "placement": "split", "workload.fps": "7.5", "workload.arrivals": "poisson", "workload.resolution": "320x240",
             "workload.jpeg_quality": "61", "workload.duration": "1500ms", "workload.max_duration": "6s", "workload.warmup": "250ms", "workload.window": "200ms",
             "workload.queue": "9", "workload.inflight": "3", "device.profile": "rpi4", "device.cpu": "0.35", "device.cpuset": "0",
             "device.memory": "1500MB", "device.threads": "2", "cloud.cpu": "1.5", "cloud.cpuset": "1", "cloud.memory": "2GB",
