@@ -67,28 +67,25 @@ enum ShapeInference {
             ([KnownTensor(shape, type ?? x.type, values: values)] + Array(repeating: KnownTensor(shape, .i64), count: outputCount - 1), 0)
         }
         let rank = x.shape.count
+        /// A convolution's weight and window: kernel, strides and dilations per spatial axis, groups.
+        func convolution() throws(InferenceFailure) -> (KnownTensor, Int, [Int], [Int], [Int], Int) {
+            guard let w = input(1), w.shape.count == rank, rank >= 3 else { throw InferenceFailure("its weight is not of the input's rank") }
+            let spatial = rank - 2
+            return (w, spatial, a.ints("kernel_shape") ?? Array(w.shape[2...]), a.ints("strides") ?? Array(repeating: 1, count: spatial),
+                    a.ints("dilations") ?? Array(repeating: 1, count: spatial), a.int("group") ?? 1)
+        }
 
         switch op {
         case "Conv":
-            guard let w = input(1), w.shape.count == rank, rank >= 3 else { throw InferenceFailure("its weight is not of the input's rank") }
-            let spatial = rank - 2
-            let kernel = a.ints("kernel_shape") ?? Array(w.shape[2...])
-            let strides = a.ints("strides") ?? Array(repeating: 1, count: spatial)
-            let dilations = a.ints("dilations") ?? Array(repeating: 1, count: spatial)
-            let group = a.int("group") ?? 1
+            let (w, spatial, kernel, strides, dilations, group) = try convolution()
             var out = [x.shape[0], w.shape[0]]
             for i in 0..<spatial {
                 out.append(windowOutput(a, x.shape[i + 2], kernel: (kernel[i] - 1) * dilations[i] + 1, stride: strides[i], axis: i, spatial: spatial, ceil: false))
             }
             return ([KnownTensor(out, x.type)], out.reduce(1, *) * (x.shape[1] / max(1, group)) * kernel.reduce(1, *))
         case "ConvTranspose":
-            guard let w = input(1), w.shape.count == rank, rank >= 3 else { throw InferenceFailure("its weight is not of the input's rank") }
-            let spatial = rank - 2
-            let kernel = a.ints("kernel_shape") ?? Array(w.shape[2...])
-            let strides = a.ints("strides") ?? Array(repeating: 1, count: spatial)
-            let dilations = a.ints("dilations") ?? Array(repeating: 1, count: spatial)
+            let (w, spatial, kernel, strides, dilations, group) = try convolution()
             let outputPadding = a.ints("output_padding") ?? Array(repeating: 0, count: spatial)
-            let group = a.int("group") ?? 1
             var out = [x.shape[0], w.shape[1] * group]
             if let explicit = a.ints("output_shape") {
                 out += explicit.suffix(spatial)
