@@ -97,10 +97,11 @@ let package = Package(
             name: "Planner",
             dependencies: ["EdgeInsightCore", "ModelZoo", "Link", "Results", "Testbed", "Modeling", .product(name: "Yams", package: "Yams")]
         ),
+        .target(name: "Report", dependencies: ["EdgeInsightCore", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner"]),
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -117,7 +118,8 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["EdgeInsightCore", "Results", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TestbedTests", dependencies: ["EdgeInsightCore", "Results", "Testbed", "TestSupport"]),
         .testTarget(name: "ModelingTests", dependencies: ["EdgeInsightCore", "Modeling", "Results"]),
-        .testTarget(name: "PlannerTests", dependencies: ["EdgeInsightCore", "Modeling", "Planner"]),
+        .testTarget(name: "PlannerTests", dependencies: ["EdgeInsightCore", "Modeling", "Planner", "Report"]),
+        .testTarget(name: "ReportTests", dependencies: ["EdgeInsightCore", "LoadGen", "Results", "Modeling", "Report", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EdgeInsightCore", "Engine", "Imaging", "ModelZoo", "LoadGen", "Results", "Testbed", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

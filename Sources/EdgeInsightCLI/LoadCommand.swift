@@ -3,6 +3,7 @@ import EdgeInsightCore
 import Engine
 import Foundation
 import LoadGen
+import Report
 
 /// `edgeinsight load`: offer load to any Open Inference Protocol server and measure it.
 struct Load: AsyncParsableCommand {

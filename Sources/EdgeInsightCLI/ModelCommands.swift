@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeInsightCore
 import Foundation
 import Modeling
+import Report
 import Results
 import Testbed
 

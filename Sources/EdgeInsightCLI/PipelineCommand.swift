@@ -5,6 +5,7 @@ import Engine
 import Foundation
 import Imaging
 import ModelZoo
+import Report
 
 
 /// `edgeinsight pipeline`: the edge placement, measured stage by stage.
@@ -184,12 +185,8 @@ enum PipelineReportText {
             }
             lines.append(timeline.rendered)
         }
-        let keepsUp = r.dropped == 0 && (r.timeline.last?.meanQueueMs ?? 0) < 2 * max(0.001, (r.timeline.first?.meanQueueMs ?? 0)) + 5
         lines.append("")
-        lines.append(keepsUp
-            ? "verdict      the device keeps up with \(String(format: "%.1f", r.offeredRate)) fps"
-            : String(format: "verdict      the device cannot keep up: %.1f fps offered, %.1f fps processed; %d frames dropped, queue wait reached %@",
-                     r.offeredRate, r.throughput, r.dropped, t((r.timeline.map(\.meanQueueMs).max() ?? 0) * 1e6)))
+        lines.append("verdict      " + Verdicts.device(r))
         return lines.joined(separator: "\n")
     }
 }

@@ -3,6 +3,7 @@ import EdgeInsightCore
 import Foundation
 import Modeling
 import Planner
+import Report
 import Results
 import Testbed
 

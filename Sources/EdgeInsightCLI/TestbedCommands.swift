@@ -4,6 +4,7 @@ import EdgeNode
 import Foundation
 import Modeling
 import Planner
+import Report
 import Results
 import Testbed
 
@@ -127,7 +128,7 @@ func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async thr
     let database = try ResultsDatabase(path: outcome.database)
     let all = try database.trials(run: try database.run(outcome.runName).id)
     print(RunSummaryTable.byPlacementAndLink(all))
-    RunSummaryTable.verdicts(all).forEach { print($0) }
+    Verdicts.placements(all).forEach { print($0.sentence) }
     for model in ["resnet50", "mobilenet_v2"] {
         if let check = RunSummaryTable.confinementCheck(all, model: model) {
             print("\(model): inference on the edge node \(UnitFormat.significant(check.edgeMs)) ms vs \(UnitFormat.significant(check.cloudMs)) ms on the cloud node (\(UnitFormat.significant(check.edgeMs / check.cloudMs))×)")
@@ -286,7 +287,7 @@ struct ResultsCommand: ParsableCommand {
             print(trialTable(trials).rendered)
             for trial in trials where !trial.ok { print("failed: \(trial.key): \(trial.reason ?? "")") }
             print(RunSummaryTable.byPlacementAndLink(trials))
-            RunSummaryTable.verdicts(trials).forEach { print($0) }
+            Verdicts.placements(trials).forEach { print($0.sentence) }
         }
     }
 

@@ -4,6 +4,7 @@ import Foundation
 import FoundationXML
 #endif
 @testable import Planner
+import Report
 import Testing
 
 @Suite struct PlannerTests {

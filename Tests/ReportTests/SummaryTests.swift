@@ -1,5 +1,5 @@
 import Results
-import Testbed
+import Report
 import Testing
 
 @Suite struct SummaryTests {
@@ -16,11 +16,23 @@ import Testing
             trial("cloud-raw", link: "lte", p99: 500, met: 0), trial("cloud-raw", link: "ethernet", p99: 20, met: 1),
             trial("cloud-tensor", link: "ethernet", p99: 30, met: 1),
         ]
-        let lines = RunSummaryTable.verdicts(trials)
+        let lines = Verdicts.placements(trials).map(\.sentence)
         #expect(lines == [
             "resnet50 over ethernet: cloud-raw is fastest, p99 20 ms (meets the p99 SLO in 1/1 trials); then cloud-tensor 30 ms, edge 45 ms",
             "resnet50 over lte: edge is fastest, p99 45 ms (meets the p99 SLO in 2/2 trials); then cloud-raw 500 ms",
         ])
+    }
+
+    /// Two placements whose measurements overlap are called tied, not ranked by a mean that
+    /// flips between runs; windows give the spread where a trial kept them.
+    @Test func overlappingSpreadsAreATie() {
+        var edge = trial("edge", link: nil, p99: 40, met: 1)
+        edge.windows = [38, 52, 41].enumerated().map { WindowRow(index: $0, startSeconds: Double($0), throughput: 10, p50Ms: 20, p99Ms: $1, dropped: 0) }
+        let close = Verdicts.placements([edge, trial("cloud-tensor", link: "ethernet", p99: 47, met: 1)])
+        #expect(close.first?.tied == true)
+        #expect(close.first?.sentence == "resnet50 over ethernet: edge and cloud-tensor are tied, p99 40 ms and 47 ms with overlapping spreads (38 ms–52 ms, 47 ms–47 ms)")
+        let apart = Verdicts.placements([edge, trial("cloud-tensor", link: "ethernet", p99: 53, met: 1)])
+        #expect(apart.first?.tied == false && apart.first?.ranking.map(\.placement) == ["edge", "cloud-tensor"])
     }
 
     @Test func failedTrialsAreLeftOutOfTheTable() {

@@ -1,5 +1,6 @@
 import EdgeInsightCore
 import Foundation
+import LoadGen
 
 /// The latency–throughput curve of a load sweep as SVG: for each step, its throughput (x) against
 /// its p50, p90 and p99 latency (y), a line per percentile, each point labelled with the step's

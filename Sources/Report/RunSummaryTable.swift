@@ -41,34 +41,4 @@ public enum RunSummaryTable {
         guard !edge.isEmpty, !cloud.isEmpty else { return nil }
         return (edge.reduce(0, +) / Double(edge.count), cloud.reduce(0, +) / Double(cloud.count))
     }
-
-    /// For each model and link: the placement with the lowest mean p99 (edge trials stand for every
-    /// link, as they use none), and whether it meets the SLO where one was set.
-    public static func verdicts(_ trials: [TrialRecord]) -> [String] {
-        let ok = trials.filter(\.ok)
-        let models = Array(Set(ok.compactMap { $0.parameters["model"] })).sorted()
-        let links = Array(Set(ok.compactMap { $0.parameters["link"] })).sorted()
-        var lines: [String] = []
-        for model in models {
-            for link in links {
-                let candidates = ok.filter { $0.parameters["model"] == model && ($0.parameters["link"] == link || $0.parameters["placement"] == "edge") }
-                var p99ByPlacement: [String: [Double]] = [:]
-                var sloMet: [String: [Double]] = [:]
-                for trial in candidates {
-                    let placement = trial.parameters["placement"] ?? "?"
-                    if let p99 = trial.metric("latency_p99_ms") { p99ByPlacement[placement, default: []].append(p99) }
-                    if let met = trial.metric("slo_p99_met") { sloMet[placement, default: []].append(met) }
-                }
-                let means = p99ByPlacement.mapValues { $0.reduce(0, +) / Double($0.count) }
-                guard let best = means.min(by: { $0.value < $1.value }) else { continue }
-                let others = means.filter { $0.key != best.key }.sorted { $0.value < $1.value }
-                    .map { "\($0.key) \(UnitFormat.significant($0.value)) ms" }.joined(separator: ", ")
-                var line = "\(model) over \(link): \(best.key) is fastest, p99 \(UnitFormat.significant(best.value)) ms"
-                if let met = sloMet[best.key] { line += " (meets the p99 SLO in \(Int(met.reduce(0, +)))/\(met.count) trials)" }
-                if !others.isEmpty { line += "; then \(others)" }
-                lines.append(line)
-            }
-        }
-        return lines
-    }
 }

@@ -1,6 +1,7 @@
 import EdgeInsightCore
 import Foundation
 @testable import LoadGen
+@testable import Report
 import TestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import EdgeInsightCore
 import Foundation
+import Results
 
 /// Bar charts of a run's trials as SVG: one metric, bars grouped by one parameter and coloured by
 /// another, a panel per value of a third. A bar is the mean over the trials it stands for (the

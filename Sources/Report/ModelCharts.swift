@@ -1,5 +1,6 @@
 import EdgeInsightCore
 import Foundation
+import Modeling
 
 /// The modeling charts: predicted against measured, and a USL fit over its points.
 public enum ModelCharts {

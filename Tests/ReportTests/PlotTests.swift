@@ -1,5 +1,6 @@
 import Foundation
-@testable import Results
+@testable import Report
+import Results
 import Testing
 import TestSupport
 

@@ -1,5 +1,6 @@
 import EdgeInsightCore
 import Foundation
+import Planner
 
 /// The plan's chart: every candidate's monthly cost per camera against its predicted p99, the
 /// Pareto front joined by a line, the SLO as a vertical rule, the recommendation ringed.
