@@ -54,9 +54,11 @@ struct Demo: AsyncParsableCommand {
         let heldOut = ["workload.resolution": "1280x720", "workload.jpeg_quality": "90"]
         let database = try ResultsDatabase(path: out + "/results.sqlite")
         let run = try database.run(experiment.name)
+        var report = ReportContent(run: run, trials: try database.trials(run: run.id))
         do {
             let validation = try Validation.heldOut(try database.trials(run: run.id), matching: heldOut, environment: run.environment, run: run.name,
                                                     includeUnstable: true)
+            report.validation = (validation, "A model fitted on the other trials of this run predicts the held-out ones (1280x720 at JPEG quality 90) from their configuration alone.")
             for model in Set(validation.pairs.map(\.prediction.config.model)).sorted() {
                 print("\(model): " + ModelText.heldOutLine(validation.only(model: model), what: "1280x720 q90, fitted on the other 30 trials"))
             }
@@ -71,10 +73,13 @@ struct Demo: AsyncParsableCommand {
             let result = try Planner.search(plan, model: model, catalog: try Catalog.load())
             print("")
             print(PlanText.render(result).split(separator: "\n", omittingEmptySubsequences: false).prefix(6).joined(separator: "\n"))
+            report.plan = result
             try await verifyPlan(result, top: 1, out: out + "/plan")
         } catch {
             print("no plan: \(error)")
         }
+        print("")
+        try writeReport(report, to: reportPath(out: out, run: run.name))
     }
 }
 
@@ -146,6 +151,8 @@ func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async thr
             print("plot: \(path)  (edgeinsight results plot \(outcome.runName) --out \(out) --metric … --x … for others)")
         }
     }
+    let run = try database.run(outcome.runName)
+    try writeReport(ReportContent(run: run, trials: all), to: reportPath(out: out, run: run.name))
     if outcome.interrupted { throw ExitCode(130) }
 }
 
