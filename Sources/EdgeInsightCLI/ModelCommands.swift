@@ -123,11 +123,16 @@ struct Predict: ParsableCommand {
         let experiment = try Experiment.load(file)
         let fitted = try PerformanceModel.load(model)
         let started = MonotonicClock.now()
-        var records: [TrialRecord] = []
-        for spec in experiment.trials() {
+        let specs = experiment.trials()
+        var configs: [TrialConfig] = []
+        for spec in specs {
             var config = spec.config
             try DeviceProfile.resolve(&config)
-            let prediction = try fitted.predict(config, minimumFrames: frames)
+            configs.append(config)
+        }
+        var records: [TrialRecord] = []
+        for (spec, (config, predicted)) in zip(specs, zip(configs, fitted.predict(configs, minimumFrames: frames))) {
+            let prediction = try predicted.get()
             records.append(TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: config.parameters, config: config,
                                        metrics: prediction.metrics, stages: prediction.stages))
         }

@@ -186,6 +186,22 @@ public struct PerformanceModel: Sendable, Codable {
     }
 
     /// Predicts a trial of `config` by simulating it with every stage from the component models.
+    /// Predicts many configurations at once, spread over the machine's cores (each prediction is
+    /// an independent seeded simulation, so the answers are those `predict` gives one at a time).
+    public func predict(_ configs: [TrialConfig], minimumFrames: Int = 1000) -> [Result<Prediction, ModelingError>] {
+        let slots = UnsafeMutableBufferPointer<Result<Prediction, ModelingError>?>.allocate(capacity: configs.count)
+        slots.initialize(repeating: nil)
+        defer { slots.deinitialize(); slots.deallocate() }
+        nonisolated(unsafe) let shared = slots
+        let chunks = min(configs.count, ProcessInfo.processInfo.activeProcessorCount * 4)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            for i in stride(from: chunk, to: configs.count, by: chunks) {
+                shared[i] = Result { () throws(ModelingError) in try self.predict(configs[i], minimumFrames: minimumFrames) }
+            }
+        }
+        return slots.map { $0! }
+    }
+
     public func predict(_ config: TrialConfig, minimumFrames: Int = 1000) throws(ModelingError) -> Prediction {
         let features: ModelFeatures
         if let known = self.features[config.model] { features = known } else { features = try cache.features(config.model) }

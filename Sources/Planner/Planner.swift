@@ -110,9 +110,9 @@ public enum Planner {
         var evaluations: [Evaluation] = []
         var links: [String: LinkProfile] = [:]
         var skipped: [String: Int] = [:]
-        for candidate in candidates {
+        for (candidate, prediction) in zip(candidates, model.predict(candidates.map(\.config), minimumFrames: minimumFrames)) {
             do {
-                evaluations.append(try evaluate(candidate, plan: plan, model: model, catalog: catalog, links: &links, minimumFrames: minimumFrames))
+                evaluations.append(try evaluate(candidate, prediction, plan: plan, model: model, catalog: catalog, links: &links))
             } catch {
                 skipped[error.description.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "\(error)", default: 0] += 1
             }
@@ -120,18 +120,19 @@ public enum Planner {
         var ranked = rank(evaluations, plan: plan)
         // The front runners again, with tails sampled ten times as densely.
         let top = min(ranked.count, 10)
-        for i in 0..<top { ranked[i] = try evaluate(ranked[i].candidate, plan: plan, model: model, catalog: catalog, links: &links, minimumFrames: minimumFrames * 10) }
+        let again = model.predict(ranked.prefix(top).map(\.candidate.config), minimumFrames: minimumFrames * 10)
+        for i in 0..<top { ranked[i] = try evaluate(ranked[i].candidate, again[i], plan: plan, model: model, catalog: catalog, links: &links) }
         ranked = rank(ranked, plan: plan)
         let crossovers = try crossovers(plan, model: model, ranked: ranked)
         return PlanResult(plan: plan, ranked: ranked, pareto: paretoFront(ranked.filter(\.feasible)), crossovers: crossovers, candidates: candidates.count,
                           skipped: skipped, searchSeconds: Double(MonotonicClock.now() - started) / 1e9)
     }
 
-    static func evaluate(_ candidate: Candidate, plan: Plan, model: PerformanceModel, catalog: Catalog, links: inout [String: LinkProfile],
-                         minimumFrames: Int) throws(PlanError) -> Evaluation {
+    static func evaluate(_ candidate: Candidate, _ predicted: Result<PerformanceModel.Prediction, ModelingError>, plan: Plan, model: PerformanceModel,
+                         catalog: Catalog, links: inout [String: LinkProfile]) throws(PlanError) -> Evaluation {
         let config = candidate.config
         let prediction: PerformanceModel.Prediction
-        do { prediction = try model.predict(config, minimumFrames: minimumFrames) } catch { throw .badPlan("\(candidate.label): \(error)") }
+        do { prediction = try predicted.get() } catch { throw .badPlan("\(candidate.label): \(error)") }
         guard let device = catalog.devices[candidate.device], let price = device.price, let watts = device.watts else {
             throw .badPlan("device '\(candidate.device)' has no price and watts in profiles/devices.yaml")
         }

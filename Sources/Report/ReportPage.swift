@@ -95,7 +95,8 @@ public enum ReportPage {
     /// p99 and throughput against every setting the run swept (besides model, placement and link,
     /// which colour and split the charts), or by placement when nothing else was swept.
     static func sweepCharts(_ trials: [TrialRecord], run: String) -> [String] {
-        let fixed: Set<String> = ["model", "placement", "link"]
+        // link.shaping holds what the testbed applied (a description), not a setting the user swept.
+        let fixed: Set<String> = ["model", "placement", "link", "link.shaping"]
         let keys = Set(trials.flatMap(\.parameters.keys)).filter { key in
             TrialConfig.keys.contains(key) && !fixed.contains(key) && Set(trials.compactMap { $0.parameters[key] }).count > 1
         }.sorted()

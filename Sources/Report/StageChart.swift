@@ -3,9 +3,9 @@ import Foundation
 import Results
 
 /// Where the time of an item goes: per group of trials (a model, placement and link), a horizontal
-/// bar of each stage's mean stacked in pipeline order, with the group's end-to-end p50 and p99 marked
-/// on the same axis. The stacked means add up to the mean end-to-end latency; the marks show how far
-/// the median and the tail sit from it.
+/// bar of each stage's share of the mean end-to-end latency, stacked in pipeline order, with the
+/// mean, p50 and p99 written beside it. Shares rather than milliseconds, because a 3 s satellite
+/// round trip and a 10 ms edge inference must both stay readable on one page.
 public enum StageChart {
     public struct Group: Sendable {
         public var label: String
@@ -35,14 +35,12 @@ public enum StageChart {
 
     public static func svg(_ groups: [Group], title: String) -> String {
         let stageNames = Stage.allCases.map(\.rawValue).filter { name in groups.contains { $0.stages.contains { $0.stage == name } } }
-        let high = groups.map { max($0.p99Ms, $0.stages.reduce(0) { $0 + $1.meanMs }) }.max() ?? 1
-        let axis = SVG.Axis(low: 0, high: high * 1.05, allowLogarithmic: false)
         let labelWidth = (groups.map { SVG.textWidth($0.label) }.max() ?? 60) + 16
-        let (left, top, barHeight, gap, width) = (labelWidth, 70.0, 18.0, 10.0, 560.0)
+        let (left, top, barHeight, gap, width) = (labelWidth, 70.0, 18.0, 10.0, 480.0)
         let height = top + Double(groups.count) * (barHeight + gap) + 60
-        func x(_ ms: Double) -> Double { left + axis.fraction(ms) * width }
-        var svg = SVG.opening(width: left + width + 30, height: height, title: title,
-                              subtitle: "bars: mean time per stage, stacked in order; ◆ end-to-end p50, ▲ p99 (ms)", left: left)
+        func x(_ share: Double) -> Double { left + share * width }
+        var svg = SVG.opening(width: left + width + 250, height: height, title: title,
+                              subtitle: "each bar: the stages' shares of the mean end-to-end latency, in pipeline order; mean, p50 and p99 at its right", left: left)
         // The legend: one swatch per stage, in pipeline order.
         var legendX = left
         for (i, name) in stageNames.enumerated() {
@@ -50,23 +48,24 @@ public enum StageChart {
             legendX += 22 + SVG.textWidth(name)
         }
         svg += "\n"
-        for tick in axis.ticks where tick <= axis.upper {
+        for tick in stride(from: 0.0, through: 1.0, by: 0.25) {
             svg += "<line x1=\"\(SVG.coordinate(x(tick)))\" x2=\"\(SVG.coordinate(x(tick)))\" y1=\"\(top - 4)\" y2=\"\(SVG.coordinate(height - 50))\" stroke=\"#e5e5e5\"/>"
-            svg += "<text x=\"\(SVG.coordinate(x(tick)))\" y=\"\(SVG.coordinate(height - 36))\" text-anchor=\"middle\">\(SVG.label(tick))</text>\n"
+            svg += "<text x=\"\(SVG.coordinate(x(tick)))\" y=\"\(SVG.coordinate(height - 36))\" text-anchor=\"middle\">\(Int(tick * 100))%</text>\n"
         }
-        svg += "<text x=\"\(SVG.coordinate(left + width / 2))\" y=\"\(SVG.coordinate(height - 16))\" text-anchor=\"middle\">latency (ms)</text>\n"
+        svg += "<text x=\"\(SVG.coordinate(left + width / 2))\" y=\"\(SVG.coordinate(height - 16))\" text-anchor=\"middle\">share of the mean end-to-end latency</text>\n"
         for (g, group) in groups.enumerated() {
             let y = top + Double(g) * (barHeight + gap)
             svg += "<text x=\"\(SVG.coordinate(left - 8))\" y=\"\(SVG.coordinate(y + 13))\" text-anchor=\"end\">\(SVG.escape(group.label))</text>"
+            let total = max(group.stages.reduce(0) { $0 + $1.meanMs }, 1e-9)
             var start = 0.0
             for (stage, ms) in group.stages where ms > 0 {
                 let i = stageNames.firstIndex(of: stage) ?? 0
-                svg += "<rect class=\"stage\" data-group=\"\(SVG.escape(group.label))\" data-stage=\"\(stage)\" data-ms=\"\(ms)\" x=\"\(SVG.coordinate(x(start)))\" y=\"\(SVG.coordinate(y))\" width=\"\(SVG.coordinate(max(0.5, x(start + ms) - x(start))))\" height=\"\(barHeight)\" fill=\"\(colour(i))\" stroke=\"white\" stroke-width=\"0.5\"><title>\(SVG.escape("\(group.label): \(stage) \(SVG.label(ms, "ms"))"))</title></rect>"
-                start += ms
+                let share = ms / total
+                svg += "<rect class=\"stage\" data-group=\"\(SVG.escape(group.label))\" data-stage=\"\(stage)\" data-ms=\"\(ms)\" x=\"\(SVG.coordinate(x(start)))\" y=\"\(SVG.coordinate(y))\" width=\"\(SVG.coordinate(max(0.5, share * width)))\" height=\"\(barHeight)\" fill=\"\(colour(i))\" stroke=\"white\" stroke-width=\"0.5\"><title>\(SVG.escape("\(group.label): \(stage) \(SVG.label(ms, "ms")) (\(Int((share * 100).rounded()))%)"))</title></rect>"
+                if share > 0.12 { svg += "<text x=\"\(SVG.coordinate(x(start + share / 2)))\" y=\"\(SVG.coordinate(y + 13))\" text-anchor=\"middle\" font-size=\"10\">\(stage)</text>" }
+                start += share
             }
-            let mid = y + barHeight / 2
-            svg += "<path d=\"M\(SVG.coordinate(x(group.p50Ms))) \(SVG.coordinate(mid - 6)) l5 6 l-5 6 l-5 -6 z\" fill=\"#111\"><title>p50 \(SVG.label(group.p50Ms, "ms"))</title></path>"
-            svg += "<path d=\"M\(SVG.coordinate(x(group.p99Ms))) \(SVG.coordinate(mid - 7)) l6 12 l-12 0 z\" fill=\"white\" stroke=\"#111\" stroke-width=\"1.5\"><title>p99 \(SVG.label(group.p99Ms, "ms"))</title></path>\n"
+            svg += "<text x=\"\(SVG.coordinate(x(1) + 10))\" y=\"\(SVG.coordinate(y + 13))\">mean \(SVG.label(total, "ms")) · p50 \(SVG.label(group.p50Ms, "ms")) · p99 \(SVG.label(group.p99Ms, "ms"))</text>\n"
         }
         return svg + "</svg>\n"
     }
