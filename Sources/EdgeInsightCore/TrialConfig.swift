@@ -133,24 +133,26 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         let key: String
         let read: (TrialConfig) -> String?
         let write: (inout TrialConfig, String) -> String?   // the problem, or nil when set
+        /// Copies the value from one configuration to another (no round trip through text).
+        let copy: (inout TrialConfig, TrialConfig) -> Void
     }
 
     private static func setting<V>(_ key: String, _ path: WritableKeyPath<TrialConfig, V>, _ format: @escaping (V) -> String,
                                    _ parse: @escaping (String) -> V?, _ expect: String) -> Setting {
-        Setting(key: key, read: { format($0[keyPath: path]) }) { config, text in
+        Setting(key: key, read: { format($0[keyPath: path]) }, write: { config, text in
             guard let value = parse(text) else { return "'\(key)' \(expect) (got '\(text)')" }
             config[keyPath: path] = value
             return nil
-        }
+        }, copy: { $0[keyPath: path] = $1[keyPath: path] })
     }
 
     private static func optional<V>(_ key: String, _ path: WritableKeyPath<TrialConfig, V?>, _ format: @escaping (V) -> String,
                                     _ parse: @escaping (String) -> V?, _ expect: String) -> Setting {
-        Setting(key: key, read: { $0[keyPath: path].map(format) }) { config, text in
+        Setting(key: key, read: { $0[keyPath: path].map(format) }, write: { config, text in
             guard let value = parse(text) else { return "'\(key)' \(expect) (got '\(text)')" }
             config[keyPath: path] = value
             return nil
-        }
+        }, copy: { $0[keyPath: path] = $1[keyPath: path] })
     }
 
     private static func integer(_ range: ClosedRange<Int>) -> (String) -> Int? { { Int($0).flatMap { range.contains($0) ? $0 : nil } } }
@@ -222,7 +224,9 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         guard let index = Self.settingIndex[key] else {
             throw TrialConfigError(key: nil, message: "unknown key '\(key)' (known: \(Self.keys.joined(separator: ", ")))")
         }
-        if let problem = Self.settings[index].write(&self, text.trimmingCharacters(in: .whitespaces)) { throw TrialConfigError(key: key, message: problem) }
+        // Trimmed by hand: Foundation's trimming is the slow part of reading a large sweep.
+        let trimmed = text.first == " " || text.last == " " || text.first == "\t" || text.last == "\t" ? text.trimmingCharacters(in: .whitespaces) : text
+        if let problem = Self.settings[index].write(&self, trimmed) { throw TrialConfigError(key: key, message: problem) }
     }
 
     /// Whether the trial's placement uses a setting: an edge trial has no link, cloud node or
@@ -244,8 +248,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     /// defaults), so two trials that differ only in those compare equal.
     public var normalized: TrialConfig {
         var copy = TrialConfig()
-        copy.placement = placement
-        for (key, value) in parameters { try? copy.set(key, value) }
+        for setting in Self.settings where uses(setting.key) { setting.copy(&copy, self) }
         return copy
     }
 

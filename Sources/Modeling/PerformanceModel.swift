@@ -193,6 +193,8 @@ public struct PerformanceModel: Sendable, Codable {
         slots.initialize(repeating: nil)
         defer { slots.deinitialize(); slots.deallocate() }
         nonisolated(unsafe) let shared = slots
+        // Analyse each model once, before the threads would all miss the cache together.
+        for model in Set(configs.map(\.model)) where features[model] == nil { _ = try? cache.features(model) }
         let chunks = min(configs.count, ProcessInfo.processInfo.activeProcessorCount * 4)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             for i in stride(from: chunk, to: configs.count, by: chunks) {

@@ -146,18 +146,16 @@ public struct Experiment: Sendable {
 
 /// One trial to run: its configuration and repetition, and the key that identifies it in the results.
 public struct TrialSpec: Sendable, Equatable {
-    public var config: TrialConfig
-    public var repetition: Int
+    public let config: TrialConfig
+    public let repetition: Int
+    /// The settings the placement uses and the repetition, in key order: equal trials, equal keys.
+    public let key: String
 
     public init(config: TrialConfig, repetition: Int) {
         self.config = config
         self.repetition = repetition
-    }
-
-    /// The settings the placement uses and the repetition, in key order: equal trials, equal keys.
-    public var key: String {
         let parameters = config.parameters
-        return parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: ";") + ";repetition=\(repetition)"
+        key = parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: ";") + ";repetition=\(repetition)"
     }
 
     public var placement: Placement { config.placement }
