@@ -31,7 +31,7 @@ struct PlanCommand: AsyncParsableCommand {
     var csv = false
     @Flag(help: "The recommendation, runners-up, Pareto front and crossovers as JSON.")
     var json = false
-    @Option(help: "Write the cost-against-p99 chart with the Pareto front here (SVG).")
+    @Option(help: "Write the cost-against-p99 chart with the Pareto front here (SVG); beside it NAME-cameras.svg (cost against cameras) and NAME-uplink.svg (the recommended model's p99 against uplink, crossovers marked).")
     var plot: String?
 
     func run() async throws {
@@ -44,8 +44,15 @@ struct PlanCommand: AsyncParsableCommand {
         if json { return print(try prettyJSON(PlanText.summary(result))) }
         print(PlanText.render(result))
         if let plot {
+            let stem = plot.hasSuffix(".svg") ? String(plot.dropLast(4)) : plot
             try writeOutput(PlanChart.costAgainstP99(result), to: plot)
-            print("plot: \(plot)")
+            try writeOutput(PlanChart.costAgainstCameras(result), to: stem + "-cameras.svg")
+            var written = [plot, stem + "-cameras.svg"]
+            if let model = (result.recommended ?? result.ranked.first)?.candidate.config.model, let uplink = PlanChart.p99AgainstUplink(result, model: model) {
+                try writeOutput(uplink, to: stem + "-uplink.svg")
+                written.append(stem + "-uplink.svg")
+            }
+            print("plots: \(written.joined(separator: ", "))")
         }
         if let k = verify, k > 0 { try await verifyPlan(result, top: k, out: out ?? "out/plan-\(plan.name)") }
     }

@@ -60,7 +60,41 @@ public enum PlanText {
             }
             lines.append(crossings.rendered)
         }
+        let dominance = transferDominance(r)
+        if !dominance.isEmpty {
+            lines.append("")
+            var table = TextTable(["model", "link", "cloud-raw: transfer takes over half the mean latency"])
+            for row in dominance { table.add([row.model, row.link, row.text]) }
+            lines.append(table.rendered)
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// Per model and link, the smallest frame (pixels, then JPEG quality) at which sending it takes
+    /// over half the cloud-raw placement's mean latency: where resolution and quality buy latency.
+    public static func transferDominance(_ r: PlanResult) -> [(model: String, link: String, text: String)] {
+        var rows: [(String, String, String)] = []
+        let raw = r.ranked.filter { $0.candidate.config.placement == .cloudRaw && $0.meanMs > 0 }
+        for model in r.plan.models {
+            for link in r.plan.links {
+                let frames = raw.filter { $0.candidate.config.model == model && $0.candidate.config.link.profile == link }
+                    .sorted { ($0.candidate.config.workload.resolution.pixels, $0.candidate.config.workload.jpegQuality)
+                        < ($1.candidate.config.workload.resolution.pixels, $1.candidate.config.workload.jpegQuality) }
+                guard !frames.isEmpty else { continue }
+                func share(_ e: Evaluation) -> String { "\(Int((100 * e.transferMs / e.meanMs).rounded()))%" }
+                let text: String
+                if let first = frames.first(where: { $0.transferMs > $0.meanMs / 2 }) {
+                    let w = first.candidate.config.workload
+                    text = first.candidate.label == frames[0].candidate.label ? "at every frame size (\(share(first)) at \(w.resolution) q\(w.jpegQuality))"
+                        : "from \(w.resolution) q\(w.jpegQuality) up (\(share(first)))"
+                } else {
+                    let last = frames.last!
+                    text = "never up to \(last.candidate.config.workload.resolution) q\(last.candidate.config.workload.jpegQuality) (\(share(last)) there)"
+                }
+                rows.append((model, link, text))
+            }
+        }
+        return rows
     }
 
     public static func table(_ evaluations: [Evaluation], title: String) -> TextTable {

@@ -34,10 +34,24 @@ public struct Evaluation: Sendable {
     public var cloudNodes: Int
     public var costPerCamera: Double
     public var costTotal: Double
+    /// The monthly cost that grows with each camera (its device, energy and data) and that of one
+    /// cloud node: n cameras cost n · perCameraMonthly + ⌈n / camerasPerNode⌉ · nodeMonthly.
+    public var perCameraMonthly: Double
+    public var nodeMonthly: Double
     public var watts: Double
+    /// Predicted mean time on the wire (serialize + network) and mean end-to-end latency, ms.
+    public var transferMs: Double
+    public var meanMs: Double
     /// Constraints it breaks, as text; empty when feasible.
     public var blocking: [String]
     public var feasible: Bool { blocking.isEmpty }
+
+    /// What `cameras` of this configuration cost a month: each camera's own share, and the cloud
+    /// nodes they need (a whole node for any part of one).
+    public func monthlyCost(cameras: Int) -> Double {
+        let nodes = camerasPerNode.map { perNode in (cameras + max(perNode, 1) - 1) / max(perNode, 1) } ?? 0
+        return Double(cameras) * perCameraMonthly + Double(nodes) * nodeMonthly
+    }
 }
 
 /// What a plan found.
@@ -47,11 +61,21 @@ public struct PlanResult: Sendable {
     public var ranked: [Evaluation]
     public var pareto: [Evaluation]
     public var crossovers: [Crossover]
+    /// Predicted p99 against uplink bandwidth, per model, link and cloud placement.
+    public var uplinkCurves: [UplinkCurve] = []
     public var candidates: Int
     /// Candidates the model cannot predict, with why (one line per reason).
     public var skipped: [String: Int] = [:]
     public var searchSeconds: Double
     public var recommended: Evaluation? { ranked.first?.feasible == true ? ranked.first : nil }
+}
+
+/// A cloud placement's predicted p99 at uplink bandwidths from 0.1 Mbit/s to 1 Gbit/s.
+public struct UplinkCurve: Sendable {
+    public var model: String
+    public var link: String
+    public var placement: Placement
+    public var points: [(bitsPerSecond: Double, p99Ms: Double)]
 }
 
 /// The uplink bandwidth below which a model is faster on the device than in the cloud.
@@ -124,7 +148,8 @@ public enum Planner {
         for i in 0..<top { ranked[i] = try evaluate(ranked[i].candidate, again[i], plan: plan, model: model, catalog: catalog, links: &links) }
         ranked = rank(ranked, plan: plan)
         let crossovers = try crossovers(plan, model: model, ranked: ranked)
-        return PlanResult(plan: plan, ranked: ranked, pareto: paretoFront(ranked.filter(\.feasible)), crossovers: crossovers, candidates: candidates.count,
+        return PlanResult(plan: plan, ranked: ranked, pareto: paretoFront(ranked.filter(\.feasible)), crossovers: crossovers,
+                          uplinkCurves: uplinkCurves(plan, model: model, ranked: ranked), candidates: candidates.count,
                           skipped: skipped, searchSeconds: Double(MonotonicClock.now() - started) / 1e9)
     }
 
@@ -140,7 +165,7 @@ public enum Planner {
         let throughput = prediction.metric("throughput_fps") ?? 0, offered = max(prediction.metric("offered_fps") ?? config.workload.fps, 1e-9)
         let deviceBusyMs = ["preprocess", "serialize"].map(stage).reduce(0, +) + (config.placement == .edge ? stage("infer") + stage("postprocess") : 0)
         var monthly = price / plan.amortizationMonths + watts * hoursPerMonth / 1000 * plan.energyPrice
-        var camerasPerNode: Int?, nodes = 0
+        var camerasPerNode: Int?, nodes = 0, nodeMonthly = 0.0
         var blocking: [String] = []
         if let cloudName = candidate.cloud {
             guard let cloud = catalog.clouds[cloudName] else { throw .badPlan("cloud node '\(cloudName)' is not in profiles/cloud.yaml") }
@@ -153,10 +178,12 @@ public enum Planner {
             camerasPerNode = perNode
             if perNode < 1 { blocking.append("one camera needs more than a \(cloudName) at \(Int(plan.cloudUtilization * 100))% utilisation") }
             nodes = Int((Double(plan.cameras) / Double(max(perNode, 1))).rounded(.up))
-            monthly += Double(nodes) * cloud.pricePerHour * hoursPerMonth / Double(plan.cameras)
+            nodeMonthly = cloud.pricePerHour * hoursPerMonth
             let gigabytes = ((prediction.metric("request_bytes") ?? 0) + model.responseBytes) * config.workload.fps * 3600 * hoursPerMonth / 1e9
             monthly += gigabytes * (links[config.link.profile]?.pricePerGB ?? 0)
         }
+        let perCamera = monthly
+        monthly += Double(nodes) * nodeMonthly / Double(plan.cameras)
         let p99 = prediction.metric("latency_p99_ms") ?? .infinity
         let dropRate = max(0, 1 - throughput / offered)
         let top1 = (try? ModelZoo.model(named: config.model))?.published?.top1
@@ -165,7 +192,8 @@ public enum Planner {
         if let maximum = plan.maxDropRate, dropRate > maximum { blocking.append("drops \(UnitFormat.significant(dropRate * 100))% > \(UnitFormat.significant(maximum * 100))%") }
         return Evaluation(candidate: candidate, p50Ms: prediction.metric("latency_p50_ms") ?? 0, p99Ms: p99, throughput: throughput, dropRate: dropRate,
                           top1: top1, deviceUtilization: deviceBusyMs * throughput / 1000, camerasPerNode: camerasPerNode, cloudNodes: nodes,
-                          costPerCamera: monthly, costTotal: monthly * Double(plan.cameras), watts: watts, blocking: blocking)
+                          costPerCamera: monthly, costTotal: monthly * Double(plan.cameras), perCameraMonthly: perCamera, nodeMonthly: nodeMonthly,
+                          watts: watts, transferMs: stage("serialize") + stage("network"), meanMs: prediction.metric("latency_mean_ms") ?? 0, blocking: blocking)
     }
 
     /// Feasible first, ordered by the objective: Σ weight · value / (best feasible value).
@@ -217,6 +245,31 @@ public enum Planner {
             }
         }
         return out
+    }
+
+    /// For each model, link and cloud placement its best-ranked candidate has: p99 at uplinks from
+    /// 0.1 Mbit/s to 1 Gbit/s (three points a decade), the rest of the link as its profile states.
+    static func uplinkCurves(_ plan: Plan, model: PerformanceModel, ranked: [Evaluation]) -> [UplinkCurve] {
+        let bandwidths = (0...12).map { pow(10, 5 + Double($0) / 3) }
+        var probes: [(model: String, link: String, placement: Placement, config: TrialConfig)] = []
+        for name in plan.models {
+            for placement in [Placement.cloudRaw, .cloudTensor, .split] {
+                guard let best = ranked.first(where: { $0.candidate.config.model == name && $0.candidate.config.placement == placement }) else { continue }
+                for link in plan.links {
+                    var config = best.candidate.config
+                    config.link.profile = link
+                    probes.append((name, link, placement, config))
+                }
+            }
+        }
+        let configs = probes.flatMap { probe in bandwidths.map { var c = probe.config; c.link.uplink = Bandwidth(bitsPerSecond: $0); return c } }
+        let predicted = model.predict(configs, minimumFrames: 200)
+        return probes.enumerated().map { i, probe in
+            let points = bandwidths.enumerated().map { j, bps in
+                (bps, (try? predicted[i * bandwidths.count + j].get().metric("latency_p99_ms")) ?? .infinity)
+            }
+            return UplinkCurve(model: probe.model, link: probe.link, placement: probe.placement, points: points.map { (bitsPerSecond: $0.0, p99Ms: $0.1 ?? .infinity) })
+        }
     }
 
     /// The x in [low, high] where a decreasing f crosses zero, bisecting log x to 0.1%; nil root

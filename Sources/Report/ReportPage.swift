@@ -67,7 +67,12 @@ public enum ReportPage {
             body += modelSection(validation, what: what)
         }
         if let plan = content.plan {
-            body += "<section id=\"plan\"><h2>The plan</h2>\n<pre>\(escape(PlanText.render(plan)))</pre>\n<figure>\(PlanChart.costAgainstP99(plan))</figure></section>\n"
+            body += "<section id=\"plan\"><h2>The plan</h2>\n<pre>\(escape(PlanText.render(plan)))</pre>\n<figure>\(PlanChart.costAgainstP99(plan))</figure>\n"
+            body += "<figure>\(PlanChart.costAgainstCameras(plan))</figure>\n"
+            if let model = (plan.recommended ?? plan.ranked.first)?.candidate.config.model, let uplink = PlanChart.p99AgainstUplink(plan, model: model) {
+                body += "<figure>\(uplink)</figure>\n"
+            }
+            body += "</section>\n"
         }
         body += trialsTable(content.trials)
         return page(title: "EdgeInsight report: \(run.name)", body: body)

@@ -12,8 +12,8 @@ import Testing
         var config = TrialConfig()
         config.model = model
         return Evaluation(candidate: Candidate(config: config, device: "rpi4", cloud: nil), p50Ms: p99 / 2, p99Ms: p99, throughput: 10, dropRate: 0,
-                          top1: top1, deviceUtilization: 0.5, camerasPerNode: nil, cloudNodes: 0, costPerCamera: cost, costTotal: cost, watts: 5,
-                          blocking: blocking)
+                          top1: top1, deviceUtilization: 0.5, camerasPerNode: nil, cloudNodes: 0, costPerCamera: cost, costTotal: cost,
+                          perCameraMonthly: cost, nodeMonthly: 0, watts: 5, transferMs: 0, meanMs: p99 / 2, blocking: blocking)
     }
 
     /// By hand: d is the cheapest but breaks the p99 constraint; a is the cheapest feasible one; b
@@ -95,5 +95,39 @@ import Testing
         let plans = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("plan-") }
         #expect(plans.count >= 2)
         for name in plans { _ = try Plan.load(folder + "/" + name) }
+    }
+
+    /// A cloud configuration's fleet cost steps up by a node's price each time the cameras outgrow
+    /// the nodes; an edge one grows by the same amount per camera.
+    @Test func fleetCostStepsWithCloudNodes() {
+        var cloud = evaluation("resnet50", cost: 0, p99: 50, top1: 76)
+        cloud.perCameraMonthly = 3
+        cloud.nodeMonthly = 70
+        cloud.camerasPerNode = 50
+        #expect(cloud.monthlyCost(cameras: 1) == 73)
+        #expect(cloud.monthlyCost(cameras: 50) == 150 + 70)
+        #expect(cloud.monthlyCost(cameras: 51) == 153 + 140)
+        let edge = evaluation("mobilenet_v2", cost: 4, p99: 20, top1: 72)
+        #expect(edge.monthlyCost(cameras: 200) == 800)
+    }
+
+    /// Transfer dominates from the first frame whose time on the wire passes half the mean latency.
+    @Test func transferDominanceNamesTheFirstFrameWhereTheWireTakesOver() throws {
+        var plan = Plan(name: "wire")
+        plan.models = ["resnet50"]
+        plan.links = ["lte"]
+        func raw(_ resolution: String, _ quality: Int, transfer: Double, mean: Double) throws -> Evaluation {
+            var e = evaluation("resnet50", cost: 10, p99: mean * 2, top1: 76)
+            e.candidate.config.placement = .cloudRaw
+            e.candidate.config.link.profile = "lte"
+            e.candidate.config.workload.resolution = try #require(PixelSize(parsing: resolution))
+            e.candidate.config.workload.jpegQuality = quality
+            e.transferMs = transfer
+            e.meanMs = mean
+            return e
+        }
+        let frames = [try raw("1280x720", 60, transfer: 80, mean: 120), try raw("640x480", 90, transfer: 45, mean: 85), try raw("640x480", 60, transfer: 30, mean: 70)]
+        let result = PlanResult(plan: plan, ranked: frames, pareto: [], crossovers: [], candidates: 3, searchSeconds: 0)
+        #expect(PlanText.transferDominance(result).map(\.text) == ["from 640x480 q90 up (53%)"])
     }
 }
