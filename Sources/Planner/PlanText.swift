@@ -146,17 +146,21 @@ public enum PlanText {
     /// Predicted beside measured for the verified recommendations.
     public static func verification(_ top: [Evaluation], measured: [TrialRecord], plan: Plan) -> String {
         var table = TextTable(["verified", "predicted p99", "measured p99", "error", "SLO"])
-        var breaks = 0
+        var breaks = 0, unmeasured = 0
         for (i, e) in top.enumerated() {
-            let key = e.candidate.config.parameters.filter { $0.key != "device.profile" }
+            let key = Planner.verificationParameters(e)
             let trial = measured.first { t in key.allSatisfy { t.parameters[$0.key] == $0.value } }
             let p99 = trial?.metric("latency_p99_ms")
             let meets = p99.map { value in plan.maxP99.map { value <= $0.nanoseconds / 1e6 } ?? true }
             if meets == false { breaks += 1 }
+            if p99 == nil { unmeasured += 1 }
             table.add(["\(i + 1). \(e.candidate.label)", ms(e.p99Ms), p99.map(ms) ?? (trial.map { $0.reason ?? "failed" } ?? "not run"),
                        p99.map { String(format: "%+.0f%%", 100 * (e.p99Ms - $0) / $0) } ?? "-", meets.map { $0 ? "met" : "BROKEN" } ?? "-"])
         }
-        return (breaks == 0 ? "every verified recommendation meets the SLO as measured" : "\(breaks) verified recommendation\(breaks == 1 ? "" : "s") broke the SLO as measured")
+        let verdict = breaks > 0 ? "\(breaks) verified recommendation\(breaks == 1 ? "" : "s") broke the SLO as measured"
+            : unmeasured == top.count ? "no recommendation could be measured"
+            : "every measured recommendation meets the SLO" + (unmeasured > 0 ? " (\(unmeasured) could not be measured)" : "")
+        return verdict
             + "\n" + table.rendered
     }
 }

@@ -5,6 +5,7 @@ import FoundationXML
 #endif
 @testable import Planner
 import Report
+import Results
 import Testing
 
 @Suite struct PlannerTests {
@@ -129,5 +130,25 @@ import Testing
         let frames = [try raw("1280x720", 60, transfer: 80, mean: 120), try raw("640x480", 90, transfer: 45, mean: 85), try raw("640x480", 60, transfer: 30, mean: 70)]
         let result = PlanResult(plan: plan, ranked: frames, pareto: [], crossovers: [], candidates: 3, searchSeconds: 0)
         #expect(PlanText.transferDominance(result).map(\.text) == ["from 640x480 q90 up (53%)"])
+    }
+
+    /// A verification measures long enough for a p99 (120 frames, at most a minute) and finds its
+    /// trial again by those settings; an unmeasured one is not called a success.
+    @Test func verificationMeasuresEnoughFramesAndMatchesItsTrials() throws {
+        var slow = evaluation("mobilenet_v2", cost: 3, p99: 10, top1: 72)
+        slow.candidate.config.workload.fps = 2
+        slow.candidate.config.workload.duration = .seconds(3)
+        var fast = evaluation("resnet50", cost: 5, p99: 40, top1: 76)
+        fast.candidate.config.workload.fps = 30
+        fast.candidate.config.workload.duration = .seconds(3)
+        #expect(Planner.verificationParameters(slow)["workload.duration"] == "1m")
+        #expect(Planner.verificationParameters(fast)["workload.duration"] == "4s")
+        var plan = Plan(name: "verify")
+        plan.maxP99 = .milliseconds(100)
+        let measured = TrialRecord(key: "k", repetition: 1, ok: true, parameters: Planner.verificationParameters(slow), metrics: [Metric("latency_p99_ms", 12.5, "ms")])
+        let text = PlanText.verification([slow, fast], measured: [measured], plan: plan)
+        #expect(text.hasPrefix("every measured recommendation meets the SLO (1 could not be measured)"), "\(text)")
+        #expect(text.contains("12.5 ms") && text.contains("-20%"))
+        #expect(PlanText.verification([fast], measured: [measured], plan: plan).hasPrefix("no recommendation could be measured"))
     }
 }
