@@ -65,6 +65,8 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         public var queue = 4
         /// Requests a cloud placement keeps in flight (1: stop-and-wait).
         public var inflight = 1
+        /// Cameras sending to the one cloud node, each like the one described (cloud placements).
+        public var cameras = 1
         /// The process of arrivals this workload offers.
         public var arrivalProcess: ArrivalProcess { arrivals.process(rate: fps) }
     }
@@ -191,7 +193,8 @@ public struct TrialConfig: Sendable, Equatable, Codable {
             setting("workload.warmup", \.workload.warmup, durationText, DurationText.parse, duration),
             setting("workload.window", \.workload.window, durationText, { DurationText.parse($0).flatMap { $0 > .zero ? $0 : nil } }, duration),
             setting("workload.queue", \.workload.queue, String.init, integer(1...10_000), inRange(1...10_000)),
-            setting("workload.inflight", \.workload.inflight, String.init, integer(1...64), inRange(1...64)),
+            setting("workload.inflight", \.workload.inflight, String.init, integer(1...1024), inRange(1...1024)),
+            setting("workload.cameras", \.workload.cameras, String.init, integer(1...64), inRange(1...64)),
             optional("device.profile", \.device.profile, { $0 }, text, "must not be empty"),
             setting("device.cpu", \.device.cpu, number, positive, positiveNumber),
             optional("device.cpuset", \.device.cpuset, { $0 }, text, "must not be empty"),
@@ -233,8 +236,30 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     /// requests in flight; only a split trial re-encodes.
     public func uses(_ key: String) -> Bool {
         if key.hasPrefix("split.") { return placement == .split }
-        if !placement.usesCloud { return !(key == "link" || key.hasPrefix("link.") || key.hasPrefix("cloud.") || key == "workload.inflight") }
+        if !placement.usesCloud {
+            return !(key == "link" || key.hasPrefix("link.") || key.hasPrefix("cloud.") || key == "workload.inflight" || key == "workload.cameras")
+        }
         return true
+    }
+
+    /// N cameras on one cloud node as the testbed runs them and the model predicts them: one stream
+    /// of frames at N times the rate, with N times the requests in flight, the device queue and the
+    /// device CPU, over one link of N times the bandwidth (`uplink`, `downlink`: the link's own)
+    /// with the same RTT, jitter and loss. The cloud node sees the summed load exactly; the devices
+    /// are approximated: N cameras at a constant rate are taken to be evenly out of phase (a
+    /// Poisson camera's sum is exactly Poisson), and N links as one N times as wide.
+    public func aggregatingCameras(uplink: Bandwidth?, downlink: Bandwidth?) -> TrialConfig {
+        let n = workload.cameras
+        guard n > 1, placement.usesCloud else { return self }
+        var copy = self
+        copy.workload.cameras = 1
+        copy.workload.fps *= Double(n)
+        copy.workload.inflight *= n
+        copy.workload.queue *= n
+        copy.device.cpu *= Double(n)
+        copy.link.uplink = uplink.map { Bandwidth(bitsPerSecond: $0.bitsPerSecond * Double(n)) }
+        copy.link.downlink = downlink.map { Bandwidth(bitsPerSecond: $0.bitsPerSecond * Double(n)) }
+        return copy
     }
 
     /// Every setting the placement uses and that has a value, as text: what identifies the trial.

@@ -204,7 +204,13 @@ public struct PerformanceModel: Sendable, Codable {
         return slots.map { $0! }
     }
 
-    public func predict(_ config: TrialConfig, minimumFrames: Int = 1000) throws(ModelingError) -> Prediction {
+    public func predict(_ asked: TrialConfig, minimumFrames: Int = 1000) throws(ModelingError) -> Prediction {
+        // Several cameras are predicted as the testbed runs them: one stream of their summed load.
+        var config = asked
+        if asked.workload.cameras > 1 {
+            let link = try link(asked)
+            config = asked.aggregatingCameras(uplink: link.uplink, downlink: link.downlink)
+        }
         let features: ModelFeatures
         if let known = self.features[config.model] { features = known } else { features = try cache.features(config.model) }
         let frame = CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))

@@ -142,7 +142,11 @@ public final class Runner: Sendable {
     // MARK: One trial
 
     func runTrial(_ spec: TrialSpec, number: Int, cloud: CloudNode?, cgroupProblem: String?) throws -> TrialRecord {
+        // A device profile becomes the limits it stands for; the trial is stored as asked (with
+        // those limits) and run as `config`, which several cameras change.
         var config = spec.config
+        try DeviceProfile.resolve(&config)
+        let asked = config
         var applied: [String: String] = [:]   // how the testbed realised the configuration on this machine
         var linkNode: NodeProcess?
         var agentNode: NodeProcess?
@@ -157,6 +161,12 @@ public final class Runner: Sendable {
         if let cloud {
             applied["cloud.confinement"] = cloud.confinement
             var profile = try LinkProfiles.loadDefault().profile(named: config.link.profile)
+            for (key, value) in config.link.overrides { try profile.set(key, to: value, context: "link.\(key)") }
+            if config.workload.cameras > 1 {
+                // N cameras run as one stream of their summed load over a link N times as wide.
+                config = config.aggregatingCameras(uplink: profile.uplink, downlink: profile.downlink)
+                applied["workload.cameras.run_as"] = "one stream at \(UnitFormat.significant(config.workload.fps)) fps, \(config.workload.inflight) in flight, device CPU \(UnitFormat.significant(config.device.cpu))"
+            }
             var argv = [options.executable, "link", "--listen", "127.0.0.1:0", "--to", "\(cloud.host):\(cloud.port)", "--stats", linkStats,
                         "--profile", profile.name]
             for (key, value) in config.link.overrides {
@@ -177,8 +187,7 @@ public final class Runner: Sendable {
             serverURL = "http://127.0.0.1:\(port)"
         }
 
-        // The edge node, confined like the device; a device profile becomes the limits it stands for.
-        try DeviceProfile.resolve(&config)
+        // The edge node, confined like the device.
         let device = config.device
         let confined = try AppliedConfinement.apply(name: "edge-\(getpid())-\(number)", Confinement(cpu: device.cpu, cpuset: device.cpuset, memory: device.memory),
                                                     threads: device.threads, cgroupProblem: cgroupProblem)
@@ -218,7 +227,7 @@ public final class Runner: Sendable {
         var counters: LinkCounters?
         if let data = FileManager.default.contents(atPath: linkStats) { counters = try? JSONDecoder().decode(LinkCounters.self, from: data) }
         let windows = Self.windows(result.run)
-        return TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: config.parameters.merging(applied) { $1 }, config: config,
+        return TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: asked.parameters.merging(applied) { $1 }, config: asked,
                            metrics: Self.metrics(result, config: config, windows: windows, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters,
                                                  proxyShaped: cloud?.kernelLink == nil),
                            stages: result.run.stages.map {

@@ -17,7 +17,7 @@ import Testing
         let values: [String: String] = [
             "model": "resnet50", "model.shape": "1,3,320,320", "placement": "split", "workload.fps": "7.5", "workload.arrivals": "poisson", "workload.resolution": "320x240",
             "workload.jpeg_quality": "61", "workload.duration": "1500ms", "workload.max_duration": "6s", "workload.warmup": "250ms", "workload.window": "200ms",
-            "workload.queue": "9", "workload.inflight": "3", "device.profile": "rpi4", "device.cpu": "0.35", "device.cpuset": "0",
+            "workload.queue": "9", "workload.inflight": "3", "workload.cameras": "5", "device.profile": "rpi4", "device.cpu": "0.35", "device.cpuset": "0",
             "device.memory": "1500MB", "device.threads": "2", "cloud.cpu": "1.5", "cloud.cpuset": "1", "cloud.memory": "2GB",
             "cloud.threads": "2", "cloud.instances": "3", "cloud.max_batch": "8", "cloud.http_threads": "2", "link": "lte",
             "link.uplink": "12500kbit", "link.downlink": "40mbit", "link.rtt": "35ms", "link.jitter": "3ms", "link.loss": "1%",
@@ -146,5 +146,21 @@ import Testing
         #expect(PixelSize(parsing: "224") == nil && PixelSize(parsing: "224", squareAllowed: true) == PixelSize(width: 224, height: 224))
         #expect(PixelSize(parsing: "0x10")?.pixels == 0, "ranges are the caller's")
         for bad in ["", "x480", "640x", "640x480x3", "-1x5", "axb"] { #expect(PixelSize(parsing: bad) == nil, "\(bad)") }
+    }
+
+    /// N cameras run as one stream of N times the frames, requests in flight, device queue and CPU,
+    /// over a link N times as wide; an edge trial has no cloud node to share, so cameras do not apply.
+    @Test func severalCamerasAggregateIntoOneStream() throws {
+        var config = TrialConfig()
+        try config.set("placement", "cloud-tensor")
+        try config.set("workload.cameras", "4")
+        try config.set("workload.fps", "2.5")
+        try config.set("device.cpu", "0.5")
+        let run = config.aggregatingCameras(uplink: Bandwidth(bitsPerSecond: 5e6), downlink: nil)
+        #expect(run.workload.cameras == 1 && run.workload.fps == 10 && run.workload.inflight == 4 && run.workload.queue == 16 && run.device.cpu == 2)
+        #expect(run.link.uplink == Bandwidth(bitsPerSecond: 20e6) && run.link.downlink == nil && run.link.rtt == config.link.rtt)
+        try config.set("placement", "edge")
+        #expect(config.aggregatingCameras(uplink: nil, downlink: nil) == config)
+        #expect(config.parameters["workload.cameras"] == nil)
     }
 }

@@ -242,6 +242,31 @@ import TestSupport
         #expect(edge.contains("resize 128x96") && edge.contains("checksum"), "\(edge.prefix(400))")
     }
 
+    /// Three cameras on one cloud node: the node serves their summed frames (three times one
+    /// camera's), the trial is stored as three cameras, and the agent ran the summed stream.
+    @Test func severalCamerasLoadOneCloudNode() throws {
+        let (file, out) = try writeExperiment("""
+            name: cameras
+            model: squeezenet1_1
+            placement: cloud-raw
+            workload: {fps: 4, warmup: 0.5s, duration: 2s, resolution: 320x240}
+            link: {profile: ethernet, shaping: proxy}
+            sweep:
+              workload.cameras: [1, 3]
+            """)
+        let result = try edgeinsight(["run", file, "--out", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        let records = try trials(out, run: "cameras")
+        let one = try #require(records.first { $0.config?.workload.cameras == 1 })
+        let three = try #require(records.first { $0.config?.workload.cameras == 3 })
+        #expect(three.parameters["workload.cameras"] == "3" && three.parameters["workload.cameras.run_as"]?.hasPrefix("one stream at 12 fps, 3 in flight") == true,
+                "\(three.parameters)")
+        let single = try #require(one.metric("throughput_fps")), summed = try #require(three.metric("throughput_fps"))
+        #expect(abs(single - 4) < 0.6 && abs(summed - 12) < 1.5, "one camera \(single) fps, three \(summed) fps")
+        let handed = try JSONDecoder().decode(TrialConfig.self, from: try Data(contentsOf: URL(fileURLWithPath: out + "/logs/trial-2-config.json")))
+        #expect(handed.workload.fps == 12 && handed.workload.inflight == 3 && handed.workload.cameras == 1)
+    }
+
     /// Over a 300 ms round trip a device that waits for each answer sends at most 3.3 frames a second;
     /// four requests in flight keep up with a 10 fps camera.
     @Test func requestsInFlightOverlapTheRoundTrip() throws {
