@@ -16,6 +16,7 @@ extension PerformanceHint: ExpressibleByArgument {
 }
 
 extension InferencePrecision: ExpressibleByArgument {}
+extension EngineKind: ExpressibleByArgument {}
 
 /// `edgeinsight bench`: how fast one model runs on this machine, as OpenVINO's benchmark_app measures it.
 struct Bench: ParsableCommand {
@@ -67,6 +68,9 @@ struct Bench: ParsableCommand {
     @Option(parsing: .singleValue, help: "Fix an input shape, e.g. input:1,3,224,224 (repeatable).")
     var shape: [String] = []
 
+    @Option(help: "Inference framework: openvino or opencv (OpenCV's DNN module).")
+    var engine: EngineKind = .openvino
+
     @Option(help: "How long to measure, e.g. 10s or 500ms.")
     var duration = "10s"
 
@@ -92,8 +96,9 @@ struct Bench: ParsableCommand {
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
 
         let (path, label) = try ModelZoo.resolve(model, resolution: resolution, width: width)
-        let engine = try OpenVINOEngine()
-        if !json { Progress.show("compiling \(label) with OpenVINO \(engine.version)…") }
+        try fillInputShapes(&settings, engine: engine, path: path, batch: batch)
+        let engine = try self.engine.open()
+        if !json { Progress.show("compiling \(label) with \(engine.name) \(engine.version)…") }
         let compiled = try engine.compile(modelAt: path, settings: settings)
         let result = try Benchmark.run(compiled, engine: engine, plan: BenchmarkPlan(duration: measured, requests: requests)) { progress in
             guard !json else { return }
@@ -127,6 +132,14 @@ struct Bench: ParsableCommand {
         }
         return lines.joined(separator: "\n")
     }
+}
+
+/// Frameworks that read no input shapes from a model file get them from the analyzer.
+func fillInputShapes(_ settings: inout EngineSettings, engine: EngineKind, path: String, batch: Int = 1) throws {
+    guard !engine.readsInputShapes, settings.shapes.isEmpty else { return }
+    let inputs = try ModelAnalyzer.analyze(file: path, batch: batch).inputs
+    guard inputs.count == 1 else { throw ValidationError("\(engine.rawValue) runs models with one input; give its shape with --shape") }
+    settings.shapes[inputs[0].name] = inputs[0].shape
 }
 
 /// The JSON `bench --json` prints.

@@ -73,6 +73,9 @@ struct PipelineRun: ParsableCommand {
     @Option(help: "The input shape of a model with dynamic dimensions, e.g. 1,3,320,320 (default: the camera's resolution).")
     var shape: String?
 
+    @Option(help: "Inference framework: openvino or opencv (OpenCV's DNN module).")
+    var engine: EngineKind = .openvino
+
     @Option(help: "Write a Chrome trace-event file (open in Perfetto).")
     var trace: String?
 
@@ -89,8 +92,9 @@ struct PipelineRun: ParsableCommand {
         settings.precision = precision
         settings.hint = .latency
         let (path, label) = try ModelZoo.resolve(model)
-        let engine = try OpenVINOEngine()
         if let shape { settings.shapes[""] = try EngineSettings.parseShape(shape).dims }
+        try fillInputShapes(&settings, engine: self.engine, path: path)
+        let engine = try self.engine.open()
         settings.keepsDynamicDimensions = true
         var compiled = try engine.compile(modelAt: path, settings: settings)
         if let input = compiled.inputs.first, input.shape.contains(-1) {
@@ -145,12 +149,12 @@ struct PipelineRun: ParsableCommand {
 
 /// The human-readable report of an edge pipeline run.
 enum PipelineReportText {
-    static func render(_ r: EdgePipelineReport, model: String, engine: OpenVINOEngine) -> String {
+    static func render(_ r: EdgePipelineReport, model: String, engine: any InferenceEngine) -> String {
         let t = { (ns: Double) in DurationText.format(nanoseconds: ns) }
         var lines = [
             "source       \(r.source); \(r.arrivals)",
             "pipeline     \(r.pipeline)",
-            "model        \(model); OpenVINO \(engine.version), \(r.applied.map { "\($0.threads) threads, precision \($0.precision)" } ?? "remote")",
+            "model        \(model); \(engine.name) \(engine.version), \(r.applied.map { "\($0.threads) threads, precision \($0.precision)" } ?? "remote")",
             String(format: "frames       %d offered (%.1f fps), %d processed (%.1f fps), %d dropped, %d failed; queue holds %d",
                    r.offered, r.offeredRate, r.processed, r.throughput, r.dropped, r.failed, r.queueCapacity),
         ]

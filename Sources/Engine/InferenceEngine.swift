@@ -94,3 +94,19 @@ extension InferRequest {
         try wait()
     }
 }
+
+/// The inference frameworks EdgeInsight can run, by the name users give.
+public enum EngineKind: String, Sendable, Codable, CaseIterable {
+    case openvino, opencv
+
+    /// The engine, loaded now: a missing library is a one-line error naming what to install.
+    public func open() throws(EngineError) -> any InferenceEngine {
+        switch self {
+        case .openvino: try OpenVINOEngine()
+        case .opencv: try OpenCVEngine()
+        }
+    }
+
+    /// Whether the engine reads input shapes from the model file itself.
+    public var readsInputShapes: Bool { self == .openvino }
+}

@@ -26,6 +26,14 @@ import TestSupport
         return (folder + "/exp.yaml", folder + "/out")
     }
 
+    /// Runs an experiment to its end and returns its trials and output folder.
+    func measure(_ yaml: String, run name: String) throws -> (records: [TrialRecord], out: String) {
+        let (file, out) = try writeExperiment(yaml)
+        let result = try edgeinsight(["run", file, "--out", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        return (try trials(out, run: name), out)
+    }
+
     /// Starts `edgeinsight` with its output in `log` (what a failed expectation quotes).
     func startRunner(_ arguments: [String], log: String) throws -> Process {
         let process = Process()
@@ -220,7 +228,7 @@ import TestSupport
         let corpus = try python("import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')",
                                 [repositoryRoot + "/Tests/Fixtures/onnx_corpus.py", folder])
         try #require(corpus.status == 0, "\(corpus.stderr)")
-        let (file, out) = try writeExperiment("""
+        let (records, out) = try measure("""
             name: exported
             model: \(folder)/exported_cnn.onnx
             workload: {fps: 5, warmup: 0.2s, duration: 0.6s, window: 0.2s, resolution: 160x120}
@@ -228,10 +236,7 @@ import TestSupport
             sweep:
               placement: [edge, cloud-raw, cloud-tensor, split]
               model.shape: ["1,3,96,128"]
-            """)
-        let result = try edgeinsight(["run", file, "--out", out])
-        #expect(result.status == 0, "\(result.stderr)")
-        let records = try trials(out, run: "exported")
+            """, run: "exported")
         #expect(records.count == 4)
         for record in records {
             #expect(record.ok, "\(record.parameters["placement"] ?? ""): \(record.reason ?? "")")
@@ -245,7 +250,7 @@ import TestSupport
     /// Three cameras on one cloud node: the node serves their summed frames (three times one
     /// camera's), the trial is stored as three cameras, and the agent ran the summed stream.
     @Test func severalCamerasLoadOneCloudNode() throws {
-        let (file, out) = try writeExperiment("""
+        let (records, out) = try measure("""
             name: cameras
             model: squeezenet1_1
             placement: cloud-raw
@@ -253,10 +258,7 @@ import TestSupport
             link: {profile: ethernet, shaping: proxy}
             sweep:
               workload.cameras: [1, 3]
-            """)
-        let result = try edgeinsight(["run", file, "--out", out])
-        #expect(result.status == 0, "\(result.stderr)")
-        let records = try trials(out, run: "cameras")
+            """, run: "cameras")
         let one = try #require(records.first { $0.config?.workload.cameras == 1 })
         let three = try #require(records.first { $0.config?.workload.cameras == 3 })
         #expect(three.parameters["workload.cameras"] == "3" && three.parameters["workload.cameras.run_as"]?.hasPrefix("one stream at 12 fps, 3 in flight") == true,
@@ -270,7 +272,7 @@ import TestSupport
     /// Over a 300 ms round trip a device that waits for each answer sends at most 3.3 frames a second;
     /// four requests in flight keep up with a 10 fps camera.
     @Test func requestsInFlightOverlapTheRoundTrip() throws {
-        let (file, out) = try writeExperiment("""
+        let (records, _) = try measure("""
             name: inflight
             model: mobilenet_v2
             placement: cloud-raw
@@ -278,10 +280,7 @@ import TestSupport
             link: {profile: ethernet, rtt: 300ms, shaping: proxy}
             sweep:
               workload.inflight: [1, 4]
-            """)
-        let result = try edgeinsight(["run", file, "--out", out])
-        #expect(result.status == 0, "\(result.stderr)")
-        let records = try trials(out, run: "inflight")
+            """, run: "inflight")
         let one = try #require(records.first { $0.parameters["workload.inflight"] == "1" }?.metric("throughput_fps"))
         let four = try #require(records.first { $0.parameters["workload.inflight"] == "4" }?.metric("throughput_fps"))
         #expect(one < 3.5, "stop-and-wait: \(one) fps")

@@ -255,3 +255,55 @@ func zooFile(_ name: String, resolution: Int = 224) throws -> String {
         #expect(ElementType(openVINOCode: ElementType.u8.openVINOCode) == .u8)
     }
 }
+
+/// OpenCV DNN beside OpenVINO: the same zoo file and input give the same logits, within what two
+/// FP32 implementations of the same arithmetic (different summation orders, fused kernels) differ by.
+@Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: Requirements.openCV, "needs the OpenCV DNN shim: run scripts/setup"))
+struct OpenCVEngineTests {
+    /// The zoo models OpenCV 4.6 (Debian 12's) computes as OpenVINO does. It cannot import
+    /// mobilenet_v2 (Clip with min/max given as inputs, opset 11 on), and it runs mobilenet_v3 with
+    /// logits 10–12% off OpenVINO's and another top class (docs/engines.md).
+    static let agreeing = ["squeezenet1_1", "resnet18", "resnet50", "efficientnet_b0"]
+
+    @Test(arguments: agreeing)
+    func logitsAgreeWithOpenVINO(model: String) throws {
+        let file = try zooFile(model)
+        var random = SeededRandom(seed: 9)
+        let input = (0..<(3 * 224 * 224)).map { _ in random.nextSignedUnitFloat() }
+        func logits(_ engine: any InferenceEngine) throws -> ([Float], AppliedSettings) {
+            var settings = EngineSettings()
+            settings.precision = .f32
+            settings.threads = 1
+            settings.shapes = ["input": [1, 3, 224, 224]]
+            let compiled = try engine.compile(modelAt: file, settings: settings)
+            let request = try compiled.makeRequest()
+            input.withUnsafeBytes { try! request.inputBuffer(0).copyMemory(from: $0) }
+            try request.infer()
+            return (try request.output(0).floats(), compiled.applied)
+        }
+        let (reference, _) = try logits(try OpenVINOEngine())
+        let (opencv, applied) = try logits(try OpenCVEngine())
+        #expect(applied.threads == 1 && applied.precision == "f32", "\(applied)")
+        #expect(opencv.count == 1000)
+        let scale = max(1, reference.map { abs($0) }.max() ?? 1)
+        let worst = zip(opencv, reference).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst / scale < 1e-3, "\(model): max |Δ| \(worst) against logits up to \(scale)")
+        #expect(opencv.indices.max { opencv[$0] < opencv[$1] } == reference.indices.max { reference[$0] < reference[$1] })
+    }
+
+    /// A model the importer cannot take is a one-line error naming the node; a missing shim is a
+    /// one-line error naming what to install (in a process of its own, as the library is opened once).
+    @Test func unsupportedModelsAndAMissingLibraryAreOneLineErrors() throws {
+        var settings = EngineSettings()
+        settings.shapes = ["input": [1, 3, 224, 224]]
+        do {
+            _ = try OpenCVEngine().compile(modelAt: try zooFile("mobilenet_v2"), settings: settings)
+            Issue.record("OpenCV 4.6 took Clip with min/max inputs")
+        } catch {
+            #expect("\(error)".contains("Node [Clip@ai.onnx]") && !"\(error)".contains("\n"), "\(error)")
+        }
+        let missing = try edgeinsight(["bench", "squeezenet1_1", "--engine", "opencv", "--duration", "1s"], environment: ["EDGEINSIGHT_OPENCV_SHIM": "/nonexistent/shim.so"])
+        #expect(missing.status != 0)
+        #expect(missing.errorLine == "error: OpenCV DNN not found (looked in: EDGEINSIGHT_OPENCV_SHIM=/nonexistent/shim.so); run scripts/setup (it installs Debian's libopencv-dev and builds the shim)", "\(missing.stderr)")
+    }
+}

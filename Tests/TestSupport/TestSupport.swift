@@ -123,6 +123,8 @@ public enum Requirements {
     static func installed(_ path: String) -> Bool { FileManager.default.fileExists(atPath: repositoryRoot + "/" + path) }
     /// Python 3 (its standard library reads back our SVGs).
     public static let python3 = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
+    /// Our shim over Debian's OpenCV DNN (.deps/opencv-dnn, built by scripts/setup).
+    public static let openCV = installed(".deps/opencv-dnn/libedgeinsight_opencv.so")
     /// Debian's chromium, the report's browser.
     public static let chromium = FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
     /// The onnx reference checker (.deps/python).
