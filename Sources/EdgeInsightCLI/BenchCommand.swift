@@ -96,7 +96,7 @@ struct Bench: ParsableCommand {
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
 
         let (path, label) = try ModelZoo.resolve(model, resolution: resolution, width: width)
-        try fillInputShapes(&settings, engine: engine, path: path, batch: batch)
+        try settings.fillInputShapes(for: engine, model: path, batch: batch)
         let engine = try self.engine.open()
         if !json { Progress.show("compiling \(label) with \(engine.name) \(engine.version)…") }
         let compiled = try engine.compile(modelAt: path, settings: settings)
@@ -132,14 +132,6 @@ struct Bench: ParsableCommand {
         }
         return lines.joined(separator: "\n")
     }
-}
-
-/// Frameworks that read no input shapes from a model file get them from the analyzer.
-func fillInputShapes(_ settings: inout EngineSettings, engine: EngineKind, path: String, batch: Int = 1) throws {
-    guard !engine.readsInputShapes, settings.shapes.isEmpty else { return }
-    let inputs = try ModelAnalyzer.analyze(file: path, batch: batch).inputs
-    guard inputs.count == 1 else { throw ValidationError("\(engine.rawValue) runs models with one input; give its shape with --shape") }
-    settings.shapes[inputs[0].name] = inputs[0].shape
 }
 
 /// The JSON `bench --json` prints.

@@ -78,6 +78,8 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         public var cpuset: String?
         public var memory = Bytes(4_000_000_000)
         public var threads = 1
+        /// The inference framework of the edge placement.
+        public var engine = EngineKind.openvino
     }
 
     /// The cloud node: an inference server, confined.
@@ -200,6 +202,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
             optional("device.cpuset", \.device.cpuset, { $0 }, text, "must not be empty"),
             setting("device.memory", \.device.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
             setting("device.threads", \.device.threads, String.init, integer(1...256), inRange(1...256)),
+            setting("device.engine", \.device.engine, \.rawValue, EngineKind.init(rawValue:), choice(EngineKind.self)),
             setting("cloud.cpu", \.cloud.cpu, number, positive, positiveNumber),
             optional("cloud.cpuset", \.cloud.cpuset, { $0 }, text, "must not be empty"),
             setting("cloud.memory", \.cloud.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
@@ -236,6 +239,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     /// requests in flight; only a split trial re-encodes.
     public func uses(_ key: String) -> Bool {
         if key.hasPrefix("split.") { return placement == .split }
+        if key == "device.engine" { return placement == .edge }
         if !placement.usesCloud {
             return !(key == "link" || key.hasPrefix("link.") || key.hasPrefix("cloud.") || key == "workload.inflight" || key == "workload.cameras")
         }

@@ -95,10 +95,7 @@ extension InferRequest {
     }
 }
 
-/// The inference frameworks EdgeInsight can run, by the name users give.
-public enum EngineKind: String, Sendable, Codable, CaseIterable {
-    case openvino, opencv
-
+extension EngineKind {
     /// The engine, loaded now: a missing library is a one-line error naming what to install.
     public func open() throws(EngineError) -> any InferenceEngine {
         switch self {

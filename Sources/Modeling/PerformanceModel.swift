@@ -211,6 +211,9 @@ public struct PerformanceModel: Sendable, Codable {
             let link = try link(asked)
             config = asked.aggregatingCameras(uplink: link.uplink, downlink: link.downlink)
         }
+        if config.placement == .edge, config.device.engine != .openvino {
+            throw .cannotPredict("the compute model knows OpenVINO's inference times only, not \(config.device.engine.rawValue)'s")
+        }
         let features: ModelFeatures
         if let known = self.features[config.model] { features = known } else { features = try cache.features(config.model) }
         let frame = CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))

@@ -247,6 +247,25 @@ import TestSupport
         #expect(edge.contains("resize 128x96") && edge.contains("checksum"), "\(edge.prefix(400))")
     }
 
+    /// The edge placement's framework is a trial setting: an OpenCV DNN trial runs, says so, and
+    /// is stored with its engine beside the OpenVINO one.
+    @Test(.enabled(if: Requirements.openCV, "needs the OpenCV DNN shim: run scripts/setup"))
+    func theEdgeFrameworkIsATrialSetting() throws {
+        let (records, out) = try measure("""
+            name: frameworks
+            model: squeezenet1_1
+            placement: edge
+            workload: {fps: 4, warmup: 0.2s, duration: 1s, resolution: 320x240}
+            device: {threads: 1}
+            sweep:
+              device.engine: [openvino, opencv]
+            """, run: "frameworks")
+        #expect(records.count == 2 && records.allSatisfy(\.ok), "\(records.map { $0.reason ?? "ok" })")
+        #expect(Set(records.compactMap { $0.config?.device.engine }) == [.openvino, .opencv])
+        let reports = try (1...2).map { try String(contentsOfFile: out + "/logs/trial-\($0)-agent.json", encoding: .utf8) }
+        #expect(reports.contains { $0.contains("\"precision\" : \"f32\"") || $0.contains("\"precision\":\"f32\"") }, "\(reports.map { $0.prefix(300) })")
+    }
+
     /// Three cameras on one cloud node: the node serves their summed frames (three times one
     /// camera's), the trial is stored as three cameras, and the agent ran the summed stream.
     @Test func severalCamerasLoadOneCloudNode() throws {
