@@ -205,7 +205,7 @@ final class OpenCVLibrary: @unchecked Sendable {
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "> ")) }.filter { !$0.isEmpty }
         if let node = lines.first(where: { $0.hasPrefix("Node [") }) {
             let what = node.components(separatedBy: " parse error").first ?? node
-            let check = lines.first { $0.hasPrefix("(expected:") }.map { ": " + $0 } ?? ""
+            let check = lines.first { $0.hasPrefix("(expected:") }.map { ": " + $0.replacingOccurrences(of: ", where", with: "") } ?? ""
             return "OpenCV cannot import \(what)\(check)"
         }
         return lines.first ?? "unknown OpenCV error"

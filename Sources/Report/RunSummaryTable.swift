@@ -9,7 +9,7 @@ public enum RunSummaryTable {
         var groups: [String: [TrialRecord]] = [:]
         var order: [String] = []
         for trial in trials where trial.ok {
-            let key = "\(trial.parameters["model"] ?? "?")|\(trial.parameters["placement"] ?? "?")|\(trial.parameters["link"] ?? "-")"
+            let key = "\(trial.parameters["model"] ?? "?")|\(Verdicts.placement(of: trial))|\(trial.parameters["link"] ?? "-")"
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(trial)
         }
@@ -26,7 +26,7 @@ public enum RunSummaryTable {
                        mean("throughput_fps").map { UnitFormat.significant($0) + " fps" } ?? "-",
                        mean("latency_p50_ms").map { UnitFormat.significant($0) + " ms" } ?? "-",
                        mean("latency_p99_ms").map { UnitFormat.significant($0) + " ms" } ?? "-",
-                       bytes.map { Bytes(Int64($0)).description + (parts[1] == "edge" ? " (local)" : "") } ?? "-",
+                       bytes.map { Bytes(Int64($0)).description + (parts[1].hasPrefix("edge") ? " (local)" : "") } ?? "-",
                        "\(group.filter { $0.metric("stable") == 1 }.count)/\(group.count)"])
         }
         return table.rendered

@@ -19,7 +19,7 @@ public enum StageChart {
     public static func groups(_ trials: [TrialRecord]) -> [Group] {
         let ok = trials.filter { $0.ok && !$0.stages.isEmpty }
         let keyed = Dictionary(grouping: ok) { t in
-            [t.parameters["model"] ?? "?", t.parameters["placement"] ?? "?", t.parameters["link"]].compactMap { $0 }.joined(separator: " · ")
+            [t.parameters["model"] ?? "?", Verdicts.placement(of: t), t.parameters["link"]].compactMap { $0 }.joined(separator: " · ")
         }
         let order = Stage.allCases.map(\.rawValue)
         return keyed.keys.sorted().map { label in

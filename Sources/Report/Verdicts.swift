@@ -56,7 +56,7 @@ public enum Verdicts {
         for model in models {
             for link in links {
                 let candidates = ok.filter { $0.parameters["model"] == model && ($0.parameters["link"] == link || $0.parameters["placement"] == "edge") }
-                let byPlacement = Dictionary(grouping: candidates) { $0.parameters["placement"] ?? "?" }
+                let byPlacement = Dictionary(grouping: candidates) { placement(of: $0) }
                 let ranking: [Standing] = byPlacement.compactMap { placement, group in
                     let p99s = group.compactMap { $0.metric("latency_p99_ms") }
                     guard !p99s.isEmpty else { return nil }
@@ -70,6 +70,15 @@ public enum Verdicts {
             }
         }
         return verdicts
+    }
+
+    /// Where a trial ran, as verdicts and tables name it: the placement, and for an edge trial on
+    /// another framework than OpenVINO the framework too (`edge/opencv`), which is then a choice of
+    /// its own.
+    public static func placement(of trial: TrialRecord) -> String {
+        let placement = trial.parameters["placement"] ?? "?"
+        guard placement == "edge", let engine = trial.parameters["device.engine"], engine != "openvino" else { return placement }
+        return "\(placement)/\(engine)"
     }
 
     /// A device keeps up when it dropped nothing and its queue wait did not grow: the last window's

@@ -35,6 +35,16 @@ import Testing
         #expect(apart.first?.tied == false && apart.first?.ranking.map(\.placement) == ["edge", "cloud-tensor"])
     }
 
+    /// An edge trial on another framework is a choice of its own, ranked beside the others.
+    @Test func anEdgeFrameworkIsRankedAsItsOwnPlacement() {
+        var opencv = trial("edge", link: nil, p99: 80, met: 1)
+        opencv.parameters["device.engine"] = "opencv"
+        var openvino = trial("edge", link: nil, p99: 15, met: 1)
+        openvino.parameters["device.engine"] = "openvino"
+        let verdict = Verdicts.placements([opencv, openvino, trial("cloud-raw", link: "wifi", p99: 37, met: 1)])
+        #expect(verdict.first?.ranking.map(\.placement) == ["edge", "cloud-raw", "edge/opencv"])
+    }
+
     @Test func failedTrialsAreLeftOutOfTheTable() {
         var failed = trial("edge", link: nil, p99: 1, met: 1)
         failed.ok = false
