@@ -75,6 +75,9 @@ struct Serve: AsyncParsableCommand {
         discussion: "A model's own dynamic dimensions stay dynamic unless fixed here; one compiled model then serves every shape."))
     var shape: [String] = []
 
+    @Option(help: "Inference framework of models without a config.yaml: openvino or opencv.")
+    var engine: EngineKind = .openvino
+
     func run() async throws {
         var defaults = ModelConfig()
         defaults.instances = instances
@@ -87,6 +90,7 @@ struct Serve: AsyncParsableCommand {
         defaults.engine.streams = streams
         defaults.engine.inputElementType = try inputType.map(parseInputType)
         defaults.engine.precision = precision
+        defaults.framework = engine
         for text in shape {
             let (name, dims) = try EngineSettings.parseShape(text, dynamic: true)
             defaults.engine.shapes[name ?? ""] = dims

@@ -92,6 +92,8 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         public var maxBatch = 1
         /// The server's own request threads; nil leaves the server's default.
         public var httpThreads: Int?
+        /// The inference framework the cloud node serves with.
+        public var engine = EngineKind.openvino
     }
 
     /// The link: a profile (profiles/links.yaml) and settings that override it.
@@ -208,6 +210,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
             setting("cloud.memory", \.cloud.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
             setting("cloud.threads", \.cloud.threads, String.init, integer(1...256), inRange(1...256)),
             setting("cloud.instances", \.cloud.instances, String.init, integer(1...64), inRange(1...64)),
+            setting("cloud.engine", \.cloud.engine, \.rawValue, EngineKind.init(rawValue:), choice(EngineKind.self)),
             setting("cloud.max_batch", \.cloud.maxBatch, String.init, integer(0...256), inRange(0...256)),
             optional("cloud.http_threads", \.cloud.httpThreads, String.init, integer(1...64), inRange(1...64)),
             setting("link", \.link.profile, { $0 }, text, "must name a link profile"),

@@ -72,12 +72,13 @@ public enum Verdicts {
         return verdicts
     }
 
-    /// Where a trial ran, as verdicts and tables name it: the placement, and for an edge trial on
-    /// another framework than OpenVINO the framework too (`edge/opencv`), which is then a choice of
-    /// its own.
+    /// Where a trial ran, as verdicts and tables name it: the placement, and when the node that
+    /// infers (the device for `edge`, else the cloud node) runs another framework than OpenVINO, the
+    /// framework too (`edge/opencv`, `cloud-raw/opencv`), which is then a choice of its own.
     public static func placement(of trial: TrialRecord) -> String {
         let placement = trial.parameters["placement"] ?? "?"
-        guard placement == "edge", let engine = trial.parameters["device.engine"], engine != "openvino" else { return placement }
+        let engine = trial.parameters[placement == "edge" ? "device.engine" : "cloud.engine"]
+        guard let engine, engine != "openvino" else { return placement }
         return "\(placement)/\(engine)"
     }
 

@@ -12,6 +12,7 @@ import Yams
 /// max_batch_size: 8          # 0 or 1: no batching
 /// max_queue_delay: 2ms       # how long a batch may wait to fill
 /// max_queue: 64              # requests waiting; more get 503
+/// framework: openvino        # or opencv (OpenCV's DNN module)
 /// engine: {hint: latency, threads: 2, streams: 1, precision: f32}
 /// dims: {images: [3, -1, -1]}   # per input, without the batch dimension when batching (Triton's
 ///                               # convention); -1: each request gives this dimension
@@ -24,13 +25,14 @@ public struct ModelConfig: Sendable {
     public var maxBatchSize = 8
     public var maxQueueDelay: Duration = .zero
     public var maxQueue = 64
+    public var framework = EngineKind.openvino
     public var engine = EngineSettings()
     public var inputPipeline: Pipeline?
     public var sleep: Duration = .milliseconds(50)
 
     public init() {}
 
-    static let keys: Set<String> = ["model", "dims", "instances", "max_batch_size", "max_queue_delay", "max_queue", "engine", "input_pipeline", "sleep"]
+    static let keys: Set<String> = ["model", "dims", "framework", "instances", "max_batch_size", "max_queue_delay", "max_queue", "engine", "input_pipeline", "sleep"]
     static let engineKeys: Set<String> = ["hint", "threads", "streams", "precision", "device"]
 
     /// Reads a config.yaml; every problem names the file and the key.
@@ -66,6 +68,9 @@ public struct ModelConfig: Sendable {
                     }
                     dims[input] = values
                 }
+            case "framework":
+                guard let kind = EngineKind(rawValue: "\(value)") else { throw .badConfig(path, "'framework' must be one of \(EngineKind.allCases.map(\.rawValue).joined(separator: ", "))") }
+                config.framework = kind
             case "instances": config.instances = try int(1)
             case "max_batch_size": config.maxBatchSize = try int(0)
             case "max_queue": config.maxQueue = try int(1)

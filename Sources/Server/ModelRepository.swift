@@ -14,11 +14,11 @@ public struct ModelRepository: Sendable {
     /// without a config.yaml.
     public static func load(folder: String?, models: [String], defaults: ModelConfig) throws(ServerError) -> ModelRepository {
         var served: [String: any ServedModel] = [:]
-        var engine: OpenVINOEngine?
-        func openEngine() throws(ServerError) -> OpenVINOEngine {
-            if let engine { return engine }
-            do { engine = try OpenVINOEngine() } catch { throw .cannotStart("\(error)") }
-            return engine!
+        var engines: [EngineKind: any InferenceEngine] = [:]
+        func openEngine(_ kind: EngineKind) throws(ServerError) -> any InferenceEngine {
+            if let engine = engines[kind] { return engine }
+            do { engines[kind] = try kind.open() } catch { throw .cannotStart("\(error)") }
+            return engines[kind]!
         }
         func add(_ model: any ServedModel) throws(ServerError) {
             guard served[model.name] == nil else { throw .badModel("two models are named '\(model.name)'") }
@@ -49,7 +49,7 @@ public struct ModelRepository: Sendable {
                     }
                     file = path + "/" + files[0]
                 }
-                try add(EngineModel(name: name, path: file, config: config, engine: try openEngine()))
+                try add(EngineModel(name: name, path: file, config: config, engine: try openEngine(config.framework)))
             }
         }
         for spec in models {
@@ -66,7 +66,7 @@ public struct ModelRepository: Sendable {
             do { resolved = try ModelZoo.resolve(spec) } catch { throw .badModel("\(error)") }
             let name = ModelZoo.servedName(spec)
             guard FileManager.default.fileExists(atPath: resolved.path) else { throw .badModel("model file not found: \(spec)") }
-            try add(EngineModel(name: name, path: resolved.path, config: defaults, engine: try openEngine()))
+            try add(EngineModel(name: name, path: resolved.path, config: defaults, engine: try openEngine(defaults.framework)))
         }
         guard !served.isEmpty else { throw .noModels }
         return ModelRepository(models: served)

@@ -2,6 +2,7 @@ import EdgeInsightCore
 import Engine
 import Foundation
 import Imaging
+import ModelZoo
 import InferenceProtocol
 import Synchronization
 
@@ -86,7 +87,7 @@ final class EngineModel: ServedModel, @unchecked Sendable {
     let inputs: [TensorMetadata]
     let outputs: [TensorMetadata]
     private let path: String
-    private let engine: OpenVINOEngine
+    private let engine: any InferenceEngine
     private let imagePipeline: Pipeline?
     /// Compiled with dynamic dimensions: one compiled model and one request per instance.
     private let dynamic: Bool
@@ -104,12 +105,20 @@ final class EngineModel: ServedModel, @unchecked Sendable {
         var preprocessor: Preprocessor?
     }
 
-    init(name: String, path: String, config: ModelConfig, engine: OpenVINOEngine) throws(ServerError) {
+    init(name: String, path: String, config: ModelConfig, engine: any InferenceEngine) throws(ServerError) {
+        var config = config
+        if !config.framework.readsInputShapes && config.engine.shapes.isEmpty {
+            // The framework reads no input shapes from the file: the analyzer does.
+            do {
+                let inputs = try ModelAnalyzer.analyze(file: path).inputs
+                for input in inputs { config.engine.shapes[input.name] = input.shape }
+            } catch { throw .badModel("model '\(name)': \(error)") }
+        }
         self.name = name
         self.path = path
         self.config = config
         self.engine = engine
-        platform = "openvino_" + ((path as NSString).pathExtension.isEmpty ? "model" : (path as NSString).pathExtension.lowercased())
+        platform = config.framework.rawValue + "_" + ((path as NSString).pathExtension.isEmpty ? "model" : (path as NSString).pathExtension.lowercased())
         var settings = config.engine
         settings.batch = 1
         settings.keepsDynamicDimensions = true

@@ -305,6 +305,7 @@ final class CloudNode {
         var maxBatch: Int
         /// The server's own request threads (`serve --http-threads`); nil leaves its default.
         var httpThreads: Int?
+        var engine: EngineKind
     }
 
     let settings: Settings
@@ -331,7 +332,7 @@ final class CloudNode {
     static func settings(_ spec: TrialSpec, models: [String], kernel: Bool) -> Settings {
         let cloud = spec.config.cloud
         return Settings(kernel: kernel, models: models, cpu: cloud.cpu, cpuset: cloud.cpuset, memory: cloud.memory, threads: cloud.threads,
-                        instances: cloud.instances, maxBatch: cloud.maxBatch, httpThreads: cloud.httpThreads)
+                        instances: cloud.instances, maxBatch: cloud.maxBatch, httpThreads: cloud.httpThreads, engine: cloud.engine)
     }
 
     static func start(_ settings: Settings, executable: String, logs: String, cgroupProblem: String?) throws -> CloudNode {
@@ -345,7 +346,7 @@ final class CloudNode {
         }
         let host = kernelLink?.peerAddress ?? "127.0.0.1"
         var argv = [executable, "serve", "--host", host, "--port", "0", "--instances", String(settings.instances), "--max-batch", String(settings.maxBatch),
-                    "--threads", String(settings.threads), "--hint", "latency"]
+                    "--threads", String(settings.threads), "--hint", "latency", "--engine", settings.engine.rawValue]
         for model in settings.models { argv += ["--model", model] }
         if let threads = settings.httpThreads { argv += ["--http-threads", String(threads)] }
         argv = confined.wrap(argv)

@@ -19,7 +19,7 @@ import Testing
             "workload.jpeg_quality": "61", "workload.duration": "1500ms", "workload.max_duration": "6s", "workload.warmup": "250ms", "workload.window": "200ms",
             "workload.queue": "9", "workload.inflight": "3", "workload.cameras": "5", "device.profile": "rpi4", "device.cpu": "0.35", "device.cpuset": "0",
             "device.memory": "1500MB", "device.threads": "2", "cloud.cpu": "1.5", "cloud.cpuset": "1", "cloud.memory": "2GB",
-            "cloud.threads": "2", "cloud.instances": "3", "cloud.max_batch": "8", "cloud.http_threads": "2", "link": "lte",
+            "cloud.threads": "2", "cloud.engine": "opencv", "cloud.instances": "3", "cloud.max_batch": "8", "cloud.http_threads": "2", "link": "lte",
             "link.uplink": "12500kbit", "link.downlink": "40mbit", "link.rtt": "35ms", "link.jitter": "3ms", "link.loss": "1%",
             "link.shaping": "proxy", "split.jpeg_quality": "77", "slo.p99": "180ms",
         ]

@@ -175,6 +175,45 @@ func writeFloats(_ values: [Float], to path: String) throws {
     }
 }
 
+@Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: Requirements.tritonClient && Requirements.openCV, "needs Triton's client and the OpenCV DNN shim: run scripts/setup"))
+struct OpenCVServingTests {
+    /// The cloud node on OpenCV DNN: metadata as for any model, a batch of 2 through tritonclient,
+    /// each row's logits those of the in-process OpenVINO engine (FP32) within 1e-3 of their range.
+    @Test func servesWithOpenCVAsOpenVINOWould() throws {
+        let server = try ServerProcess(["--model", "squeezenet1_1", "--engine", "opencv", "--max-batch", "2", "--max-queue-delay", "200ms"])
+        defer { server.stop() }
+        var random = SeededRandom(seed: 5)
+        let input = (0..<(3 * 224 * 224)).map { _ in random.nextSignedUnitFloat() }
+        let logits = try referenceLogits(model: "squeezenet1_1", input: input)
+        let folder = temporaryPath("opencv-serve")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try writeFloats(input, to: folder + "/input.bin")
+        try writeFloats(logits, to: folder + "/logits.bin")
+        let script = #"""
+        import sys, json, numpy as np
+        import tritonclient.http as httpclient
+        client = httpclient.InferenceServerClient(url=sys.argv[1])
+        x = np.fromfile(sys.argv[2] + "/input.bin", dtype=np.float32).reshape(1, 3, 224, 224)
+        ref = np.fromfile(sys.argv[2] + "/logits.bin", dtype=np.float32)
+        meta = client.get_model_metadata("squeezenet1_1")
+        i = httpclient.InferInput("input", [2, 3, 224, 224], "FP32")
+        i.set_data_from_numpy(np.repeat(x, 2, axis=0), binary_data=True)
+        y = client.infer("squeezenet1_1", [i]).as_numpy("logits")
+        scale = max(1.0, float(np.max(np.abs(ref))))
+        print(json.dumps({"platform": meta["platform"], "shape": list(y.shape),
+                          "diff": max(float(np.max(np.abs(y[k] - ref))) / scale for k in range(2))}))
+        """#
+        let result = try python(script, ["127.0.0.1:\(server.port)", folder])
+        try #require(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(report["platform"] as? String == "opencv_onnx")
+        #expect(report["shape"] as? [Int] == [2, 1000])
+        let difference = try #require(report["diff"] as? Double)
+        #expect(difference < 1e-3, "relative difference \(difference)")
+    }
+}
+
 @Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: Requirements.tritonClient, "needs Python with Triton's client in .deps/python: run scripts/setup")) struct ServerRobustnessTests {
     /// ≥ 10,000 malformed or random requests: every answer is a 4xx with a JSON error body, the
     /// server stays up, and a good request still works afterwards.
