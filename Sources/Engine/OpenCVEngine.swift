@@ -131,9 +131,9 @@ final class OpenCVInferRequest: InferRequest, @unchecked Sendable {
         }
     }
 
+    /// Waits for the run `startAsync` started (one wait per start).
     func wait() throws(EngineError) {
         done.wait()
-        done.signal()   // a later wait() without a new start returns at once, as OpenVINO's does
         if let asyncError { throw asyncError }
     }
 
