@@ -6,8 +6,11 @@ import Yams
 /// (docs/planning.md).
 public struct Plan: Sendable {
     public var name: String
-    /// Cameras to serve; sizing also reports what one cloud node carries.
+    /// Cameras to serve (the most, when sizing for a range); sizing also reports what one cloud
+    /// node carries.
     public var cameras = 1
+    /// `cameras: 50-500`: the range to size for; candidates are priced at its upper end.
+    public var cameraRange: ClosedRange<Int>?
     /// The workload every camera offers, as a trial's (fps, arrivals, queue…).
     public var workload = TrialConfig().workload
     public var resolutions: [PixelSize] = [PixelSize(width: 640, height: 480)]
@@ -76,8 +79,15 @@ public struct Plan: Sendable {
                     guard let name = k.scalar?.string else { throw fail(k, "keys must be text") }
                     switch name {
                     case "cameras":
-                        guard let n = v.scalar.flatMap({ Int($0.string) }), n >= 1 else { throw fail(v, "'workload.cameras' must be an integer ≥ 1") }
-                        plan.cameras = n
+                        let text = v.scalar?.string ?? ""
+                        let ends = text.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                        if ends.count == 2, let low = ends[0], let high = ends[1], low >= 1, high > low {
+                            plan.cameraRange = low...high
+                            plan.cameras = high
+                        } else {
+                            guard let n = Int(text), n >= 1 else { throw fail(v, "'workload.cameras' must be an integer ≥ 1 or a range such as 50-500") }
+                            plan.cameras = n
+                        }
                     case "resolutions":
                         plan.resolutions = []
                         for item in try list(v, "workload.resolutions") {

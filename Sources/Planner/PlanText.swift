@@ -40,6 +40,10 @@ public enum PlanText {
             } else if best.deviceUtilization > 0 {
                 lines.append("the device is busy \(Int(best.deviceUtilization * 100))% of the time; it saturates near \(UnitFormat.significant(plan.workload.fps / best.deviceUtilization)) fps")
             }
+            if let range = plan.cameraRange {
+                lines.append("sized for \(range.lowerBound) to \(range.upperBound) cameras:")
+                lines.append(sizingTable(best, range: range).rendered)
+            }
         } else {
             lines.append("")
             lines.append("no candidate meets the constraints; the closest:")
@@ -95,6 +99,20 @@ public enum PlanText {
             }
         }
         return rows
+    }
+
+    /// What the recommendation needs and costs across a range of cameras: its ends and three points
+    /// spaced evenly on a log scale between them.
+    public static func sizingTable(_ e: Evaluation, range: ClosedRange<Int>) -> TextTable {
+        var table = TextTable(["cameras", "cloud nodes", "per month", "per camera a month"])
+        let (low, high) = (Double(range.lowerBound), Double(range.upperBound))
+        let counts = Array(Set((0...4).map { Int((low * pow(high / low, Double($0) / 4)).rounded()) })).sorted()
+        for n in counts {
+            let nodes = e.camerasPerNode.map { (n + max($0, 1) - 1) / max($0, 1) } ?? 0
+            let total = e.monthlyCost(cameras: n)
+            table.add([String(n), String(nodes), money(total), money(total / Double(n))])
+        }
+        return table
     }
 
     public static func table(_ evaluations: [Evaluation], title: String) -> TextTable {

@@ -52,12 +52,13 @@ extension PlanChart {
         for placement in Placement.allCases {
             if let best = r.ranked.filter(\.feasible).first(where: { $0.candidate.config.placement == placement }) { lines.append((placement.rawValue, best)) }
         }
-        let most = max(2 * r.plan.cameras, 10)
+        let fewest = r.plan.cameraRange?.lowerBound ?? 1
+        let most = r.plan.cameraRange?.upperBound ?? max(2 * r.plan.cameras, 10)
         func total(_ e: Evaluation, _ n: Int) -> Double { e.monthlyCost(cameras: n) }
-        let counts = Array(Set((0...40).map { Int((pow(Double(most), Double($0) / 40)).rounded()) }.map { max(1, $0) })).sorted()
+        let counts = Array(Set((0...40).map { Int((Double(fewest) * pow(Double(most) / Double(fewest), Double($0) / 40)).rounded()) })).sorted()
         let values = lines.flatMap { line in counts.map { total(line.1, $0) } }.filter { $0 > 0 }
         let (left, top, width, height) = (90.0, 60.0, 520.0, 320.0)
-        let xAxis = SVG.Axis(low: 1, high: Double(most))
+        let xAxis = SVG.Axis(low: Double(fewest), high: Double(most))
         let yAxis = SVG.Axis(low: (values.min() ?? 1) * 0.8, high: (values.max() ?? 1) * 1.2)
         let legendWidth = (lines.map { SVG.textWidth($0.1.candidate.label) }.max() ?? 100) + 50
         var svg = SVG.opening(width: left + width + legendWidth, height: top + height + 60, title: "plan \(r.plan.name): cost against cameras",

@@ -151,4 +151,20 @@ import Testing
         #expect(text.contains("12.5 ms") && text.contains("-20%"))
         #expect(PlanText.verification([fast], measured: [measured], plan: plan).hasPrefix("no recommendation could be measured"))
     }
+
+    /// `cameras: 50-500` sizes for a range: planned at its upper end, and the table gives nodes and
+    /// cost at the ends and between, as `monthlyCost` computes them.
+    @Test func aCameraRangeIsSizedAcross() throws {
+        let plan = try Plan.parse("name: range\nworkload:\n  cameras: 50-500\n  fps: 2\n", path: "range.yaml")
+        #expect(plan.cameras == 500 && plan.cameraRange == 50...500)
+        var cloud = evaluation("resnet50", cost: 0, p99: 50, top1: 76)
+        cloud.perCameraMonthly = 3
+        cloud.nodeMonthly = 70
+        cloud.camerasPerNode = 40
+        let rows = PlanText.sizingTable(cloud, range: 50...500).rendered.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        // 50 cameras: 50 · $3 + 2 nodes · $70; 500: 500 · $3 + 13 nodes · $70.
+        #expect(rows.contains(["50", "2", "$290", "$5.80"]) && rows.contains(["500", "13", "$2410", "$4.82"]), "\(rows)")
+        #expect(rows.count == 2 + 5)
+        #expect(throws: PlanError.self) { try Plan.parse("name: bad\nworkload:\n  cameras: 500-50\n", path: "bad.yaml") }
+    }
 }
