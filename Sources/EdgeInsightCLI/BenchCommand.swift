@@ -96,7 +96,7 @@ struct Bench: ParsableCommand {
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
 
         let (path, label) = try ModelZoo.resolve(model, resolution: resolution, width: width)
-        try settings.fillInputShapes(for: engine, model: path, batch: batch)
+        if !engine.readsInputShapes && settings.shapes.isEmpty { settings.shapes = try ModelAnalyzer.inputShapes(file: path, batch: batch) }
         let engine = try self.engine.open()
         if !json { Progress.show("compiling \(label) with \(engine.name) \(engine.version)…") }
         let compiled = try engine.compile(modelAt: path, settings: settings)

@@ -93,7 +93,7 @@ struct PipelineRun: ParsableCommand {
         settings.hint = .latency
         let (path, label) = try ModelZoo.resolve(model)
         if let shape { settings.shapes[""] = try EngineSettings.parseShape(shape).dims }
-        try settings.fillInputShapes(for: self.engine, model: path)
+        if !engine.readsInputShapes && settings.shapes.isEmpty { settings.shapes = try ModelAnalyzer.inputShapes(file: path) }
         let engine = try self.engine.open()
         settings.keepsDynamicDimensions = true
         var compiled = try engine.compile(modelAt: path, settings: settings)

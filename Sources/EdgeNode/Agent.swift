@@ -42,7 +42,7 @@ public enum Agent {
             settings.hint = .latency
             settings.keepsDynamicDimensions = true
             if let shape = config.modelShape { settings.shapes[""] = shape }
-            try settings.fillInputShapes(for: config.device.engine, model: file.path)
+            if !config.device.engine.readsInputShapes && settings.shapes.isEmpty { settings.shapes = try ModelAnalyzer.inputShapes(file: file.path) }
             let engine = try config.device.engine.open()
             var compiled = try engine.compile(modelAt: file.path, settings: settings)
             if let input = compiled.inputs.first, input.shape.contains(-1) {
@@ -118,16 +118,5 @@ extension TrialConfig {
         if let modelShape { return modelShape }
         let (h, w) = (workload.resolution.height, workload.resolution.width)
         return declared.count == 4 && declared[3] == 3 ? [1, h, w, 3] : [1, declared.count > 1 && declared[1] > 0 ? declared[1] : 3, h, w]
-    }
-}
-
-extension EngineSettings {
-    /// Frameworks that read no input shapes from a model file (OpenCV DNN) get them from the
-    /// analyzer, unless given.
-    public mutating func fillInputShapes(for engine: EngineKind, model path: String, batch: Int = 1) throws {
-        guard !engine.readsInputShapes, shapes.isEmpty else { return }
-        let inputs = try ModelAnalyzer.analyze(file: path, batch: batch).inputs
-        guard inputs.count == 1 else { throw EngineError.invalidSetting("\(engine.rawValue) runs models with one input; give its shape") }
-        shapes[inputs[0].name] = inputs[0].shape
     }
 }

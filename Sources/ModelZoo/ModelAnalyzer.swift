@@ -81,6 +81,11 @@ public enum ModelAnalyzer {
         return try analyze(model, batch: batch, shapes: shapes)
     }
 
+    /// The inputs' shapes by name, for frameworks that read none from the file (OpenCV DNN).
+    public static func inputShapes(file path: String, batch: Int = 1) throws(ZooError) -> [String: [Int]] {
+        Dictionary(uniqueKeysWithValues: try analyze(file: path, batch: batch).inputs.map { ($0.name, $0.shape) })
+    }
+
     /// Analyses an ONNX model in memory.
     public static func analyze(_ model: Onnx_ModelProto, batch: Int = 1, shapes fixed: [String: [Int]] = [:]) throws(ZooError) -> ModelAnalysis {
         let graph = model.graph

@@ -108,11 +108,7 @@ final class EngineModel: ServedModel, @unchecked Sendable {
     init(name: String, path: String, config: ModelConfig, engine: any InferenceEngine) throws(ServerError) {
         var config = config
         if !config.framework.readsInputShapes && config.engine.shapes.isEmpty {
-            // The framework reads no input shapes from the file: the analyzer does.
-            do {
-                let inputs = try ModelAnalyzer.analyze(file: path).inputs
-                for input in inputs { config.engine.shapes[input.name] = input.shape }
-            } catch { throw .badModel("model '\(name)': \(error)") }
+            do { config.engine.shapes = try ModelAnalyzer.inputShapes(file: path) } catch { throw .badModel("model '\(name)': \(error)") }
         }
         self.name = name
         self.path = path
