@@ -12,6 +12,9 @@ public struct AgentReport: Sendable, Codable {
     public var run: EdgePipelineReport
     /// Mean bytes of each request body sent to the cloud (0 on the edge).
     public var requestBytesMean: Double
+    /// Bytes of the model's input tensor for one frame (what a cloud-tensor request carries, and
+    /// what pre-processing writes on the device); nil for the placements that never form it here.
+    public var tensorBytes: Int?
     /// Requests sent to the cloud, warm-up included (what the link carried).
     public var requestsSent: Int
     public var serverQueueMsMean: Double?
@@ -35,6 +38,7 @@ public enum Agent {
                                        subsampling: .s420, seed: 1)
         let processors: [any FrameProcessor]
         var remotes: [RemoteInference] = []
+        var tensorBytes: Int?
         if config.placement == .edge {
             let file = try ModelZoo.resolve(config.model)
             var settings = EngineSettings()
@@ -50,6 +54,7 @@ public enum Agent {
                 compiled = try engine.compile(modelAt: file.path, settings: settings)
             }
             processors = [try LocalInference(model: compiled, pipeline: nil, source: source)]
+            tensorBytes = compiled.inputs.first.flatMap { input in input.elementCount.map { $0 * input.elementType.byteSize } }
         } else {
             guard let server else { throw EdgeNodeError.badConfig("placement \(config.placement.rawValue) needs a cloud node to send to") }
             let client = try OIPClient(base: server, connections: workload.inflight)
@@ -57,6 +62,7 @@ public enum Agent {
                 let served = ModelZoo.servedName(config.model)
                 var input = try RemoteInference.imageInput(of: served, on: server, client: client)
                 input.shape = config.inputShape(declared: input.shape)
+                if config.placement == .cloudTensor { tensorBytes = input.shape.reduce(1, *) * input.elementType.byteSize }
                 remotes = try (0..<workload.inflight).map { _ in
                     try RemoteInference(placement: config.placement, client: client, server: server, model: served, input: input,
                                         splitQuality: config.split.jpegQuality)
@@ -80,7 +86,7 @@ public enum Agent {
         let used = Self.usage()
         return AgentReport(
             placement: config.placement.rawValue, model: config.model, run: report,
-            requestBytesMean: counters.requestBytesMean,
+            requestBytesMean: counters.requestBytesMean, tensorBytes: tensorBytes,
             requestsSent: counters.allSent, serverQueueMsMean: counters.queueMsMean, serverComputeMsMean: counters.computeMsMean,
             cpuSeconds: used.cpuSeconds - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: used.peakResidentBytes)
     }

@@ -268,6 +268,7 @@ public final class Runner: Sendable {
             Metric("edge_peak_rss_mb", Double(r.peakResidentBytes) / 1e6, "MB"),
         ]
         for stage in run.stages { m.append(Metric("stage_\(stage.stage.rawValue)_ms", stage.latency.meanNs / 1e6, "ms")) }
+        if let tensor = r.tensorBytes { m.append(Metric("tensor_bytes", Double(tensor), "B")) }
         if config.placement.usesCloud {
             m.append(Metric("request_bytes", r.requestBytesMean, "B"))
             if let q = r.serverQueueMsMean { m.append(Metric("server_queue_ms", q, "ms")) }

@@ -141,6 +141,7 @@ import TestSupport
         // What the agent did follows the configuration: its camera's frames, its arrival process, its SLO.
         #expect((trial.metric("frame_bytes") ?? 0) > 3_000 && (trial.metric("frame_bytes") ?? .infinity) < 40_000, "320x240 at q61")
         #expect(trial.metric("slo_p99_met") != nil)
+        #expect(trial.metric("tensor_bytes") == Double(3 * 224 * 224 * 4), "squeezenet1_1 FP32 input")
         // Each stage's whole distribution is stored: percentiles 1…99 and 99.9, never decreasing.
         let inference = try #require(trial.stages.first { $0.stage == "infer" }?.quantilesMs)
         #expect(inference.count == 100 && zip(inference.dropFirst(), inference).allSatisfy { $0 >= $1 } && inference[0] > 0)
