@@ -108,9 +108,8 @@ public enum PlanText {
         let (low, high) = (Double(range.lowerBound), Double(range.upperBound))
         let counts = Array(Set((0...4).map { Int((low * pow(high / low, Double($0) / 4)).rounded()) })).sorted()
         for n in counts {
-            let nodes = e.camerasPerNode.map { (n + max($0, 1) - 1) / max($0, 1) } ?? 0
             let total = e.monthlyCost(cameras: n)
-            table.add([String(n), String(nodes), money(total), money(total / Double(n))])
+            table.add([String(n), String(e.cloudNodes(cameras: n)), money(total), money(total / Double(n))])
         }
         return table
     }

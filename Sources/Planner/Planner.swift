@@ -46,11 +46,14 @@ public struct Evaluation: Sendable {
     public var blocking: [String]
     public var feasible: Bool { blocking.isEmpty }
 
-    /// What `cameras` of this configuration cost a month: each camera's own share, and the cloud
-    /// nodes they need (a whole node for any part of one).
+    /// The cloud nodes `cameras` of this configuration need: a whole node for any part of one.
+    public func cloudNodes(cameras: Int) -> Int {
+        camerasPerNode.map { perNode in (cameras + max(perNode, 1) - 1) / max(perNode, 1) } ?? 0
+    }
+
+    /// What `cameras` of this configuration cost a month: each camera's own share, and their nodes.
     public func monthlyCost(cameras: Int) -> Double {
-        let nodes = camerasPerNode.map { perNode in (cameras + max(perNode, 1) - 1) / max(perNode, 1) } ?? 0
-        return Double(cameras) * perCameraMonthly + Double(nodes) * nodeMonthly
+        Double(cameras) * perCameraMonthly + Double(cloudNodes(cameras: cameras)) * nodeMonthly
     }
 }
 
@@ -164,8 +167,8 @@ public enum Planner {
         let stage = { (name: String) in prediction.stages.first { $0.stage == name }?.meanMs ?? 0 }
         let throughput = prediction.metric("throughput_fps") ?? 0, offered = max(prediction.metric("offered_fps") ?? config.workload.fps, 1e-9)
         let deviceBusyMs = ["preprocess", "serialize"].map(stage).reduce(0, +) + (config.placement == .edge ? stage("infer") + stage("postprocess") : 0)
-        var monthly = price / plan.amortizationMonths + watts * hoursPerMonth / 1000 * plan.energyPrice
-        var camerasPerNode: Int?, nodes = 0, nodeMonthly = 0.0
+        var perCameraMonthly = price / plan.amortizationMonths + watts * hoursPerMonth / 1000 * plan.energyPrice
+        var camerasPerNode: Int?, nodeMonthly = 0.0
         var blocking: [String] = []
         if let cloudName = candidate.cloud {
             guard let cloud = catalog.clouds[cloudName] else { throw .badPlan("cloud node '\(cloudName)' is not in profiles/cloud.yaml") }
@@ -177,23 +180,25 @@ public enum Planner {
             let perNode = Int((plan.cloudUtilization * cloud.cores * 1000 / serverMs / config.workload.fps).rounded(.down))
             camerasPerNode = perNode
             if perNode < 1 { blocking.append("one camera needs more than a \(cloudName) at \(Int(plan.cloudUtilization * 100))% utilisation") }
-            nodes = Int((Double(plan.cameras) / Double(max(perNode, 1))).rounded(.up))
             nodeMonthly = cloud.pricePerHour * hoursPerMonth
             let gigabytes = ((prediction.metric("request_bytes") ?? 0) + model.responseBytes) * config.workload.fps * 3600 * hoursPerMonth / 1e9
-            monthly += gigabytes * (links[config.link.profile]?.pricePerGB ?? 0)
+            perCameraMonthly += gigabytes * (links[config.link.profile]?.pricePerGB ?? 0)
         }
-        let perCamera = monthly
-        monthly += Double(nodes) * nodeMonthly / Double(plan.cameras)
         let p99 = prediction.metric("latency_p99_ms") ?? .infinity
         let dropRate = max(0, 1 - throughput / offered)
         let top1 = (try? ModelZoo.model(named: config.model))?.published?.top1
         if let limit = plan.maxP99, p99 > limit.nanoseconds / 1e6 { blocking.append("p99 \(UnitFormat.significant(p99)) ms > \(DurationText.format(limit))") }
         if let minimum = plan.minTop1, (top1 ?? 0) < minimum { blocking.append("top-1 \(top1.map { UnitFormat.significant($0) + "%" } ?? "unknown") < \(UnitFormat.significant(minimum))%") }
         if let maximum = plan.maxDropRate, dropRate > maximum { blocking.append("drops \(UnitFormat.significant(dropRate * 100))% > \(UnitFormat.significant(maximum * 100))%") }
-        return Evaluation(candidate: candidate, p50Ms: prediction.metric("latency_p50_ms") ?? 0, p99Ms: p99, throughput: throughput, dropRate: dropRate,
-                          top1: top1, deviceUtilization: deviceBusyMs * throughput / 1000, camerasPerNode: camerasPerNode, cloudNodes: nodes,
-                          costPerCamera: monthly, costTotal: monthly * Double(plan.cameras), perCameraMonthly: perCamera, nodeMonthly: nodeMonthly,
-                          watts: watts, transferMs: stage("serialize") + stage("network"), meanMs: prediction.metric("latency_mean_ms") ?? 0, blocking: blocking)
+        var evaluation = Evaluation(candidate: candidate, p50Ms: prediction.metric("latency_p50_ms") ?? 0, p99Ms: p99, throughput: throughput, dropRate: dropRate,
+                                    top1: top1, deviceUtilization: deviceBusyMs * throughput / 1000, camerasPerNode: camerasPerNode, cloudNodes: 0,
+                                    costPerCamera: 0, costTotal: 0, perCameraMonthly: perCameraMonthly, nodeMonthly: nodeMonthly,
+                                    watts: watts, transferMs: stage("serialize") + stage("network"), meanMs: prediction.metric("latency_mean_ms") ?? 0, blocking: blocking)
+        // The plan's fleet, priced by the one cost formula the sizing table and chart use.
+        evaluation.cloudNodes = evaluation.cloudNodes(cameras: plan.cameras)
+        evaluation.costTotal = evaluation.monthlyCost(cameras: plan.cameras)
+        evaluation.costPerCamera = evaluation.costTotal / Double(plan.cameras)
+        return evaluation
     }
 
     /// Feasible first, ordered by the objective: Σ weight · value / (best feasible value).

@@ -54,9 +54,8 @@ extension PlanChart {
         }
         let fewest = r.plan.cameraRange?.lowerBound ?? 1
         let most = r.plan.cameraRange?.upperBound ?? max(2 * r.plan.cameras, 10)
-        func total(_ e: Evaluation, _ n: Int) -> Double { e.monthlyCost(cameras: n) }
         let counts = Array(Set((0...40).map { Int((Double(fewest) * pow(Double(most) / Double(fewest), Double($0) / 40)).rounded()) })).sorted()
-        let values = lines.flatMap { line in counts.map { total(line.1, $0) } }.filter { $0 > 0 }
+        let values = lines.flatMap { line in counts.map { line.1.monthlyCost(cameras: $0) } }.filter { $0 > 0 }
         let (left, top, width, height) = (90.0, 60.0, 520.0, 320.0)
         let xAxis = SVG.Axis(low: Double(fewest), high: Double(most))
         let yAxis = SVG.Axis(low: (values.min() ?? 1) * 0.8, high: (values.max() ?? 1) * 1.2)
@@ -68,7 +67,7 @@ extension PlanChart {
         svg += "<line x1=\"\(planned)\" y1=\"\(top)\" x2=\"\(planned)\" y2=\"\(top + height)\" stroke=\"#999\" stroke-dasharray=\"4 3\"/>\n"
         for (i, (name, e)) in lines.enumerated() {
             let colour = SVG.palette[(Placement.allCases.map(\.rawValue).firstIndex(of: name) ?? i) % SVG.palette.count]
-            let points = counts.map { "\(SVG.coordinate(left + xAxis.fraction(Double($0)) * width)),\(SVG.coordinate(top + height - yAxis.fraction(total(e, $0)) * height))" }
+            let points = counts.map { "\(SVG.coordinate(left + xAxis.fraction(Double($0)) * width)),\(SVG.coordinate(top + height - yAxis.fraction(e.monthlyCost(cameras: $0)) * height))" }
             svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\" points=\"\(points.joined(separator: " "))\"><title>\(SVG.escape(e.candidate.label))</title></polyline>\n"
             let ly = top + 14 + Double(i) * 16
             svg += "<line x1=\"\(SVG.coordinate(left + width + 12))\" x2=\"\(SVG.coordinate(left + width + 28))\" y1=\"\(SVG.coordinate(ly - 4))\" y2=\"\(SVG.coordinate(ly - 4))\" stroke=\"\(colour)\" stroke-width=\"2\"/>"
