@@ -92,17 +92,12 @@ struct PipelineRun: ParsableCommand {
         settings.precision = precision
         settings.hint = .latency
         let (path, label) = try ModelZoo.resolve(model)
-        if let shape { settings.shapes[""] = try EngineSettings.parseShape(shape).dims }
-        if !engine.readsInputShapes && settings.shapes.isEmpty { settings.shapes = try ModelAnalyzer.inputShapes(file: path) }
-        let engine = try self.engine.open()
-        settings.keepsDynamicDimensions = true
-        var compiled = try engine.compile(modelAt: path, settings: settings)
-        if let input = compiled.inputs.first, input.shape.contains(-1) {
-            var trial = TrialConfig()
-            trial.workload.resolution = try parseSize(resolution)
-            settings.shapes[""] = trial.inputShape(declared: input.shape)
-            compiled = try engine.compile(modelAt: path, settings: settings)
-        }
+        // The device as a trial describes it: its framework, and the frames a dynamic model takes.
+        var trial = TrialConfig()
+        trial.workload.resolution = try parseSize(resolution)
+        trial.modelShape = try shape.map { try EngineSettings.parseShape($0).dims }
+        trial.device.engine = engine
+        let (engine, compiled) = try Agent.compile(modelAt: path, for: trial, settings: settings)
         let writer = trace == nil && traceJsonl == nil ? nil : try TraceWriter(jsonLinesPath: traceJsonl, chromePath: trace, origin: MonotonicClock.now())
         let report = try EdgePipeline.run(config, model: compiled, trace: writer) { p in
             guard !json else { return }

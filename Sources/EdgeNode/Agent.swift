@@ -44,15 +44,7 @@ public enum Agent {
             var settings = EngineSettings()
             settings.threads = config.device.threads
             settings.hint = .latency
-            settings.keepsDynamicDimensions = true
-            if let shape = config.modelShape { settings.shapes[""] = shape }
-            if !config.device.engine.readsInputShapes && settings.shapes.isEmpty { settings.shapes = try ModelAnalyzer.inputShapes(file: file.path) }
-            let engine = try config.device.engine.open()
-            var compiled = try engine.compile(modelAt: file.path, settings: settings)
-            if let input = compiled.inputs.first, input.shape.contains(-1) {
-                settings.shapes[""] = config.inputShape(declared: input.shape)
-                compiled = try engine.compile(modelAt: file.path, settings: settings)
-            }
+            let (_, compiled) = try Self.compile(modelAt: file.path, for: config, settings: settings)
             processors = [try LocalInference(model: compiled, pipeline: nil, source: source)]
             tensorBytes = compiled.inputs.first.flatMap { input in input.elementCount.map { $0 * input.elementType.byteSize } }
         } else {
@@ -89,6 +81,23 @@ public enum Agent {
             requestBytesMean: counters.requestBytesMean, tensorBytes: tensorBytes,
             requestsSent: counters.allSent, serverQueueMsMean: counters.queueMsMean, serverComputeMsMean: counters.computeMsMean,
             cpuSeconds: used.cpuSeconds - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: used.peakResidentBytes)
+    }
+
+    /// Compiles a model for a trial's device: with its framework (`device.engine`), at
+    /// `model.shape` when given, with input shapes from the analyzer for a framework that reads none,
+    /// and a model with dynamic height and width at the camera's frames (`TrialConfig.inputShape`).
+    public static func compile(modelAt path: String, for trial: TrialConfig, settings given: EngineSettings) throws -> (engine: any InferenceEngine, model: any CompiledModel) {
+        var settings = given
+        settings.keepsDynamicDimensions = true
+        if let shape = trial.modelShape { settings.shapes[""] = shape }
+        if !trial.device.engine.readsInputShapes && settings.shapes.isEmpty { settings.shapes = try ModelAnalyzer.inputShapes(file: path) }
+        let engine = try trial.device.engine.open()
+        var compiled = try engine.compile(modelAt: path, settings: settings)
+        if let input = compiled.inputs.first, input.shape.contains(-1) {
+            settings.shapes[""] = trial.inputShape(declared: input.shape)
+            compiled = try engine.compile(modelAt: path, settings: settings)
+        }
+        return (engine, compiled)
     }
 
     /// This process's CPU time so far (user + system) and its peak resident memory.

@@ -72,6 +72,13 @@ public struct LinkProfile: Sendable, Equatable, CustomStringConvertible {
 
     static let keys: Set<String> = ["uplink", "downlink", "rtt", "jitter", "loss", "burst", "price_per_gb", "note"]
 
+    /// This profile with a trial's overrides of it (`link.uplink`, `link.rtt`, …) applied.
+    public func overridden(by link: TrialConfig.Link) throws(LinkError) -> LinkProfile {
+        var profile = self
+        for (key, value) in link.overrides { try profile.set(key, to: value, context: "link.\(key)") }
+        return profile
+    }
+
     /// Applies one setting from a file or flag; `context` names where it came from in errors.
     public mutating func set(_ key: String, to value: Any, context: String) throws(LinkError) {
         let text = "\(value)"

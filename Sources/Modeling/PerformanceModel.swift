@@ -159,9 +159,7 @@ public struct PerformanceModel: Sendable, Codable {
     /// The link a configuration runs over: its profile with the configuration's overrides.
     func link(_ config: TrialConfig) throws(ModelingError) -> LinkProfile {
         do {
-            var profile = try cache.profile(config.link.profile)
-            for (key, value) in config.link.overrides { try profile.set(key, to: value, context: "link.\(key)") }
-            return profile
+            return try cache.profile(config.link.profile).overridden(by: config.link)
         } catch {
             throw .cannotPredict("\(error)")
         }

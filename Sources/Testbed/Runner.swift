@@ -160,19 +160,17 @@ public final class Runner: Sendable {
         try? FileManager.default.removeItem(atPath: linkStats)
         if let cloud {
             applied["cloud.confinement"] = cloud.confinement
-            var profile = try LinkProfiles.loadDefault().profile(named: config.link.profile)
-            for (key, value) in config.link.overrides { try profile.set(key, to: value, context: "link.\(key)") }
+            let base = try LinkProfiles.loadDefault().profile(named: config.link.profile)
+            var profile = try base.overridden(by: config.link)
             if config.workload.cameras > 1 {
                 // N cameras run as one stream of their summed load over a link N times as wide.
                 config = config.aggregatingCameras(uplink: profile.uplink, downlink: profile.downlink)
                 applied["workload.cameras.run_as"] = "one stream at \(UnitFormat.significant(config.workload.fps)) fps, \(config.workload.inflight) in flight, device CPU \(UnitFormat.significant(config.device.cpu))"
+                profile = try base.overridden(by: config.link)
             }
             var argv = [options.executable, "link", "--listen", "127.0.0.1:0", "--to", "\(cloud.host):\(cloud.port)", "--stats", linkStats,
                         "--profile", profile.name]
-            for (key, value) in config.link.overrides {
-                argv += ["--\(key)", value]
-                try profile.set(key, to: value, context: "link.\(key)")
-            }
+            for (key, value) in config.link.overrides { argv += ["--\(key)", value] }
             if let kernelLink = cloud.kernelLink {
                 // Bandwidth in the kernel (tbf on the veth), delay, jitter and loss in the proxy.
                 cloud.kernelLink = try kernelLink.reshaped(uplink: profile.uplink, downlink: profile.downlink, burst: profile.burst)
