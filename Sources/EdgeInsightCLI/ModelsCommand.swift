@@ -5,6 +5,8 @@ import Foundation
 import ModelZoo
 
 /// `edgeinsight models`: the built-in zoo and the ONNX analyzer.
+extension ModelFormat: ExpressibleByArgument {}
+
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
@@ -43,7 +45,7 @@ struct Models: ParsableCommand {
 
     struct Build: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a zoo model as an ONNX file and print its model card.",
+            abstract: "Write a zoo model as an ONNX or TFLite file and print its model card.",
             discussion: "Example: edgeinsight models build mobilenet_v2 --width 0.5 --resolution 160 -o mnv2.onnx")
 
         @Argument(help: "Zoo model name (see `models list`).")
@@ -55,15 +57,19 @@ struct Models: ParsableCommand {
         @Option(help: "Width multiplier (mobilenet_v2 only: 0.35, 0.5, 0.75, 1.0, 1.4).")
         var width: Double?
 
-        @Option(name: [.short, .customLong("output")], help: "Output file (default: NAME-RES.onnx in the current folder).")
+        @Option(name: [.short, .customLong("output")], help: "Output file (default: NAME-RES.FORMAT in the current folder).")
         var output: String?
+
+        @Option(help: "File format: onnx or tflite (NHWC, for LiteRT). Default: the output file's extension, else onnx.")
+        var format: ModelFormat?
 
         func run() throws {
             let model = try ModelZoo.model(named: name, width: width)
-            let path = output ?? "\(model.name)-\(resolution).onnx"
-            try ModelZoo.write(model, resolution: resolution, to: path)
-            let card = ModelCard(model: model, resolution: resolution, analysis: try ModelAnalyzer.analyze(file: path))
-            let cardPath = path.replacingOccurrences(of: ".onnx", with: "") + ".card.json"
+            let format = format ?? (output?.hasSuffix(".tflite") == true ? .tflite : .onnx)
+            let path = output ?? "\(model.name)-\(resolution).\(format.rawValue)"
+            try ModelZoo.write(model, resolution: resolution, format: format, to: path)
+            let card = ModelCard(model: model, resolution: resolution, analysis: try ModelAnalyzer.analyze(try ModelZoo.build(model, resolution: resolution)))
+            let cardPath = (path as NSString).deletingPathExtension + ".card.json"
             try (try prettyJSON(card) + "\n").write(toFile: cardPath, atomically: true, encoding: .utf8)
             print("wrote \(path) (\(Bytes(Self.fileSize(path)))) and its card \(cardPath)")
             print(Self.describe(card))

@@ -36,6 +36,12 @@ public struct PublishedFigures: Sendable, Codable, Equatable {
     public var source: String
 }
 
+/// The file formats the zoo writes: ONNX for OpenVINO and OpenCV DNN, TFLite for LiteRT (OpenVINO
+/// reads both).
+public enum ModelFormat: String, Sendable {
+    case onnx, tflite
+}
+
 /// One model the zoo can build.
 public struct ZooModel: Sendable {
     public let name: String
@@ -147,14 +153,14 @@ public enum ModelZoo {
     public static func isZooModel(_ name: String) -> Bool { (try? model(named: name)) != nil }
 
     /// Turns what a user typed into a model file: an existing file is used as it is; a zoo name
-    /// (with an optional width) becomes the cached ONNX file at `resolution`. The label says which.
-    public static func resolve(_ nameOrPath: String, resolution: Int = 224, width: Double? = nil) throws(ZooError) -> (path: String, label: String) {
+    /// (with an optional width) becomes the cached file at `resolution` in `format`. The label says which.
+    public static func resolve(_ nameOrPath: String, resolution: Int = 224, width: Double? = nil, format: ModelFormat = .onnx) throws(ZooError) -> (path: String, label: String) {
         if FileManager.default.fileExists(atPath: nameOrPath) { return (nameOrPath, nameOrPath) }
         let looksLikePath = nameOrPath.contains("/") || nameOrPath.contains(".") && (try? model(named: nameOrPath)) == nil
         // A missing file is the engine's to report ("model file not found"), naming the path.
         if looksLikePath && width == nil { return (nameOrPath, nameOrPath) }
         let zoo = try model(named: nameOrPath, width: width)
-        let path = try cachedFile(zoo, resolution: resolution)
+        let path = try cachedFile(zoo, resolution: resolution, format: format)
         return (path, zoo.isImageClassifier ? "\(zoo.name) at \(resolution)×\(resolution)" : zoo.name)
     }
 
@@ -169,11 +175,16 @@ public enum ModelZoo {
         return model.build(&builder, resolution, model.width)
     }
 
-    /// Writes a zoo model to `path` as ONNX (atomically: readers never see half a file).
-    public static func write(_ model: ZooModel, resolution: Int = 224, to path: String) throws(ZooError) {
+    /// Writes a zoo model to `path` in `format` (atomically: readers never see half a file).
+    public static func write(_ model: ZooModel, resolution: Int = 224, format: ModelFormat = .onnx, to path: String) throws(ZooError) {
         let proto = try build(model, resolution: resolution)
         let data: Data
-        do { data = try proto.serializedData() } catch { throw .writeFailed(path: path, reason: "\(error)") }
+        switch format {
+        case .onnx:
+            do { data = try proto.serializedData() } catch { throw .writeFailed(path: path, reason: "\(error)") }
+        case .tflite:
+            data = Data(try TFLiteWriter.convert(proto))
+        }
         do {
             let url = URL(fileURLWithPath: path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -185,10 +196,10 @@ public enum ModelZoo {
 
     /// The path of a zoo model in the cache, built there on first use.
     /// The cache is `$EDGEINSIGHT_CACHE`, else `$XDG_CACHE_HOME/edgeinsight`, else `~/.cache/edgeinsight`.
-    public static func cachedFile(_ model: ZooModel, resolution: Int = 224) throws(ZooError) -> String {
-        let path = cacheFolder() + "/models/\(model.name)-\(model.isImageClassifier ? resolution : 0)-v\(formatVersion).onnx"
+    public static func cachedFile(_ model: ZooModel, resolution: Int = 224, format: ModelFormat = .onnx) throws(ZooError) -> String {
+        let path = cacheFolder() + "/models/\(model.name)-\(model.isImageClassifier ? resolution : 0)-v\(formatVersion).\(format.rawValue)"
         if !FileManager.default.fileExists(atPath: path) {
-            try write(model, resolution: resolution, to: path)
+            try write(model, resolution: resolution, format: format, to: path)
         }
         return path
     }
