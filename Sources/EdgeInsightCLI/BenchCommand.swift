@@ -95,7 +95,7 @@ struct Bench: ParsableCommand {
         }
         if let requests, requests < 1 { throw ValidationError("--requests must be at least 1") }
 
-        let (path, label) = try ModelZoo.resolve(model, resolution: resolution, width: width)
+        let (path, label) = try ModelZoo.resolve(model, resolution: resolution, width: width, format: engine.modelFormat)
         if !engine.readsInputShapes && settings.shapes.isEmpty { settings.shapes = try ModelAnalyzer.inputShapes(file: path, batch: batch) }
         let engine = try self.engine.open()
         if !json { Progress.show("compiling \(label) with \(engine.name) \(engine.version)…") }

@@ -91,7 +91,7 @@ struct PipelineRun: ParsableCommand {
         settings.threads = threads
         settings.precision = precision
         settings.hint = .latency
-        let (path, label) = try ModelZoo.resolve(model)
+        let (path, label) = try ModelZoo.resolve(model, format: engine.modelFormat)
         // The device as a trial describes it: its framework, and the frames a dynamic model takes.
         var trial = TrialConfig()
         trial.workload.resolution = try parseSize(resolution)

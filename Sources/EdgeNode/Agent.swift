@@ -40,7 +40,7 @@ public enum Agent {
         var remotes: [RemoteInference] = []
         var tensorBytes: Int?
         if config.placement == .edge {
-            let file = try ModelZoo.resolve(config.model)
+            let file = try ModelZoo.resolve(config.model, format: config.device.engine.modelFormat)
             var settings = EngineSettings()
             settings.threads = config.device.threads
             settings.hint = .latency

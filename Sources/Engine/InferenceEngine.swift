@@ -101,9 +101,10 @@ extension EngineKind {
         switch self {
         case .openvino: try OpenVINOEngine()
         case .opencv: try OpenCVEngine()
+        case .litert: try LiteRTEngine()
         }
     }
 
     /// Whether the engine reads input shapes from the model file itself.
-    public var readsInputShapes: Bool { self == .openvino }
+    public var readsInputShapes: Bool { self != .opencv }
 }

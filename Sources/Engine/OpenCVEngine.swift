@@ -67,16 +67,13 @@ final class OpenCVCompiledModel: CompiledModel, @unchecked Sendable {
     }
 }
 
-/// One network and its input buffer. Asynchronous runs go to a serial queue of the request's own.
+/// One network and its input buffer.
 final class OpenCVInferRequest: InferRequest, @unchecked Sendable {
     let library: OpenCVLibrary
     let input: TensorInfo
     private let net: OpaquePointer
     private let buffer: UnsafeMutableRawBufferPointer
-    private let queue = DispatchQueue(label: "edgeinsight.opencv.request")
-    private var handler: (@Sendable () -> Void)?
-    private var asyncError: EngineError?
-    private let done = DispatchSemaphore(value: 0)
+    private let runner = BackgroundRun()
 
     init(library: OpenCVLibrary, path: String, input: TensorInfo) throws(EngineError) {
         self.library = library
@@ -123,23 +120,9 @@ final class OpenCVInferRequest: InferRequest, @unchecked Sendable {
         guard status == 0 else { throw .inferenceFailed(OpenCVLibrary.firstLine(error)) }
     }
 
-    func startAsync() throws(EngineError) {
-        queue.async {
-            do throws(EngineError) { try self.infer(); self.asyncError = nil } catch { self.asyncError = error }
-            self.done.signal()
-            self.handler?()
-        }
-    }
-
-    /// Waits for the run `startAsync` started (one wait per start).
-    func wait() throws(EngineError) {
-        done.wait()
-        if let asyncError { throw asyncError }
-    }
-
-    func setCompletionHandler(_ handler: @escaping @Sendable () -> Void) throws(EngineError) {
-        self.handler = handler
-    }
+    func startAsync() throws(EngineError) { runner.start { () throws(EngineError) in try self.infer() } }
+    func wait() throws(EngineError) { try runner.wait() }
+    func setCompletionHandler(_ handler: @escaping @Sendable () -> Void) throws(EngineError) { runner.handler = handler }
 }
 
 /// The shim's functions, resolved once per process.

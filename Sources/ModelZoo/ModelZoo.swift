@@ -36,12 +36,6 @@ public struct PublishedFigures: Sendable, Codable, Equatable {
     public var source: String
 }
 
-/// The file formats the zoo writes: ONNX for OpenVINO and OpenCV DNN, TFLite for LiteRT (OpenVINO
-/// reads both).
-public enum ModelFormat: String, Sendable {
-    case onnx, tflite
-}
-
 /// One model the zoo can build.
 public struct ZooModel: Sendable {
     public let name: String
@@ -205,7 +199,7 @@ public enum ModelZoo {
     }
 
     /// Bumped whenever a builder changes what it writes, so stale cached files are not reused.
-    static let formatVersion = 1
+    static let formatVersion = 2
 
     static func cacheFolder() -> String {
         let environment = ProcessInfo.processInfo.environment

@@ -136,8 +136,7 @@ private struct TFLiteGraph {
             guard a.int("axis") ?? 1 == 1, shape.count != 4 || shape[2] * shape[3] == 1 else {
                 throw InferenceFailure("only a flatten of [N,C,1,1] is written (NHWC and NCHW orders agree there)")
             }
-            emit(.reshape, [node.input[0], constant(out + "/shape", int32s: outputs[0].shape.map { Int32($0) })], out,
-                 options: [0: .reference(.int32s(outputs[0].shape.map { Int32($0) }))])
+            reshape(node.input[0], out)
         case "Gemm":
             guard a.int("transA") ?? 0 == 0, a.int("transB") == 1, (a.attribute("alpha")?.f ?? 1) == 1, (a.attribute("beta")?.f ?? 1) == 1 else {
                 throw InferenceFailure("only Gemm(x, Wᵀ, b) is written")
@@ -148,8 +147,7 @@ private struct TFLiteGraph {
         case "Identity":
             if weights[node.input[0]] == nil, onnx.input.contains(where: { $0.name == node.input[0] }) {
                 // A graph that only returns its input still needs one operator.
-                emit(.reshape, [node.input[0], constant(out + "/shape", int32s: outputs[0].shape.map { Int32($0) })], out,
-                     options: [0: .reference(.int32s(outputs[0].shape.map { Int32($0) }))])
+                reshape(node.input[0], out)
             } else {
                 index[out] = index[node.input[0]]
             }
@@ -220,6 +218,12 @@ private struct TFLiteGraph {
             0: .byte(padding.rawValue), 1: .int32(Int32(strides[1])), 2: .int32(Int32(strides[0])),
             3: .int32(Int32(kernel[1])), 4: .int32(Int32(kernel[0])), 5: .byte(FusedActivation.none.rawValue),
         ])
+    }
+
+    /// RESHAPE to `output`'s shape with the batch left free (-1), so the model can be resized to a batch.
+    private mutating func reshape(_ input: String, _ output: String) {
+        let shape = [-1] + known[output]!.shape.dropFirst().map { Int32($0) }
+        emit(.reshape, [input, constant(output + "/shape", int32s: shape)], output, options: [0: .reference(.int32s(shape))])
     }
 
     /// SAME where it computes what ONNX's explicit `pads` do (stride 1, centred), VALID without

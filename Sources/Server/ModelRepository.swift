@@ -63,7 +63,7 @@ public struct ModelRepository: Sendable {
                 continue
             }
             let resolved: (path: String, label: String)
-            do { resolved = try ModelZoo.resolve(spec) } catch { throw .badModel("\(error)") }
+            do { resolved = try ModelZoo.resolve(spec, format: defaults.framework.modelFormat) } catch { throw .badModel("\(error)") }
             let name = ModelZoo.servedName(spec)
             guard FileManager.default.fileExists(atPath: resolved.path) else { throw .badModel("model file not found: \(spec)") }
             try add(EngineModel(name: name, path: resolved.path, config: defaults, engine: try openEngine(defaults.framework)))
