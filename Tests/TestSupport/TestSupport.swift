@@ -40,10 +40,11 @@ public func edgeinsight(_ arguments: [String], environment: [String: String] = [
     try run(repositoryRoot + "/.build/debug/edgeinsight", arguments, environment: environment)
 }
 
-/// Runs a Python script with the project's .deps/python (onnx) and .deps/openvino on the path.
-public func python(_ script: String, _ arguments: [String] = []) throws -> ProcessOutput {
+/// Runs a Python script with the project's .deps/python (onnx) and .deps/openvino on the path, or
+/// the `.deps` folders given (LiteRT's wheel brings its own numpy, so it goes alone).
+public func python(_ script: String, _ arguments: [String] = [], packages: [String] = ["python", "openvino"]) throws -> ProcessOutput {
     try run("/usr/bin/env", ["python3", "-c", script] + arguments,
-            environment: ["PYTHONPATH": repositoryRoot + "/.deps/python:" + repositoryRoot + "/.deps/openvino"])
+            environment: ["PYTHONPATH": packages.map { repositoryRoot + "/.deps/" + $0 }.joined(separator: ":")])
 }
 
 /// A fresh path in the temporary folder.
@@ -125,6 +126,8 @@ public enum Requirements {
     public static let python3 = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
     /// Our shim over Debian's OpenCV DNN (.deps/opencv-dnn, built by scripts/setup).
     public static let openCV = installed(".deps/opencv-dnn/libedgeinsight_opencv.so")
+    /// LiteRT's wheel (.deps/litert): the library our engine opens and the reference interpreter.
+    public static let liteRT = python3 && installed(".deps/litert/ai_edge_litert/libLiteRt.so")
     /// Debian's chromium, the report's browser.
     public static let chromium = FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
     /// The onnx reference checker (.deps/python).
