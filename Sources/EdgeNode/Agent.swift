@@ -24,6 +24,8 @@ public struct AgentReport: Sendable, Codable {
     public var cpuSeconds: Double
     public var wallSeconds: Double
     public var peakResidentBytes: Int64
+    /// The device's inference framework and its version ("LiteRT 2.3.0"); nil when it infers nothing.
+    public var engine: String?
 }
 
 /// The edge node of a trial: a camera at a frame rate feeding the device, which infers locally
@@ -39,12 +41,14 @@ public enum Agent {
         let processors: [any FrameProcessor]
         var remotes: [RemoteInference] = []
         var tensorBytes: Int?
+        var engineName: String?
         if config.placement == .edge {
             let file = try ModelZoo.resolve(config.model, format: config.device.engine.modelFormat)
             var settings = EngineSettings()
             settings.threads = config.device.threads
             settings.hint = .latency
-            let (_, compiled) = try Self.compile(modelAt: file.path, for: config, settings: settings)
+            let (engine, compiled) = try Self.compile(modelAt: file.path, for: config, settings: settings)
+            engineName = "\(engine.name) \(engine.version)"
             processors = [try LocalInference(model: compiled, pipeline: nil, source: source)]
             tensorBytes = compiled.inputs.first.flatMap { input in input.elementCount.map { $0 * input.elementType.byteSize } }
         } else {
@@ -80,7 +84,8 @@ public enum Agent {
             placement: config.placement.rawValue, model: config.model, run: report,
             requestBytesMean: counters.requestBytesMean, tensorBytes: tensorBytes,
             requestsSent: counters.allSent, serverQueueMsMean: counters.queueMsMean, serverComputeMsMean: counters.computeMsMean,
-            cpuSeconds: used.cpuSeconds - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: used.peakResidentBytes)
+            cpuSeconds: used.cpuSeconds - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: used.peakResidentBytes,
+            engine: engineName)
     }
 
     /// Compiles a model for a trial's device: with its framework (`device.engine`), at

@@ -8,12 +8,13 @@ import Synchronization
 /// whole trial (`predict`, a `TrialSimulation` of the configuration). Written as JSON with a schema
 /// version and the environment it was fitted on.
 public struct PerformanceModel: Sendable, Codable {
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     public var schemaVersion = PerformanceModel.schemaVersion
     /// Where it was fitted: CPU model, cores, OpenVINO version (a run's environment).
     public var environment: [String: String]
     public var fittedOn: [String]
-    public var compute: ComputeModel
+    /// Inference time by framework (`EngineKind`'s names): each fitted from the trials that ran on it.
+    public var compute: [String: ComputeModel]
     public var codec: CodecModel
     /// Fixed stage times (capture, postprocess) and per-placement device serialisation, in ns.
     public var fixedNs: [String: Double]
@@ -74,7 +75,7 @@ public struct PerformanceModel: Sendable, Codable {
 
         var bytes: [(CodecModel.Frame, Double)] = [], encode: [(CodecModel.Frame, Double)] = []
         var preprocess: [String: [(CodecModel.Frame, Double)]] = [:]
-        var computeSamples: [ComputeModel.Sample] = []
+        var computeSamples: [EngineKind: [ComputeModel.Sample]] = [:]
         var fixed: [String: [Double]] = [:]
         var spreads: [String: [Double]] = [:]
         for (trial, config) in usable {
@@ -86,19 +87,21 @@ public struct PerformanceModel: Sendable, Codable {
             }
             if config.placement == .edge {
                 if let row = stage(trial, "infer") {
-                    computeSamples.append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset, cpu: config.device.cpu), quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
+                    computeSamples[config.device.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset, cpu: config.device.cpu), quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
                 }
                 if let row = stage(trial, "postprocess") { fixed["postprocess", default: []].append(row.meanMs * 1e6) }
             } else {
                 if let row = stage(trial, "serialize") { fixed["serialize.\(config.placement.rawValue)", default: []].append(row.meanMs * 1e6) }
                 if config.placement == .cloudTensor, let server = trial.metric("server_compute_ms") {
-                    computeSamples.append(.init(features: known[config.model]!, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu),
-                                                wallNs: server * 1e6))
+                    computeSamples[config.cloud.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu),
+                                                                  wallNs: server * 1e6))
                 }
             }
             for row in trial.stages where row.p50Ms > 0 { spreads[row.stage, default: []].append(StageTime.logSigma(p50: row.p50Ms, p99: row.p99Ms)) }
         }
-        let compute = try ComputeModel.fit(computeSamples)
+        guard !computeSamples.isEmpty else { throw .insufficientData("the compute model needs inference times: run trials with the edge placement") }
+        var compute: [String: ComputeModel] = [:]
+        for (engine, samples) in computeSamples { compute[engine.rawValue] = try ComputeModel.fit(samples) }
         let codec = try CodecModel.fit(bytes: bytes, encode: encode, preprocess: preprocess)
 
         // What the cloud node spends beyond inference, and what a request costs beyond the link.
@@ -109,7 +112,7 @@ public struct PerformanceModel: Sendable, Codable {
                                      requestOverheadNs: 0, requestHeaderBytes: 0, responseBytes: 0, spread: spreads.mapValues(median), features: known)
         for (trial, config) in usable where config.placement.usesCloud {
             let features = known[config.model]!
-            if let server = trial.metric("server_compute_ms"), config.placement != .cloudTensor {
+            if let server = trial.metric("server_compute_ms"), config.placement != .cloudTensor, let compute = compute[config.cloud.engine.rawValue] {
                 let inference = compute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu))
                 extra[config.placement.rawValue, default: []].append((frame(config), server * 1e6 - inference))
             }
@@ -133,8 +136,10 @@ public struct PerformanceModel: Sendable, Codable {
         var lines = ["fitted on \(usable.count) trials of \(runs.joined(separator: ", "))"
                      + (leftOut.isEmpty ? "" : "; left out \(leftOut.count) unstable (fit with --include-unstable to use them)")
                      + (unstableUsed == 0 ? "" : "; \(unstableUsed) of them never met the stability rule (included as asked)")]
-        lines.append("compute: work per inference = \(compute.work.formula(unit: "ns")); serial share \(UnitFormat.coefficient(compute.serialShare)); "
-                     + "\(computeSamples.count) samples, rmse \(DurationText.format(nanoseconds: compute.work.fit.rmse))")
+        for (engine, fit) in compute.sorted(by: { $0.key < $1.key }) {
+            lines.append("compute (\(engine)): work per inference = \(fit.work.formula(unit: "ns")); serial share \(UnitFormat.coefficient(fit.serialShare)); "
+                         + "\(computeSamples[EngineKind(rawValue: engine)!]!.count) samples, rmse \(DurationText.format(nanoseconds: fit.work.fit.rmse))")
+        }
         lines.append("JPEG: ln(bytes/pixel) = \(codec.bytesPerPixel.formula(unit: ""))")
         lines.append("camera encode work = \(codec.encode.formula(unit: "ns"))")
         for (placement, fit) in codec.preprocess.sorted(by: { $0.key < $1.key }) { lines.append("\(placement) pre-processing work = \(fit.formula(unit: "ns"))") }
@@ -202,15 +207,20 @@ public struct PerformanceModel: Sendable, Codable {
         return slots.map { $0! }
     }
 
+    /// The compute model of a framework, or why there is none.
+    func computeModel(on engine: EngineKind, where setting: String) throws(ModelingError) -> ComputeModel {
+        guard let model = compute[engine.rawValue] else {
+            throw .cannotPredict("the model has no inference times on \(engine.rawValue): fit it on a run with trials that have \(setting): \(engine.rawValue)")
+        }
+        return model
+    }
+
     public func predict(_ asked: TrialConfig, minimumFrames: Int = 1000) throws(ModelingError) -> Prediction {
         // Several cameras are predicted as the testbed runs them: one stream of their summed load.
         var config = asked
         if asked.workload.cameras > 1 {
             let link = try link(asked)
             config = asked.aggregatingCameras(uplink: link.uplink, downlink: link.downlink)
-        }
-        if config.placement == .edge, config.device.engine != .openvino {
-            throw .cannotPredict("the compute model knows OpenVINO's inference times only, not \(config.device.engine.rawValue)'s")
         }
         let features: ModelFeatures
         if let known = self.features[config.model] { features = known } else { features = try cache.features(config.model) }
@@ -230,6 +240,7 @@ public struct PerformanceModel: Sendable, Codable {
         var setup: SimulationSetup
         var deviceStages: [(String, Double)]
         if config.placement == .edge {
+            let compute = try computeModel(on: config.device.engine, where: "device.engine")
             let inferWork = compute.workNs(features), speed = compute.speed(threads: usableThreads(config.device.threads, cpuset: config.device.cpuset, cpu: config.device.cpu))
             let postprocess = fixedNs["postprocess"] ?? 0
             let work = preprocessWork + inferWork + postprocess
@@ -242,7 +253,7 @@ public struct PerformanceModel: Sendable, Codable {
         } else {
             let link = try link(config)
             let serialize = fixedNs["serialize.\(config.placement.rawValue)"] ?? 0
-            let inference = compute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu))
+            let inference = try computeModel(on: config.cloud.engine, where: "cloud.engine").wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu))
             let extra = serverExtra[config.placement.rawValue].map { max(0, $0.predict(frame.value)) } ?? 0
             let leg = CloudLeg(requestBytes: payloadBytes(config, features) + requestHeaderBytes, responseBytes: responseBytes, uplink: link.uplink,
                                downlink: link.downlink, rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss,

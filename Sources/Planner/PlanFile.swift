@@ -23,6 +23,8 @@ public struct Plan: Sendable {
     public var objective: [(term: Objective, weight: Double)] = [(.cost, 1)]
     public var models: [String] = ["mobilenet_v2"]
     public var placements: [Placement] = [.edge, .cloudRaw]
+    /// Inference frameworks: the device's for the edge placement, the cloud node's for the others.
+    public var engines: [EngineKind] = [.openvino]
     public var devices: [String] = ["rpi4"]
     public var links: [String] = ["lte"]
     public var clouds: [String] = ["c5.large"]
@@ -148,6 +150,14 @@ public struct Plan: Sendable {
                     case "devices": plan.devices = try texts(v, "candidates.devices")
                     case "links": plan.links = try texts(v, "candidates.links")
                     case "cloud": plan.clouds = try texts(v, "candidates.cloud")
+                    case "engines":
+                        plan.engines = []
+                        for item in try list(v, "candidates.engines") {
+                            guard let engine = item.scalar.flatMap({ EngineKind(rawValue: $0.string) }) else {
+                                throw fail(item, "engines are \(EngineKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                            }
+                            plan.engines.append(engine)
+                        }
                     case "placements":
                         plan.placements = []
                         for item in try list(v, "candidates.placements") {
@@ -156,7 +166,7 @@ public struct Plan: Sendable {
                             }
                             plan.placements.append(placement)
                         }
-                    default: throw fail(k, "unknown candidates key '\(name)' (known: models, placements, devices, links, cloud)")
+                    default: throw fail(k, "unknown candidates key '\(name)' (known: models, placements, engines, devices, links, cloud)")
                     }
                 }
             case "costs":

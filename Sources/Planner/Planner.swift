@@ -14,7 +14,8 @@ public struct Candidate: Sendable {
 
     public var label: String {
         let c = config
-        return "\(c.model) \(c.placement.rawValue) on \(device)" + (cloud.map { " + \($0) over \(c.link.profile)" } ?? "")
+        let engine = c.placement == .edge ? c.device.engine : c.cloud.engine
+        return "\(c.model) \(c.placement.rawValue)\(engine == .openvino ? "" : "/" + engine.rawValue) on \(device)" + (cloud.map { " + \($0) over \(c.link.profile)" } ?? "")
             + " \(c.workload.resolution) q\(c.workload.jpegQuality)"
     }
 }
@@ -114,13 +115,17 @@ public enum Planner {
                         config.workload.jpegQuality = quality
                         for placement in plan.placements {
                             config.placement = placement
-                            guard placement.usesCloud else {
-                                out.append(Candidate(config: config, device: device, cloud: nil))
-                                continue
-                            }
-                            for link in plan.links {
-                                config.link.profile = link
-                                for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud)) }
+                            for engine in plan.engines {
+                                guard placement.usesCloud else {
+                                    config.device.engine = engine
+                                    out.append(Candidate(config: config, device: device, cloud: nil))
+                                    continue
+                                }
+                                config.cloud.engine = engine
+                                for link in plan.links {
+                                    config.link.profile = link
+                                    for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud)) }
+                                }
                             }
                         }
                     }

@@ -216,8 +216,13 @@ public final class Runner: Sendable {
         if result.run.processed == 0, let (reason, count) = result.run.errors.max(by: { $0.value < $1.value }) {
             throw TestbedError.trialFailed("every frame failed (\(count)× \(reason))")
         }
-        // The precision OpenVINO chose on the device (bf16 on CPUs with AVX-512 BF16 unless told).
-        if let engine = result.run.applied { applied["device.precision"] = engine.precision }
+        // What the device's framework applied: the precision OpenVINO chose (bf16 on CPUs with
+        // AVX-512 BF16 unless told), threads, and the framework's version.
+        if let engine = result.run.applied {
+            applied["device.precision"] = engine.precision
+            applied["device.threads_applied"] = String(engine.threads)
+        }
+        if let engine = result.engine { applied["device.engine_version"] = engine }
         let cloudCPU = cloudCPUBefore.flatMap { before in cloud?.process.cpuSeconds.map { $0 - before } }
         let cloudRSS = cloud?.process.residentBytes
         linkNode?.stop()

@@ -175,17 +175,28 @@ func writeFloats(_ values: [Float], to path: String) throws {
     }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: Requirements.tritonClient && Requirements.openCV, "needs Triton's client and the OpenCV DNN shim: run scripts/setup"))
-struct OpenCVServingTests {
+@Suite(.serialized, .timeLimit(.minutes(5)), .enabled(if: Requirements.tritonClient, "needs Triton's client: run scripts/setup"))
+struct FrameworkServingTests {
     /// The cloud node on OpenCV DNN: metadata as for any model, a batch of 2 through tritonclient,
     /// each row's logits those of the in-process OpenVINO engine (FP32) within 1e-3 of their range.
-    @Test func servesWithOpenCVAsOpenVINOWould() throws {
-        let server = try ServerProcess(["--model", "squeezenet1_1", "--engine", "opencv", "--max-batch", "2", "--max-queue-delay", "200ms"])
+    @Test(.enabled(if: Requirements.openCV, "needs the OpenCV DNN shim: run scripts/setup"))
+    func servesWithOpenCVAsOpenVINOWould() throws {
+        try servesAsOpenVINOWould(engine: .opencv, platform: "opencv_onnx", layout: "nchw")
+    }
+
+    /// The same on LiteRT, which takes the zoo's TFLite file: its input is NHWC, as the metadata says.
+    @Test(.enabled(if: Requirements.liteRT, "needs LiteRT's wheel: run scripts/setup"))
+    func servesWithLiteRTAsOpenVINOWould() throws {
+        try servesAsOpenVINOWould(engine: .litert, platform: "litert_tflite", layout: "nhwc")
+    }
+
+    private func servesAsOpenVINOWould(engine: EngineKind, platform: String, layout: String) throws {
+        let server = try ServerProcess(["--model", "squeezenet1_1", "--engine", engine.rawValue, "--max-batch", "2", "--max-queue-delay", "200ms"])
         defer { server.stop() }
         var random = SeededRandom(seed: 5)
         let input = (0..<(3 * 224 * 224)).map { _ in random.nextSignedUnitFloat() }
         let logits = try referenceLogits(model: "squeezenet1_1", input: input)
-        let folder = temporaryPath("opencv-serve")
+        let folder = temporaryPath("\(engine.rawValue)-serve")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try writeFloats(input, to: folder + "/input.bin")
@@ -195,19 +206,22 @@ struct OpenCVServingTests {
         import tritonclient.http as httpclient
         client = httpclient.InferenceServerClient(url=sys.argv[1])
         x = np.fromfile(sys.argv[2] + "/input.bin", dtype=np.float32).reshape(1, 3, 224, 224)
+        if sys.argv[3] == "nhwc":
+            x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         ref = np.fromfile(sys.argv[2] + "/logits.bin", dtype=np.float32)
         meta = client.get_model_metadata("squeezenet1_1")
-        i = httpclient.InferInput("input", [2, 3, 224, 224], "FP32")
+        i = httpclient.InferInput("input", [2] + list(x.shape[1:]), "FP32")
         i.set_data_from_numpy(np.repeat(x, 2, axis=0), binary_data=True)
         y = client.infer("squeezenet1_1", [i]).as_numpy("logits")
         scale = max(1.0, float(np.max(np.abs(ref))))
-        print(json.dumps({"platform": meta["platform"], "shape": list(y.shape),
+        print(json.dumps({"platform": meta["platform"], "input": meta["inputs"][0]["shape"], "shape": list(y.shape),
                           "diff": max(float(np.max(np.abs(y[k] - ref))) / scale for k in range(2))}))
         """#
-        let result = try python(script, ["127.0.0.1:\(server.port)", folder])
+        let result = try python(script, ["127.0.0.1:\(server.port)", folder, layout])
         try #require(result.status == 0, "\(result.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        #expect(report["platform"] as? String == "opencv_onnx")
+        #expect(report["platform"] as? String == platform)
+        #expect(report["input"] as? [Int] == (layout == "nhwc" ? [-1, 224, 224, 3] : [-1, 3, 224, 224]))
         #expect(report["shape"] as? [Int] == [2, 1000])
         let difference = try #require(report["diff"] as? Double)
         #expect(difference < 1e-3, "relative difference \(difference)")

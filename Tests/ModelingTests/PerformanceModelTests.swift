@@ -15,20 +15,22 @@ import Testing
         return known
     }
 
-    /// An edge trial whose inference takes 1 ms + 10 ms per GMAC of work, under half a core.
-    func edgeTrial(_ model: String, resolution: String, quality: Int) throws -> TrialRecord {
+    /// An edge trial whose inference takes 1 ms + 10 ms per GMAC of work (times `slower` on
+    /// another framework), under half a core.
+    func edgeTrial(_ model: String, resolution: String, quality: Int, engine: EngineKind = .openvino, slower: Double = 1) throws -> TrialRecord {
         var config = TrialConfig()
         try config.set("model", model)
+        try config.set("device.engine", engine.rawValue)
         try config.set("device.cpu", "0.5")
         try config.set("workload.resolution", resolution)
         try config.set("workload.jpeg_quality", String(quality))
         let pixels = Double(config.workload.resolution.pixels)
         let quota = CPUQuota.testbed(cores: 0.5)
-        let infer = quota.wallNs(work: 1e6 + 10e6 * Self.features[model]!.macs / 1e9) / 1e6
+        let infer = quota.wallNs(work: slower * (1e6 + 10e6 * Self.features[model]!.macs / 1e9)) / 1e6
         let preprocess = quota.wallNs(work: 3e6 * pixels / 1e6) / 1e6
         let encode = quota.wallNs(work: 2e6 * pixels / 1e6) / 1e6
         func row(_ stage: String, _ ms: Double) -> StageRow { StageRow(stage: stage, count: 20, meanMs: ms, p50Ms: ms, p99Ms: ms * 1.2) }
-        return TrialRecord(key: "\(model)-\(resolution)-\(quality)", repetition: 1, ok: true, parameters: config.parameters, config: config,
+        return TrialRecord(key: "\(model)-\(resolution)-\(quality)-\(engine.rawValue)", repetition: 1, ok: true, parameters: config.parameters, config: config,
                            metrics: [Metric("frame_bytes", pixels * exp(-5 + 0.03 * Double(quality)), "B"), Metric("stable", 1, "")],
                            stages: [row("capture", 0.01), row("encode", encode), row("queue", 0), row("preprocess", preprocess), row("infer", infer),
                                     row("postprocess", 0.01)])
@@ -41,7 +43,8 @@ import Testing
     @Test func fitsTheComponentsBackAndPredictsAnEdgeTrial() throws {
         let (model, report) = try PerformanceModel.fit(try edgeTrials(), environment: ["cores": "2"], runs: ["synthetic"], features: Self.features)
         #expect(report.used == 6 && report.leftOut.isEmpty)
-        #expect(abs(model.compute.workNs(Self.features["large"]!) - 42e6) / 42e6 < 0.02, "\(model.compute.work.formula(unit: "ns"))")
+        let compute = try #require(model.compute["openvino"])
+        #expect(abs(compute.workNs(Self.features["large"]!) - 42e6) / 42e6 < 0.02, "\(compute.work.formula(unit: "ns"))")
         // Offered well below what the device can do, the median latency is the stages' sum.
         var config = TrialConfig()
         try config.set("model", "large")
@@ -51,6 +54,31 @@ import Testing
         let stageSum = prediction.stages.reduce(0) { $0 + $1.meanMs }
         #expect(abs((prediction.metric("throughput_fps") ?? 0) - 2) < 0.1)
         #expect(stageSum > 80 && (prediction.metric("latency_p50_ms") ?? 0) > 80, "\(prediction.stages)")
+    }
+
+    /// Each framework's inference time is its own fit: LiteRT trials three times slower give a
+    /// LiteRT compute model three times OpenVINO's, and predicting a framework no trial ran on says so.
+    @Test func theComputeModelKeysByFramework() throws {
+        let liteRT = try ["small", "large"].flatMap { model in
+            try [("320x240", 60), ("640x480", 80)].map { try edgeTrial(model, resolution: $0.0, quality: $0.1, engine: .litert, slower: 3) }
+        }
+        let (model, report) = try PerformanceModel.fit(try edgeTrials() + liteRT, environment: ["cores": "2"], runs: ["synthetic"], features: Self.features)
+        let openVINO = try #require(model.compute["openvino"]), litert = try #require(model.compute["litert"])
+        let large = Self.features["large"]!
+        #expect(abs(litert.workNs(large) / openVINO.workNs(large) - 3) < 0.06, "\(litert.work.formula(unit: "ns")) against \(openVINO.work.formula(unit: "ns"))")
+        #expect(report.lines.contains { $0.hasPrefix("compute (litert): ") } && report.lines.contains { $0.hasPrefix("compute (openvino): ") })
+        var config = TrialConfig()
+        try config.set("model", "large")
+        try config.set("device.cpu", "0.5")
+        try config.set("workload.fps", "2")
+        let fast = try model.predict(config).metric("latency_p50_ms") ?? 0
+        try config.set("device.engine", "litert")
+        let slow = try model.predict(config).metric("latency_p50_ms") ?? 0
+        #expect(slow > 2.5 * fast * 0.8, "p50 \(slow) ms on LiteRT against \(fast) ms on OpenVINO")
+        try config.set("device.engine", "opencv")
+        #expect(throws: ModelingError.cannotPredict("the model has no inference times on opencv: fit it on a run with trials that have device.engine: opencv")) {
+            try model.predict(config)
+        }
     }
 
     @Test func aRunMissingWhatAComponentNeedsSaysWhatToAdd() throws {
@@ -82,8 +110,8 @@ import Testing
         #expect(back.environmentNote(["cpu_model": "B"])?.contains("cpu_model A there, B here") == true)
 
         var json = try String(contentsOfFile: path, encoding: .utf8)
-        try json.replacingOccurrences(of: "\"schemaVersion\" : 1", with: "\"schemaVersion\" : 7").write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(throws: ModelingError.badModelFile("\(path) has schema version 7; this EdgeInsight reads up to 1: fit it again or upgrade")) {
+        try json.replacingOccurrences(of: "\"schemaVersion\" : 2", with: "\"schemaVersion\" : 7").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ModelingError.badModelFile("\(path) has schema version 7; this EdgeInsight reads up to \(PerformanceModel.schemaVersion): fit it again or upgrade")) {
             try PerformanceModel.load(path)
         }
         json = json.replacingOccurrences(of: "\"compute\"", with: "\"kompute\"")

@@ -75,6 +75,7 @@ import Testing
         ("workload:\n  cameras: 0\n", "x.yaml:2", "cameras"),
         ("objective: [speed]\n", "x.yaml:1", "objective terms"),
         ("colour: red\n", "x.yaml:1", "unknown key 'colour'"),
+        ("candidates:\n  engines: [openvino, tensorrt]\n", "x.yaml:2", "engines are openvino, opencv, litert"),
     ])
     func planErrorsNameFileAndLine(text: String, location: String, mentions: String) {
         do {
@@ -83,6 +84,18 @@ import Testing
         } catch {
             #expect(error.description.hasPrefix(location) && error.description.contains(mentions), "\(error)")
         }
+    }
+
+    /// The framework is a candidate setting: the device's on the edge, the cloud node's otherwise,
+    /// each combination once, named in the label when it is not the default.
+    @Test func enginesMultiplyTheCandidatesWhereTheyRun() throws {
+        let plan = try Plan.parse("candidates:\n  models: [mobilenet_v2]\n  placements: [edge, cloud-raw]\n  engines: [openvino, litert]\n  links: [wifi, lte]\n", path: "x.yaml")
+        let candidates = try Planner.candidates(plan)
+        #expect(candidates.count == 2 + 2 * 2)
+        let edge = candidates.filter { $0.config.placement == .edge }
+        #expect(Set(edge.map(\.config.device.engine)) == [.openvino, .litert] && edge.allSatisfy { $0.config.cloud.engine == .openvino })
+        #expect(candidates.filter { $0.config.placement == .cloudRaw && $0.config.cloud.engine == .litert }.count == 2)
+        #expect(edge.map(\.label).contains { $0.hasPrefix("mobilenet_v2 edge/litert on rpi4") }, "\(edge.map(\.label))")
     }
 
     @Test func theDemosPlanIsExamplesPlanLatency() throws {
