@@ -68,7 +68,7 @@ struct Bench: ParsableCommand {
     @Option(parsing: .singleValue, help: "Fix an input shape, e.g. input:1,3,224,224 (repeatable).")
     var shape: [String] = []
 
-    @Option(help: "Inference framework: openvino or opencv (OpenCV's DNN module).")
+    @Option(help: "Inference framework: openvino, litert (LiteRT; a zoo model as .tflite) or opencv (OpenCV's DNN module).")
     var engine: EngineKind = .openvino
 
     @Option(help: "How long to measure, e.g. 10s or 500ms.")

@@ -73,7 +73,7 @@ struct PipelineRun: ParsableCommand {
     @Option(help: "The input shape of a model with dynamic dimensions, e.g. 1,3,320,320 (default: the camera's resolution).")
     var shape: String?
 
-    @Option(help: "Inference framework: openvino or opencv (OpenCV's DNN module).")
+    @Option(help: "Inference framework: openvino, litert (LiteRT; a zoo model as .tflite) or opencv (OpenCV's DNN module).")
     var engine: EngineKind = .openvino
 
     @Option(help: "Write a Chrome trace-event file (open in Perfetto).")

@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
         discussion: "A model's own dynamic dimensions stay dynamic unless fixed here; one compiled model then serves every shape."))
     var shape: [String] = []
 
-    @Option(help: "Inference framework of models without a config.yaml: openvino or opencv.")
+    @Option(help: "Inference framework of models without a config.yaml: openvino, litert or opencv.")
     var engine: EngineKind = .openvino
 
     func run() async throws {

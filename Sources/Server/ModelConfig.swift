@@ -12,7 +12,7 @@ import Yams
 /// max_batch_size: 8          # 0 or 1: no batching
 /// max_queue_delay: 2ms       # how long a batch may wait to fill
 /// max_queue: 64              # requests waiting; more get 503
-/// framework: openvino        # or opencv (OpenCV's DNN module)
+/// framework: openvino        # or litert (LiteRT, a .tflite file), opencv (OpenCV's DNN module)
 /// engine: {hint: latency, threads: 2, streams: 1, precision: f32}
 /// dims: {images: [3, -1, -1]}   # per input, without the batch dimension when batching (Triton's
 ///                               # convention); -1: each request gives this dimension
