@@ -298,7 +298,7 @@ public struct PerformanceModel: Sendable, Codable {
         do { try encoder.encode(self).write(to: URL(fileURLWithPath: path)) } catch { throw .badModelFile("cannot write \(path): \(error.localizedDescription)") }
     }
 
-    /// Reads a model file; an unreadable, corrupted or newer-schema file is a one-line error.
+    /// Reads a model file; an unreadable, corrupted, older- or newer-schema file is a one-line error.
     public static func load(_ path: String) throws(ModelingError) -> PerformanceModel {
         guard let data = FileManager.default.contents(atPath: path) else { throw .badModelFile("cannot read model file \(path)") }
         struct Version: Decodable { var schemaVersion: Int }
@@ -307,6 +307,9 @@ public struct PerformanceModel: Sendable, Codable {
         }
         guard version.schemaVersion <= schemaVersion else {
             throw .badModelFile("\(path) has schema version \(version.schemaVersion); this EdgeInsight reads up to \(schemaVersion): fit it again or upgrade")
+        }
+        guard version.schemaVersion == schemaVersion else {
+            throw .badModelFile("\(path) has schema version \(version.schemaVersion), from an older EdgeInsight (this one writes \(schemaVersion)): fit it again with `edgeinsight model fit`")
         }
         do { return try JSONDecoder().decode(PerformanceModel.self, from: data) } catch {
             throw .badModelFile("\(path) is corrupted: \(describe(error))")

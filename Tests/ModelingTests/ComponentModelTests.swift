@@ -57,37 +57,39 @@ import Testing
 }
 
 @Suite struct CPUQuotaTests {
-    /// By hand: half a core, 4 ms periods, a 30 ms job starting at a period's start: 2 ms of work
-    /// per period, so 14 periods and 2 ms more: 58 ms.
-    @Test func aJobUnderAQuotaWaitsOutEachPeriodsThrottle() {
-        let quota = CPUQuota(cores: 0.5, periodNs: 4e6)
-        #expect(abs(quota.wallNs(work: 30e6, rate: 1, budget: 2e6, phase: 0) - 58e6) < 1)
-        // Starting 3 ms into a period: 1 ms there, then 14 periods of 2 ms, the last 1 ms: 1 + 14·4 + 1 = 58 ms.
-        #expect(abs(quota.wallNs(work: 30e6, rate: 1, budget: 2e6, phase: 0.75) - 58e6) < 1)
+    /// The kernel, measured (benchmarks/quota-model, 2026-11-30, this machine's kernel 6.18 with
+    /// HZ=250): mean wall time of busy loops of known CPU time, each after an idle 100 ms, in a
+    /// cgroup with the testbed's quota and 4 ms period — (cores, work ms, measured ms).
+    static let kernel: [(Double, Double, Double)] = [
+        (0.75, 2, 2.01), (0.75, 4.5, 4.66), (0.75, 8, 8.20), (0.75, 37, 47.76),
+        (0.5, 2, 2.06), (0.5, 4.5, 5.81), (0.5, 8, 12.01), (0.5, 37, 71.72),
+        (0.35, 2, 2.25), (0.35, 4.5, 9.24), (0.35, 8, 19.86), (0.35, 37, 101.87),
+    ]
+
+    /// The model gives what the kernel did, short jobs (where charges and refills decide) and long
+    /// ones (where the quota's rate does) alike, within 20%. The model before, a fresh budget per
+    /// period and no overdraft, was 25% high at 0.5 cores on the 4.5 ms job and 44% on the 2 ms one
+    /// at 0.35 cores; charging only at the 4 ms tick, 49% on that one.
+    @Test func jobsTakeWhatTheKernelMeasured() {
+        for (cores, work, measured) in Self.kernel {
+            let model = CPUQuota.testbed(cores: cores).wallNs(work: work * 1e6) / 1e6
+            #expect(abs(model / measured - 1) < 0.2, "\(cores) cores, \(work) ms of work: model \(model) ms, kernel \(measured) ms")
+        }
         // No quota, or a quota above what the job can use: full speed.
         #expect(CPUQuota(cores: nil, periodNs: 4e6).wallNs(work: 30e6) == 30e6)
         #expect(CPUQuota(cores: 2, periodNs: 4e6).wallNs(work: 30e6, parallelism: 1) == 30e6)
     }
 
-    /// What the testbed measured (Testbed/Node.swift): resnet50, 18.2 ms unconfined on one thread,
-    /// took 34–35 ms at half a core with 4 ms periods, and 21.5 ms with 50 ms periods (the job fits
-    /// in one period's budget). The model gives 35.4 and 18.2: the short period it gets right, the
-    /// long one it underestimates (the source thread's encoding shares that budget; not modelled).
-    @Test func thePeriodMattersAsMeasured() {
-        let short = CPUQuota(cores: 0.5, periodNs: 4e6).wallNs(work: 18.2e6)
-        #expect(short > 33e6 && short < 36.5e6, "\(short / 1e6) ms")
-        #expect(abs(CPUQuota(cores: 0.5, periodNs: 50e6).wallNs(work: 18.2e6) - 18.2e6) < 1e3)
-    }
-
-    /// Back to back, the budget sets the pace: n jobs of W at half a core take about n·2W.
+    /// Back to back, the budget sets the pace: n jobs of W at half a core take about n·2W; a long
+    /// period whose budget holds the job lets it run at full speed (Testbed/Node.swift measured
+    /// 21.5 ms for an 18.2 ms job at half a core with 50 ms periods).
     @Test func theClockKeepsTheBudgetAcrossJobs() {
         var clock = CPUQuota.Clock(CPUQuota(cores: 0.5, periodNs: 4e6))
         var t = 0.0
         for _ in 0..<100 { t = clock.finish(start: t, work: 10e6, rate: 1) }
-        #expect(abs(t - 2e9) < 4e6, "\(t / 1e6) ms")
-        // An idle second later the budget is fresh: a 1 ms job runs at full speed.
-        let start = (t / 4e6).rounded(.up) * 4e6 + 1e9
-        #expect(clock.finish(start: start, work: 1e6, rate: 1) == start + 1e6)
+        #expect(abs(t - 2e9) < 8e6, "\(t / 1e6) ms")
+        let long = CPUQuota(cores: 0.5, periodNs: 50e6).wallNs(work: 18.2e6)
+        #expect(long < 0.7 * CPUQuota(cores: 0.5, periodNs: 4e6).wallNs(work: 18.2e6), "\(long / 1e6) ms")
     }
 }
 

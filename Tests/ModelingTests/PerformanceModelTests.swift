@@ -114,6 +114,10 @@ import Testing
         #expect(throws: ModelingError.badModelFile("\(path) has schema version 7; this EdgeInsight reads up to \(PerformanceModel.schemaVersion): fit it again or upgrade")) {
             try PerformanceModel.load(path)
         }
+        try json.replacingOccurrences(of: "\"schemaVersion\" : 2", with: "\"schemaVersion\" : 1").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ModelingError.badModelFile("\(path) has schema version 1, from an older EdgeInsight (this one writes 2): fit it again with `edgeinsight model fit`")) {
+            try PerformanceModel.load(path)
+        }
         json = json.replacingOccurrences(of: "\"compute\"", with: "\"kompute\"")
         try json.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: ModelingError.badModelFile("\(path) is corrupted: missing 'compute'")) { try PerformanceModel.load(path) }
