@@ -12,7 +12,7 @@ struct ModelCommand: ParsableCommand {
         commandName: "model",
         abstract: "Fit a performance model to measured runs, validate it, or fit the Universal Scalability Law.",
         discussion: "Models: docs/modeling.md. Predict with `edgeinsight predict EXPERIMENT --model FILE`.",
-        subcommands: [Fit.self, Validate.self, USL.self])
+        subcommands: [Fit.self, Validate.self, USL.self, Quota.self])
 
     struct Fit: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Fit every component model to the trials of runs; write the model as JSON.")
@@ -98,6 +98,32 @@ struct ModelCommand: ParsableCommand {
                 try writeOutput(ModelCharts.usl(fit, points: points, title: "USL fit of \((file as NSString).lastPathComponent)"), to: plot)
                 print("plot: \(plot)")
             }
+        }
+    }
+}
+
+extension ModelCommand {
+    /// What a CPU quota does to a job of known work: the quota model on its own.
+    struct Quota: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Wall time of jobs of given CPU time under a CPU quota, as the model predicts it (the testbed's period).",
+            discussion: "Example: edgeinsight model quota --cores 0.5 --work 4.5ms --work 37ms")
+        @Option(help: "The quota, in cores (e.g. 0.5).")
+        var cores: Double
+        @Option(help: "CPU time of one job on one thread, e.g. 4.5ms (repeatable).")
+        var work: [String]
+
+        func run() throws {
+            guard cores > 0 else { throw ValidationError("--cores must be positive") }
+            let quota = CPUQuota.testbed(cores: cores)
+            var table = TextTable(["work", "wall after idle", "back to back", "period"])
+            for text in work {
+                guard let duration = DurationText.parse(text), duration > .zero else { throw ValidationError("--work '\(text)': write a duration such as 4.5ms") }
+                let ns = duration.nanoseconds
+                table.add([DurationText.format(nanoseconds: ns), DurationText.format(nanoseconds: quota.wallNs(work: ns)),
+                           DurationText.format(nanoseconds: quota.sustainedNs(work: ns)), DurationText.format(nanoseconds: quota.periodNs)])
+            }
+            print(table.rendered)
         }
     }
 }
