@@ -1,4 +1,6 @@
 import EdgeInsightCore
+import Foundation
+import Synchronization
 
 /// How long a job takes under a CFS CPU quota: the node may use `cores` × `period` of CPU time in
 /// every period. A share of a core is not a slower clock: a job runs at full speed while it has
@@ -37,11 +39,17 @@ public struct CPUQuota: Sendable, Codable, Equatable {
         CPUQuota(cores: cores, periodNs: max(4e6, (1e6 / cores).rounded(.up)))
     }
 
-    /// Expected wall time of a job that arrives at a device idle since its last job: the mean over
-    /// a seeded sequence of such jobs, each at a random point of the periods and charges.
+    /// Expected wall time of a job that arrives at a device idle since its last job: interpolated
+    /// in a table of `simulatedWallNs` over work, built once per quota (fitting inverts it many
+    /// times per sample).
     public func wallNs(work: Double, parallelism: Double = 1) -> Double {
         let rate = max(1, parallelism)
         guard let cores, cores < rate, work > 0 else { return work / rate }
+        return WallTable.of(self, rate: rate).wallNs(work)
+    }
+
+    /// The mean over a seeded sequence of such jobs, each at a random point of the periods and charges.
+    func simulatedWallNs(work: Double, rate: Double) -> Double {
         var clock = Clock(self)
         var random = SeededRandom(seed: 7)
         var t = 0.0, total = 0.0
@@ -61,6 +69,51 @@ public struct CPUQuota: Sendable, Codable, Equatable {
         let rate = max(1, parallelism)
         guard let cores, cores < rate else { return work / rate }
         return work / cores
+    }
+}
+
+/// `CPUQuota.simulatedWallNs` on a geometric grid of work (7% steps) up to 32 periods' worth of
+/// budget; beyond, the last step's slope (the quota's rate) continues.
+final class WallTable: Sendable {
+    let works: [Double], walls: [Double]
+    static let step = 1.07
+
+    private struct Key: Hashable { var cores: Double, periodNs: Double, rate: Double }
+    private static let tables = Mutex<[Key: WallTable]>([:])
+
+    /// The table of a quota at `rate` cores, rounded to a tenth (the fit tries many rates).
+    static func of(_ quota: CPUQuota, rate: Double) -> WallTable {
+        let rate = (rate * 10).rounded() / 10
+        let key = Key(cores: quota.cores ?? 0, periodNs: quota.periodNs, rate: rate)
+        if let table = tables.withLock({ $0[key] }) { return table }
+        let table = WallTable(quota, rate: rate)
+        tables.withLock { $0[key] = table }
+        return table
+    }
+
+    private init(_ quota: CPUQuota, rate: Double) {
+        var works: [Double] = [], walls: [Double] = []
+        var work = 1e4
+        let last = 32 * (quota.cores ?? 1) * quota.periodNs
+        while work < last * WallTable.step {
+            works.append(work)
+            walls.append(quota.simulatedWallNs(work: work, rate: rate))
+            work *= WallTable.step
+        }
+        self.works = works
+        self.walls = walls
+    }
+
+    func wallNs(_ work: Double) -> Double {
+        guard work > works[0] else { return walls[0] * work / works[0] }
+        let n = works.count
+        guard work < works[n - 1] else {
+            return walls[n - 1] + (work - works[n - 1]) * (walls[n - 1] - walls[n - 2]) / (works[n - 1] - works[n - 2])
+        }
+        // The grid is geometric: the cell is found by the logarithm.
+        let i = min(n - 2, Int(log(work / works[0]) / log(WallTable.step)))
+        let f = (work - works[i]) / (works[i + 1] - works[i])
+        return walls[i] + f * (walls[i + 1] - walls[i])
     }
 }
 
@@ -105,7 +158,9 @@ extension CPUQuota {
             }
         }
 
-        /// When `work` core-nanoseconds started at `start` finish.
+        /// When `work` core-nanoseconds started at `start` finish. Steps from event to event that
+        /// changes something: the first charge after the held runtime runs out, and, throttled,
+        /// the period refills.
         public mutating func finish(start: Double, work: Double, rate: Double) -> Double {
             let rate = max(1, rate)
             guard let cores = quota.cores, cores < rate else { return start + work / rate }
@@ -115,21 +170,24 @@ extension CPUQuota {
             var remaining = work
             let charge = CPUQuota.chargeNs, p = quota.periodNs
             while true {
-                let nextPeriod = ((t / p).rounded(.down) + 1) * p
-                let nextCharge = (((t - chargePhase) / charge).rounded(.down) + 1) * charge + chargePhase
-                let next = min(nextPeriod, nextCharge)
-                if !throttled {
-                    if t + remaining / rate <= next {
-                        t += remaining / rate
-                        held -= remaining
-                        break
-                    }
-                    remaining -= (next - t) * rate
-                    held -= (next - t) * rate
+                if throttled {
+                    t = ((t / p).rounded(.down) + 1) * p
+                    refill(until: t)
+                    continue
                 }
-                t = next
-                if t >= nextPeriod { refill(until: t) }
-                if t >= nextCharge, !throttled, held <= 0 { take() }
+                // Running: nothing happens until a charge finds the held runtime gone.
+                let empty = t + max(0, held) / rate
+                let nextCharge = (((empty - chargePhase) / charge).rounded(.down) + 1) * charge + chargePhase
+                if t + remaining / rate <= nextCharge {
+                    t += remaining / rate
+                    held -= remaining
+                    break
+                }
+                remaining -= (nextCharge - t) * rate
+                held -= (nextCharge - t) * rate
+                t = nextCharge
+                refill(until: t)
+                if held <= 0 { take() }
             }
             // Going idle, the CPU keeps a little runtime and returns the rest to the pool.
             if held > CPUQuota.keptWhenIdleNs {

@@ -99,11 +99,11 @@ public struct ComputeModel: Sendable, Codable, Equatable {
         return best.0
     }
 
-    /// The x ≥ 0 with f(x) = target, for f increasing from f(0) = 0.
+    /// The x ≥ 0 with f(x) = target (to 1 part in 10⁵), for f increasing from f(0) = 0.
     static func invert(_ target: Double, _ f: (Double) -> Double) -> Double {
         var low = 0.0, high = max(target, 1)
         while f(high) < target { high *= 2 }
-        for _ in 0..<60 {
+        while high - low > 1e-5 * high {
             let middle = (low + high) / 2
             if f(middle) < target { low = middle } else { high = middle }
         }
