@@ -97,7 +97,7 @@ public struct PerformanceModel: Sendable, Codable {
                                                                   wallNs: server * 1e6))
                 }
             }
-            for row in trial.stages where row.p50Ms > 0 { spreads[row.stage, default: []].append(StageTime.logSigma(p50: row.p50Ms, p99: row.p99Ms)) }
+            for row in trial.stages where row.p50Ms > 0 { spreads[row.stage, default: []].append(StageTime.logSigma(p50: row.p50Ms, p99: row.p99Ms, count: row.count)) }
         }
         guard !computeSamples.isEmpty else { throw .insufficientData("the compute model needs inference times: run trials with the edge placement") }
         var compute: [String: ComputeModel] = [:]

@@ -130,7 +130,12 @@ public enum TrialSimulation {
             replication += 1
         } while offered < setup.minimumFrames && replication < 10_000 && setup.durationNs > 0
         latencies.sort()
-        func quantile(_ q: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(q * Double(latencies.count)))] }
+        // Percentiles as a trial of this length measures them: order statistics of its frames.
+        let framesPerTrial = latencies.count / max(1, Int(replication))
+        func quantile(_ q: Double) -> Double {
+            let p = MeasuredPercentile.probability(q, of: framesPerTrial)
+            return latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(p * Double(latencies.count)))]
+        }
         return SimulatedTrial(
             offeredRate: Double(offered) / (Double(replication) * setup.durationNs / 1e9),
             throughput: measuredSeconds > 0 ? Double(processed) / measuredSeconds : 0,

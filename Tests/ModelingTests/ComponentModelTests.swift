@@ -151,3 +151,26 @@ import Testing
         #expect(abs(model.encodeNs(frame) - (0.5e6 + 4e6 * frame.pixels / 1e6)) < 10)
     }
 }
+
+@Suite struct MeasuredPercentileTests {
+    /// Trials of 15 log-normal items (σ = 0.3), each reporting its median and its p99 (its largest
+    /// item): σ read through the order statistic comes back within 6% on average; read as if the
+    /// p99 were the distribution's (z = 2.326), it comes back a quarter short.
+    @Test func aShortTrialsSpreadIsRecovered() {
+        var random = SeededRandom(seed: 11)
+        let truth = StageTime(meanNs: 1e6, logSigma: 0.3)
+        var corrected = 0.0, naive = 0.0
+        let trials = 2000, n = 15
+        for _ in 0..<trials {
+            let items = (0..<n).map { _ in truth.draw(&random) }.sorted()
+            let p50 = items[Int((0.5 * Double(n)).rounded(.up)) - 1], p99 = items[Int((0.99 * Double(n)).rounded(.up)) - 1]
+            corrected += StageTime.logSigma(p50: p50, p99: p99, count: n) / Double(trials)
+            naive += log(p99 / p50) / 2.326 / Double(trials)
+        }
+        #expect(abs(corrected / 0.3 - 1) < 0.06, "σ read through the order statistic: \(corrected)")
+        #expect(naive / 0.3 < 0.8, "σ read at z = 2.326: \(naive)")
+        // Long trials measure the distribution's own percentile.
+        #expect(MeasuredPercentile.probability(0.99, of: 1_000_000) == 0.99)
+        #expect(abs(MeasuredPercentile.z(0.99, of: 1_000_000) - 2.326) < 0.001)
+    }
+}
