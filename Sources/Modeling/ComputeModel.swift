@@ -57,7 +57,9 @@ public struct ComputeModel: Sendable, Codable, Equatable {
         }
     }
 
-    static let designs = [["1", "gmacs", "weight_mb", "activation_mb"], ["1", "gmacs"], ["gmacs"]]
+    /// The designs tried, richest first.
+    static let designs = [["1", "gmacs", "weight_mb", "activation_mb"], ["1", "gmacs", "activation_mb"], ["1", "gmacs", "weight_mb"],
+                          ["1", "gmacs"], ["gmacs"]]
 
     /// Speed-up of `threads` threads over one.
     func speed(threads: Int) -> Double { 1 / (serialShare + (1 - serialShare) / Double(max(1, threads))) }
@@ -72,31 +74,64 @@ public struct ComputeModel: Sendable, Codable, Equatable {
 
     /// Fits the work per inference and the serial share. Each sample's wall time is turned back
     /// into work through the quota (the inverse of `CPUQuota.wallNs`, by bisection), then the work
-    /// is fitted to the features; the serial share is the one that fits best across thread counts.
+    /// is fitted to the features by least squares on relative errors (a 2 ms model matters as much
+    /// as a 100 ms one); the serial share is the one that fits best across thread counts.
+    ///
+    /// Which features: the design that best predicts an architecture it did not see — each
+    /// calibration model left out in turn, fitted on the others, its samples predicted (mean
+    /// |ln(predicted / measured)|). With a handful of architectures a richer design fits them
+    /// more closely and predicts a new one worse; this picks what generalises.
     public static func fit(_ samples: [Sample]) throws(ModelingError) -> ComputeModel {
         guard !samples.isEmpty else { throw .insufficientData("the compute model needs inference times: run trials with the edge placement") }
-        func fitted(serialShare: Double) throws(ModelingError) -> (ComputeModel, Double) {
-            var model = ComputeModel(work: ScalingFit(features: ["1"], fit: LinearFit(coefficients: [0], standardErrors: [0], rmse: 0, rSquared: 1, points: 0)),
-                                     serialShare: serialShare)
-            let work = samples.map { sample in
-                let speed = model.speed(threads: sample.threads)
+        let shares = Set(samples.map(\.threads)).count > 1 ? (0...20).map { Double($0) / 20 } : [1.0]
+        // Work behind each sample for each serial share (the costly part: done once per share).
+        let works = shares.map { share in
+            samples.map { sample in
+                let speed = ComputeModel(work: ScalingFit(features: ["1"], fit: LinearFit(coefficients: [0], standardErrors: [0], rmse: 0, rSquared: 1, points: 0)),
+                                         serialShare: share).speed(threads: sample.threads)
                 return invert(sample.wallNs) { sample.quota.wallNs(work: $0, parallelism: speed) }
             }
-            model.work = try ScalingFit.fit(designs: designs, samples: samples.count, value: { samples[$1].features.value($0) }, y: work,
-                                            what: "compute model")
-            let error = samples.reduce(0.0) { sum, sample in
-                let predicted = model.wallNs(sample.features, threads: sample.threads, quota: sample.quota)
-                return sum + pow(log(predicted / sample.wallNs), 2)
+        }
+        let architectures = Dictionary(grouping: samples.indices) { samples[$0].features.macs }
+        var best: (model: ComputeModel, generalisation: Double)?
+        var problems: [String] = []
+        for design in designs {
+            // The design's best serial share, by the fit's error over all samples.
+            var chosen: (ComputeModel, Double)?
+            for (share, work) in zip(shares, works) {
+                guard let fitted = try? relativeFit(design, samples.indices, samples, work) else { continue }
+                let model = ComputeModel(work: fitted, serialShare: share)
+                let error = samples.reduce(0.0) { $0 + pow(log(model.wallNs($1.features, threads: $1.threads, quota: $1.quota) / $1.wallNs), 2) }
+                if chosen == nil || error < chosen!.1 { chosen = (model, error) }
             }
-            return (model, error)
+            guard let (model, _) = chosen else { problems.append("\(design.joined(separator: " + ")) cannot be fitted to \(samples.count) samples"); continue }
+            let work = works[shares.firstIndex(of: model.serialShare)!]
+            // Leave each architecture out; with fewer than three there is nothing to generalise from.
+            var errors: [Double] = []
+            if architectures.count >= 3 {
+                for (_, held) in architectures {
+                    let rest = samples.indices.filter { !held.contains($0) }
+                    guard let fitted = try? relativeFit(design, rest, samples, work) else { errors = [.infinity]; break }
+                    let partial = ComputeModel(work: fitted, serialShare: model.serialShare)
+                    for i in held { errors.append(abs(log(max(1, partial.wallNs(samples[i].features, threads: samples[i].threads, quota: samples[i].quota)) / samples[i].wallNs))) }
+                }
+            }
+            let generalisation = errors.isEmpty ? 0 : errors.reduce(0, +) / Double(errors.count)
+            if best == nil || generalisation < best!.generalisation { best = (model, generalisation) }
+            if architectures.count < 3 { break }  // nothing to compare designs on: the richest that fits
         }
-        guard Set(samples.map(\.threads)).count > 1 else { return try fitted(serialShare: 1).0 }
-        var best = try fitted(serialShare: 0)
-        for step in 1...20 {
-            let candidate = try fitted(serialShare: Double(step) / 20)
-            if candidate.1 < best.1 { best = candidate }
-        }
-        return best.0
+        guard let best else { throw .insufficientData("compute model: no fit (\(problems.last ?? "no samples"))") }
+        return best.model
+    }
+
+    /// Least squares of `work[i]` on the design's features over `rows`, each row weighted by
+    /// 1/work so that the errors minimised are relative.
+    static func relativeFit(_ design: [String], _ rows: some Collection<Int>, _ samples: [Sample], _ work: [Double]) throws(ModelingError) -> ScalingFit {
+        let rows = Array(rows)
+        let scale = rows.map { 1 / max(work[$0], 1) }
+        let fitted = try ScalingFit.fit(designs: [design], samples: rows.count, value: { samples[rows[$1]].features.value($0) * scale[$1] },
+                                        y: rows.indices.map { work[rows[$0]] * scale[$0] }, what: "compute model")
+        return fitted
     }
 
     /// The x ≥ 0 with f(x) = target (to 1 part in 10⁵), for f increasing from f(0) = 0.

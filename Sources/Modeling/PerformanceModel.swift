@@ -138,7 +138,7 @@ public struct PerformanceModel: Sendable, Codable {
                      + (unstableUsed == 0 ? "" : "; \(unstableUsed) of them never met the stability rule (included as asked)")]
         for (engine, fit) in compute.sorted(by: { $0.key < $1.key }) {
             lines.append("compute (\(engine)): work per inference = \(fit.work.formula(unit: "ns")); serial share \(UnitFormat.coefficient(fit.serialShare)); "
-                         + "\(computeSamples[EngineKind(rawValue: engine)!]!.count) samples, rmse \(DurationText.format(nanoseconds: fit.work.fit.rmse))")
+                         + "\(computeSamples[EngineKind(rawValue: engine)!]!.count) samples, rmse \(UnitFormat.significant(100 * fit.work.fit.rmse))% of the work")
         }
         lines.append("JPEG: ln(bytes/pixel) = \(codec.bytesPerPixel.formula(unit: ""))")
         lines.append("camera encode work = \(codec.encode.formula(unit: "ns"))")
