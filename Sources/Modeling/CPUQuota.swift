@@ -173,6 +173,15 @@ extension CPUQuota {
                 if throttled {
                     t = ((t / p).rounded(.down) + 1) * p
                     refill(until: t)
+                    // Unthrottled by a refill, a long job repeats the same period over and over
+                    // (the quota's worth of work each): skip all but the last few.
+                    let budget = cores * p
+                    if !throttled, remaining > 3 * budget {
+                        let skipped = (remaining / budget).rounded(.down) - 2
+                        t += skipped * p
+                        period += skipped
+                        remaining -= skipped * budget
+                    }
                     continue
                 }
                 // Running: nothing happens until a charge finds the held runtime gone.
