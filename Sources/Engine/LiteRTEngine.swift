@@ -262,19 +262,13 @@ final class LiteRTLibrary: @unchecked Sendable {
     private(set) var environment: OpaquePointer?
     let version: String
 
-    static let fileName = "libLiteRt.so"
     static let shared: Result<LiteRTLibrary, EngineError> = Result { () throws(EngineError) in try LiteRTLibrary() }
 
     private init() throws(EngineError) {
-        let path = try Self.locate()
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            let reason = dlerror().map { String(cString: $0) } ?? "dlopen failed"
-            throw .libraryUnusable(engine: "LiteRT", path: path, reason: reason)
-        }
-        func symbol<T>(_ name: String) throws(EngineError) -> T {
-            guard let pointer = dlsym(handle, name) else { throw .libraryUnusable(engine: "LiteRT", path: path, reason: "no symbol \(name)") }
-            return unsafeBitCast(pointer, to: T.self)
-        }
+        let library = try RuntimeLibrary(engine: "LiteRT", variable: "EDGEINSIGHT_LITERT", relativePath: ".deps/litert/ai_edge_litert/libLiteRt.so",
+                                         install: "run scripts/setup (it installs the ai-edge-litert wheel into .deps/litert)")
+        let path = library.path
+        func symbol<T>(_ name: String) throws(EngineError) -> T { try library.symbol(name) }
         createEnvironment = try symbol("LiteRtCreateEnvironment")
         createModelFromFile = try symbol("LiteRtCreateModelFromFile")
         destroyModel = try symbol("LiteRtDestroyModel")
@@ -320,19 +314,4 @@ final class LiteRTLibrary: @unchecked Sendable {
         ]
         throw error("LiteRT status \(status) (\(names[status] ?? "error"))")
     }
-
-    /// `EDGEINSIGHT_LITERT` (the library file), else .deps/litert of the project folders.
-    static func locate() throws(EngineError) -> String {
-        if let file = ProcessInfo.processInfo.environment["EDGEINSIGHT_LITERT"], !file.isEmpty {
-            guard FileManager.default.fileExists(atPath: file) else { throw .libraryNotFound(engine: "LiteRT", searched: ["EDGEINSIGHT_LITERT=\(file)"], install: installHint) }
-            return file
-        }
-        let candidates = ProjectFolders.roots().map { $0 + "/.deps/litert/ai_edge_litert/" + fileName }
-        guard let found = candidates.first(where: FileManager.default.fileExists) else {
-            throw .libraryNotFound(engine: "LiteRT", searched: candidates, install: installHint)
-        }
-        return found
-    }
-
-    static let installHint = "run scripts/setup (it installs the ai-edge-litert wheel into .deps/litert)"
 }

@@ -141,19 +141,12 @@ final class OpenCVLibrary: @unchecked Sendable {
     let version: Version, setThreads: SetThreads, threads: Threads, read: Read, free: Free, forward: Forward
     let outputs: Outputs, outputShape: OutputShape, outputData: OutputData, outputName: OutputName
 
-    static let fileName = "libedgeinsight_opencv.so"
     static let shared: Result<OpenCVLibrary, EngineError> = Result { () throws(EngineError) in try OpenCVLibrary() }
 
     private init() throws(EngineError) {
-        let path = try Self.locate()
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            let reason = dlerror().map { String(cString: $0) } ?? "dlopen failed"
-            throw .libraryUnusable(engine: "OpenCV DNN", path: path, reason: reason)
-        }
-        func symbol<T>(_ name: String) throws(EngineError) -> T {
-            guard let pointer = dlsym(handle, name) else { throw .libraryUnusable(engine: "OpenCV DNN", path: path, reason: "no symbol \(name)") }
-            return unsafeBitCast(pointer, to: T.self)
-        }
+        let library = try RuntimeLibrary(engine: "OpenCV DNN", variable: "EDGEINSIGHT_OPENCV_SHIM", relativePath: ".deps/opencv-dnn/libedgeinsight_opencv.so",
+                                         install: "run scripts/setup (it installs Debian's libopencv-dev and builds the shim)")
+        func symbol<T>(_ name: String) throws(EngineError) -> T { try library.symbol(name) }
         version = try symbol("ei_cv_version")
         setThreads = try symbol("ei_cv_set_threads")
         threads = try symbol("ei_cv_threads")
@@ -165,21 +158,6 @@ final class OpenCVLibrary: @unchecked Sendable {
         outputData = try symbol("ei_cv_output_data")
         outputName = try symbol("ei_cv_output_name")
     }
-
-    /// `EDGEINSIGHT_OPENCV_SHIM` (the file), else .deps/opencv-dnn of the project folders.
-    static func locate() throws(EngineError) -> String {
-        if let file = ProcessInfo.processInfo.environment["EDGEINSIGHT_OPENCV_SHIM"], !file.isEmpty {
-            guard FileManager.default.fileExists(atPath: file) else { throw .libraryNotFound(engine: "OpenCV DNN", searched: ["EDGEINSIGHT_OPENCV_SHIM=\(file)"], install: installHint) }
-            return file
-        }
-        let candidates = ProjectFolders.roots().map { $0 + "/.deps/opencv-dnn/" + fileName }
-        guard let found = candidates.first(where: FileManager.default.fileExists) else {
-            throw .libraryNotFound(engine: "OpenCV DNN", searched: candidates, install: installHint)
-        }
-        return found
-    }
-
-    static let installHint = "run scripts/setup (it installs Debian's libopencv-dev and builds the shim)"
 
     /// OpenCV's messages run over several lines and nest; an importer's names the node it could not
     /// take and the check that failed, which is what a user needs, on one line.

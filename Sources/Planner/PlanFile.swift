@@ -62,6 +62,17 @@ public struct Plan: Sendable {
             }
             return out
         }
+        /// A list of an enumeration's values (`candidates.placements`, `candidates.engines`).
+        func choices<T: RawRepresentable & CaseIterable>(_ node: Node, _ key: String) throws(PlanError) -> [T] where T.RawValue == String {
+            var out: [T] = []
+            for item in try list(node, "candidates.\(key)") {
+                guard let value = item.scalar.flatMap({ T(rawValue: $0.string) }) else {
+                    throw fail(item, "\(key) are \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                out.append(value)
+            }
+            return out
+        }
         func bound(_ node: Node, _ key: String, _ side: String) throws(PlanError) -> String {
             guard let section = node.mapping, section.count == 1, let only = section.first, only.key.scalar?.string == side,
                   let value = only.value.scalar?.string else { throw fail(node, "'\(key)' must be {\(side): VALUE}") }
@@ -150,22 +161,8 @@ public struct Plan: Sendable {
                     case "devices": plan.devices = try texts(v, "candidates.devices")
                     case "links": plan.links = try texts(v, "candidates.links")
                     case "cloud": plan.clouds = try texts(v, "candidates.cloud")
-                    case "engines":
-                        plan.engines = []
-                        for item in try list(v, "candidates.engines") {
-                            guard let engine = item.scalar.flatMap({ EngineKind(rawValue: $0.string) }) else {
-                                throw fail(item, "engines are \(EngineKind.allCases.map(\.rawValue).joined(separator: ", "))")
-                            }
-                            plan.engines.append(engine)
-                        }
-                    case "placements":
-                        plan.placements = []
-                        for item in try list(v, "candidates.placements") {
-                            guard let placement = item.scalar.flatMap({ Placement(rawValue: $0.string) }) else {
-                                throw fail(item, "placements are \(Placement.allCases.map(\.rawValue).joined(separator: ", "))")
-                            }
-                            plan.placements.append(placement)
-                        }
+                    case "engines": plan.engines = try choices(v, "engines")
+                    case "placements": plan.placements = try choices(v, "placements")
                     default: throw fail(k, "unknown candidates key '\(name)' (known: models, placements, engines, devices, links, cloud)")
                     }
                 }
