@@ -32,6 +32,8 @@ trials:
   - {model: mobilenet_v2_0.5, device: {cpu: 1}, workload: {resolution: 960x540, jpeg_quality: 65}}
   - {model: mobilenet_v2_0.5, device: {cpu: 0.5}, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: mobilenet_v2_0.5, device: {cpu: 0.5}, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: mobilenet_v2_1.4, device: {cpu: 1}, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: mobilenet_v2_1.4, device: {cpu: 0.5}, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: mobilenet_v3_small, device: {cpu: 1}, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: mobilenet_v3_small, device: {cpu: 1}, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: mobilenet_v3_small, device: {cpu: 0.5}, workload: {resolution: 960x540, jpeg_quality: 65}}
