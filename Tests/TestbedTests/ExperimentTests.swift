@@ -84,7 +84,7 @@ import TestSupport
         let file = try String(contentsOfFile: repositoryRoot + "/examples/calibration.yaml", encoding: .utf8)
         #expect(file == CalibrationExperiment.yaml + "\n" || file == CalibrationExperiment.yaml)
         let trials = try Experiment.parse(CalibrationExperiment.yaml, path: "calibration").trials()
-        #expect(trials.count == 32 && Set(trials.map(\.config.model)).count == 5 && Set(trials.map(\.config.device.cpu)) == [1, 0.5, 2])
+        #expect(trials.count == 34 && Set(trials.map(\.config.model)).count == 6 && Set(trials.map(\.config.device.cpu)) == [1, 0.5, 2])
     }
 
     @Test func everyExampleParses() throws {
