@@ -156,12 +156,25 @@ struct Predict: ParsableCommand {
             try DeviceProfile.resolve(&config)
             configs.append(config)
         }
+        // A trial the model cannot predict (a framework or placement it saw no trials of) is a
+        // failed row with its reason, as a failed measurement is; the others are predicted.
         var records: [TrialRecord] = []
+        var unpredicted: [String: Int] = [:]
+        var firstProblem: ModelingError?
         for (spec, (config, predicted)) in zip(specs, zip(configs, fitted.predict(configs, minimumFrames: frames))) {
-            let prediction = try predicted.get()
-            records.append(TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: config.parameters, config: config,
-                                       metrics: prediction.metrics, stages: prediction.stages))
+            switch predicted {
+            case .success(let prediction):
+                records.append(TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: config.parameters, config: config,
+                                           metrics: prediction.metrics, stages: prediction.stages))
+            case .failure(let error):
+                records.append(TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: error.description, parameters: config.parameters,
+                                           config: config, metrics: [], stages: []))
+                unpredicted[error.description, default: 0] += 1
+                firstProblem = firstProblem ?? error
+            }
         }
+        if let firstProblem, unpredicted.values.reduce(0, +) == records.count { throw firstProblem }
+        for (reason, count) in unpredicted.sorted(by: { $0.key < $1.key }) { printError("note: \(count) trial\(count == 1 ? "" : "s") not predicted: \(reason)") }
         if csv { return print(ResultsExport.csv(records), terminator: "") }
         if json { return print(try ResultsExport.longJSON(records)) }
         let seconds = Double(MonotonicClock.now() - started) / 1e9
@@ -190,13 +203,14 @@ enum ModelText {
         var lines: [String] = []
         let p99 = v.errors.first { $0.metric == "latency_p99_ms" }
         if let p99 { lines.append("p99 predicted within ±20% for \(percent(p99.within20)) of \(p99.trials) trials (mean error \(UnitFormat.significant(p99.mape))%)") }
+        for (reason, count) in v.unpredicted.sorted(by: { $0.key < $1.key }) { lines.append("left out \(count) trial\(count == 1 ? "" : "s"): \(reason)") }
         var table = TextTable(["metric", "trials", "MAPE", "within ±10%", "within ±20%"])
         for e in v.errors { table.add([e.metric, String(e.trials), UnitFormat.significant(e.mape) + "%", percent(e.within10), percent(e.within20)]) }
         lines.append(table.rendered)
         var worst = TextTable(["worst p99", "measured", "predicted", "error", "stage most off"])
         for pair in v.worst("latency_p99_ms") {
             let c = pair.prediction.config
-            worst.add(["\(c.model) \(c.placement.rawValue)\(c.placement.usesCloud ? " " + c.link.profile : "") \(c.workload.resolution) q\(c.workload.jpegQuality)",
+            worst.add(["\(c.model) \(Verdicts.placement(of: pair.trial))\(c.placement.usesCloud ? " " + c.link.profile : "") \(c.workload.resolution) q\(c.workload.jpegQuality)",
                        pair.trial.metric("latency_p99_ms").map { UnitFormat.significant($0) + " ms" } ?? "-",
                        pair.prediction.metric("latency_p99_ms").map { UnitFormat.significant($0) + " ms" } ?? "-",
                        pair.error("latency_p99_ms").map { String(format: "%+.0f%%", 100 * $0) } ?? "-",

@@ -100,8 +100,11 @@ struct Calibrate: AsyncParsableCommand {
     @Flag(help: "Forget finished trials and run them all again.")
     var fresh = false
 
+    @Option(help: "Inference frameworks to calibrate on the device (repeatable): openvino, litert, opencv; each beyond OpenVINO repeats the edge trials (about 2 minutes more).")
+    var engine: [EngineKind] = [.openvino]
+
     func run() async throws {
-        let experiment = try Experiment.parse(CalibrationExperiment.yaml, path: "built-in calibration (examples/calibration.yaml)")
+        let experiment = try Experiment.parse(CalibrationExperiment.yaml(engines: engine), path: "built-in calibration (examples/calibration.yaml)")
         try await runExperiment(experiment, out: out, fresh: fresh)
         let database = try ResultsDatabase(path: out + "/results.sqlite")
         let run = try database.run(experiment.name)
@@ -370,7 +373,7 @@ func trialTable(_ trials: [TrialRecord]) -> TextTable {
         let p = trial.parameters
         func ms(_ name: String) -> String { trial.metric(name).map { UnitFormat.significant($0) + " ms" } ?? "-" }
         let upPerFrame = trial.metric("uplink_bytes_per_frame") ?? trial.metric("request_bytes")
-        table.add([String(index + 1), p["model"] ?? "", p["placement"] ?? "", p["link"] ?? "-", p["workload.resolution"] ?? "", p["workload.jpeg_quality"] ?? "",
+        table.add([String(index + 1), p["model"] ?? "", Verdicts.placement(of: trial), p["link"] ?? "-", p["workload.resolution"] ?? "", p["workload.jpeg_quality"] ?? "",
                    trial.ok ? "ok" : "failed", trial.metric("throughput_fps").map { UnitFormat.significant($0) + " fps" } ?? "-",
                    ms("latency_p50_ms"), ms("latency_p99_ms"), upPerFrame.map { Bytes(Int64($0)).description } ?? "-"])
     }

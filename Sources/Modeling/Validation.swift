@@ -36,10 +36,13 @@ public struct Validation: Sendable {
 
     public var pairs: [Pair]
     public var errors: [MetricError]
+    /// Trials the model cannot predict (a framework or placement it has no trials of), by reason.
+    public var unpredicted: [String: Int] = [:]
 
     /// The errors of `pairs` on each metric.
-    init(_ pairs: [Pair]) {
+    init(_ pairs: [Pair], unpredicted: [String: Int] = [:]) {
         self.pairs = pairs
+        self.unpredicted = unpredicted
         errors = Self.metrics.map { metric in
             let errors = pairs.compactMap { $0.error(metric) }.map(abs)
             let n = Double(max(1, errors.count))
@@ -48,15 +51,22 @@ public struct Validation: Sendable {
         }
     }
 
-    /// Predicts each finished trial (with a configuration) and compares.
+    /// Predicts each finished trial (with a configuration) and compares; trials the model cannot
+    /// predict are counted by reason, and only when none is left is that an error.
     public static func run(_ model: PerformanceModel, on trials: [TrialRecord]) throws(ModelingError) -> Validation {
         var pairs: [Pair] = []
+        var unpredicted: [String: Int] = [:]
+        var firstProblem: ModelingError?
         for trial in trials where trial.ok {
             guard let config = trial.configuration else { continue }
-            pairs.append(Pair(trial: trial, prediction: try model.predict(config)))
+            do { pairs.append(Pair(trial: trial, prediction: try model.predict(config))) } catch {
+                guard case .cannotPredict(let reason) = error else { throw error }
+                unpredicted[reason, default: 0] += 1
+                firstProblem = firstProblem ?? error
+            }
         }
-        guard !pairs.isEmpty else { throw .insufficientData("no finished trials to validate against") }
-        return Validation(pairs)
+        guard !pairs.isEmpty else { throw firstProblem ?? .insufficientData("no finished trials to validate against") }
+        return Validation(pairs, unpredicted: unpredicted)
     }
 
     /// The pairs furthest off on `metric`, worst first.

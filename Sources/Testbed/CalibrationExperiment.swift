@@ -1,6 +1,20 @@
+import EdgeInsightCore
+
 /// The built-in calibration (`edgeinsight calibrate`); the same text as examples/calibration.yaml
 /// (a test keeps them equal).
 public enum CalibrationExperiment {
+    /// The calibration with its edge trials repeated on each further inference framework, so the
+    /// performance model gets a compute model per framework (the cloud trials stay on OpenVINO:
+    /// they calibrate the link and the protocol, not the framework).
+    public static func yaml(engines: [EngineKind]) -> String {
+        let edgeTrials = yaml.split(separator: "\n").filter { $0.hasPrefix("  - {model: ") && !$0.contains("placement:") }
+        var text = yaml
+        for engine in engines where engine != .openvino {
+            for line in edgeTrials { text += "\n" + line.replacingOccurrences(of: "device: {", with: "device: {engine: \(engine.rawValue), ") }
+        }
+        return text
+    }
+
     public static let yaml = """
 # What `edgeinsight calibrate` measures (the built-in calibration; a test keeps them equal): what the
 # component models need and one sweep does not give — inference across a spread of zoo

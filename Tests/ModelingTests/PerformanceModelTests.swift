@@ -81,6 +81,19 @@ import Testing
         }
     }
 
+    /// Validating a run with a framework the model never saw compares the rest and counts the
+    /// others with their reason; with nothing predictable, the reason is the error.
+    @Test func validationLeavesOutWhatItCannotPredictAndSaysWhy() throws {
+        let (model, _) = try PerformanceModel.fit(try edgeTrials(), environment: ["cores": "2"], runs: ["synthetic"], features: Self.features)
+        let other = try edgeTrial("small", resolution: "640x480", quality: 80, engine: .opencv)
+        let validation = try Validation.run(model, on: try edgeTrials() + [other])
+        #expect(validation.pairs.count == 6)
+        #expect(validation.unpredicted == ["the model has no inference times on opencv: fit it on a run with trials that have device.engine: opencv": 1])
+        #expect(throws: ModelingError.cannotPredict("the model has no inference times on opencv: fit it on a run with trials that have device.engine: opencv")) {
+            try Validation.run(model, on: [other])
+        }
+    }
+
     @Test func aRunMissingWhatAComponentNeedsSaysWhatToAdd() throws {
         var cloudOnly = try edgeTrials()
         for i in cloudOnly.indices {

@@ -85,6 +85,12 @@ import TestSupport
         #expect(file == CalibrationExperiment.yaml + "\n" || file == CalibrationExperiment.yaml)
         let trials = try Experiment.parse(CalibrationExperiment.yaml, path: "calibration").trials()
         #expect(trials.count == 34 && Set(trials.map(\.config.model)).count == 6 && Set(trials.map(\.config.device.cpu)) == [1, 0.5, 2])
+        // Another framework repeats the edge trials on it, and only those.
+        let both = try Experiment.parse(CalibrationExperiment.yaml(engines: [.openvino, .litert]), path: "calibration").trials()
+        let edge = trials.filter { $0.config.placement == .edge }
+        let added = both.filter { $0.config.device.engine == .litert }
+        #expect(both.count == trials.count + edge.count && added.count == edge.count && added.allSatisfy { $0.config.placement == .edge })
+        #expect(Set(added.map { "\($0.config.model) \($0.config.device.cpu) \($0.config.workload.resolution)" }) == Set(edge.map { "\($0.config.model) \($0.config.device.cpu) \($0.config.workload.resolution)" }))
     }
 
     @Test func everyExampleParses() throws {
