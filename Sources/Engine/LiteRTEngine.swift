@@ -27,42 +27,15 @@ public final class LiteRTEngine: InferenceEngine, @unchecked Sendable {
         if let type = settings.inputElementType, type != .f32 { throw .invalidSetting("the zoo's TFLite models take f32 inputs, not \(type.rawValue)") }
         let started = ContinuousClock.now
         let threads = settings.threads ?? ProcessInfo.processInfo.activeProcessorCount
-        let first = try LiteRTInferRequest(library: library, path: path, threads: threads, batch: settings.batch, shapes: settings.shapes)
-        return LiteRTCompiledModel(
-            library: library, path: path, threads: threads, settings: settings, first: first,
+        let library = library
+        let load: @Sendable () throws(EngineError) -> LiteRTInferRequest = { () throws(EngineError) in
+            try LiteRTInferRequest(library: library, path: path, threads: threads, batch: settings.batch, shapes: settings.shapes)
+        }
+        let first = try load()
+        return PerRequestModel(
+            inputs: first.inputs, outputs: first.outputs,
             applied: AppliedSettings(device: "CPU", hint: "xnnpack", streams: 1, threads: threads, precision: "f32", optimalRequests: 1, batch: settings.batch),
-            compileTime: ContinuousClock.now - started)
-    }
-}
-
-final class LiteRTCompiledModel: CompiledModel, @unchecked Sendable {
-    let library: LiteRTLibrary
-    let path: String
-    let threads: Int
-    let settings: EngineSettings
-    let inputs: [TensorInfo]
-    let outputs: [TensorInfo]
-    let applied: AppliedSettings
-    let compileTime: Duration
-    /// The compile-time request, handed out first so the model is not compiled twice.
-    private var first: LiteRTInferRequest?
-    private let lock = NSLock()
-
-    init(library: LiteRTLibrary, path: String, threads: Int, settings: EngineSettings, first: LiteRTInferRequest, applied: AppliedSettings, compileTime: Duration) {
-        self.library = library
-        self.path = path
-        self.threads = threads
-        self.settings = settings
-        self.first = first
-        inputs = first.inputs
-        outputs = first.outputs
-        self.applied = applied
-        self.compileTime = compileTime
-    }
-
-    func makeRequest() throws(EngineError) -> any InferRequest {
-        if let ready = lock.withLock({ () -> LiteRTInferRequest? in defer { first = nil }; return first }) { return ready }
-        return try LiteRTInferRequest(library: library, path: path, threads: threads, batch: settings.batch, shapes: settings.shapes)
+            compileTime: ContinuousClock.now - started, first: first, load: load)
     }
 }
 

@@ -33,37 +33,12 @@ public final class OpenCVEngine: InferenceEngine, @unchecked Sendable {
         let outputs = try (0..<probe.outputCount).map { index throws(EngineError) in
             TensorInfo(name: probe.outputName(index), elementType: .f32, shape: try probe.output(index).shape)
         }
-        return OpenCVCompiledModel(library: library, path: path, inputs: [probe.input], outputs: outputs, first: probe,
-                                   applied: AppliedSettings(device: "CPU", hint: "-", streams: 1, threads: Int(library.threads()), precision: "f32",
-                                                            optimalRequests: 1, batch: settings.batch),
-                                   compileTime: ContinuousClock.now - started)
-    }
-}
-
-final class OpenCVCompiledModel: CompiledModel, @unchecked Sendable {
-    let library: OpenCVLibrary
-    let path: String
-    let inputs: [TensorInfo]
-    let outputs: [TensorInfo]
-    let applied: AppliedSettings
-    let compileTime: Duration
-    /// The compile-time request, handed out first so the net is not read twice.
-    private var first: OpenCVInferRequest?
-    private let lock = NSLock()
-
-    init(library: OpenCVLibrary, path: String, inputs: [TensorInfo], outputs: [TensorInfo], first: OpenCVInferRequest, applied: AppliedSettings, compileTime: Duration) {
-        self.library = library
-        self.path = path
-        self.inputs = inputs
-        self.outputs = outputs
-        self.first = first
-        self.applied = applied
-        self.compileTime = compileTime
-    }
-
-    func makeRequest() throws(EngineError) -> any InferRequest {
-        if let ready = lock.withLock({ () -> OpenCVInferRequest? in defer { first = nil }; return first }) { return ready }
-        return try OpenCVInferRequest(library: library, path: path, input: inputs[0])
+        let library = library, input = probe.input
+        return PerRequestModel(inputs: [input], outputs: outputs,
+                               applied: AppliedSettings(device: "CPU", hint: "-", streams: 1, threads: Int(library.threads()), precision: "f32",
+                                                        optimalRequests: 1, batch: settings.batch),
+                               compileTime: ContinuousClock.now - started, first: probe,
+                               load: { () throws(EngineError) in try OpenCVInferRequest(library: library, path: path, input: input) })
     }
 }
 
