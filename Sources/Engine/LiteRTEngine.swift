@@ -62,7 +62,7 @@ final class LiteRTInferRequest: InferRequest, @unchecked Sendable {
             var signature: OpaquePointer?
             try api.check(api.signature(model!, 0, &signature)) { .unreadableModel(path: path, reason: $0) }
             inputs = try Self.tensors(api, signature!, input: true)
-            let declaredOutputs = try Self.tensors(api, signature!, input: false)
+            outputs = try Self.tensors(api, signature!, input: false)
 
             var options: OpaquePointer?
             try api.check(api.createOptions(&options)) { .compileFailed($0) }
@@ -88,7 +88,6 @@ final class LiteRTInferRequest: InferRequest, @unchecked Sendable {
                 inputs[index].shape = shape
                 resized = true
             }
-            outputs = declaredOutputs
             if resized {
                 var layouts = [LiteRTLibrary.Layout](repeating: .init(), count: outputs.count)
                 try api.check(api.outputLayouts(compiled!, 0, outputs.count, &layouts, true)) { .compileFailed($0) }
@@ -242,6 +241,10 @@ final class LiteRTLibrary: @unchecked Sendable {
                                          install: "run scripts/setup (it installs the ai-edge-litert wheel into .deps/litert)")
         let path = library.path
         func symbol<T>(_ name: String) throws(EngineError) -> T { try library.symbol(name) }
+        // Our declarations of LiteRT's structs must have its sizes (litert_layout.h, litert_model_types.h).
+        guard MemoryLayout<Layout>.stride == 68, MemoryLayout<RankedTensorType>.stride == 72 else {
+            throw .libraryUnusable(engine: "LiteRT", path: path, reason: "this build lays LiteRtRankedTensorType out differently")
+        }
         createEnvironment = try symbol("LiteRtCreateEnvironment")
         createModelFromFile = try symbol("LiteRtCreateModelFromFile")
         destroyModel = try symbol("LiteRtDestroyModel")

@@ -191,7 +191,7 @@ public struct PerformanceModel: Sendable, Codable {
     /// Predicts a trial of `config` by simulating it with every stage from the component models.
     /// Predicts many configurations at once, spread over the machine's cores (each prediction is
     /// an independent seeded simulation, so the answers are those `predict` gives one at a time).
-    public func predict(_ configs: [TrialConfig], minimumFrames: Int = 1000) -> [Result<Prediction, ModelingError>] {
+    public func predict(_ configs: [TrialConfig], minimumFrames: Int = 1000, longRun: Bool = false) -> [Result<Prediction, ModelingError>] {
         let slots = UnsafeMutableBufferPointer<Result<Prediction, ModelingError>?>.allocate(capacity: configs.count)
         slots.initialize(repeating: nil)
         defer { slots.deinitialize(); slots.deallocate() }
@@ -201,7 +201,7 @@ public struct PerformanceModel: Sendable, Codable {
         let chunks = min(configs.count, ProcessInfo.processInfo.activeProcessorCount * 4)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             for i in stride(from: chunk, to: configs.count, by: chunks) {
-                shared[i] = Result { () throws(ModelingError) in try self.predict(configs[i], minimumFrames: minimumFrames) }
+                shared[i] = Result { () throws(ModelingError) in try self.predict(configs[i], minimumFrames: minimumFrames, longRun: longRun) }
             }
         }
         return slots.map { $0! }
@@ -215,7 +215,10 @@ public struct PerformanceModel: Sendable, Codable {
         return model
     }
 
-    public func predict(_ asked: TrialConfig, minimumFrames: Int = 1000) throws(ModelingError) -> Prediction {
+    /// Its percentiles are those a trial of the configuration's length reports (the median over
+    /// simulated trials of the frame each reports: a 3 s trial's p99 is its worst frame); `longRun`
+    /// gives the distribution's own, what a deployment sees over time (the planner's question).
+    public func predict(_ asked: TrialConfig, minimumFrames: Int = 1000, longRun: Bool = false) throws(ModelingError) -> Prediction {
         // Several cameras are predicted as the testbed runs them: one stream of their summed load.
         var config = asked
         if asked.workload.cameras > 1 {
@@ -265,6 +268,7 @@ public struct PerformanceModel: Sendable, Codable {
             deviceStages = [("preprocess", preprocessWork), ("serialize", serialize)]
         }
         setup.minimumFrames = minimumFrames
+        setup.longRun = longRun
         let result = TrialSimulation.run(setup)
         // The device's simulated time shared among its stages by their work.
         let deviceTotal = deviceStages.reduce(0) { $0 + $1.1 }

@@ -22,6 +22,9 @@ public struct SimulationSetup: Sendable {
     public var cloud: CloudLeg?
     /// Measured frames to simulate at least (repeating the trial with new seeds): enough for a p99.
     public var minimumFrames = 2000
+    /// Percentiles of the distribution (what a deployment sees over time) rather than those a
+    /// trial of this length reports.
+    public var longRun = false
     public var seed: UInt64 = 1
 
     public init(arrivals: ArrivalProcess, warmupNs: Double, durationNs: Double, queueCapacity: Int, source: StageTime, processors: Int,
@@ -118,10 +121,19 @@ public enum TrialSimulation {
         var offered = 0, processed = 0, dropped = 0
         var measuredSeconds = 0.0
         var replication: UInt64 = 0
+        /// Each replication's p50, p90, p99 as the trial reports them: the ⌈q·n⌉-th of its n frames.
+        var perTrial: [[Double]] = []
         repeat {
-            var run = Replication(setup: setup, seed: setup.seed &+ replication &* 0x9E37_79B9_7F4A_7C15)
+            // Each replication's seed is mixed, not stepped: SplitMix64 walks its state in steps of
+            // 0x9E37…7C15, so seeds that far apart would give the same numbers shifted by one.
+            var mixer = SeededRandom(seed: setup.seed ^ (replication &* 0xD1B5_4A32_D192_ED03))
+            var run = Replication(setup: setup, seed: mixer.next())
             run.simulate()
             latencies += run.latencies
+            if !run.latencies.isEmpty {
+                let sorted = run.latencies.sorted()
+                perTrial.append([0.5, 0.9, 0.99].map { sorted[max(0, Int(($0 * Double(sorted.count)).rounded(.up)) - 1)] })
+            }
             for (stage, sum) in run.stageSums { stageSums[stage, default: 0] += sum }
             offered += run.offered
             processed += run.latencies.count
@@ -130,11 +142,16 @@ public enum TrialSimulation {
             replication += 1
         } while offered < setup.minimumFrames && replication < 10_000 && setup.durationNs > 0
         latencies.sort()
-        // Percentiles as a trial of this length measures them: order statistics of its frames.
-        let framesPerTrial = latencies.count / max(1, Int(replication))
+        // A trial's percentile is one of its frames; what a trial of this length will report is
+        // the median over the replications of that frame (robust where a rare event — a lost
+        // segment's retransmission — lands in some short trials and not in most). Long run: the
+        // pooled distribution's own.
         func quantile(_ q: Double) -> Double {
-            let p = MeasuredPercentile.probability(q, of: framesPerTrial)
-            return latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(p * Double(latencies.count)))]
+            guard !latencies.isEmpty else { return 0 }
+            guard !setup.longRun, !perTrial.isEmpty else { return latencies[min(latencies.count - 1, Int(q * Double(latencies.count)))] }
+            let index = [0.5, 0.9, 0.99].firstIndex(of: q)!
+            let values = perTrial.map { $0[index] }.sorted()
+            return values[values.count / 2]
         }
         return SimulatedTrial(
             offeredRate: Double(offered) / (Double(replication) * setup.durationNs / 1e9),

@@ -142,7 +142,7 @@ public enum Planner {
         var evaluations: [Evaluation] = []
         var links: [String: LinkProfile] = [:]
         var skipped: [String: Int] = [:]
-        for (candidate, prediction) in zip(candidates, model.predict(candidates.map(\.config), minimumFrames: minimumFrames)) {
+        for (candidate, prediction) in zip(candidates, model.predict(candidates.map(\.config), minimumFrames: minimumFrames, longRun: true)) {
             do {
                 evaluations.append(try evaluate(candidate, prediction, plan: plan, model: model, catalog: catalog, links: &links))
             } catch {
@@ -152,7 +152,7 @@ public enum Planner {
         var ranked = rank(evaluations, plan: plan)
         // The front runners again, with tails sampled ten times as densely.
         let top = min(ranked.count, 10)
-        let again = model.predict(ranked.prefix(top).map(\.candidate.config), minimumFrames: minimumFrames * 10)
+        let again = model.predict(ranked.prefix(top).map(\.candidate.config), minimumFrames: minimumFrames * 10, longRun: true)
         for i in 0..<top { ranked[i] = try evaluate(ranked[i].candidate, again[i], plan: plan, model: model, catalog: catalog, links: &links) }
         ranked = rank(ranked, plan: plan)
         let crossovers = try crossovers(plan, model: model, ranked: ranked)
@@ -247,7 +247,7 @@ public enum Planner {
                 func cloudP99(_ bitsPerSecond: Double) -> Double {
                     var probe = config
                     probe.link.uplink = Bandwidth(bitsPerSecond: bitsPerSecond)
-                    return (try? model.predict(probe, minimumFrames: 200).metric("latency_p99_ms")) ?? .infinity
+                    return (try? model.predict(probe, minimumFrames: 200, longRun: true).metric("latency_p99_ms")) ?? .infinity
                 }
                 let result = bisect(low: 1e5, high: 1e10) { cloudP99($0) - edge.p99Ms }
                 out.append(Crossover(model: name, link: link, edgeP99Ms: edge.p99Ms, bandwidth: result.root.map { Bandwidth(bitsPerSecond: $0) },
@@ -273,7 +273,7 @@ public enum Planner {
             }
         }
         let configs = probes.flatMap { probe in bandwidths.map { var c = probe.config; c.link.uplink = Bandwidth(bitsPerSecond: $0); return c } }
-        let predicted = model.predict(configs, minimumFrames: 200)
+        let predicted = model.predict(configs, minimumFrames: 200, longRun: true)
         return probes.enumerated().map { i, probe in
             let points = bandwidths.enumerated().map { j, bps in
                 (bps, (try? predicted[i * bandwidths.count + j].get().metric("latency_p99_ms")) ?? .infinity)
