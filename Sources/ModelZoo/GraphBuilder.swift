@@ -19,15 +19,19 @@ public enum Activation: Sendable {
 /// are uniform with He-style scale so activations stay finite through deep networks. They are not
 /// trained: speed does not depend on weight values, accuracy does.
 public struct GraphBuilder {
-    /// ONNX opset used by every zoo model (HardSwish needs 14; 17 is widely supported).
+    /// ONNX opset of a zoo model with HardSwish (it needs 14; 17 is widely supported); the others
+    /// declare `plainOpset`, the lowest their ops allow, where ReLU6 is a Clip with attributes —
+    /// the form older importers (Debian 12's OpenCV 4.6) take; from opset 11 its bounds are inputs.
     public static let opset: Int64 = 17
-    /// ONNX IR version matching opset 17.
+    public static let plainOpset: Int64 = 10
+    /// ONNX IR version matching opset 17 (it reads the older opsets too).
     public static let irVersion: Int64 = 8
 
     private var nodes: [Onnx_NodeProto] = []
     private var initializers: [Onnx_TensorProto] = []
     private var inputs: [Onnx_ValueInfoProto] = []
     private var counter = 0
+    private var usesHardSwish = false
     private var random: SeededRandom
 
     public init(seed: UInt64) { random = SeededRandom(seed: seed) }
@@ -47,6 +51,8 @@ public struct GraphBuilder {
             append("Identity", [node.name], output: outputName)
             graphOutputs.append(Self.valueInfo(outputName, dims: dims))
         }
+        let version = usesHardSwish ? Self.opset : Self.plainOpset
+        if version < 11 { clipBoundsAsAttributes() }
         var graph = Onnx_GraphProto()
         graph.name = name
         graph.node = nodes
@@ -55,7 +61,7 @@ public struct GraphBuilder {
         graph.output = graphOutputs
         var opset = Onnx_OperatorSetIdProto()
         opset.domain = ""
-        opset.version = Self.opset
+        opset.version = version
         var model = Onnx_ModelProto()
         model.irVersion = Self.irVersion
         model.producerName = "edgeinsight"
@@ -91,6 +97,7 @@ public struct GraphBuilder {
             let low = scalar(0), high = scalar(6)
             return Node(name: append("Clip", [x.name, low, high]), channels: x.channels)
         case .hardSwish:
+            usesHardSwish = true
             return Node(name: append("HardSwish", [x.name]), channels: x.channels)
         case .swish:
             let gate = append("Sigmoid", [x.name])
@@ -163,6 +170,19 @@ public struct GraphBuilder {
     }
 
     // MARK: Plumbing
+
+    /// Opset 6–10's Clip: the bounds as `min`/`max` attributes, their scalar initializers dropped.
+    private mutating func clipBoundsAsAttributes() {
+        var bounds = Set<String>()
+        for index in nodes.indices where nodes[index].opType == "Clip" && nodes[index].input.count == 3 {
+            let names = Array(nodes[index].input[1...])
+            let values = names.map { name in initializers.first { $0.name == name }!.floatData[0] }
+            nodes[index].input = [nodes[index].input[0]]
+            nodes[index].attribute = [Self.float("min", values[0]), Self.float("max", values[1])]
+            bounds.formUnion(names)
+        }
+        initializers.removeAll { bounds.contains($0.name) }
+    }
 
     @discardableResult
     private mutating func append(_ type: String, _ inputNames: [String], output: String? = nil, attributes: [Onnx_AttributeProto] = []) -> String {

@@ -199,7 +199,7 @@ public enum ModelZoo {
     }
 
     /// Bumped whenever a builder changes what it writes, so stale cached files are not reused.
-    static let formatVersion = 2
+    static let formatVersion = 3
 
     static func cacheFolder() -> String {
         let environment = ProcessInfo.processInfo.environment

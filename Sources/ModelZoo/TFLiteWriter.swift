@@ -18,7 +18,7 @@ import Foundation
 /// with the node that could not be written.
 public enum TFLiteWriter {
     public static func convert(_ model: Onnx_ModelProto) throws(ZooError) -> [UInt8] {
-        var graph = TFLiteGraph(model.graph)
+        var graph = TFLiteGraph(model.graph, opset: Int(model.opsetImport.first?.version ?? GraphBuilder.opset))
         for node in model.graph.node where !graph.consumed.contains(node.name) {
             do { try graph.write(node) } catch {
                 throw .badParameter("cannot write \(node.opType) node '\(node.name)' as TFLite: \(error.reason)")
@@ -58,6 +58,7 @@ private let float32Type: UInt8 = 0, int32Type: UInt8 = 2
 
 private struct TFLiteGraph {
     let onnx: Onnx_GraphProto
+    let opset: Int
     var known: [String: KnownTensor] = [:]
     var weights: [String: Onnx_TensorProto] = [:]
     /// ONNX tensor name → TFLite tensor index.
@@ -72,8 +73,9 @@ private struct TFLiteGraph {
     var operators: [FlatValue] = []
     var consumers: [String: [Onnx_NodeProto]] = [:]
 
-    init(_ graph: Onnx_GraphProto) {
+    init(_ graph: Onnx_GraphProto, opset: Int) {
         onnx = graph
+        self.opset = opset
         for tensor in graph.initializer {
             weights[tensor.name] = tensor
             known[tensor.name] = ShapeInference.tensorValue(tensor)
@@ -91,7 +93,7 @@ private struct TFLiteGraph {
             guard let tensor = known[name] else { throw InferenceFailure("input '\(name)' is unknown") }
             return tensor
         }
-        let outputs = try ShapeInference.infer(node, inputs, opset: 17).outputs
+        let outputs = try ShapeInference.infer(node, inputs, opset: opset).outputs
         for (name, tensor) in zip(node.output, outputs) { known[name] = tensor }
         let a = Attributes(node)
         let out = node.output[0]
@@ -102,9 +104,7 @@ private struct TFLiteGraph {
             nonNegative.insert(out)
             emit(.relu, [node.input[0]], out)
         case "Clip":
-            guard let low = known[node.input[1]]?.values?.first, let high = known[node.input[2]]?.values?.first, low == 0, high == 6 else {
-                throw InferenceFailure("only Clip(0, 6) (ReLU6) is written")
-            }
+            guard Self.isReLU6(node, a, known) else { throw InferenceFailure("only Clip(0, 6) (ReLU6) is written") }
             nonNegative.insert(out)
             emit(.relu6, [node.input[0]], out)
         case "HardSwish":
@@ -154,6 +154,13 @@ private struct TFLiteGraph {
         default:
             throw InferenceFailure("the zoo's TFLite writer has no rule for it")
         }
+    }
+
+    /// Whether a Clip is ReLU6, its bounds given as inputs (opset 11 on) or attributes (before).
+    static func isReLU6(_ node: Onnx_NodeProto, _ a: Attributes, _ known: [String: KnownTensor]) -> Bool {
+        let bounds = node.input.count == 3 ? [known[node.input[1]]?.values?.first, known[node.input[2]]?.values?.first]
+            : [a.attribute("min").map { Double($0.f) }, a.attribute("max").map { Double($0.f) }]
+        return bounds == [0, 6]
     }
 
     /// CONV_2D or DEPTHWISE_CONV_2D, with weights re-laid out and a following ReLU/ReLU6 fused.
@@ -256,7 +263,7 @@ private struct TFLiteGraph {
             nonNegative.insert(follower.output[0])
             return (.relu, follower.output[0])
         }
-        if follower.opType == "Clip", known[follower.input[1]]?.values?.first == 0, known[follower.input[2]]?.values?.first == 6 {
+        if follower.opType == "Clip", Self.isReLU6(follower, Attributes(follower), known) {
             consumed.insert(follower.name)
             known[follower.output[0]] = known[out]
             nonNegative.insert(follower.output[0])
