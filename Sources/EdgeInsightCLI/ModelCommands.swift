@@ -158,10 +158,10 @@ struct Predict: ParsableCommand {
         }
         // A trial the model cannot predict (a framework or placement it saw no trials of) is a
         // failed row with its reason, as a failed measurement is; the others are predicted.
+        let predictions = fitted.predict(configs, minimumFrames: frames)
+        let unpredicted = try PerformanceModel.unpredicted(predictions)
         var records: [TrialRecord] = []
-        var unpredicted: [String: Int] = [:]
-        var firstProblem: ModelingError?
-        for (spec, (config, predicted)) in zip(specs, zip(configs, fitted.predict(configs, minimumFrames: frames))) {
+        for (spec, (config, predicted)) in zip(specs, zip(configs, predictions)) {
             switch predicted {
             case .success(let prediction):
                 records.append(TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: config.parameters, config: config,
@@ -169,11 +169,8 @@ struct Predict: ParsableCommand {
             case .failure(let error):
                 records.append(TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: error.description, parameters: config.parameters,
                                            config: config, metrics: [], stages: []))
-                unpredicted[error.description, default: 0] += 1
-                firstProblem = firstProblem ?? error
             }
         }
-        if let firstProblem, unpredicted.values.reduce(0, +) == records.count { throw firstProblem }
         for (reason, count) in unpredicted.sorted(by: { $0.key < $1.key }) { printError("note: \(count) trial\(count == 1 ? "" : "s") not predicted: \(reason)") }
         if csv { return print(ResultsExport.csv(records), terminator: "") }
         if json { return print(try ResultsExport.longJSON(records)) }

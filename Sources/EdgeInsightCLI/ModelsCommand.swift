@@ -4,9 +4,9 @@ import Engine
 import Foundation
 import ModelZoo
 
-/// `edgeinsight models`: the built-in zoo and the ONNX analyzer.
 extension ModelFormat: ExpressibleByArgument {}
 
+/// `edgeinsight models`: the built-in zoo and the ONNX analyzer.
 struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",

@@ -53,6 +53,9 @@ public struct TensorInfo: Sendable, Codable, Equatable {
     /// Number of elements, or nil when a dimension is dynamic.
     public var elementCount: Int? { isStatic ? shape.reduce(1, *) : nil }
 
+    /// Bytes of the tensor's data, or nil when a dimension is dynamic.
+    public var byteCount: Int? { elementCount.map { $0 * elementType.byteSize } }
+
     /// The shape written as `[1,3,224,224]` with `?` for dynamic dimensions.
     public var shapeDescription: String { TensorInfo.describe(shape) }
 

@@ -12,4 +12,13 @@ public enum ModelFormat: String, Sendable, Codable, CaseIterable {
 extension EngineKind {
     /// The format the engine takes a zoo model in.
     public var modelFormat: ModelFormat { self == .litert ? .tflite : .onnx }
+
+    /// Where a trial ran, as tables and verdicts name it, from its settings: the placement, and
+    /// when the node that infers (the device for `edge`, else the cloud node) runs another
+    /// framework than OpenVINO, that framework too (`edge/litert`, `cloud-raw/opencv`).
+    public static func placementLabel(_ parameters: [String: String]) -> String {
+        let placement = parameters["placement"] ?? "?"
+        guard let engine = parameters[placement == "edge" ? "device.engine" : "cloud.engine"], engine != EngineKind.openvino.rawValue else { return placement }
+        return "\(placement)/\(engine)"
+    }
 }

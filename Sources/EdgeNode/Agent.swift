@@ -50,7 +50,7 @@ public enum Agent {
             let (engine, compiled) = try Self.compile(modelAt: file.path, for: config, settings: settings)
             engineName = "\(engine.name) \(engine.version)"
             processors = [try LocalInference(model: compiled, pipeline: nil, source: source)]
-            tensorBytes = compiled.inputs.first.flatMap { input in input.elementCount.map { $0 * input.elementType.byteSize } }
+            tensorBytes = compiled.inputs.first?.byteCount
         } else {
             guard let server else { throw EdgeNodeError.badConfig("placement \(config.placement.rawValue) needs a cloud node to send to") }
             let client = try OIPClient(base: server, connections: workload.inflight)
@@ -58,7 +58,7 @@ public enum Agent {
                 let served = ModelZoo.servedName(config.model)
                 var input = try RemoteInference.imageInput(of: served, on: server, client: client)
                 input.shape = config.inputShape(declared: input.shape)
-                if config.placement == .cloudTensor { tensorBytes = input.shape.reduce(1, *) * input.elementType.byteSize }
+                if config.placement == .cloudTensor { tensorBytes = input.byteCount }
                 remotes = try (0..<workload.inflight).map { _ in
                     try RemoteInference(placement: config.placement, client: client, server: server, model: served, input: input,
                                         splitQuality: config.split.jpegQuality)

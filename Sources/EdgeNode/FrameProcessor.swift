@@ -46,7 +46,7 @@ public final class LocalInference: FrameProcessor {
     /// Checks that `pipeline` (or the model's standard one) feeds the model's single input, then
     /// warms the model up: a compiled model's first inference is slower and would skew the first frame.
     public init(model: any CompiledModel, pipeline chosen: Pipeline?, source: SourceKind) throws(ImagingError) {
-        guard model.inputs.count == 1, let input = model.inputs.first, let inputBytes = input.elementCount.map({ $0 * input.elementType.byteSize }) else {
+        guard model.inputs.count == 1, let input = model.inputs.first, let inputBytes = input.byteCount else {
             throw .badPipeline("the edge pipeline feeds models with one static input; this one has \(model.inputs.map { "\($0.name) \($0.shapeDescription)" }.joined(separator: ", "))")
         }
         let pipeline: Pipeline

@@ -46,6 +46,7 @@ final class LiteRTInferRequest: InferRequest, @unchecked Sendable {
     private(set) var outputs: [TensorInfo] = []
     private var model: OpaquePointer?
     private var compiled: OpaquePointer?
+    /// Each input's then each output's data, exactly its size (allocated in 64-byte blocks).
     private var memory: [UnsafeMutableRawBufferPointer] = []
     private var inputBuffers: [OpaquePointer?] = []
     private var outputBuffers: [OpaquePointer?] = []
@@ -107,19 +108,19 @@ final class LiteRTInferRequest: InferRequest, @unchecked Sendable {
         for buffer in inputBuffers + outputBuffers { if let buffer { library.destroyTensorBuffer(buffer) } }
         if let compiled { library.destroyCompiledModel(compiled) }
         if let model { library.destroyModel(model) }
-        for block in memory { block.deallocate() }
+        for view in memory { view.baseAddress!.deallocate() }
         inputBuffers = []; outputBuffers = []; memory = []; compiled = nil; model = nil
     }
 
     /// Our own memory for a tensor, wrapped as a LiteRT host buffer.
     private func wrap(_ info: TensorInfo) throws(EngineError) -> OpaquePointer? {
         let bytes = max(1, info.shape.reduce(1, *)) * info.elementType.byteSize
-        let block = UnsafeMutableRawBufferPointer.allocate(byteCount: (bytes + 63) / 64 * 64, alignment: 64)
-        block.initializeMemory(as: UInt8.self, repeating: 0)
-        memory.append(block)
+        let view = UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer.allocate(byteCount: (bytes + 63) / 64 * 64, alignment: 64)[0..<bytes])
+        view.initializeMemory(as: UInt8.self, repeating: 0)
+        memory.append(view)
         var type = LiteRTLibrary.RankedTensorType(info)
         var buffer: OpaquePointer?
-        try library.check(library.createHostBuffer(&type, block.baseAddress!, bytes, nil, &buffer)) { .compileFailed("cannot wrap tensor '\(info.name)': \($0)") }
+        try library.check(library.createHostBuffer(&type, view.baseAddress!, bytes, nil, &buffer)) { .compileFailed("cannot wrap tensor '\(info.name)': \($0)") }
         return buffer
     }
 
@@ -140,7 +141,7 @@ final class LiteRTInferRequest: InferRequest, @unchecked Sendable {
 
     func inputBuffer(_ index: Int) throws(EngineError) -> UnsafeMutableRawBufferPointer {
         guard inputs.indices.contains(index) else { throw .inferenceFailed("no input #\(index); the model has \(inputs.count)") }
-        return UnsafeMutableRawBufferPointer(rebasing: memory[index][0..<(max(1, inputs[index].shape.reduce(1, *)) * inputs[index].elementType.byteSize)])
+        return memory[index]
     }
 
     func setInputShape(_ index: Int, _ shape: [Int]) throws(EngineError) {
@@ -151,10 +152,7 @@ final class LiteRTInferRequest: InferRequest, @unchecked Sendable {
 
     func output(_ index: Int) throws(EngineError) -> TensorView {
         guard outputs.indices.contains(index) else { throw .inferenceFailed("no output #\(index); the model has \(outputs.count)") }
-        let info = outputs[index]
-        let block = memory[inputs.count + index]
-        return TensorView(shape: info.shape, elementType: info.elementType,
-                          bytes: UnsafeRawBufferPointer(rebasing: block[0..<(max(1, info.shape.reduce(1, *)) * info.elementType.byteSize)]))
+        return TensorView(shape: outputs[index].shape, elementType: outputs[index].elementType, bytes: UnsafeRawBufferPointer(memory[inputs.count + index]))
     }
 
     func infer() throws(EngineError) {

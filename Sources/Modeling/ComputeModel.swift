@@ -62,7 +62,10 @@ public struct ComputeModel: Sendable, Codable, Equatable {
                           ["1", "gmacs"], ["gmacs"]]
 
     /// Speed-up of `threads` threads over one.
-    func speed(threads: Int) -> Double { 1 / (serialShare + (1 - serialShare) / Double(max(1, threads))) }
+    func speed(threads: Int) -> Double { Self.speed(threads: threads, serialShare: serialShare) }
+
+    /// Amdahl's speed-up of `threads` threads with serial share `serialShare`.
+    static func speed(threads: Int, serialShare: Double) -> Double { 1 / (serialShare + (1 - serialShare) / Double(max(1, threads))) }
 
     /// Work of one inference, in core-nanoseconds.
     public func workNs(_ features: ModelFeatures) -> Double { max(0, work.predict(features.value)) }
@@ -87,9 +90,8 @@ public struct ComputeModel: Sendable, Codable, Equatable {
         // Work behind each sample for each serial share (the costly part: done once per share).
         let works = shares.map { share in
             samples.map { sample in
-                let speed = ComputeModel(work: ScalingFit(features: ["1"], fit: LinearFit(coefficients: [0], standardErrors: [0], rmse: 0, rSquared: 1, points: 0)),
-                                         serialShare: share).speed(threads: sample.threads)
-                return invert(sample.wallNs) { sample.quota.wallNs(work: $0, parallelism: speed) }
+                let rate = speed(threads: sample.threads, serialShare: share)
+                return invert(sample.wallNs) { sample.quota.wallNs(work: $0, parallelism: rate) }
             }
         }
         let architectures = Dictionary(grouping: samples.indices) { samples[$0].features.macs }
@@ -97,15 +99,14 @@ public struct ComputeModel: Sendable, Codable, Equatable {
         var problems: [String] = []
         for design in designs {
             // The design's best serial share, by the fit's error over all samples.
-            var chosen: (ComputeModel, Double)?
+            var chosen: (model: ComputeModel, error: Double, work: [Double])?
             for (share, work) in zip(shares, works) {
                 guard let fitted = try? relativeFit(design, samples.indices, samples, work) else { continue }
                 let model = ComputeModel(work: fitted, serialShare: share)
                 let error = samples.reduce(0.0) { $0 + pow(log(model.wallNs($1.features, threads: $1.threads, quota: $1.quota) / $1.wallNs), 2) }
-                if chosen == nil || error < chosen!.1 { chosen = (model, error) }
+                if chosen == nil || error < chosen!.error { chosen = (model, error, work) }
             }
-            guard let (model, _) = chosen else { problems.append("\(design.joined(separator: " + ")) cannot be fitted to \(samples.count) samples"); continue }
-            let work = works[shares.firstIndex(of: model.serialShare)!]
+            guard let (model, _, work) = chosen else { problems.append("\(design.joined(separator: " + ")) cannot be fitted to \(samples.count) samples"); continue }
             // Leave each architecture out; with fewer than three there is nothing to generalise from.
             var errors: [Double] = []
             if architectures.count >= 3 {
@@ -129,9 +130,8 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     static func relativeFit(_ design: [String], _ rows: some Collection<Int>, _ samples: [Sample], _ work: [Double]) throws(ModelingError) -> ScalingFit {
         let rows = Array(rows)
         let scale = rows.map { 1 / max(work[$0], 1) }
-        let fitted = try ScalingFit.fit(designs: [design], samples: rows.count, value: { samples[rows[$1]].features.value($0) * scale[$1] },
-                                        y: rows.indices.map { work[rows[$0]] * scale[$0] }, what: "compute model")
-        return fitted
+        return try ScalingFit.fit(designs: [design], samples: rows.count, value: { samples[rows[$1]].features.value($0) * scale[$1] },
+                                  y: rows.indices.map { work[rows[$0]] * scale[$0] }, what: "compute model")
     }
 
     /// The x ≥ 0 with f(x) = target (to 1 part in 10⁵), for f increasing from f(0) = 0.

@@ -207,6 +207,14 @@ public struct PerformanceModel: Sendable, Codable {
         return slots.map { $0! }
     }
 
+    /// Predictions that failed (a framework or placement the model saw no trials of), counted by
+    /// reason; when none succeeded, the first failure is the error.
+    public static func unpredicted(_ predictions: [Result<Prediction, ModelingError>]) throws(ModelingError) -> [String: Int] {
+        let failures = predictions.compactMap { result -> ModelingError? in if case .failure(let error) = result { error } else { nil } }
+        if let first = failures.first, failures.count == predictions.count { throw first }
+        return Dictionary(failures.map { ($0.description, 1) }, uniquingKeysWith: +)
+    }
+
     /// The compute model of a framework, or why there is none.
     func computeModel(on engine: EngineKind, where setting: String) throws(ModelingError) -> ComputeModel {
         guard let model = compute[engine.rawValue] else {

@@ -38,9 +38,14 @@ public enum MeasuredPercentile {
     /// The probability the q-th percentile of n items stands for (q itself for large n).
     public static func probability(_ q: Double, of n: Int) -> Double {
         guard n < 100_000, n > 0 else { return q }
-        let rank = max(1, (q * Double(n)).rounded(.up))
-        return min(q, (rank - 0.375) / (Double(n) + 0.25))
+        return min(q, (Double(rank(q, of: n)) - 0.375) / (Double(n) + 0.25))
     }
+
+    /// Which item a trial of n reports as its q-th percentile: the ⌈q·n⌉-th smallest (1-based).
+    public static func rank(_ q: Double, of n: Int) -> Int { max(1, Int((q * Double(n)).rounded(.up))) }
+
+    /// The q-th percentile as a trial reports it, of its items sorted ascending.
+    public static func reported(_ q: Double, of sorted: [Double]) -> Double { sorted[rank(q, of: sorted.count) - 1] }
 
     /// The standard-normal value of `probability(q, of: n)`.
     public static func z(_ q: Double, of n: Int) -> Double {

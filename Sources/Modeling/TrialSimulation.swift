@@ -121,8 +121,8 @@ public enum TrialSimulation {
         var offered = 0, processed = 0, dropped = 0
         var measuredSeconds = 0.0
         var replication: UInt64 = 0
-        /// Each replication's p50, p90, p99 as the trial reports them: the ⌈q·n⌉-th of its n frames.
-        var perTrial: [[Double]] = []
+        /// Each replication's latencies, sorted: a trial of this length, as it would report them.
+        var trials: [[Double]] = []
         repeat {
             // Each replication's seed is mixed, not stepped: SplitMix64 walks its state in steps of
             // 0x9E37…7C15, so seeds that far apart would give the same numbers shifted by one.
@@ -130,10 +130,7 @@ public enum TrialSimulation {
             var run = Replication(setup: setup, seed: mixer.next())
             run.simulate()
             latencies += run.latencies
-            if !run.latencies.isEmpty {
-                let sorted = run.latencies.sorted()
-                perTrial.append([0.5, 0.9, 0.99].map { sorted[max(0, Int(($0 * Double(sorted.count)).rounded(.up)) - 1)] })
-            }
+            if !run.latencies.isEmpty { trials.append(run.latencies.sorted()) }
             for (stage, sum) in run.stageSums { stageSums[stage, default: 0] += sum }
             offered += run.offered
             processed += run.latencies.count
@@ -148,10 +145,9 @@ public enum TrialSimulation {
         // pooled distribution's own.
         func quantile(_ q: Double) -> Double {
             guard !latencies.isEmpty else { return 0 }
-            guard !setup.longRun, !perTrial.isEmpty else { return latencies[min(latencies.count - 1, Int(q * Double(latencies.count)))] }
-            let index = [0.5, 0.9, 0.99].firstIndex(of: q)!
-            let values = perTrial.map { $0[index] }.sorted()
-            return values[values.count / 2]
+            guard !setup.longRun, !trials.isEmpty else { return latencies[min(latencies.count - 1, Int(q * Double(latencies.count)))] }
+            let reported = trials.map { MeasuredPercentile.reported(q, of: $0) }.sorted()
+            return reported[reported.count / 2]
         }
         return SimulatedTrial(
             offeredRate: Double(offered) / (Double(replication) * setup.durationNs / 1e9),

@@ -54,18 +54,11 @@ public struct Validation: Sendable {
     /// Predicts each finished trial (with a configuration) and compares; trials the model cannot
     /// predict are counted by reason, and only when none is left is that an error.
     public static func run(_ model: PerformanceModel, on trials: [TrialRecord]) throws(ModelingError) -> Validation {
-        var pairs: [Pair] = []
-        var unpredicted: [String: Int] = [:]
-        var firstProblem: ModelingError?
-        for trial in trials where trial.ok {
-            guard let config = trial.configuration else { continue }
-            do { pairs.append(Pair(trial: trial, prediction: try model.predict(config))) } catch {
-                guard case .cannotPredict(let reason) = error else { throw error }
-                unpredicted[reason, default: 0] += 1
-                firstProblem = firstProblem ?? error
-            }
-        }
-        guard !pairs.isEmpty else { throw firstProblem ?? .insufficientData("no finished trials to validate against") }
+        let measured = trials.filter { $0.ok && $0.configuration != nil }
+        guard !measured.isEmpty else { throw .insufficientData("no finished trials to validate against") }
+        let predictions = model.predict(measured.map { $0.configuration! })
+        let unpredicted = try PerformanceModel.unpredicted(predictions)
+        let pairs = zip(measured, predictions).compactMap { trial, predicted in (try? predicted.get()).map { Pair(trial: trial, prediction: $0) } }
         return Validation(pairs, unpredicted: unpredicted)
     }
 

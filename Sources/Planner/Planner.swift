@@ -14,8 +14,7 @@ public struct Candidate: Sendable {
 
     public var label: String {
         let c = config
-        let engine = c.placement == .edge ? c.device.engine : c.cloud.engine
-        return "\(c.model) \(c.placement.rawValue)\(engine == .openvino ? "" : "/" + engine.rawValue) on \(device)" + (cloud.map { " + \($0) over \(c.link.profile)" } ?? "")
+        return "\(c.model) \(EngineKind.placementLabel(c.parameters)) on \(device)" + (cloud.map { " + \($0) over \(c.link.profile)" } ?? "")
             + " \(c.workload.resolution) q\(c.workload.jpegQuality)"
     }
 }

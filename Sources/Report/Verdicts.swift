@@ -72,15 +72,9 @@ public enum Verdicts {
         return verdicts
     }
 
-    /// Where a trial ran, as verdicts and tables name it: the placement, and when the node that
-    /// infers (the device for `edge`, else the cloud node) runs another framework than OpenVINO, the
-    /// framework too (`edge/opencv`, `cloud-raw/opencv`), which is then a choice of its own.
-    public static func placement(of trial: TrialRecord) -> String {
-        let placement = trial.parameters["placement"] ?? "?"
-        let engine = trial.parameters[placement == "edge" ? "device.engine" : "cloud.engine"]
-        guard let engine, engine != "openvino" else { return placement }
-        return "\(placement)/\(engine)"
-    }
+    /// Where a trial ran, as verdicts and tables name it (`EngineKind.placementLabel`): a placement
+    /// on another framework is a choice of its own.
+    public static func placement(of trial: TrialRecord) -> String { EngineKind.placementLabel(trial.parameters) }
 
     /// A device keeps up when it dropped nothing and its queue wait did not grow: the last window's
     /// mean wait stays under twice the first's plus 5 ms (a queue that is filling grows without bound).
