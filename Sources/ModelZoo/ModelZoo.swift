@@ -44,6 +44,9 @@ public struct ZooModel: Sendable {
     public let published: PublishedFigures?
     /// Whether the model takes images (and so a resolution).
     public let isImageClassifier: Bool
+    /// The architecture family (`mobilenet_v2` for every width, `resnet` for ResNet-18 and -50):
+    /// models built from the same kind of blocks.
+    public let family: String
     let width: Double
     let build: @Sendable (inout GraphBuilder, Int, Double) -> Onnx_ModelProto
 }
@@ -67,50 +70,50 @@ public enum ModelZoo {
                 name: width == 1.0 ? "mobilenet_v2" : "mobilenet_v2_\(width == 0.35 ? "0.35" : String(width))",
                 summary: "MobileNetV2, width \(width)",
                 published: PublishedFigures(macs: macs, parameters: params, top1: top1, source: slim),
-                isImageClassifier: true, width: width,
+                isImageClassifier: true, family: "mobilenet_v2", width: width,
                 build: { g, r, w in classifier(&g, r, "mobilenet_v2", w) { g, x in MobileNetV2.build(&g, x, width: w) } })
         }
         list += [
             ZooModel(
                 name: "mobilenet_v3_small", summary: "MobileNetV3-Small 1.0",
                 published: PublishedFigures(macs: 56e6, parameters: 2.5e6, top1: 67.4, source: "Howard et al. 2019, Searching for MobileNetV3, Table 3"),
-                isImageClassifier: true, width: 1,
+                isImageClassifier: true, family: "mobilenet_v3", width: 1,
                 build: { g, r, _ in classifier(&g, r, "mobilenet_v3_small", 1) { g, x in MobileNetV3.build(&g, x, blocks: MobileNetV3.small, lastConv: 576, head: 1024) } }),
             ZooModel(
                 name: "mobilenet_v3_large", summary: "MobileNetV3-Large 1.0",
                 published: PublishedFigures(macs: 219e6, parameters: 5.4e6, top1: 75.2, source: "Howard et al. 2019, Searching for MobileNetV3, Table 3"),
-                isImageClassifier: true, width: 1,
+                isImageClassifier: true, family: "mobilenet_v3", width: 1,
                 build: { g, r, _ in classifier(&g, r, "mobilenet_v3_large", 1) { g, x in MobileNetV3.build(&g, x, blocks: MobileNetV3.large, lastConv: 960, head: 1280) } }),
             ZooModel(
                 name: "efficientnet_b0", summary: "EfficientNet-B0",
                 published: PublishedFigures(macs: 390e6, parameters: 5.3e6, top1: 77.1, source: "Tan & Le 2019, EfficientNet, Table 2"),
-                isImageClassifier: true, width: 1,
+                isImageClassifier: true, family: "efficientnet", width: 1,
                 build: { g, r, _ in classifier(&g, r, "efficientnet_b0", 1) { g, x in EfficientNet.build(&g, x) } }),
             ZooModel(
                 name: "resnet18", summary: "ResNet-18",
                 published: PublishedFigures(macs: 1.82e9, parameters: 11.7e6, top1: 69.76, source: "torchvision ResNet18_Weights.IMAGENET1K_V1 (He et al. 2016)"),
-                isImageClassifier: true, width: 1,
+                isImageClassifier: true, family: "resnet", width: 1,
                 build: { g, r, _ in classifier(&g, r, "resnet18", 1) { g, x in ResNet.build(&g, x, layers: [2, 2, 2, 2], bottleneck: false) } }),
             ZooModel(
                 name: "resnet50", summary: "ResNet-50 (v1.5)",
                 published: PublishedFigures(macs: 4.09e9, parameters: 25.6e6, top1: 76.13, source: "torchvision ResNet50_Weights.IMAGENET1K_V1 (He et al. 2016)"),
-                isImageClassifier: true, width: 1,
+                isImageClassifier: true, family: "resnet", width: 1,
                 build: { g, r, _ in classifier(&g, r, "resnet50", 1) { g, x in ResNet.build(&g, x, layers: [3, 4, 6, 3], bottleneck: true) } }),
             ZooModel(
                 name: "squeezenet1_1", summary: "SqueezeNet 1.1",
                 published: PublishedFigures(macs: 350e6, parameters: 1.24e6, top1: 58.18, source: "torchvision SqueezeNet1_1_Weights.IMAGENET1K_V1 (Iandola et al. 2016)"),
-                isImageClassifier: true, width: 1,
+                isImageClassifier: true, family: "squeezenet", width: 1,
                 build: { g, r, _ in classifier(&g, r, "squeezenet1_1", 1) { g, x in SqueezeNet.build(&g, x) } }),
             ZooModel(
                 name: "identity", summary: "micro-model: returns its FP32[16] input (protocol overhead)",
-                published: nil, isImageClassifier: false, width: 1,
+                published: nil, isImageClassifier: false, family: "micro", width: 1,
                 build: { g, _, _ in
                     let x = g.input("input", dims: [16])
                     return g.model(name: "identity", outputs: [(x, "output", [16])], docString: "EdgeInsight micro-model: identity on FP32[N,16].")
                 }),
             ZooModel(
                 name: "add", summary: "micro-model: sums two FP32[16] inputs (protocol overhead)",
-                published: nil, isImageClassifier: false, width: 1,
+                published: nil, isImageClassifier: false, family: "micro", width: 1,
                 build: { g, _, _ in
                     let a = g.input("a", dims: [16]), b = g.input("b", dims: [16])
                     return g.model(name: "add", outputs: [(g.op("Add", [a, b]), "sum", [16])], docString: "EdgeInsight micro-model: a + b on FP32[N,16].")

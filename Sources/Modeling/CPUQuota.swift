@@ -42,15 +42,17 @@ public struct CPUQuota: Sendable, Codable, Equatable {
 
     /// Expected wall time of a job that arrives at a device idle since its last job: interpolated
     /// in a table of `simulatedWallNs` over work, built once per quota (fitting inverts it many
-    /// times per sample).
-    public func wallNs(work: Double, parallelism: Double = 1) -> Double {
-        let rate = max(1, parallelism)
-        guard let cores, cores < rate, work > 0 else { return work / rate }
-        return WallTable.of(self, rate: rate).wallNs(work)
+    /// times per sample). The job progresses at `parallelism` cores' worth of work and keeps
+    /// `busyCores` (at least that) busy while it runs: threads that spin while waiting for each
+    /// other spend the quota without progress.
+    public func wallNs(work: Double, parallelism: Double = 1, busyCores: Double? = nil) -> Double {
+        let rate = max(1, parallelism), busy = max(rate, busyCores ?? rate)
+        guard let cores, cores < busy, work > 0 else { return work / rate }
+        return WallTable.of(self, rate: rate, busy: busy).wallNs(work)
     }
 
     /// The mean over a seeded sequence of such jobs, each at a random point of the periods and charges.
-    func simulatedWallNs(work: Double, rate: Double) -> Double {
+    func simulatedWallNs(work: Double, rate: Double, busy: Double) -> Double {
         var clock = Clock(self)
         var random = SeededRandom(seed: 7)
         var t = 0.0, total = 0.0
@@ -58,7 +60,7 @@ public struct CPUQuota: Sendable, Codable, Equatable {
         for index in 0..<(warmup + jobs) {
             // Idle long enough for the pool to refill, then a random point of the periods and charges.
             t += (3 + 3 * random.nextUnitDouble()) * periodNs
-            let end = clock.finish(start: t, work: work, rate: rate)
+            let end = clock.finish(start: t, work: work, rate: rate, busy: busy)
             if index >= warmup { total += end - t }
             t = end
         }
@@ -66,62 +68,75 @@ public struct CPUQuota: Sendable, Codable, Equatable {
     }
 
     /// Wall time per job when jobs follow each other with no idle time: the budget, not the phase, sets the pace.
-    public func sustainedNs(work: Double, parallelism: Double = 1) -> Double {
-        let rate = max(1, parallelism)
-        guard let cores, cores < rate else { return work / rate }
-        return work / cores
+    public func sustainedNs(work: Double, parallelism: Double = 1, busyCores: Double? = nil) -> Double {
+        let rate = max(1, parallelism), busy = max(rate, busyCores ?? rate)
+        guard let cores, cores < busy else { return work / rate }
+        return work / rate * busy / cores
     }
 }
 
 /// `CPUQuota.simulatedWallNs` on a geometric grid of work (7% steps) up to 32 periods' worth of
-/// budget; beyond, the last step's slope (the quota's rate) continues.
+/// budget; beyond, the last step's slope (the quota's rate) continues. Each point is simulated the
+/// first time it is needed: a fit tries many speeds, and each inverts only a few jobs' lengths.
 final class WallTable: Sendable {
-    let works: [Double], walls: [Double]
+    let works: [Double]
+    private let quota: CPUQuota, rate: Double, busy: Double
+    private let walls: Mutex<[Double?]>
     static let step = 1.07
 
-    private struct Key: Hashable { var cores: Double, periodNs: Double, rate: Double }
+    private struct Key: Hashable { var cores: Double, periodNs: Double, rate: Double, busy: Double }
     private static let tables = Mutex<[Key: WallTable]>([:])
 
-    /// The table of a quota at `rate` cores, rounded to a tenth (the fit tries many rates).
-    static func of(_ quota: CPUQuota, rate: Double) -> WallTable {
-        let rate = (rate * 10).rounded() / 10
-        let key = Key(cores: quota.cores ?? 0, periodNs: quota.periodNs, rate: rate)
-        if let table = tables.withLock({ $0[key] }) { return table }
-        let table = WallTable(quota, rate: rate)
-        tables.withLock { $0[key] = table }
-        return table
+    /// The table of a quota at `rate` cores of progress keeping `busy` cores busy, each rounded to
+    /// a tenth (the fit tries many).
+    static func of(_ quota: CPUQuota, rate: Double, busy: Double) -> WallTable {
+        let rate = (rate * 10).rounded() / 10, busy = max(rate, (busy * 10).rounded() / 10)
+        let key = Key(cores: quota.cores ?? 0, periodNs: quota.periodNs, rate: rate, busy: busy)
+        return tables.withLock { tables in
+            if let table = tables[key] { return table }
+            let table = WallTable(quota, rate: rate, busy: busy)
+            tables[key] = table
+            return table
+        }
     }
 
-    private init(_ quota: CPUQuota, rate: Double) {
-        var works: [Double] = [], walls: [Double] = []
+    private init(_ quota: CPUQuota, rate: Double, busy: Double) {
+        var works: [Double] = []
         var work = 1e4
         let last = 32 * (quota.cores ?? 1) * quota.periodNs
         while work < last * WallTable.step {
             works.append(work)
-            walls.append(quota.simulatedWallNs(work: work, rate: rate))
             work *= WallTable.step
         }
         self.works = works
-        self.walls = walls
+        (self.quota, self.rate, self.busy) = (quota, rate, busy)
+        walls = Mutex([Double?](repeating: nil, count: works.count))
+    }
+
+    private func wall(_ i: Int) -> Double {
+        if let known = walls.withLock({ $0[i] }) { return known }
+        let simulated = quota.simulatedWallNs(work: works[i], rate: rate, busy: busy)
+        walls.withLock { $0[i] = simulated }
+        return simulated
     }
 
     func wallNs(_ work: Double) -> Double {
-        guard work > works[0] else { return walls[0] * work / works[0] }
+        guard work > works[0] else { return wall(0) * work / works[0] }
         let n = works.count
         guard work < works[n - 1] else {
-            return walls[n - 1] + (work - works[n - 1]) * (walls[n - 1] - walls[n - 2]) / (works[n - 1] - works[n - 2])
+            return wall(n - 1) + (work - works[n - 1]) * (wall(n - 1) - wall(n - 2)) / (works[n - 1] - works[n - 2])
         }
         // The grid is geometric: the cell is found by the logarithm.
         let i = min(n - 2, Int(log(work / works[0]) / log(WallTable.step)))
         let f = (work - works[i]) / (works[i + 1] - works[i])
-        return walls[i] + f * (walls[i + 1] - walls[i])
+        return wall(i) + f * (wall(i + 1) - wall(i))
     }
 }
 
 extension CPUQuota {
     /// The quota's accounting over time, for jobs run one after another on the node: periods
-    /// refill from time 0, charges fall every millisecond from a phase of their own; work runs at
-    /// `rate` cores while the node is not throttled.
+    /// refill from `periodPhase`, charges fall every millisecond from a phase of their own; work
+    /// progresses at `rate` cores while the node is not throttled, and spends runtime at `busy`.
     public struct Clock: Sendable {
         public let quota: CPUQuota
         /// Runtime left in the period's pool, and held by the running CPU (negative: owed).
@@ -129,12 +144,13 @@ extension CPUQuota {
         private var held = 0.0
         private var throttled = false
         private var period = 0.0
-        private let chargePhase: Double
+        private let chargePhase: Double, periodPhase: Double
 
-        public init(_ quota: CPUQuota, chargePhase: Double = 0.37e6) {
+        public init(_ quota: CPUQuota, chargePhase: Double = 0.37e6, periodPhase: Double = 0) {
             self.quota = quota
             pool = (quota.cores ?? 0) * quota.periodNs
             self.chargePhase = chargePhase.truncatingRemainder(dividingBy: CPUQuota.chargeNs)
+            self.periodPhase = periodPhase.truncatingRemainder(dividingBy: quota.periodNs)
         }
 
         /// The CPU asks the pool for a slice plus what it owes.
@@ -145,9 +161,14 @@ extension CPUQuota {
             if held <= 0 { throttled = true }
         }
 
-        /// Refills at the period boundaries up to `t`; a throttled CPU is paid what it owes first.
-        private mutating func refill(until t: Double) {
-            let index = (t / quota.periodNs).rounded(.down)
+        /// The period `t` falls in.
+        private func periodIndex(_ t: Double) -> Double { ((t - periodPhase) / quota.periodNs).rounded(.down) }
+
+        /// Refills at the period boundaries up to `t` (or up to period `index`, exactly, where a
+        /// boundary computed in floating point could round to the period before); a throttled CPU
+        /// is paid what it owes first.
+        private mutating func refill(until t: Double, index: Double? = nil) {
+            let index = index ?? periodIndex(t)
             guard index > period else { return }
             period = index
             pool = (quota.cores ?? 0) * quota.periodNs
@@ -162,9 +183,9 @@ extension CPUQuota {
         /// When `work` core-nanoseconds started at `start` finish. Steps from event to event that
         /// changes something: the first charge after the held runtime runs out, and, throttled,
         /// the period refills.
-        public mutating func finish(start: Double, work: Double, rate: Double) -> Double {
-            let rate = max(1, rate)
-            guard let cores = quota.cores, cores < rate else { return start + work / rate }
+        public mutating func finish(start: Double, work: Double, rate: Double, busy: Double? = nil) -> Double {
+            let rate = max(1, rate), busy = max(rate, busy ?? rate)
+            guard let cores = quota.cores, cores < busy else { return start + work / rate }
             var t = start
             refill(until: t)
             if held <= 0 { take() }
@@ -172,11 +193,12 @@ extension CPUQuota {
             let charge = CPUQuota.chargeNs, p = quota.periodNs
             while true {
                 if throttled {
-                    t = ((t / p).rounded(.down) + 1) * p
-                    refill(until: t)
+                    let next = periodIndex(t) + 1
+                    t = next * p + periodPhase
+                    refill(until: t, index: next)
                     // Unthrottled by a refill, a long job repeats the same period over and over
-                    // (the quota's worth of work each): skip all but the last few.
-                    let budget = cores * p
+                    // (the quota's worth of runtime each, rate/busy of it progress): skip all but the last few.
+                    let budget = cores * p * rate / busy
                     if !throttled, remaining > 3 * budget {
                         let skipped = (remaining / budget).rounded(.down) - 2
                         t += skipped * p
@@ -186,15 +208,15 @@ extension CPUQuota {
                     continue
                 }
                 // Running: nothing happens until a charge finds the held runtime gone.
-                let empty = t + max(0, held) / rate
+                let empty = t + max(0, held) / busy
                 let nextCharge = (((empty - chargePhase) / charge).rounded(.down) + 1) * charge + chargePhase
                 if t + remaining / rate <= nextCharge {
+                    held -= remaining / rate * busy
                     t += remaining / rate
-                    held -= remaining
                     break
                 }
                 remaining -= (nextCharge - t) * rate
-                held -= (nextCharge - t) * rate
+                held -= (nextCharge - t) * busy
                 t = nextCharge
                 refill(until: t)
                 if held <= 0 { take() }

@@ -9,13 +9,16 @@ public struct ModelFeatures: Sendable, Codable, Equatable {
     public var inputElements: Int
     /// The input's height and width.
     public var inputSide: Int
+    /// The zoo's architecture family (nil for a model file).
+    public var family: String?
 
-    public init(macs: Double, weightBytes: Double, activationBytes: Double, inputElements: Int, inputSide: Int) {
+    public init(macs: Double, weightBytes: Double, activationBytes: Double, inputElements: Int, inputSide: Int, family: String? = nil) {
         self.macs = macs
         self.weightBytes = weightBytes
         self.activationBytes = activationBytes
         self.inputElements = inputElements
         self.inputSide = inputSide
+        self.family = family
     }
 
     /// The feature of a fit by name: `1`, `gmacs`, `weight_mb`, `activation_mb`.
@@ -35,12 +38,24 @@ public struct ModelFeatures: Sendable, Codable, Equatable {
 /// Model: one inference is W core-nanoseconds of work, W = c₀ + c₁·GMACs + c₂·weight MB +
 /// c₃·activation MB (as many terms as the calibration's models can tell apart). On T threads with
 /// r = min(T, cores) cores at once it runs at speed 1/(s + (1 − s)/r) (Amdahl, serial share s);
-/// under a quota the node gets that speed only while its period's budget lasts (`CPUQuota`).
-/// A model nobody measured is predicted from its features.
+/// under a quota the node gets that speed only while its period's budget lasts (`CPUQuota`), and
+/// the budget goes at speed + φ·(r − speed) cores: a share φ of the threads' waiting is spent
+/// spinning (thread pools spin before they sleep), which a quota charges like work.
+/// A model nobody measured is predicted from its features, times its architecture family's
+/// efficiency when the calibration measured relatives of it (`families`).
 public struct ComputeModel: Sendable, Codable, Equatable {
     public var work: ScalingFit
     /// Amdahl's serial share; 1 when the calibration had only one thread count (no speed-up assumed).
     public var serialShare: Double
+    /// φ, the share of the threads' waiting spent spinning; fitted on trials whose quota is below
+    /// their threads, else 1 (nil in older model files: 1).
+    public var spinShare: Double?
+    /// Per architecture family, how much more work its models take than their totals predict: the
+    /// calibration's ratio of measured to predicted work, geometric mean over the family's samples,
+    /// shrunk towards 1 as if one more sample had ratio 1. Depthwise-separable blocks do fewer MACs
+    /// per byte moved than dense convolutions, so one line through every family misses each a
+    /// little; a new width or depth of a measured family is predicted from that family's own line.
+    public var families: [String: Double]?
 
     /// One measured inference time.
     public struct Sample: Sendable {
@@ -68,11 +83,21 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     static func speed(threads: Int, serialShare: Double) -> Double { 1 / (serialShare + (1 - serialShare) / Double(max(1, threads))) }
 
     /// Work of one inference, in core-nanoseconds.
-    public func workNs(_ features: ModelFeatures) -> Double { max(0, work.predict(features.value)) }
+    public func workNs(_ features: ModelFeatures) -> Double {
+        max(0, work.predict(features.value)) * (features.family.flatMap { families?[$0] } ?? 1)
+    }
+
+    /// Cores that `threads` threads keep busy while an inference runs (what a quota charges).
+    func busyCores(threads: Int) -> Double { Self.busyCores(threads: threads, serialShare: serialShare, spinShare: spinShare ?? 1) }
+
+    static func busyCores(threads: Int, serialShare: Double, spinShare: Double) -> Double {
+        let rate = speed(threads: threads, serialShare: serialShare)
+        return rate + spinShare * (Double(max(1, threads)) - rate)
+    }
 
     /// Expected wall time of one inference arriving at an idle node.
     public func wallNs(_ features: ModelFeatures, threads: Int, quota: CPUQuota) -> Double {
-        quota.wallNs(work: workNs(features), parallelism: speed(threads: threads))
+        quota.wallNs(work: workNs(features), parallelism: speed(threads: threads), busyCores: busyCores(threads: threads))
     }
 
     /// Fits the work per inference and the serial share. Each sample's wall time is turned back
@@ -87,11 +112,15 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     public static func fit(_ samples: [Sample]) throws(ModelingError) -> ComputeModel {
         guard !samples.isEmpty else { throw .insufficientData("the compute model needs inference times: run trials with the edge placement") }
         let shares = Set(samples.map(\.threads)).count > 1 ? (0...20).map { Double($0) / 20 } : [1.0]
-        // Work behind each sample for each serial share (the costly part: done once per share).
-        let works = shares.map { share in
+        // φ shows only where the quota is below the threads' cores.
+        let spins = samples.contains { $0.threads > 1 && ($0.quota.cores ?? .infinity) < Double($0.threads) } ? [0, 0.25, 0.5, 0.75, 1.0] : [1.0]
+        let settings = shares.flatMap { share in spins.map { (share: share, spin: $0) } }
+        // Work behind each sample for each serial share and φ (the costly part: done once per pair).
+        let works = settings.map { setting in
             samples.map { sample in
-                let rate = speed(threads: sample.threads, serialShare: share)
-                return invert(sample.wallNs) { sample.quota.wallNs(work: $0, parallelism: rate) }
+                let rate = speed(threads: sample.threads, serialShare: setting.share)
+                let busy = busyCores(threads: sample.threads, serialShare: setting.share, spinShare: setting.spin)
+                return invert(sample.wallNs) { sample.quota.wallNs(work: $0, parallelism: rate, busyCores: busy) }
             }
         }
         let architectures = Dictionary(grouping: samples.indices) { samples[$0].features.macs }
@@ -100,9 +129,9 @@ public struct ComputeModel: Sendable, Codable, Equatable {
         for design in designs {
             // The design's best serial share, by the fit's error over all samples.
             var chosen: (model: ComputeModel, error: Double, work: [Double])?
-            for (share, work) in zip(shares, works) {
+            for (setting, work) in zip(settings, works) {
                 guard let fitted = try? relativeFit(design, samples.indices, samples, work) else { continue }
-                let model = ComputeModel(work: fitted, serialShare: share)
+                let model = ComputeModel(work: fitted, serialShare: setting.share, spinShare: setting.spin)
                 let error = samples.reduce(0.0) { $0 + pow(log(model.wallNs($1.features, threads: $1.threads, quota: $1.quota) / $1.wallNs), 2) }
                 if chosen == nil || error < chosen!.error { chosen = (model, error, work) }
             }
@@ -113,7 +142,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
                 for (_, held) in architectures {
                     let rest = samples.indices.filter { !held.contains($0) }
                     guard let fitted = try? relativeFit(design, rest, samples, work) else { errors = [.infinity]; break }
-                    let partial = ComputeModel(work: fitted, serialShare: model.serialShare)
+                    let partial = ComputeModel(work: fitted, serialShare: model.serialShare, spinShare: model.spinShare)
                     for i in held { errors.append(abs(log(max(1, partial.wallNs(samples[i].features, threads: samples[i].threads, quota: samples[i].quota)) / samples[i].wallNs))) }
                 }
             }
@@ -121,8 +150,16 @@ public struct ComputeModel: Sendable, Codable, Equatable {
             if best == nil || generalisation < best!.generalisation { best = (model, generalisation) }
             if architectures.count < 3 { break }  // nothing to compare designs on: the richest that fits
         }
-        guard let best else { throw .insufficientData("compute model: no fit (\(problems.last ?? "no samples"))") }
-        return best.model
+        guard var model = best?.model else { throw .insufficientData("compute model: no fit (\(problems.last ?? "no samples"))") }
+        // Each family's efficiency, from the work behind its samples at the chosen serial share.
+        let work = works[settings.firstIndex { $0.share == model.serialShare && $0.spin == model.spinShare } ?? 0]
+        var logRatios: [String: [Double]] = [:]
+        for (sample, measured) in zip(samples, work) {
+            guard let family = sample.features.family else { continue }
+            logRatios[family, default: []].append(log(max(measured, 1) / max(model.workNs(sample.features), 1)))
+        }
+        model.families = logRatios.mapValues { exp($0.reduce(0, +) / Double($0.count + 1)) }
+        return model
     }
 
     /// Least squares of `work[i]` on the design's features over `rows`, each row weighted by

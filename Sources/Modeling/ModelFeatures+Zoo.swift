@@ -10,7 +10,8 @@ extension ModelFeatures {
             let input = analysis.inputs.first?.shape ?? [1, 3, 224, 224]
             let side = input.count == 4 ? (input[1] == 3 ? input[2] : input[1]) : 224
             return ModelFeatures(macs: Double(analysis.macs), weightBytes: Double(analysis.weightBytes),
-                                 activationBytes: Double(analysis.activationBytes), inputElements: input.reduce(1) { $0 * max(1, $1) }, inputSide: side)
+                                 activationBytes: Double(analysis.activationBytes), inputElements: input.reduce(1) { $0 * max(1, $1) }, inputSide: side,
+                                 family: (try? ModelZoo.model(named: model))?.family)
         } catch {
             throw .cannotPredict("cannot analyze model '\(model)': \(error)")
         }

@@ -87,13 +87,13 @@ public struct PerformanceModel: Sendable, Codable {
             }
             if config.placement == .edge {
                 if let row = stage(trial, "infer") {
-                    computeSamples[config.device.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset, cpu: config.device.cpu), quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
+                    computeSamples[config.device.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset), quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
                 }
                 if let row = stage(trial, "postprocess") { fixed["postprocess", default: []].append(row.meanMs * 1e6) }
             } else {
                 if let row = stage(trial, "serialize") { fixed["serialize.\(config.placement.rawValue)", default: []].append(row.meanMs * 1e6) }
                 if config.placement == .cloudTensor, let server = trial.metric("server_compute_ms") {
-                    computeSamples[config.cloud.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu),
+                    computeSamples[config.cloud.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu),
                                                                   wallNs: server * 1e6))
                 }
             }
@@ -113,7 +113,7 @@ public struct PerformanceModel: Sendable, Codable {
         for (trial, config) in usable where config.placement.usesCloud {
             let features = known[config.model]!
             if let server = trial.metric("server_compute_ms"), config.placement != .cloudTensor, let compute = compute[config.cloud.engine.rawValue] {
-                let inference = compute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu))
+                let inference = compute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu))
                 extra[config.placement.rawValue, default: []].append((frame(config), server * 1e6 - inference))
             }
             if let sent = trial.metric("request_bytes") { headers.append(sent - model.payloadBytes(config, features)) }
@@ -138,7 +138,11 @@ public struct PerformanceModel: Sendable, Codable {
                      + (unstableUsed == 0 ? "" : "; \(unstableUsed) of them never met the stability rule (included as asked)")]
         for (engine, fit) in compute.sorted(by: { $0.key < $1.key }) {
             lines.append("compute (\(engine)): work per inference = \(fit.work.formula(unit: "ns")); serial share \(UnitFormat.coefficient(fit.serialShare)); "
+                         + "waiting spent spinning \(UnitFormat.coefficient(fit.spinShare ?? 1)); "
                          + "\(computeSamples[EngineKind(rawValue: engine)!]!.count) samples, rmse \(UnitFormat.significant(100 * fit.work.fit.rmse))% of the work")
+            if let families = fit.families, !families.isEmpty {
+                lines.append("  work against the line, per family: " + families.sorted { $0.key < $1.key }.map { "\($0.key) ×\(UnitFormat.coefficient($0.value))" }.joined(separator: ", "))
+            }
         }
         lines.append("JPEG: ln(bytes/pixel) = \(codec.bytesPerPixel.formula(unit: ""))")
         lines.append("camera encode work = \(codec.encode.formula(unit: "ns"))")
@@ -252,19 +256,23 @@ public struct PerformanceModel: Sendable, Codable {
         var deviceStages: [(String, Double)]
         if config.placement == .edge {
             let compute = try computeModel(on: config.device.engine, where: "device.engine")
-            let inferWork = compute.workNs(features), speed = compute.speed(threads: usableThreads(config.device.threads, cpuset: config.device.cpuset, cpu: config.device.cpu))
+            let threads = usableThreads(config.device.threads, cpuset: config.device.cpuset)
+            let inferWork = compute.workNs(features), speed = compute.speed(threads: threads)
             let postprocess = fixedNs["postprocess"] ?? 0
             let work = preprocessWork + inferWork + postprocess
-            // The device runs pre-processing on one core and inference on its threads: their mean speed.
-            let rate = work / max(1, preprocessWork + inferWork / speed + postprocess)
+            // The device runs pre-processing on one core and inference on its threads: their mean
+            // speed, and the mean cores they keep busy.
+            let wall = max(1, preprocessWork + inferWork / speed + postprocess)
+            let rate = work / wall, busy = (preprocessWork + inferWork / speed * compute.busyCores(threads: threads) + postprocess) / wall
             setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: config.workload.warmup.nanoseconds,
                                     durationNs: config.workload.duration.nanoseconds, queueCapacity: config.workload.queue, source: source, processors: 1,
                                     device: time("infer", work), deviceRate: rate, deviceQuota: quota)
+            setup.deviceBusy = busy
             deviceStages = [("preprocess", preprocessWork), ("infer", inferWork / speed), ("postprocess", postprocess)]
         } else {
             let link = try link(config)
             let serialize = fixedNs["serialize.\(config.placement.rawValue)"] ?? 0
-            let inference = try computeModel(on: config.cloud.engine, where: "cloud.engine").wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset, cpu: config.cloud.cpu), quota: .testbed(cores: config.cloud.cpu))
+            let inference = try computeModel(on: config.cloud.engine, where: "cloud.engine").wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu))
             let extra = serverExtra[config.placement.rawValue].map { max(0, $0.predict(frame.value)) } ?? 0
             let leg = CloudLeg(requestBytes: payloadBytes(config, features) + requestHeaderBytes, responseBytes: responseBytes, uplink: link.uplink,
                                downlink: link.downlink, rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss,
@@ -380,16 +388,17 @@ final class PredictionCache: Sendable {
     }
 }
 
-/// Threads that can run at once: no more than the cores of the cpuset (or of this machine), nor
-/// than the quota's whole cores rounded up.
-func usableThreads(_ threads: Int, cpuset: String?, cpu: Double) -> Int {
+/// Threads that can run at once: no more than the cores of the cpuset (or of this machine). A
+/// quota below them does not make fewer run at once: they run in parallel until the period's
+/// budget is spent, then wait together (`CPUQuota` with that parallelism).
+func usableThreads(_ threads: Int, cpuset: String?) -> Int {
     let cores = cpuset.map { text in
         text.split(separator: ",").reduce(0) { count, part in
             let ends = part.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             return count + (ends.count == 2 ? max(1, ends[1] - ends[0] + 1) : 1)
         }
     } ?? ProcessInfo.processInfo.activeProcessorCount
-    return max(1, min(threads, cores, Int(cpu.rounded(.up))))
+    return max(1, min(threads, cores))
 }
 
 func median(_ values: [Double]) -> Double {

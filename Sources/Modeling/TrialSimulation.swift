@@ -14,9 +14,11 @@ public struct SimulationSetup: Sendable {
     /// Frames the device works on at once: 1 for `edge`, the requests in flight for the cloud.
     public var processors: Int
     /// The device's work per frame in core-nanoseconds (all of it for `edge`; the request's
-    /// preparation for the cloud placements), run at `deviceRate` cores under `deviceQuota`.
+    /// preparation for the cloud placements), run at `deviceRate` cores under `deviceQuota`,
+    /// keeping `deviceBusy` cores busy (what the quota charges; nil: `deviceRate`).
     public var device: StageTime
     public var deviceRate: Double
+    public var deviceBusy: Double?
     public var deviceQuota: CPUQuota
     /// The link and the cloud node, for the cloud placements.
     public var cloud: CloudLeg?
@@ -194,7 +196,10 @@ private struct Replication {
         self.setup = setup
         random = SeededRandom(seed: seed)
         idleProcessors = max(1, setup.processors)
-        deviceClock = CPUQuota.Clock(setup.deviceQuota)
+        // A trial starts at a random point of the quota's period and charges: with constant
+        // arrivals at a multiple of the period every frame of a trial falls at the same point.
+        deviceClock = CPUQuota.Clock(setup.deviceQuota, chargePhase: random.nextUnitDouble() * CPUQuota.chargeNs,
+                                     periodPhase: random.nextUnitDouble() * setup.deviceQuota.periodNs)
         idleInstances = max(1, setup.cloud?.instances ?? 1)
     }
 
@@ -266,7 +271,7 @@ private struct Replication {
     /// A processor takes the frame: the device's share of the work, under its quota.
     mutating func start(_ frame: Int) {
         if waitingSince[frame] >= 0 { parts[frame].queue = now - waitingSince[frame] }
-        let done = deviceClock.finish(start: now, work: setup.device.draw(&random), rate: setup.deviceRate)
+        let done = deviceClock.finish(start: now, work: setup.device.draw(&random), rate: setup.deviceRate, busy: setup.deviceBusy)
         parts[frame].device = done - now
         events.push(done, .deviceDone(frame))
     }

@@ -19,7 +19,7 @@ public enum CalibrationExperiment {
 # What `edgeinsight calibrate` measures (the built-in calibration; a test keeps them equal): what the
 # component models need and one sweep does not give — inference across a spread of zoo
 # architectures and CPU quotas, camera encoding and pre-processing across resolutions and JPEG
-# qualities, two threads on two cores, the cloud node's own costs and the protocol's overhead. Offered gently (5 fps), so each
+# qualities, two threads on two cores, four threads under a one- or half-core quota, the cloud node's own costs and the protocol's overhead. Offered gently (5 fps), so each
 # trial measures its stages rather than a queue; about 2.5 minutes on 2 cores.
 name: calibration
 placement: edge
@@ -68,6 +68,10 @@ trials:
   - {model: resnet18, device: {cpu: 2, cpuset: "0-1", threads: 2}, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: efficientnet_b0, device: {cpu: 2, cpuset: "0-1", threads: 2}, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: efficientnet_b0, device: {cpu: 2, cpuset: "0-1", threads: 2}, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  # More threads than the quota's cores, as the device profiles run (4 threads at a fraction of 4 cores).
+  - {model: efficientnet_b0, device: {cpu: 1, cpuset: "0-1", threads: 4}, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: resnet18, device: {cpu: 1, cpuset: "0-1", threads: 4}, workload: {resolution: 960x540, jpeg_quality: 65}}
+  - {model: mobilenet_v2_0.5, device: {cpu: 0.5, cpuset: "0-1", threads: 4}, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: squeezenet1_1, placement: cloud-raw, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: squeezenet1_1, placement: cloud-raw, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: resnet18, placement: cloud-raw, workload: {resolution: 640x480, jpeg_quality: 50}}

@@ -91,6 +91,19 @@ import Testing
         let long = CPUQuota(cores: 0.5, periodNs: 50e6).wallNs(work: 18.2e6)
         #expect(long < 0.7 * CPUQuota(cores: 0.5, periodNs: 4e6).wallNs(work: 18.2e6), "\(long / 1e6) ms")
     }
+
+    /// Two spinning threads making one core's progress spend a one-core quota twice as fast:
+    /// back to back, 100 jobs of 10 ms take 100 · 10 · 2/1 = 2 s; the closed form says the same,
+    /// and a quota of two cores lets them run at full speed.
+    @Test func spinningThreadsSpendTheQuotaWithoutProgress() {
+        var clock = CPUQuota.Clock(CPUQuota(cores: 1, periodNs: 4e6))
+        var t = 0.0
+        for _ in 0..<100 { t = clock.finish(start: t, work: 10e6, rate: 1, busy: 2) }
+        #expect(abs(t - 2e9) < 8e6, "\(t / 1e6) ms")
+        #expect(CPUQuota(cores: 1, periodNs: 4e6).sustainedNs(work: 10e6, parallelism: 1, busyCores: 2) == 20e6)
+        #expect(CPUQuota(cores: 2, periodNs: 4e6).wallNs(work: 10e6, parallelism: 1, busyCores: 2) == 10e6)
+        #expect(CPUQuota(cores: 1, periodNs: 4e6).wallNs(work: 10e6, parallelism: 1, busyCores: 2) > 15e6)
+    }
 }
 
 @Suite struct ComputeModelTests {
@@ -103,19 +116,45 @@ import Testing
     @Test func recoversKnownWorkAndSerialShare() throws {
         let truth = ComputeModel(work: ScalingFit(features: ["1", "gmacs", "weight_mb", "activation_mb"],
                                                   fit: LinearFit(coefficients: [1e6, 4e6, 5e4, 2e4], standardErrors: [0, 0, 0, 0], rmse: 0, rSquared: 1, points: 0)),
-                                 serialShare: 0.3)
+                                 serialShare: 0.3, spinShare: 0.5)
         var samples: [ComputeModel.Sample] = []
         for model in Self.models.dropLast() {
-            for (threads, cores) in [(1, 0.5), (1, 1.0), (2, 2.0), (2, 0.7)] {
+            for (threads, cores) in [(1, 0.5), (1, 1.0), (2, 2.0), (2, 0.7), (4, 1.0)] {
                 let quota = CPUQuota.testbed(cores: cores)
                 samples.append(.init(features: model, threads: threads, quota: quota, wallNs: truth.wallNs(model, threads: threads, quota: quota)))
             }
         }
         let fitted = try ComputeModel.fit(samples)
         #expect(abs(fitted.serialShare - 0.3) < 0.051)
+        #expect(fitted.spinShare == 0.5)
+        #expect(fitted.families?.isEmpty ?? true)
         let unseen = Self.models.last!
         let predicted = fitted.wallNs(unseen, threads: 2, quota: .testbed(cores: 0.5)), actual = truth.wallNs(unseen, threads: 2, quota: .testbed(cores: 0.5))
         #expect(abs(predicted - actual) / actual < 0.01, "\(predicted) vs \(actual)")
+    }
+
+    /// Family "b" takes 1.4 times the work its totals give (family "a" exactly them): the fit
+    /// learns b's factor from two measured members and predicts a third within 5%, where the one
+    /// line through both families is more than 10% off.
+    @Test func aFamilysEfficiencyCarriesToItsUnmeasuredMembers() throws {
+        let line = ScalingFit(features: ["1", "gmacs"], fit: LinearFit(coefficients: [1e6, 4e6], standardErrors: [0, 0], rmse: 0, rSquared: 1, points: 0))
+        let truth = ComputeModel(work: line, serialShare: 1, families: ["a": 1, "b": 1.4])
+        var models = Self.models
+        for i in models.indices { models[i].family = i % 2 == 0 ? "a" : "b" }
+        var samples: [ComputeModel.Sample] = []
+        for model in models.dropLast() {
+            for cores in [0.5, 1.0] {
+                let quota = CPUQuota.testbed(cores: cores)
+                samples.append(.init(features: model, threads: 1, quota: quota, wallNs: truth.wallNs(model, threads: 1, quota: quota)))
+            }
+        }
+        let fitted = try ComputeModel.fit(samples)
+        var unseen = models.last!
+        #expect(unseen.family == "b")
+        let actual = truth.workNs(unseen)
+        #expect(abs(fitted.workNs(unseen) / actual - 1) < 0.05, "\(fitted.workNs(unseen) / 1e6) ms vs \(actual / 1e6) ms")
+        unseen.family = nil
+        #expect(abs(fitted.workNs(unseen) / actual - 1) > 0.1)
     }
 
     @Test func oneModelGivesAProportionalFitAndNoneIsAnError() throws {
