@@ -161,6 +161,10 @@ public struct PerformanceModel: Sendable, Codable {
         public var config: TrialConfig
         public var metrics: [Metric]
         public var stages: [StageRow]
+        /// The device's time per frame when frames follow each other with no idle time (its work
+        /// at the quota's rate; the camera's encoding runs beside it, as in the simulation):
+        /// 1000 / this is the frame rate at which it saturates.
+        public var deviceSaturatedMs: Double
 
         public func metric(_ name: String) -> Double? { metrics.first { $0.name == name }?.value }
     }
@@ -254,6 +258,7 @@ public struct PerformanceModel: Sendable, Codable {
         let preprocessWork = codec.preprocessNs(frame, placement: config.placement) ?? 0
         var setup: SimulationSetup
         var deviceStages: [(String, Double)]
+        var saturatedNs = 0.0
         if config.placement == .edge {
             let compute = try computeModel(on: config.device.engine, where: "device.engine")
             let threads = usableThreads(config.device.threads, cpuset: config.device.cpuset)
@@ -268,6 +273,7 @@ public struct PerformanceModel: Sendable, Codable {
                                     durationNs: config.workload.duration.nanoseconds, queueCapacity: config.workload.queue, source: source, processors: 1,
                                     device: time("infer", work), deviceRate: rate, deviceQuota: quota)
             setup.deviceBusy = busy
+            saturatedNs = quota.sustainedNs(work: work, parallelism: rate, busyCores: busy)
             deviceStages = [("preprocess", preprocessWork), ("infer", inferWork / speed), ("postprocess", postprocess)]
         } else {
             let link = try link(config)
@@ -282,6 +288,7 @@ public struct PerformanceModel: Sendable, Codable {
                                     durationNs: config.workload.duration.nanoseconds, queueCapacity: config.workload.queue, source: source,
                                     processors: config.workload.inflight, device: time("preprocess", preprocessWork + serialize), deviceQuota: quota, cloud: leg)
             deviceStages = [("preprocess", preprocessWork), ("serialize", serialize)]
+            saturatedNs = quota.sustainedNs(work: preprocessWork + serialize)
         }
         setup.minimumFrames = minimumFrames
         setup.longRun = longRun
@@ -306,7 +313,7 @@ public struct PerformanceModel: Sendable, Codable {
         ]
         if config.placement.usesCloud { metrics.append(Metric("request_bytes", payloadBytes(config, features) + requestHeaderBytes, "B")) }
         if let slo = config.slo.p99 { metrics.append(Metric("slo_p99_met", result.latencyP99Ns <= slo.nanoseconds ? 1 : 0, "")) }
-        return Prediction(config: config, metrics: metrics, stages: stages)
+        return Prediction(config: config, metrics: metrics, stages: stages, deviceSaturatedMs: saturatedNs / 1e6)
     }
 
     // MARK: The file

@@ -170,7 +170,6 @@ public enum Planner {
         }
         let stage = { (name: String) in prediction.stages.first { $0.stage == name }?.meanMs ?? 0 }
         let throughput = prediction.metric("throughput_fps") ?? 0, offered = max(prediction.metric("offered_fps") ?? config.workload.fps, 1e-9)
-        let deviceBusyMs = ["preprocess", "serialize"].map(stage).reduce(0, +) + (config.placement == .edge ? stage("infer") + stage("postprocess") : 0)
         var perCameraMonthly = price / plan.amortizationMonths + watts * hoursPerMonth / 1000 * plan.energyPrice
         var camerasPerNode: Int?, nodeMonthly = 0.0
         var blocking: [String] = []
@@ -195,7 +194,7 @@ public enum Planner {
         if let minimum = plan.minTop1, (top1 ?? 0) < minimum { blocking.append("top-1 \(top1.map { UnitFormat.significant($0) + "%" } ?? "unknown") < \(UnitFormat.significant(minimum))%") }
         if let maximum = plan.maxDropRate, dropRate > maximum { blocking.append("drops \(UnitFormat.significant(dropRate * 100))% > \(UnitFormat.significant(maximum * 100))%") }
         var evaluation = Evaluation(candidate: candidate, p50Ms: prediction.metric("latency_p50_ms") ?? 0, p99Ms: p99, throughput: throughput, dropRate: dropRate,
-                                    top1: top1, deviceUtilization: deviceBusyMs * throughput / 1000, camerasPerNode: camerasPerNode, cloudNodes: 0,
+                                    top1: top1, deviceUtilization: prediction.deviceSaturatedMs * throughput / 1000, camerasPerNode: camerasPerNode, cloudNodes: 0,
                                     costPerCamera: 0, costTotal: 0, perCameraMonthly: perCameraMonthly, nodeMonthly: nodeMonthly,
                                     watts: watts, transferMs: stage("serialize") + stage("network"), meanMs: prediction.metric("latency_mean_ms") ?? 0, blocking: blocking)
         // The plan's fleet, priced by the one cost formula the sizing table and chart use.

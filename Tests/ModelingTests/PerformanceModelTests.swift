@@ -56,6 +56,20 @@ import Testing
         #expect(stageSum > 80 && (prediction.metric("latency_p50_ms") ?? 0) > 80, "\(prediction.stages)")
     }
 
+    /// Offered far more than it can do, the simulated device does the frame rate its sustained
+    /// time per frame gives (the planner's "saturates near"), within 2%.
+    @Test func theDeviceSaturatesWhereItsSustainedTimeSays() throws {
+        let (model, _) = try PerformanceModel.fit(try edgeTrials(), environment: ["cores": "2"], runs: ["synthetic"], features: Self.features)
+        var config = TrialConfig()
+        try config.set("model", "small")
+        try config.set("device.cpu", "0.5")
+        try config.set("workload.fps", "200")
+        try config.set("workload.duration", "20s")
+        let prediction = try model.predict(config)
+        let throughput = try #require(prediction.metric("throughput_fps"))
+        #expect(abs(throughput * prediction.deviceSaturatedMs / 1000 - 1) < 0.02, "\(throughput) fps against a sustained \(prediction.deviceSaturatedMs) ms per frame")
+    }
+
     /// Each framework's inference time is its own fit: LiteRT trials three times slower give a
     /// LiteRT compute model three times OpenVINO's, and predicting a framework no trial ran on says so.
     @Test func theComputeModelKeysByFramework() throws {
