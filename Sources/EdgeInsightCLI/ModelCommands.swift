@@ -201,8 +201,8 @@ enum ModelText {
         let p99 = v.errors.first { $0.metric == "latency_p99_ms" }
         if let p99 { lines.append("p99 predicted within ±20% for \(percent(p99.within20)) of \(p99.trials) trials (mean error \(UnitFormat.significant(p99.mape))%)") }
         for (reason, count) in v.unpredicted.sorted(by: { $0.key < $1.key }) { lines.append("left out \(count) trial\(count == 1 ? "" : "s"): \(reason)") }
-        var table = TextTable(["metric", "trials", "MAPE", "within ±10%", "within ±20%"])
-        for e in v.errors { table.add([e.metric, String(e.trials), UnitFormat.significant(e.mape) + "%", percent(e.within10), percent(e.within20)]) }
+        var table = TextTable(["metric", "trials", "MAPE", "within ±10%", "within ±20%", "in 80% band"])
+        for e in v.errors { table.add([e.metric, String(e.trials), UnitFormat.significant(e.mape) + "%", percent(e.within10), percent(e.within20), e.insideBand.map(percent) ?? "-"]) }
         lines.append(table.rendered)
         var worst = TextTable(["worst p99", "measured", "predicted", "error", "stage most off"])
         for pair in v.worst("latency_p99_ms") {

@@ -312,6 +312,11 @@ public struct PerformanceModel: Sendable, Codable {
             Metric("frame_bytes", codec.jpegBytes(frame), "B"),
         ]
         if config.placement.usesCloud { metrics.append(Metric("request_bytes", payloadBytes(config, features) + requestHeaderBytes, "B")) }
+        // What 80% of trials of this length report: a prediction's own spread, beside its value.
+        for (name, band) in [("latency_p50", result.latencyP50BandNs), ("latency_p99", result.latencyP99BandNs)] {
+            guard let band else { continue }
+            metrics += [Metric("\(name)_low_ms", band.lowerBound / 1e6, "ms"), Metric("\(name)_high_ms", band.upperBound / 1e6, "ms")]
+        }
         if let slo = config.slo.p99 { metrics.append(Metric("slo_p99_met", result.latencyP99Ns <= slo.nanoseconds ? 1 : 0, "")) }
         return Prediction(config: config, metrics: metrics, stages: stages, deviceSaturatedMs: saturatedNs / 1e6)
     }

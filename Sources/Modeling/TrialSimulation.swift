@@ -104,6 +104,10 @@ public struct SimulatedTrial: Sendable, Equatable {
     public var latencyP50Ns: Double
     public var latencyP90Ns: Double
     public var latencyP99Ns: Double
+    /// Where 80% of trials of this length report their p50 and p99 (10th to 90th percentile over
+    /// the simulated trials); nil for the long run.
+    public var latencyP50BandNs: ClosedRange<Double>?
+    public var latencyP99BandNs: ClosedRange<Double>?
     /// Mean time per frame in each part: `source`, `queue`, `device`, `network`, `server_queue`, `server_compute`.
     public var stageMeansNs: [String: Double]
     public var framesSimulated: Int
@@ -151,12 +155,17 @@ public enum TrialSimulation {
             let reported = trials.map { MeasuredPercentile.reported(q, of: $0) }.sorted()
             return reported[reported.count / 2]
         }
+        func band(_ q: Double) -> ClosedRange<Double>? {
+            guard !setup.longRun, trials.count >= 10 else { return nil }
+            let reported = trials.map { MeasuredPercentile.reported(q, of: $0) }.sorted()
+            return reported[reported.count / 10]...reported[reported.count * 9 / 10]
+        }
         return SimulatedTrial(
             offeredRate: Double(offered) / (Double(replication) * setup.durationNs / 1e9),
             throughput: measuredSeconds > 0 ? Double(processed) / measuredSeconds : 0,
             dropShare: offered > 0 ? Double(dropped) / Double(offered) : 0,
             latencyMeanNs: latencies.isEmpty ? 0 : latencies.reduce(0, +) / Double(latencies.count),
-            latencyP50Ns: quantile(0.5), latencyP90Ns: quantile(0.9), latencyP99Ns: quantile(0.99),
+            latencyP50Ns: quantile(0.5), latencyP90Ns: quantile(0.9), latencyP99Ns: quantile(0.99), latencyP50BandNs: band(0.5), latencyP99BandNs: band(0.99),
             stageMeansNs: stageSums.mapValues { processed > 0 ? $0 / Double(processed) : 0 }, framesSimulated: offered)
     }
 }

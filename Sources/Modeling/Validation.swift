@@ -12,6 +12,9 @@ public struct Validation: Sendable {
         public var mape: Double
         public var within10: Double
         public var within20: Double
+        /// Share of the trials whose measurement lies in the prediction's 80% band (what 80% of
+        /// simulated trials of that length report); nil when the predictions have no band.
+        public var insideBand: Double?
     }
 
     /// One trial, predicted beside measured.
@@ -22,6 +25,12 @@ public struct Validation: Sendable {
         public func error(_ metric: String) -> Double? {
             guard let measured = trial.metric(metric), measured > 0, let predicted = prediction.metric(metric) else { return nil }
             return (predicted - measured) / measured
+        }
+        /// Whether the measured value lies in the prediction's 80% band (`<metric>` → `_low`/`_high`).
+        public func insideBand(_ metric: String) -> Bool? {
+            let stem = metric.hasSuffix("_ms") ? String(metric.dropLast(3)) : metric
+            guard let measured = trial.metric(metric), let low = prediction.metric(stem + "_low_ms"), let high = prediction.metric(stem + "_high_ms") else { return nil }
+            return (low...high).contains(measured)
         }
         /// The stage whose predicted mean is furthest from the measured one, and by how much (ms).
         public var worstStage: (stage: String, ms: Double)? {
@@ -46,8 +55,10 @@ public struct Validation: Sendable {
         errors = Self.metrics.map { metric in
             let errors = pairs.compactMap { $0.error(metric) }.map(abs)
             let n = Double(max(1, errors.count))
+            let inside = pairs.compactMap { $0.insideBand(metric) }
             return MetricError(metric: metric, trials: errors.count, mape: 100 * errors.reduce(0, +) / n,
-                               within10: Double(errors.filter { $0 <= 0.1 }.count) / n, within20: Double(errors.filter { $0 <= 0.2 }.count) / n)
+                               within10: Double(errors.filter { $0 <= 0.1 }.count) / n, within20: Double(errors.filter { $0 <= 0.2 }.count) / n,
+                               insideBand: inside.isEmpty ? nil : Double(inside.filter { $0 }.count) / Double(inside.count))
         }
     }
 

@@ -144,7 +144,7 @@ public enum ReportPage {
         var html = "<section id=\"model\"><h2>How far to trust the model</h2>\n<p>\(escape(what))</p>\n"
         html += "<table class=\"sortable\"><thead><tr><th>metric</th><th>trials</th><th>mean abs. error</th><th>within ±10%</th><th>within ±20%</th></tr></thead><tbody>"
         for e in validation.errors {
-            html += "<tr><td>\(escape(e.metric))</td><td>\(e.trials)</td><td>\(String(format: "%.1f%%", e.mape * 100))</td><td>\(String(format: "%.0f%%", e.within10 * 100))</td><td>\(String(format: "%.0f%%", e.within20 * 100))</td></tr>"
+            html += "<tr><td>\(escape(e.metric))</td><td>\(e.trials)</td><td>\(String(format: "%.1f%%", e.mape))</td><td>\(String(format: "%.0f%%", e.within10 * 100))</td><td>\(String(format: "%.0f%%", e.within20 * 100))</td></tr>"
         }
         html += "</tbody></table>\n"
         for (metric, unit, name) in [("latency_p99_ms", "ms", "p99"), ("throughput_fps", "fps", "throughput")] {
