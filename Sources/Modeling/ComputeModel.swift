@@ -48,7 +48,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     /// Amdahl's serial share; 1 when the calibration had only one thread count (no speed-up assumed).
     public var serialShare: Double
     /// φ, the share of the threads' waiting spent spinning; fitted on trials whose quota is below
-    /// their threads, else 1 (nil in older model files: 1).
+    /// their threads, else 0 (no evidence: the quota charges what progresses; nil in older files).
     public var spinShare: Double?
     /// Per architecture family, how much more work its models take than their totals predict: the
     /// calibration's ratio of measured to predicted work, geometric mean over the family's samples,
@@ -88,7 +88,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     }
 
     /// Cores that `threads` threads keep busy while an inference runs (what a quota charges).
-    func busyCores(threads: Int) -> Double { Self.busyCores(threads: threads, serialShare: serialShare, spinShare: spinShare ?? 1) }
+    func busyCores(threads: Int) -> Double { Self.busyCores(threads: threads, serialShare: serialShare, spinShare: spinShare ?? 0) }
 
     static func busyCores(threads: Int, serialShare: Double, spinShare: Double) -> Double {
         let rate = speed(threads: threads, serialShare: serialShare)
@@ -103,7 +103,8 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     /// Fits the work per inference and the serial share. Each sample's wall time is turned back
     /// into work through the quota (the inverse of `CPUQuota.wallNs`, by bisection), then the work
     /// is fitted to the features by least squares on relative errors (a 2 ms model matters as much
-    /// as a 100 ms one); the serial share is the one that fits best across thread counts.
+    /// as a 100 ms one); the serial share and φ are the pair that fits best across thread counts
+    /// and quotas; last, each family's factor from what the line leaves in its samples.
     ///
     /// Which features: the design that best predicts an architecture it did not see — each
     /// calibration model left out in turn, fitted on the others, its samples predicted (mean
@@ -113,7 +114,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
         guard !samples.isEmpty else { throw .insufficientData("the compute model needs inference times: run trials with the edge placement") }
         let shares = Set(samples.map(\.threads)).count > 1 ? (0...20).map { Double($0) / 20 } : [1.0]
         // φ shows only where the quota is below the threads' cores.
-        let spins = samples.contains { $0.threads > 1 && ($0.quota.cores ?? .infinity) < Double($0.threads) } ? [0, 0.25, 0.5, 0.75, 1.0] : [1.0]
+        let spins = samples.contains { $0.threads > 1 && ($0.quota.cores ?? .infinity) < Double($0.threads) } ? [0, 0.25, 0.5, 0.75, 1.0] : [0.0]
         let settings = shares.flatMap { share in spins.map { (share: share, spin: $0) } }
         // Work behind each sample for each serial share and φ (the costly part: done once per pair).
         let works = settings.map { setting in

@@ -138,7 +138,7 @@ public struct PerformanceModel: Sendable, Codable {
                      + (unstableUsed == 0 ? "" : "; \(unstableUsed) of them never met the stability rule (included as asked)")]
         for (engine, fit) in compute.sorted(by: { $0.key < $1.key }) {
             lines.append("compute (\(engine)): work per inference = \(fit.work.formula(unit: "ns")); serial share \(UnitFormat.coefficient(fit.serialShare)); "
-                         + "waiting spent spinning \(UnitFormat.coefficient(fit.spinShare ?? 1)); "
+                         + "waiting spent spinning \(UnitFormat.coefficient(fit.spinShare ?? 0)); "
                          + "\(computeSamples[EngineKind(rawValue: engine)!]!.count) samples, rmse \(UnitFormat.significant(100 * fit.work.fit.rmse))% of the work")
             if let families = fit.families, !families.isEmpty {
                 lines.append("  work against the line, per family: " + families.sorted { $0.key < $1.key }.map { "\($0.key) ×\(UnitFormat.coefficient($0.value))" }.joined(separator: ", "))
