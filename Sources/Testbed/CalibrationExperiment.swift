@@ -20,7 +20,7 @@ public enum CalibrationExperiment {
 # component models need and one sweep does not give — inference across a spread of zoo
 # architectures and CPU quotas, camera encoding and pre-processing across resolutions and JPEG
 # qualities, two threads on two cores, four threads under a one- or half-core quota, the cloud node's own costs and the protocol's overhead. Offered gently (5 fps), so each
-# trial measures its stages rather than a queue; about 2.5 minutes on 2 cores.
+# trial measures its stages rather than a queue; about 3 minutes on 2 cores.
 name: calibration
 placement: edge
 workload:
