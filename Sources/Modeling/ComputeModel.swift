@@ -63,15 +63,11 @@ public struct ComputeModel: Sendable, Codable, Equatable {
         public var threads: Int
         public var quota: CPUQuota
         public var wallNs: Double
-        /// Work the node did on one thread just before, in the same job (the edge node
-        /// pre-processes the frame, then infers): it has spent part of the period's budget.
-        public var precedingWorkNs: Double
 
-        public init(features: ModelFeatures, threads: Int, quota: CPUQuota, wallNs: Double, precedingWorkNs: Double = 0) {
+        public init(features: ModelFeatures, threads: Int, quota: CPUQuota, wallNs: Double) {
             self.features = features
             self.threads = threads
             self.quota = quota
-            self.precedingWorkNs = precedingWorkNs
             self.wallNs = wallNs
         }
     }
@@ -99,21 +95,9 @@ public struct ComputeModel: Sendable, Codable, Equatable {
         return rate + spinShare * (Double(max(1, threads)) - rate)
     }
 
-    /// Expected wall time of one inference arriving at an idle node, or right after `precedingWorkNs`
-    /// of one thread's work in the same job.
-    public func wallNs(_ features: ModelFeatures, threads: Int, quota: CPUQuota, after precedingWorkNs: Double = 0) -> Double {
-        Self.wallNs(work: workNs(features), after: precedingWorkNs, threads: threads, quota: quota, serialShare: serialShare, spinShare: spinShare ?? 0)
-    }
-
-    /// The inference's share of a job of `preceding` work on one thread then `work` on `threads`:
-    /// the job's wall time less the preceding part's, the job run at its mean speed and busy cores
-    /// (as the simulation runs the edge node's frame).
-    static func wallNs(work: Double, after preceding: Double, threads: Int, quota: CPUQuota, serialShare: Double, spinShare: Double) -> Double {
-        let rate = speed(threads: threads, serialShare: serialShare), busy = busyCores(threads: threads, serialShare: serialShare, spinShare: spinShare)
-        guard preceding > 0 else { return quota.wallNs(work: work, parallelism: rate, busyCores: busy) }
-        let wall = preceding + work / rate
-        let job = quota.wallNs(work: preceding + work, parallelism: (preceding + work) / wall, busyCores: (preceding + work / rate * busy) / wall)
-        return max(0, job - quota.wallNs(work: preceding))
+    /// Expected wall time of one inference arriving at an idle node.
+    public func wallNs(_ features: ModelFeatures, threads: Int, quota: CPUQuota) -> Double {
+        quota.wallNs(work: workNs(features), parallelism: speed(threads: threads), busyCores: busyCores(threads: threads))
     }
 
     /// Fits the work per inference and the serial share. Each sample's wall time is turned back
@@ -135,9 +119,9 @@ public struct ComputeModel: Sendable, Codable, Equatable {
         // Work behind each sample for each serial share and φ (the costly part: done once per pair).
         let works = settings.map { setting in
             samples.map { sample in
-                invert(sample.wallNs) {
-                    wallNs(work: $0, after: sample.precedingWorkNs, threads: sample.threads, quota: sample.quota, serialShare: setting.share, spinShare: setting.spin)
-                }
+                let rate = speed(threads: sample.threads, serialShare: setting.share)
+                let busy = busyCores(threads: sample.threads, serialShare: setting.share, spinShare: setting.spin)
+                return invert(sample.wallNs) { sample.quota.wallNs(work: $0, parallelism: rate, busyCores: busy) }
             }
         }
         let architectures = Dictionary(grouping: samples.indices) { samples[$0].features.macs }
@@ -149,7 +133,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
             for (setting, work) in zip(settings, works) {
                 guard let fitted = try? relativeFit(design, samples.indices, samples, work) else { continue }
                 let model = ComputeModel(work: fitted, serialShare: setting.share, spinShare: setting.spin)
-                let error = samples.reduce(0.0) { $0 + pow(log(model.wallNs($1.features, threads: $1.threads, quota: $1.quota, after: $1.precedingWorkNs) / $1.wallNs), 2) }
+                let error = samples.reduce(0.0) { $0 + pow(log(model.wallNs($1.features, threads: $1.threads, quota: $1.quota) / $1.wallNs), 2) }
                 if chosen == nil || error < chosen!.error { chosen = (model, error, work) }
             }
             guard let (model, _, work) = chosen else { problems.append("\(design.joined(separator: " + ")) cannot be fitted to \(samples.count) samples"); continue }
@@ -160,7 +144,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
                     let rest = samples.indices.filter { !held.contains($0) }
                     guard let fitted = try? relativeFit(design, rest, samples, work) else { errors = [.infinity]; break }
                     let partial = ComputeModel(work: fitted, serialShare: model.serialShare, spinShare: model.spinShare)
-                    for i in held { errors.append(abs(log(max(1, partial.wallNs(samples[i].features, threads: samples[i].threads, quota: samples[i].quota, after: samples[i].precedingWorkNs)) / samples[i].wallNs))) }
+                    for i in held { errors.append(abs(log(max(1, partial.wallNs(samples[i].features, threads: samples[i].threads, quota: samples[i].quota)) / samples[i].wallNs))) }
                 }
             }
             let generalisation = errors.isEmpty ? 0 : errors.reduce(0, +) / Double(errors.count)

@@ -82,15 +82,12 @@ public struct PerformanceModel: Sendable, Codable {
             if let frameBytes = trial.metric("frame_bytes"), frameBytes > 0 { bytes.append((frame(config), frameBytes)) }
             if let row = stage(trial, "encode") { encode.append((frame(config), deviceWork(config, row.meanMs * 1e6))) }
             if let row = stage(trial, "capture") { fixed["capture", default: []].append(row.meanMs * 1e6) }
-            var preprocessWork = 0.0
             if config.placement != .cloudRaw, let row = stage(trial, "preprocess") {
-                preprocessWork = deviceWork(config, row.meanMs * 1e6)
-                preprocess[config.placement.rawValue, default: []].append((frame(config), preprocessWork))
+                preprocess[config.placement.rawValue, default: []].append((frame(config), deviceWork(config, row.meanMs * 1e6)))
             }
             if config.placement == .edge {
                 if let row = stage(trial, "infer") {
-                    computeSamples[config.device.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset),
-                                                                                    quota: deviceQuota(config), wallNs: row.meanMs * 1e6, precedingWorkNs: preprocessWork))
+                    computeSamples[config.device.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset), quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
                 }
                 if let row = stage(trial, "postprocess") { fixed["postprocess", default: []].append(row.meanMs * 1e6) }
             } else {

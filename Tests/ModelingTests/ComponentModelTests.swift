@@ -157,28 +157,6 @@ import Testing
         #expect(abs(fitted.workNs(unseen) / actual - 1) > 0.1)
     }
 
-    /// The edge node pre-processes a frame (2 ms of work here), then infers, in one job: under half
-    /// a core the inference starts with part of the period's budget gone. Fitted with the work
-    /// before it, the work per inference comes back within 2%; read as if each inference met an
-    /// idle node, it comes back more than 5% high.
-    @Test func theWorkBeforeAnInferenceHasSpentPartOfTheBudget() throws {
-        let truth = ComputeModel(work: ScalingFit(features: ["1", "gmacs"], fit: LinearFit(coefficients: [1e6, 4e6], standardErrors: [0, 0], rmse: 0, rSquared: 1, points: 0)),
-                                 serialShare: 1)
-        func samples(knowingWhatCameBefore: Bool) -> [ComputeModel.Sample] {
-            Self.models.dropLast().flatMap { model in
-                [0.35, 0.5, 1.0].map { cores in
-                    let quota = CPUQuota.testbed(cores: cores)
-                    return ComputeModel.Sample(features: model, threads: 1, quota: quota, wallNs: truth.wallNs(model, threads: 1, quota: quota, after: 2e6),
-                                               precedingWorkNs: knowingWhatCameBefore ? 2e6 : 0)
-                }
-            }
-        }
-        let small = Self.models[0]
-        let fitted = try ComputeModel.fit(samples(knowingWhatCameBefore: true)), naive = try ComputeModel.fit(samples(knowingWhatCameBefore: false))
-        #expect(abs(fitted.workNs(small) / truth.workNs(small) - 1) < 0.02, "\(fitted.workNs(small) / 1e6) ms")
-        #expect(naive.workNs(small) / truth.workNs(small) - 1 > 0.05, "\(naive.workNs(small) / 1e6) ms")
-    }
-
     @Test func oneModelGivesAProportionalFitAndNoneIsAnError() throws {
         let sample = ComputeModel.Sample(features: Self.models[0], threads: 1, quota: CPUQuota(cores: nil, periodNs: 4e6), wallNs: 6e6)
         let fitted = try ComputeModel.fit([sample])
