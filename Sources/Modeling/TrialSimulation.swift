@@ -149,16 +149,17 @@ public enum TrialSimulation {
         // the median over the replications of that frame (robust where a rare event — a lost
         // segment's retransmission — lands in some short trials and not in most). Long run: the
         // pooled distribution's own.
+        func reported(_ q: Double) -> [Double] { trials.map { MeasuredPercentile.reported(q, of: $0) }.sorted() }
         func quantile(_ q: Double) -> Double {
             guard !latencies.isEmpty else { return 0 }
             guard !setup.longRun, !trials.isEmpty else { return latencies[min(latencies.count - 1, Int(q * Double(latencies.count)))] }
-            let reported = trials.map { MeasuredPercentile.reported(q, of: $0) }.sorted()
-            return reported[reported.count / 2]
+            let each = reported(q)
+            return each[each.count / 2]
         }
         func band(_ q: Double) -> ClosedRange<Double>? {
             guard !setup.longRun, trials.count >= 10 else { return nil }
-            let reported = trials.map { MeasuredPercentile.reported(q, of: $0) }.sorted()
-            return reported[reported.count / 10]...reported[reported.count * 9 / 10]
+            let each = reported(q)
+            return each[each.count / 10]...each[each.count * 9 / 10]
         }
         return SimulatedTrial(
             offeredRate: Double(offered) / (Double(replication) * setup.durationNs / 1e9),
