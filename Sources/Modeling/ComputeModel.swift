@@ -125,7 +125,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
             }
         }
         let architectures = Dictionary(grouping: samples.indices) { samples[$0].features.macs }
-        var best: (model: ComputeModel, generalisation: Double)?
+        var best: (model: ComputeModel, generalisation: Double, work: [Double])?
         var problems: [String] = []
         for design in designs {
             // The design's best serial share, by the fit's error over all samples.
@@ -148,12 +148,11 @@ public struct ComputeModel: Sendable, Codable, Equatable {
                 }
             }
             let generalisation = errors.isEmpty ? 0 : errors.reduce(0, +) / Double(errors.count)
-            if best == nil || generalisation < best!.generalisation { best = (model, generalisation) }
+            if best == nil || generalisation < best!.generalisation { best = (model, generalisation, work) }
             if architectures.count < 3 { break }  // nothing to compare designs on: the richest that fits
         }
-        guard var model = best?.model else { throw .insufficientData("compute model: no fit (\(problems.last ?? "no samples"))") }
-        // Each family's efficiency, from the work behind its samples at the chosen serial share.
-        let work = works[settings.firstIndex { $0.share == model.serialShare && $0.spin == model.spinShare } ?? 0]
+        guard var (model, _, work) = best else { throw .insufficientData("compute model: no fit (\(problems.last ?? "no samples"))") }
+        // Each family's efficiency, from the work behind its samples at the chosen serial share and φ.
         var logRatios: [String: [Double]] = [:]
         for (sample, measured) in zip(samples, work) {
             guard let family = sample.features.family else { continue }

@@ -156,6 +156,12 @@ public struct PerformanceModel: Sendable, Codable {
 
     // MARK: Predicting
 
+    /// The metrics holding a latency metric's 80% band (`latency_p99_ms` → `latency_p99_low_ms`, `latency_p99_high_ms`).
+    public static func bandMetrics(_ metric: String) -> (low: String, high: String) {
+        let stem = metric.hasSuffix("_ms") ? String(metric.dropLast(3)) : metric
+        return (stem + "_low_ms", stem + "_high_ms")
+    }
+
     /// A prediction of one trial, as the metrics and stage means Results stores for a measured one.
     public struct Prediction: Sendable {
         public var config: TrialConfig
@@ -313,9 +319,10 @@ public struct PerformanceModel: Sendable, Codable {
         ]
         if config.placement.usesCloud { metrics.append(Metric("request_bytes", payloadBytes(config, features) + requestHeaderBytes, "B")) }
         // What 80% of trials of this length report: a prediction's own spread, beside its value.
-        for (name, band) in [("latency_p50", result.latencyP50BandNs), ("latency_p99", result.latencyP99BandNs)] {
+        for (metric, band) in [("latency_p50_ms", result.latencyP50BandNs), ("latency_p99_ms", result.latencyP99BandNs)] {
             guard let band else { continue }
-            metrics += [Metric("\(name)_low_ms", band.lowerBound / 1e6, "ms"), Metric("\(name)_high_ms", band.upperBound / 1e6, "ms")]
+            let names = Self.bandMetrics(metric)
+            metrics += [Metric(names.low, band.lowerBound / 1e6, "ms"), Metric(names.high, band.upperBound / 1e6, "ms")]
         }
         if let slo = config.slo.p99 { metrics.append(Metric("slo_p99_met", result.latencyP99Ns <= slo.nanoseconds ? 1 : 0, "")) }
         return Prediction(config: config, metrics: metrics, stages: stages, deviceSaturatedMs: saturatedNs / 1e6)

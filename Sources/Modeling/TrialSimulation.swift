@@ -149,16 +149,17 @@ public enum TrialSimulation {
         // the median over the replications of that frame (robust where a rare event — a lost
         // segment's retransmission — lands in some short trials and not in most). Long run: the
         // pooled distribution's own.
-        func reported(_ q: Double) -> [Double] { trials.map { MeasuredPercentile.reported(q, of: $0) }.sorted() }
+        // What each simulated trial reports, per percentile, sorted (once: the prediction and its band read it).
+        let reported = setup.longRun ? [:] : Dictionary(uniqueKeysWithValues: [0.5, 0.9, 0.99].map { q in
+            (q, trials.map { MeasuredPercentile.reported(q, of: $0) }.sorted())
+        })
         func quantile(_ q: Double) -> Double {
             guard !latencies.isEmpty else { return 0 }
-            guard !setup.longRun, !trials.isEmpty else { return latencies[min(latencies.count - 1, Int(q * Double(latencies.count)))] }
-            let each = reported(q)
+            guard let each = reported[q], !each.isEmpty else { return latencies[min(latencies.count - 1, Int(q * Double(latencies.count)))] }
             return each[each.count / 2]
         }
         func band(_ q: Double) -> ClosedRange<Double>? {
-            guard !setup.longRun, trials.count >= 10 else { return nil }
-            let each = reported(q)
+            guard let each = reported[q], each.count >= 10 else { return nil }
             return each[each.count / 10]...each[each.count * 9 / 10]
         }
         return SimulatedTrial(

@@ -26,10 +26,10 @@ public struct Validation: Sendable {
             guard let measured = trial.metric(metric), measured > 0, let predicted = prediction.metric(metric) else { return nil }
             return (predicted - measured) / measured
         }
-        /// Whether the measured value lies in the prediction's 80% band (`<metric>` → `_low`/`_high`).
+        /// Whether the measured value lies in the prediction's 80% band.
         public func insideBand(_ metric: String) -> Bool? {
-            let stem = metric.hasSuffix("_ms") ? String(metric.dropLast(3)) : metric
-            guard let measured = trial.metric(metric), let low = prediction.metric(stem + "_low_ms"), let high = prediction.metric(stem + "_high_ms") else { return nil }
+            let names = PerformanceModel.bandMetrics(metric)
+            guard let measured = trial.metric(metric), let low = prediction.metric(names.low), let high = prediction.metric(names.high) else { return nil }
             return (low...high).contains(measured)
         }
         /// The stage whose predicted mean is furthest from the measured one, and by how much (ms).
