@@ -301,7 +301,11 @@ public struct PerformanceModel: Sendable, Codable {
         let result = TrialSimulation.run(setup)
         // The device's simulated time shared among its stages by their work.
         let deviceTotal = deviceStages.reduce(0) { $0 + $1.1 }
-        var stages: [StageRow] = [StageRow(stage: "queue", count: 0, meanMs: (result.stageMeansNs["queue"] ?? 0) / 1e6, p50Ms: 0, p99Ms: 0)]
+        // The camera's capture and encoding are one simulated stage; the capture is its fixed part.
+        let capture = min(fixedNs["capture"] ?? 0, result.stageMeansNs["source"] ?? 0)
+        var stages: [StageRow] = [StageRow(stage: "capture", count: 0, meanMs: capture / 1e6, p50Ms: 0, p99Ms: 0),
+                                  StageRow(stage: "encode", count: 0, meanMs: ((result.stageMeansNs["source"] ?? 0) - capture) / 1e6, p50Ms: 0, p99Ms: 0),
+                                  StageRow(stage: "queue", count: 0, meanMs: (result.stageMeansNs["queue"] ?? 0) / 1e6, p50Ms: 0, p99Ms: 0)]
         for (name, share) in deviceStages where share > 0 {
             stages.append(StageRow(stage: name, count: 0, meanMs: (result.stageMeansNs["device"] ?? 0) * share / max(deviceTotal, 1) / 1e6, p50Ms: 0, p99Ms: 0))
         }
@@ -317,6 +321,8 @@ public struct PerformanceModel: Sendable, Codable {
             Metric("latency_p90_ms", result.latencyP90Ns / 1e6, "ms"), Metric("latency_p99_ms", result.latencyP99Ns / 1e6, "ms"),
             Metric("frame_bytes", codec.jpegBytes(frame), "B"),
         ]
+        // Each stage's mean under the name the runner stores it by: a prediction diffs with a measurement column by column.
+        metrics += stages.map { Metric("stage_\($0.stage)_ms", $0.meanMs, "ms") }
         if config.placement.usesCloud { metrics.append(Metric("request_bytes", payloadBytes(config, features) + requestHeaderBytes, "B")) }
         // What 80% of trials of this length report: a prediction's own spread, beside its value.
         for (metric, band) in [("latency_p50_ms", result.latencyP50BandNs), ("latency_p99_ms", result.latencyP99BandNs)] {

@@ -142,9 +142,12 @@ public enum ReportPage {
 
     private static func modelSection(_ validation: Validation, what: String) -> String {
         var html = "<section id=\"model\"><h2>How far to trust the model</h2>\n<p>\(escape(what))</p>\n"
-        html += "<table class=\"sortable\"><thead><tr><th>metric</th><th>trials</th><th>mean abs. error</th><th>within ±10%</th><th>within ±20%</th></tr></thead><tbody>"
+        html += "<table class=\"sortable\"><thead><tr><th>metric</th><th>trials</th><th>mean abs. error</th><th>within ±10%</th><th>within ±20%</th>"
+            + "<th title=\"share of measurements inside the range 80% of simulated trials of their length report\">in 80% band</th></tr></thead><tbody>"
+        func percent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }
         for e in validation.errors {
-            html += "<tr><td>\(escape(e.metric))</td><td>\(e.trials)</td><td>\(String(format: "%.1f%%", e.mape))</td><td>\(String(format: "%.0f%%", e.within10 * 100))</td><td>\(String(format: "%.0f%%", e.within20 * 100))</td></tr>"
+            html += "<tr><td>\(escape(e.metric))</td><td>\(e.trials)</td><td>\(String(format: "%.1f%%", e.mape))</td><td>\(percent(e.within10))</td><td>\(percent(e.within20))</td>"
+                + "<td>\(e.insideBand.map(percent) ?? "–")</td></tr>"
         }
         html += "</tbody></table>\n"
         for (metric, unit, name) in [("latency_p99_ms", "ms", "p99"), ("throughput_fps", "fps", "throughput")] {

@@ -54,6 +54,11 @@ import Testing
         let stageSum = prediction.stages.reduce(0) { $0 + $1.meanMs }
         #expect(abs((prediction.metric("throughput_fps") ?? 0) - 2) < 0.1)
         #expect(stageSum > 80 && (prediction.metric("latency_p50_ms") ?? 0) > 80, "\(prediction.stages)")
+        // Each stage's mean is also a metric under the runner's name, so `predict --csv` diffs with
+        // `results export --csv`; the camera's encoding is the synthetic trials' encode at this resolution.
+        for stage in prediction.stages { #expect(prediction.metric("stage_\(stage.stage)_ms") == stage.meanMs) }
+        let encode = CPUQuota.testbed(cores: 0.5).wallNs(work: 2e6 * Double(config.workload.resolution.pixels) / 1e6) / 1e6
+        #expect(abs(try #require(prediction.metric("stage_encode_ms")) / encode - 1) < 0.05, "\(prediction.stages) against an encode of \(encode) ms")
     }
 
     /// Offered far more than it can do, the simulated device does the frame rate its sustained
