@@ -225,8 +225,11 @@ public enum LinkProbe {
         public var middleHalfNs: UInt64
     }
 
-    /// Sends `bytes` up; the receiver's timings.
-    public static func upload(_ address: HostPort, bytes: Int, checkOrder: Bool = false) throws(LinkError) -> UploadTiming {
+    /// Sends `bytes` up, in writes of at most `writeBytes` with `pause` after each (a sender whose
+    /// bytes reach the link a few segments at a time, as they do behind a kernel-shaped link); the
+    /// receiver's timings.
+    public static func upload(_ address: HostPort, bytes: Int, checkOrder: Bool = false, writeBytes: Int = 64 * 1024,
+                              pause: Duration = .zero) throws(LinkError) -> UploadTiming {
         let socket = try ProbeSocket.connect(to: address)
         var mode = UInt8(ascii: checkOrder ? "O" : "U")
         try withUnsafeBytes(of: &mode) { (raw) throws(LinkError) in try socket.send(raw) }
@@ -235,12 +238,13 @@ public enum LinkProbe {
         defer { chunk.deallocate() }
         var sent = 0
         while sent < bytes {
-            let count = min(chunk.count, bytes - sent)
+            let count = min(chunk.count, writeBytes, bytes - sent)
             if checkOrder || sent == 0 {
                 for index in 0..<count { chunk[index] = ProbePattern.byte(at: sent + index) }
             }
             try socket.send(UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
             sent += count
+            if pause > .zero { Thread.sleep(forTimeInterval: pause.seconds) }
         }
         let elapsed = try socket.receiveUInt64()
         guard elapsed != UInt64.max else { throw .probeFailed("the receiver saw bytes out of order") }

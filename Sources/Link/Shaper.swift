@@ -120,13 +120,24 @@ final class DirectionShaper: @unchecked Sendable {
                 departureNs = max(now, virtualFinishNs)
                 idle = false
             }
-            let afterBottleneckNs = Int64(shape.delay.nanoseconds) + jitterNs() + lossPenaltyNs(size, following: flow.queuedBytes)
-            if plannedDelaysNs.count < Self.plannedKept { plannedDelaysNs.append(afterBottleneckNs) }
-            let arrivalNs = departureNs + afterBottleneckNs
+            let arrivalNs = departureNs + Int64(shape.delay.nanoseconds) + jitterNs()
+            // These segments follow a tail loss still waiting: with three behind it, the sender's
+            // duplicate ACKs bring the fast retransmit an RTT after the third arrives.
+            if let tail = flow.tailLoss {
+                if tail.needed <= segments(size) {
+                    flow.tailLoss = nil
+                    flow.expedite(entry: tail.entry, toNs: arrivalNs + Int64(shape.rtt.nanoseconds))
+                } else {
+                    flow.tailLoss?.needed -= segments(size)
+                }
+            }
+            let loss = lossPenalty(size, following: flow.queuedBytes)
+            if plannedDelaysNs.count < Self.plannedKept { plannedDelaysNs.append(arrivalNs - departureNs + loss.ns) }
 
             turns.removeFirst()
             if flow.queuedBytes > 0 { turns.append(flow) } else { flow.hasTurn = false }
-            flow.deliver(chunk, atNs: arrivalNs)
+            let entry = flow.deliver(chunk, atNs: arrivalNs + loss.ns)
+            if loss.awaiting > 0, let entry { flow.tailLoss = (entry, loss.awaiting) }
             flow.updateBackpressure()
         }
         idle = true
@@ -150,23 +161,31 @@ final class DirectionShaper: @unchecked Sendable {
         return Int64((random.nextUnitDouble() * 2 - 1) * jitter)
     }
 
+    private func segments(_ bytes: Int) -> Int { (bytes + TCPModel.segmentBytes - 1) / TCPModel.segmentBytes }
+
     /// What lost segments of a chunk add to its delivery. A segment with at least three more behind
-    /// it is recovered by fast retransmit (three duplicate ACKs): about one RTT. A loss near the
-    /// end of what the sender has (no duplicate ACKs to come) waits for the retransmission timeout:
-    /// max(200 ms, RTT + 4 × jitter), as Linux's RTO floor and its RTT-variance term would give.
-    private func lossPenaltyNs(_ size: Int, following: Int) -> Int64 {
-        guard shape.loss > 0 else { return 0 }
-        let segments = (size + TCPModel.segmentBytes - 1) / TCPModel.segmentBytes
+    /// it is recovered by fast retransmit (three duplicate ACKs): about one RTT. One near the end of
+    /// what the sender has so far is planned for the retransmission timeout, max(200 ms, RTT + 4 ×
+    /// jitter), as Linux's RTO floor and its RTT-variance term would give — and `awaiting` says how
+    /// many more segments would bring the fast retransmit instead: behind a kernel-shaped link the
+    /// proxy sees a request a few segments at a time, and the rest is still on its way.
+    private func lossPenalty(_ size: Int, following: Int) -> (ns: Int64, awaiting: Int) {
+        guard shape.loss > 0 else { return (0, 0) }
+        let segments = segments(size)
         let segmentsAfter = following / TCPModel.segmentBytes
-        var penalty: Int64 = 0
+        var penalty: Int64 = 0, awaiting = 0
         let rtt = Int64(shape.rtt.nanoseconds)
         for index in 0..<segments where random.nextUnitDouble() < shape.loss {
             retransmittedSegments += 1
             let behind = segments - 1 - index + segmentsAfter
-            let cost = behind >= 3 ? rtt : max(TCPModel.minimumRTONs, rtt + 4 * Int64(shape.jitter.nanoseconds))
-            penalty = max(penalty, cost)
+            if behind >= 3 {
+                penalty = max(penalty, rtt)
+            } else {
+                penalty = max(penalty, max(TCPModel.minimumRTONs, rtt + 4 * Int64(shape.jitter.nanoseconds)))
+                awaiting = max(awaiting, 3 - behind)
+            }
         }
-        return penalty
+        return (penalty, awaiting)
     }
 }
 
@@ -186,10 +205,15 @@ final class Flow: @unchecked Sendable {
     /// Bytes this flow has handed to its receiver.
     private(set) var deliveredBytes: Int64 = 0
 
-    private var delayLine = CircularBuffer<(atNs: Int64, bytes: ByteBuffer)>()
+    /// Chunks past the bottleneck, in the order sent, each with the time it may arrive: one is
+    /// released only after all ahead of it (TCP delivers in order), so jitter never reorders and
+    /// a retransmission holds back what follows it.
+    private var delayLine = CircularBuffer<(entry: Int, atNs: Int64, bytes: ByteBuffer)>()
     private var delayedBytes = 0
-    private var lastArrivalNs: Int64 = 0
-    private var timerArmed = false
+    private var entries = 0
+    private var timerAtNs: Int64?
+    /// The delay-line entry held by a tail loss, and the segments still needed behind it for a fast retransmit.
+    var tailLoss: (entry: Int, needed: Int)?
     private var sourcePaused = false
     private var sourceClosed = false
     private var finished = false
@@ -210,28 +234,38 @@ final class Flow: @unchecked Sendable {
         updateBackpressure()
     }
 
-    /// Delivers a chunk no earlier than `atNs` and never before the bytes sent ahead of it.
-    func deliver(_ chunk: ByteBuffer, atNs: Int64) {
-        let arrival = max(atNs, lastArrivalNs)
-        lastArrivalNs = arrival
-        if delayLine.isEmpty, arrival <= nowNs() {
+    /// Delivers a chunk no earlier than `atNs` and never before the bytes sent ahead of it; the
+    /// delay-line entry it waits in, if it waits.
+    @discardableResult
+    func deliver(_ chunk: ByteBuffer, atNs: Int64) -> Int? {
+        if delayLine.isEmpty, atNs <= nowNs() {
             let size = chunk.readableBytes
             output.writeAndFlush(chunk, promise: nil)
             shaper.delivered(size)
             deliveredBytes += Int64(size)
             finishIfDrained()
-            return
+            return nil
         }
-        delayLine.append((arrival, chunk))
+        entries += 1
+        delayLine.append((entries, atNs, chunk))
         delayedBytes += chunk.readableBytes
+        armTimer()
+        return entries
+    }
+
+    /// Brings a waiting entry's arrival forward to `toNs` (a retransmission that came sooner).
+    func expedite(entry: Int, toNs: Int64) {
+        guard let index = delayLine.firstIndex(where: { $0.entry == entry }) else { return }
+        delayLine[index].atNs = min(delayLine[index].atNs, toNs)
         armTimer()
     }
 
+    /// A timer for the head of the line, unless one is set for no later.
     private func armTimer() {
-        guard !timerArmed, let next = delayLine.first else { return }
-        timerArmed = true
-        _ = shaper.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, next.atNs)))) { [self] in
-            timerArmed = false
+        guard let next = delayLine.first?.atNs, next < timerAtNs ?? .max else { return }
+        timerAtNs = next
+        _ = shaper.eventLoop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, next)))) { [self] in
+            if timerAtNs == next { timerAtNs = nil }
             releaseDue()
         }
     }

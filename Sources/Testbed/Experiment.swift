@@ -159,4 +159,11 @@ public struct TrialSpec: Sendable, Equatable {
     }
 
     public var placement: Placement { config.placement }
+
+    /// Seed of the trial's link draws (jitter, loss): FNV-1a of its key, so each repetition meets
+    /// its own loss pattern (repetitions measured alike would agree by construction) and a
+    /// trial run again meets the same one.
+    public var linkSeed: UInt64 {
+        key.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
+    }
 }

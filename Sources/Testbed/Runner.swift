@@ -169,7 +169,7 @@ public final class Runner: Sendable {
                 profile = try base.overridden(by: config.link)
             }
             var argv = [options.executable, "link", "--listen", "127.0.0.1:0", "--to", "\(cloud.host):\(cloud.port)", "--stats", linkStats,
-                        "--profile", profile.name]
+                        "--profile", profile.name, "--seed", String(spec.linkSeed)]
             for (key, value) in config.link.overrides { argv += ["--\(key)", value] }
             if let kernelLink = cloud.kernelLink {
                 // Bandwidth in the kernel (tbf on the veth), delay, jitter and loss in the proxy.

@@ -142,6 +142,28 @@ struct LinkUnderTest {
         await link.stop()
     }
 
+    /// Behind a kernel-shaped link the proxy sees a request a few segments at a time: a lost
+    /// segment has nothing queued behind it yet, but the sender's next segments are on their way,
+    /// and they bring the fast retransmit (an RTT), not the 200 ms timeout — only a loss among the
+    /// last three segments waits for that. Ten uploads of 300 segments written one at a time, 3%
+    /// loss (about 9 each): planned alone, every loss would wait for the timeout.
+    @Test func segmentsStillOnTheirWayBringTheFastRetransmit() async throws {
+        var slow = 0, losses: Int64 = 0
+        for seed in 1...10 {
+            let link = try await LinkUnderTest.start(LinkProfile(rtt: .milliseconds(20), loss: 0.03), seed: UInt64(seed))
+            let address = link.address
+            let ns = try await Blocking.offload {
+                try LinkProbe.upload(address, bytes: 300 * TCPModel.segmentBytes, checkOrder: true, writeBytes: TCPModel.segmentBytes, pause: .microseconds(200)).totalNs
+            }
+            losses += await link.emulator.counters().uplink.retransmittedSegments
+            if ns >= UInt64(TCPModel.minimumRTONs) { slow += 1 }
+            await link.stop()
+        }
+        // A loss among the last three segments: about one upload in eleven.
+        #expect(losses >= 40)
+        #expect(slow <= 4, "\(slow) of 10 uploads waited for a retransmission timeout (\(losses) losses)")
+    }
+
     @Test func aLostPingWaitsForTheRetransmissionTimeout() async throws {
         let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "10mbit"), downlink: Bandwidth(parsing: "10mbit"),
                                                              rtt: .milliseconds(10), loss: 0.03), seed: 11)

@@ -49,6 +49,9 @@ import TestSupport
         #expect(trials.filter { $0.repetition == 2 }.count == 2)
         let cloud = try #require(trials.first { $0.placement == .cloudTensor })
         #expect(cloud.config.parameters["link"] == "3g" && cloud.config.parameters["link.rtt"] == "300ms")
+        // Each repetition meets its own link draws; the same trial run again, the same ones.
+        #expect(Set(trials.map(\.linkSeed)).count == 4)
+        #expect(experiment.trials().map(\.linkSeed) == trials.map(\.linkSeed))
     }
 
     @Test(arguments: [
