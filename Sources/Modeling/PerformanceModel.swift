@@ -422,9 +422,12 @@ func usableThreads(_ threads: Int, cpuset: String?) -> Int {
             let ends = part.split(separator: "-").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             return count + (ends.count == 2 ? max(1, ends[1] - ends[0] + 1) : 1)
         }
-    } ?? ProcessInfo.processInfo.activeProcessorCount
+    } ?? machineCores
     return max(1, min(threads, cores))
 }
+
+/// This machine's cores, read once (the system call is costly in a search's inner loop).
+private let machineCores = ProcessInfo.processInfo.activeProcessorCount
 
 func median(_ values: [Double]) -> Double {
     guard !values.isEmpty else { return 0 }

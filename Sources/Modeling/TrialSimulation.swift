@@ -123,7 +123,7 @@ public struct SimulatedTrial: Sendable, Equatable {
 public enum TrialSimulation {
     public static func run(_ setup: SimulationSetup) -> SimulatedTrial {
         var latencies: [Double] = []
-        var stageSums: [String: Double] = [:]
+        var stageSums = Parts()
         var offered = 0, processed = 0, dropped = 0
         var measuredSeconds = 0.0
         var replication: UInt64 = 0
@@ -137,7 +137,7 @@ public enum TrialSimulation {
             run.simulate()
             latencies += run.latencies
             if !run.latencies.isEmpty { trials.append(run.latencies.sorted()) }
-            for (stage, sum) in run.stageSums { stageSums[stage, default: 0] += sum }
+            stageSums.add(run.sums)
             offered += run.offered
             processed += run.latencies.count
             dropped += run.dropped
@@ -168,7 +168,7 @@ public enum TrialSimulation {
             dropShare: offered > 0 ? Double(dropped) / Double(offered) : 0,
             latencyMeanNs: latencies.isEmpty ? 0 : latencies.reduce(0, +) / Double(latencies.count),
             latencyP50Ns: quantile(0.5), latencyP90Ns: quantile(0.9), latencyP99Ns: quantile(0.99), latencyP50BandNs: band(0.5), latencyP99BandNs: band(0.99),
-            stageMeansNs: stageSums.mapValues { processed > 0 ? $0 / Double(processed) : 0 }, framesSimulated: offered)
+            stageMeansNs: stageSums.named.mapValues { processed > 0 ? $0 / Double(processed) : 0 }, framesSimulated: offered)
     }
 }
 
@@ -181,6 +181,8 @@ private struct Replication {
 
     // Frames: intended capture time, when each began waiting in the queue, the times each part took.
     var intended: [Double] = []
+    /// When each frame leaves the source for the device's queue.
+    var offeredAt: [Double] = []
     var parts: [Parts] = []
     var waitingSince: [Double] = []
 
@@ -195,10 +197,8 @@ private struct Replication {
 
     var latencies: [Double] = []
     var sums = Parts()
-    var stageSums: [String: Double] {
-        ["source": sums.source, "queue": sums.queue, "device": sums.device, "network": sums.network,
-         "server_queue": sums.serverQueue, "server_compute": sums.serverCompute].filter { $0.value > 0 }
-    }
+    /// The request's and the reply's segments and the chance that none of them is lost.
+    let requestLoss: MessageLoss, responseLoss: MessageLoss
     var offered = 0, dropped = 0
     var lastCompletion = 0.0
     var measuredSeconds: Double { max(setup.durationNs, lastCompletion - setup.warmupNs) / 1e9 }
@@ -212,6 +212,8 @@ private struct Replication {
         deviceClock = CPUQuota.Clock(setup.deviceQuota, chargePhase: random.nextUnitDouble() * CPUQuota.chargeNs,
                                      periodPhase: random.nextUnitDouble() * setup.deviceQuota.periodNs)
         idleInstances = max(1, setup.cloud?.instances ?? 1)
+        requestLoss = MessageLoss(bytes: setup.cloud?.requestBytes ?? 0, loss: setup.cloud?.loss ?? 0)
+        responseLoss = MessageLoss(bytes: setup.cloud?.responseBytes ?? 0, loss: setup.cloud?.loss ?? 0)
     }
 
     func measured(_ frame: Int) -> Bool { intended[frame] >= setup.warmupNs && intended[frame] < setup.warmupNs + setup.durationNs }
@@ -230,12 +232,25 @@ private struct Replication {
             let start = max(t, sourceFree)
             sourceFree = start + setup.source.draw(&random)
             parts[frame].source = sourceFree - t
-            events.push(sourceFree, .offered(frame))
+            offeredAt.append(sourceFree)
             if process == .asFastAsPossible { break }
         }
-        while let (time, event) = events.pop() {
-            now = time
-            handle(event)
+        // Frames come from the source in time order, so they wait in their own list, not in the
+        // heap; at equal times a frame comes first, as it was scheduled before anything else.
+        var next = 0
+        while true {
+            let arrival = next < offeredAt.count ? offeredAt[next] : .infinity
+            if let time = events.nextTime, time < arrival {
+                let (_, event) = events.pop()!
+                now = time
+                handle(event)
+            } else if next < offeredAt.count {
+                now = arrival
+                handle(.offered(next))
+                next += 1
+            } else {
+                return
+            }
         }
     }
 
@@ -257,7 +272,7 @@ private struct Replication {
             // Serialised on the shared uplink, then the propagation delay, jitter, loss.
             let start = max(now, uplinkFree)
             uplinkFree = start + (cloud.uplink.map { $0.transmissionNanoseconds(Int(cloud.requestBytes)) } ?? 0)
-            let arrival = uplinkFree + cloud.rttNs / 2 + jitter(cloud) + lossPenalty(cloud, bytes: cloud.requestBytes) + cloud.overheadNs
+            let arrival = uplinkFree + cloud.rttNs / 2 + jitter(cloud) + lossPenalty(cloud, requestLoss) + cloud.overheadNs
             parts[frame].network = arrival - now
             events.push(arrival, .atServer(frame))
         case .atServer(let frame):
@@ -269,7 +284,7 @@ private struct Replication {
             for frame in batch {
                 let start = max(now, downlinkFree)
                 downlinkFree = start + (cloud.downlink.map { $0.transmissionNanoseconds(Int(cloud.responseBytes)) } ?? 0)
-                let back = downlinkFree + cloud.rttNs / 2 + jitter(cloud) + lossPenalty(cloud, bytes: cloud.responseBytes)
+                let back = downlinkFree + cloud.rttNs / 2 + jitter(cloud) + lossPenalty(cloud, responseLoss)
                 parts[frame].network += back - now
                 events.push(back, .answered(frame))
             }
@@ -324,12 +339,21 @@ private struct Replication {
         cloud.jitterNs > 0 ? (random.nextUnitDouble() * 2 - 1) * cloud.jitterNs : 0
     }
 
-    mutating func lossPenalty(_ cloud: CloudLeg, bytes: Double) -> Double {
-        guard cloud.loss > 0 else { return 0 }
-        let segments = max(1, Int((bytes / 1448).rounded(.up)))
-        guard random.nextUnitDouble() >= pow(1 - cloud.loss, Double(segments)) else { return 0 }
-        let position = Int(random.nextUnitDouble() * Double(segments))
-        return segments - position <= 3 ? cloud.retransmissionTimeoutNs : cloud.rttNs
+    mutating func lossPenalty(_ cloud: CloudLeg, _ message: MessageLoss) -> Double {
+        guard cloud.loss > 0, random.nextUnitDouble() >= message.clean else { return 0 }
+        let position = Int(random.nextUnitDouble() * Double(message.segments))
+        return message.segments - position <= 3 ? cloud.retransmissionTimeoutNs : cloud.rttNs
+    }
+}
+
+/// A message's segments, and the chance that none of them is lost.
+private struct MessageLoss {
+    let segments: Int
+    let clean: Double
+
+    init(bytes: Double, loss: Double) {
+        segments = max(1, Int((bytes / 1448).rounded(.up)))
+        clean = pow(1 - loss, Double(segments))
     }
 }
 
@@ -345,6 +369,12 @@ private struct Parts {
         serverQueue += other.serverQueue
         serverCompute += other.serverCompute
     }
+
+    /// The parts a frame spent time in, by the names `SimulatedTrial.stageMeansNs` gives them.
+    var named: [String: Double] {
+        ["source": source, "queue": queue, "device": device, "network": network,
+         "server_queue": serverQueue, "server_compute": serverCompute].filter { $0.value > 0 }
+    }
 }
 
 private enum Event {
@@ -355,6 +385,8 @@ private enum Event {
 private struct EventQueue {
     private var heap: [(time: Double, order: Int, event: Event)] = []
     private var pushed = 0
+
+    var nextTime: Double? { heap.first?.time }
 
     mutating func push(_ time: Double, _ event: Event) {
         heap.append((time, pushed, event))
