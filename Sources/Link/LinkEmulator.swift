@@ -18,6 +18,8 @@ public struct DirectionCounters: Sendable, Codable, Equatable {
     public var achievedBitsPerSecond: Double
     /// Segments the loss model dropped and TCP would have retransmitted.
     public var retransmittedSegments: Int64
+    /// Losses that waited for the retransmission timeout (no three segments came behind them).
+    public var retransmissionTimeouts: Int64
 }
 
 /// A link's counters, readable while it runs (the testbed's bytes-per-frame come from here).
@@ -128,13 +130,13 @@ public final class LinkEmulator: Sendable {
                     offeredBytes: shaper.offeredBytes, deliveredBytes: shaper.deliveredBytes,
                     queuedBytes: shaper.waitingBytes, inFlightBytes: shaper.offeredBytes - shaper.deliveredBytes,
                     achievedBitsPerSecond: span > 0 ? Double(shaper.deliveredBytes) * 8e9 / span : 0,
-                    retransmittedSegments: shaper.retransmittedSegments)
+                    retransmittedSegments: shaper.retransmittedSegments, retransmissionTimeouts: shaper.retransmissionTimeouts)
             }
             return LinkCounters(profile: name, connectionsAccepted: stats.accepted, connectionsOpen: stats.open,
                                 connectionsFailed: stats.failed, uplink: direction(uplink), downlink: direction(downlink))
         }.get()) ?? LinkCounters(profile: name, connectionsAccepted: 0, connectionsOpen: 0, connectionsFailed: 0,
-                                 uplink: .init(offeredBytes: 0, deliveredBytes: 0, queuedBytes: 0, inFlightBytes: 0, achievedBitsPerSecond: 0, retransmittedSegments: 0),
-                                 downlink: .init(offeredBytes: 0, deliveredBytes: 0, queuedBytes: 0, inFlightBytes: 0, achievedBitsPerSecond: 0, retransmittedSegments: 0))
+                                 uplink: .init(offeredBytes: 0, deliveredBytes: 0, queuedBytes: 0, inFlightBytes: 0, achievedBitsPerSecond: 0, retransmittedSegments: 0, retransmissionTimeouts: 0),
+                                 downlink: .init(offeredBytes: 0, deliveredBytes: 0, queuedBytes: 0, inFlightBytes: 0, achievedBitsPerSecond: 0, retransmittedSegments: 0, retransmissionTimeouts: 0))
     }
 
     /// Bytes each connection has delivered upstream so far, in the order connections were made.

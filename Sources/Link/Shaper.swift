@@ -44,6 +44,8 @@ final class DirectionShaper: @unchecked Sendable {
     private(set) var deliveredBytes: Int64 = 0
     private(set) var waitingBytes: Int64 = 0
     private(set) var retransmittedSegments: Int64 = 0
+    /// Losses that waited for the retransmission timeout (counted as their bytes are delivered).
+    var retransmissionTimeouts: Int64 = 0
     /// What the link planned for each chunk after the bottleneck (delay, jitter, loss penalty), the
     /// first `plannedKept` of them: the physics as intended, free of the machine's timing noise.
     private(set) var plannedDelaysNs: [Int64] = []
@@ -137,7 +139,10 @@ final class DirectionShaper: @unchecked Sendable {
             turns.removeFirst()
             if flow.queuedBytes > 0 { turns.append(flow) } else { flow.hasTurn = false }
             let entry = flow.deliver(chunk, atNs: arrivalNs + loss.ns)
-            if loss.awaiting > 0, let entry { flow.tailLoss = (entry, loss.awaiting) }
+            if loss.awaiting > 0, let entry {
+                flow.tailLoss = (entry, loss.awaiting)
+                flow.awaitTimeout(entry: entry)
+            }
             flow.updateBackpressure()
         }
         idle = true
@@ -208,7 +213,7 @@ final class Flow: @unchecked Sendable {
     /// Chunks past the bottleneck, in the order sent, each with the time it may arrive: one is
     /// released only after all ahead of it (TCP delivers in order), so jitter never reorders and
     /// a retransmission holds back what follows it.
-    private var delayLine = CircularBuffer<(entry: Int, atNs: Int64, bytes: ByteBuffer)>()
+    private var delayLine = CircularBuffer<(entry: Int, atNs: Int64, bytes: ByteBuffer, awaitingTimeout: Bool)>()
     private var delayedBytes = 0
     private var entries = 0
     private var timerAtNs: Int64?
@@ -247,16 +252,23 @@ final class Flow: @unchecked Sendable {
             return nil
         }
         entries += 1
-        delayLine.append((entries, atNs, chunk))
+        delayLine.append((entries, atNs, chunk, false))
         delayedBytes += chunk.readableBytes
         armTimer()
         return entries
     }
 
+    /// Marks a waiting entry as held by a tail loss until its retransmission timeout.
+    func awaitTimeout(entry: Int) {
+        guard let index = delayLine.firstIndex(where: { $0.entry == entry }) else { return }
+        delayLine[index].awaitingTimeout = true
+    }
+
     /// Brings a waiting entry's arrival forward to `toNs` (a retransmission that came sooner).
     func expedite(entry: Int, toNs: Int64) {
-        guard let index = delayLine.firstIndex(where: { $0.entry == entry }) else { return }
-        delayLine[index].atNs = min(delayLine[index].atNs, toNs)
+        guard let index = delayLine.firstIndex(where: { $0.entry == entry }), toNs < delayLine[index].atNs else { return }
+        delayLine[index].atNs = toNs
+        delayLine[index].awaitingTimeout = false
         armTimer()
     }
 
@@ -275,6 +287,7 @@ final class Flow: @unchecked Sendable {
         var wrote = false
         while let next = delayLine.first, next.atNs <= now {
             delayLine.removeFirst()
+            if next.awaitingTimeout { shaper.retransmissionTimeouts += 1 }
             let size = next.bytes.readableBytes
             delayedBytes -= size
             output.write(next.bytes, promise: nil)
