@@ -138,11 +138,8 @@ final class DirectionShaper: @unchecked Sendable {
 
             turns.removeFirst()
             if flow.queuedBytes > 0 { turns.append(flow) } else { flow.hasTurn = false }
-            let entry = flow.deliver(chunk, atNs: arrivalNs + loss.ns)
-            if loss.awaiting > 0, let entry {
-                flow.tailLoss = (entry, loss.awaiting)
-                flow.awaitTimeout(entry: entry)
-            }
+            let entry = flow.deliver(chunk, atNs: arrivalNs + loss.ns, awaitingTimeout: loss.awaiting > 0)
+            if loss.awaiting > 0, let entry { flow.tailLoss = (entry, loss.awaiting) }
             flow.updateBackpressure()
         }
         idle = true
@@ -240,9 +237,10 @@ final class Flow: @unchecked Sendable {
     }
 
     /// Delivers a chunk no earlier than `atNs` and never before the bytes sent ahead of it; the
-    /// delay-line entry it waits in, if it waits.
+    /// delay-line entry it waits in, if it waits (`awaitingTimeout`: held by a tail loss until its
+    /// retransmission timeout, unless expedited).
     @discardableResult
-    func deliver(_ chunk: ByteBuffer, atNs: Int64) -> Int? {
+    func deliver(_ chunk: ByteBuffer, atNs: Int64, awaitingTimeout: Bool = false) -> Int? {
         if delayLine.isEmpty, atNs <= nowNs() {
             let size = chunk.readableBytes
             output.writeAndFlush(chunk, promise: nil)
@@ -252,16 +250,10 @@ final class Flow: @unchecked Sendable {
             return nil
         }
         entries += 1
-        delayLine.append((entries, atNs, chunk, false))
+        delayLine.append((entries, atNs, chunk, awaitingTimeout))
         delayedBytes += chunk.readableBytes
         armTimer()
         return entries
-    }
-
-    /// Marks a waiting entry as held by a tail loss until its retransmission timeout.
-    func awaitTimeout(entry: Int) {
-        guard let index = delayLine.firstIndex(where: { $0.entry == entry }) else { return }
-        delayLine[index].awaitingTimeout = true
     }
 
     /// Brings a waiting entry's arrival forward to `toNs` (a retransmission that came sooner).

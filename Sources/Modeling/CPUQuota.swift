@@ -46,9 +46,16 @@ public struct CPUQuota: Sendable, Codable, Equatable {
     /// `busyCores` (at least that) busy while it runs: threads that spin while waiting for each
     /// other spend the quota without progress.
     public func wallNs(work: Double, parallelism: Double = 1, busyCores: Double? = nil) -> Double {
-        let rate = max(1, parallelism), busy = max(rate, busyCores ?? rate)
+        let (rate, busy) = Self.pace(parallelism, busyCores)
         guard let cores, cores < busy, work > 0 else { return work / rate }
         return WallTable.of(self, rate: rate, busy: busy).wallNs(work)
+    }
+
+    /// A job's progress rate (at least one core) and the cores it keeps busy (at least its rate;
+    /// nil: its rate).
+    static func pace(_ rate: Double, _ busy: Double?) -> (rate: Double, busy: Double) {
+        let rate = max(1, rate)
+        return (rate, max(rate, busy ?? rate))
     }
 
     /// The mean over a seeded sequence of such jobs, each at a random point of the periods and charges.
@@ -69,7 +76,7 @@ public struct CPUQuota: Sendable, Codable, Equatable {
 
     /// Wall time per job when jobs follow each other with no idle time: the budget, not the phase, sets the pace.
     public func sustainedNs(work: Double, parallelism: Double = 1, busyCores: Double? = nil) -> Double {
-        let rate = max(1, parallelism), busy = max(rate, busyCores ?? rate)
+        let (rate, busy) = Self.pace(parallelism, busyCores)
         guard let cores, cores < busy else { return work / rate }
         return work / rate * busy / cores
     }
@@ -184,7 +191,7 @@ extension CPUQuota {
         /// changes something: the first charge after the held runtime runs out, and, throttled,
         /// the period refills.
         public mutating func finish(start: Double, work: Double, rate: Double, busy: Double? = nil) -> Double {
-            let rate = max(1, rate), busy = max(rate, busy ?? rate)
+            let (rate, busy) = CPUQuota.pace(rate, busy)
             guard let cores = quota.cores, cores < busy else { return start + work / rate }
             var t = start
             refill(until: t)

@@ -168,9 +168,8 @@ public struct ComputeModel: Sendable, Codable, Equatable {
 
     /// The design to keep, by index: the one that best predicts a left-out architecture among
     /// those that fit the samples nearly as closely as the closest does. With a handful of
-    /// architectures the held-out test alone is a coin toss between designs: on this machine it
-    /// twice chose GMACs only, whose own fit was 24% off against 13–15% (and ResNet-50 came out
-    /// 19% short, the fleet's MobileNets up to 52%); a design that cannot follow the calibration's
+    /// architectures the held-out test alone is a coin toss between designs (docs/modeling.md has
+    /// the calibrations where it chose GMACs only); a design that cannot follow the calibration's
     /// own models is not trusted to extrapolate.
     static func chooseDesign(_ candidates: [(fitError: Double, generalisation: Double)]) -> Int? {
         guard let closest = candidates.map(\.fitError).min() else { return nil }

@@ -301,18 +301,14 @@ public struct PerformanceModel: Sendable, Codable {
         let result = TrialSimulation.run(setup)
         // The device's simulated time shared among its stages by their work.
         let deviceTotal = deviceStages.reduce(0) { $0 + $1.1 }
+        func simulated(_ part: String) -> Double { result.stageMeansNs[part] ?? 0 }
+        func row(_ stage: String, _ meanNs: Double) -> StageRow { StageRow(stage: stage, count: 0, meanMs: meanNs / 1e6, p50Ms: 0, p99Ms: 0) }
         // The camera's capture and encoding are one simulated stage; the capture is its fixed part.
-        let capture = min(fixedNs["capture"] ?? 0, result.stageMeansNs["source"] ?? 0)
-        var stages: [StageRow] = [StageRow(stage: "capture", count: 0, meanMs: capture / 1e6, p50Ms: 0, p99Ms: 0),
-                                  StageRow(stage: "encode", count: 0, meanMs: ((result.stageMeansNs["source"] ?? 0) - capture) / 1e6, p50Ms: 0, p99Ms: 0),
-                                  StageRow(stage: "queue", count: 0, meanMs: (result.stageMeansNs["queue"] ?? 0) / 1e6, p50Ms: 0, p99Ms: 0)]
-        for (name, share) in deviceStages where share > 0 {
-            stages.append(StageRow(stage: name, count: 0, meanMs: (result.stageMeansNs["device"] ?? 0) * share / max(deviceTotal, 1) / 1e6, p50Ms: 0, p99Ms: 0))
-        }
+        let capture = min(fixedNs["capture"] ?? 0, simulated("source"))
+        var stages = [row("capture", capture), row("encode", simulated("source") - capture), row("queue", simulated("queue"))]
+        for (name, share) in deviceStages where share > 0 { stages.append(row(name, simulated("device") * share / max(deviceTotal, 1))) }
         if config.placement.usesCloud {
-            stages.append(StageRow(stage: "network", count: 0, meanMs: (result.stageMeansNs["network"] ?? 0) / 1e6, p50Ms: 0, p99Ms: 0))
-            stages.append(StageRow(stage: "infer", count: 0,
-                                   meanMs: ((result.stageMeansNs["server_queue"] ?? 0) + (result.stageMeansNs["server_compute"] ?? 0)) / 1e6, p50Ms: 0, p99Ms: 0))
+            stages += [row("network", simulated("network")), row("infer", simulated("server_queue") + simulated("server_compute"))]
         }
         var metrics = [
             Metric("offered_fps", result.offeredRate, "fps"), Metric("throughput_fps", result.throughput, "fps"),

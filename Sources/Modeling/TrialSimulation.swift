@@ -1,5 +1,6 @@
 import EdgeInsightCore
 import Foundation
+import Link
 
 /// Everything a simulated trial needs, in nanoseconds and bytes: what the configuration and the
 /// component models say about each stage.
@@ -81,16 +82,16 @@ public struct CloudLeg: Sendable {
 
 extension CloudLeg {
     /// Linux's RTO: max(200 ms, RTT + 4·jitter).
-    static func retransmissionTimeoutNs(rttNs: Double, jitterNs: Double) -> Double { max(200e6, rttNs + 4 * jitterNs) }
+    static func retransmissionTimeoutNs(rttNs: Double, jitterNs: Double) -> Double { max(Double(TCPModel.minimumRTONs), rttNs + 4 * jitterNs) }
     var retransmissionTimeoutNs: Double { Self.retransmissionTimeoutNs(rttNs: rttNs, jitterNs: jitterNs) }
 
     /// The mean cost of loss for a message of `bytes`: one lost segment among its segments costs an
     /// RTT (fast retransmit), or the RTO when it is one of the last three (no duplicate ACKs follow).
     public static func expectedLossPenaltyNs(bytes: Double, loss: Double, rttNs: Double, jitterNs: Double) -> Double {
         guard loss > 0 else { return 0 }
-        let segments = max(1, (bytes / 1448).rounded(.up))
+        let message = MessageLoss(bytes: bytes, loss: loss), segments = Double(message.segments)
         let late = min(3, segments) / segments
-        return (1 - pow(1 - loss, segments)) * (late * retransmissionTimeoutNs(rttNs: rttNs, jitterNs: jitterNs) + (1 - late) * rttNs)
+        return (1 - message.clean) * (late * retransmissionTimeoutNs(rttNs: rttNs, jitterNs: jitterNs) + (1 - late) * rttNs)
     }
 }
 
@@ -347,12 +348,12 @@ private struct Replication {
 }
 
 /// A message's segments, and the chance that none of them is lost.
-private struct MessageLoss {
+struct MessageLoss {
     let segments: Int
     let clean: Double
 
     init(bytes: Double, loss: Double) {
-        segments = max(1, Int((bytes / 1448).rounded(.up)))
+        segments = max(1, Int((bytes / Double(TCPModel.segmentBytes)).rounded(.up)))
         clean = pow(1 - loss, Double(segments))
     }
 }
