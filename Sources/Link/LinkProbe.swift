@@ -230,6 +230,7 @@ public enum LinkProbe {
     /// receiver's timings.
     public static func upload(_ address: HostPort, bytes: Int, checkOrder: Bool = false, writeBytes: Int = 64 * 1024,
                               pause: Duration = .zero) throws(LinkError) -> UploadTiming {
+        guard writeBytes > 0 else { throw .probeFailed("an upload's writes need at least one byte each, not \(writeBytes)") }
         let socket = try ProbeSocket.connect(to: address)
         var mode = UInt8(ascii: checkOrder ? "O" : "U")
         try withUnsafeBytes(of: &mode) { (raw) throws(LinkError) in try socket.send(raw) }

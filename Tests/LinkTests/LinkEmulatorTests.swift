@@ -165,6 +165,13 @@ struct LinkUnderTest {
         #expect(timeouts <= 4, "\(timeouts) of \(losses) losses waited for a retransmission timeout")
     }
 
+    /// Writes of no bytes would never finish the upload: refused with a reason, before sending.
+    @Test func anUploadInEmptyWritesIsRefusedNotLooped() throws {
+        let sink = try LinkSink(listen: HostPort(host: "127.0.0.1", port: 0))
+        defer { sink.close() }
+        #expect(throws: LinkError.self) { try LinkProbe.upload(HostPort(host: "127.0.0.1", port: sink.port), bytes: 10, writeBytes: 0) }
+    }
+
     @Test func aLostPingWaitsForTheRetransmissionTimeout() async throws {
         let link = try await LinkUnderTest.start(LinkProfile(uplink: Bandwidth(parsing: "10mbit"), downlink: Bandwidth(parsing: "10mbit"),
                                                              rtt: .milliseconds(10), loss: 0.03), seed: 11)
