@@ -200,7 +200,9 @@ extension CPUQuota {
             let charge = CPUQuota.chargeNs, p = quota.periodNs
             while true {
                 if throttled {
-                    let next = periodIndex(t) + 1
+                    // The next period after both t's and the last refilled: at a boundary computed in
+                    // floating point, t's index may round to the period before the one just refilled.
+                    let next = max(periodIndex(t), period) + 1
                     t = next * p + periodPhase
                     refill(until: t, index: next)
                     // Unthrottled by a refill, a long job repeats the same period over and over

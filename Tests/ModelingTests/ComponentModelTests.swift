@@ -92,6 +92,23 @@ import Testing
         #expect(long < 0.7 * CPUQuota(cores: 0.5, periodNs: 4e6).wallNs(work: 18.2e6), "\(long / 1e6) ms")
     }
 
+    /// Throttled exactly at a period boundary whose index rounds to the period before (as a
+    /// prediction at 0.3 cores with 4 threads met it), the clock moves on to the next refill; it
+    /// used to wait for the refill it had already had, forever.
+    @Test func aThrottledJobAtARoundedBoundaryFinishes() {
+        let phase = 2055643.6127494634, quota = CPUQuota(cores: 0.3, periodNs: 4e6)
+        #expect(((phase + 4e6 - phase) / 4e6).rounded(.down) == 0)  // the boundary of period 1, read as period 0
+        var finished = 0
+        for offset in stride(from: 0.0, to: 1e6, by: 2.5e4) {
+            for charge in stride(from: 0.0, to: 1e6, by: 2.5e5) {
+                var clock = CPUQuota.Clock(quota, chargePhase: charge, periodPhase: phase)
+                let end = clock.finish(start: phase + offset, work: 6e6, rate: 1.155, busy: 1.731)
+                if end > phase + offset + 6e6 / 1.155 { finished += 1 }
+            }
+        }
+        #expect(finished == 160)
+    }
+
     /// Two spinning threads making one core's progress spend a one-core quota twice as fast:
     /// back to back, 100 jobs of 10 ms take 100 · 10 · 2/1 = 2 s; the closed form says the same,
     /// and a quota of two cores lets them run at full speed.
