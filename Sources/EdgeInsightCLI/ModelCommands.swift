@@ -176,7 +176,7 @@ struct Predict: ParsableCommand {
         if json { return print(try ResultsExport.longJSON(records)) }
         let seconds = Double(MonotonicClock.now() - started) / 1e9
         print("\(records.count) trials of \(experiment.name) predicted in \(UnitFormat.significant(seconds)) s by \(model) (fitted on \(fitted.fittedOn.joined(separator: ", ")))")
-        print(trialTable(records).rendered)
+        print(TrialTable.of(records).rendered)
         print(ModelText.stageShares(records))
     }
 }

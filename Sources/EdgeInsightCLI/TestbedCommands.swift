@@ -294,7 +294,7 @@ struct ResultsCommand: ParsableCommand {
             print("run \(summary.id) \(summary.name) (\(summary.experiment)), \(summary.trials) trials, \(summary.failed) failed")
             for (key, value) in summary.environment.sorted(by: { $0.key < $1.key }) { print("  \(key): \(value)") }
             let trials = try database.trials(run: summary.id)
-            print(trialTable(trials).rendered)
+            print(TrialTable.of(trials).rendered)
             for trial in trials where !trial.ok { print("failed: \(trial.key): \(trial.reason ?? "")") }
             print(RunSummaryTable.byPlacementAndLink(trials))
             Verdicts.placements(trials).forEach { print($0.sentence) }
@@ -364,18 +364,4 @@ struct ResultsCommand: ParsableCommand {
             if let output { try writeOutput(text, to: output) } else { FileHandle.standardOutput.write(Data(text.utf8)) }
         }
     }
-}
-
-/// A row per trial: what `results show` and `predict` print, so they compare column by column.
-func trialTable(_ trials: [TrialRecord]) -> TextTable {
-    var table = TextTable(["#", "model", "placement", "link", "resolution", "q", "status", "fps", "p50", "p99", "up/frame"])
-    for (index, trial) in trials.enumerated() {
-        let p = trial.parameters
-        func ms(_ name: String) -> String { trial.metric(name).map { UnitFormat.significant($0) + " ms" } ?? "-" }
-        let upPerFrame = trial.metric("uplink_bytes_per_frame") ?? trial.metric("request_bytes")
-        table.add([String(index + 1), p["model"] ?? "", Verdicts.placement(of: trial), p["link"] ?? "-", p["workload.resolution"] ?? "", p["workload.jpeg_quality"] ?? "",
-                   trial.ok ? "ok" : "failed", trial.metric("throughput_fps").map { UnitFormat.significant($0) + " fps" } ?? "-",
-                   ms("latency_p50_ms"), ms("latency_p99_ms"), upPerFrame.map { Bytes(Int64($0)).description } ?? "-"])
-    }
-    return table
 }

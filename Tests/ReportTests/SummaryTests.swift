@@ -53,3 +53,19 @@ import Testing
         #expect(!table.contains(" 1 ms"))
     }
 }
+
+@Suite struct TrialTableTests {
+    /// A sweep over the device's quota: the table gains a `device.cpu` column, so its rows tell
+    /// apart; settings all trials share, and how the testbed applied them, get none.
+    @Test func settingsTheTrialsVaryGetAColumn() {
+        let trials = [0.25, 0.5].map { cpu in
+            TrialRecord(key: "\(cpu)", repetition: 1, ok: true,
+                        parameters: ["model": "m", "placement": "edge", "device.cpu": "\(cpu)", "device.threads": "1", "device.confinement": "cgroup \(cpu)"],
+                        metrics: [Metric("latency_p50_ms", 10, "ms")])
+        }
+        let table = TrialTable.of(trials)
+        #expect(table.header == ["#", "model", "placement", "link", "resolution", "q", "device.cpu", "status", "fps", "p50", "p99", "up/frame"])
+        #expect(table.rows.map { $0[6] } == ["0.25", "0.5"])
+        #expect(TrialTable.of([trials[0]]).header.count == 11)
+    }
+}
