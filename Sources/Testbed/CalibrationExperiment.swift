@@ -19,7 +19,8 @@ public enum CalibrationExperiment {
 # What `edgeinsight calibrate` measures (the built-in calibration; a test keeps them equal): what the
 # component models need and one sweep does not give — inference across a spread of zoo
 # architectures and CPU quotas, camera encoding and pre-processing across resolutions and JPEG
-# qualities, two threads on two cores, four threads under a one- or half-core quota, the cloud node's own costs and the protocol's overhead. Offered gently (5 fps), so each
+# qualities (each resolution at two qualities: paired one to one, a quality's cost could not be told
+# from a resolution's), two threads on two cores, four threads under a one- or half-core quota, the cloud node's own costs and the protocol's overhead. Offered gently (5 fps), so each
 # trial measures its stages rather than a queue; about 3 minutes on 2 cores.
 name: calibration
 placement: edge
@@ -51,17 +52,17 @@ trials:
   - {model: mobilenet_v3_small, device: {cpu: 1}, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: mobilenet_v3_small, device: {cpu: 1}, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: mobilenet_v3_small, device: {cpu: 0.5}, workload: {resolution: 960x540, jpeg_quality: 65}}
-  - {model: mobilenet_v3_small, device: {cpu: 0.5}, workload: {resolution: 320x240, jpeg_quality: 90}}
+  - {model: mobilenet_v3_small, device: {cpu: 0.5}, workload: {resolution: 320x240, jpeg_quality: 50}}
   - {model: squeezenet1_1, device: {cpu: 1}, workload: {resolution: 960x540, jpeg_quality: 65}}
   - {model: squeezenet1_1, device: {cpu: 1}, workload: {resolution: 320x240, jpeg_quality: 90}}
   - {model: squeezenet1_1, device: {cpu: 0.5}, workload: {resolution: 1280x720, jpeg_quality: 80}}
-  - {model: squeezenet1_1, device: {cpu: 0.5}, workload: {resolution: 640x480, jpeg_quality: 50}}
-  - {model: efficientnet_b0, device: {cpu: 1}, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: squeezenet1_1, device: {cpu: 0.5}, workload: {resolution: 640x480, jpeg_quality: 90}}
+  - {model: efficientnet_b0, device: {cpu: 1}, workload: {resolution: 1280x720, jpeg_quality: 60}}
   - {model: efficientnet_b0, device: {cpu: 1}, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: efficientnet_b0, device: {cpu: 0.5}, workload: {resolution: 320x240, jpeg_quality: 90}}
   - {model: efficientnet_b0, device: {cpu: 0.5}, workload: {resolution: 960x540, jpeg_quality: 65}}
   - {model: resnet18, device: {cpu: 1}, workload: {resolution: 320x240, jpeg_quality: 90}}
-  - {model: resnet18, device: {cpu: 1}, workload: {resolution: 960x540, jpeg_quality: 65}}
+  - {model: resnet18, device: {cpu: 1}, workload: {resolution: 960x540, jpeg_quality: 85}}
   - {model: resnet18, device: {cpu: 0.5}, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: resnet18, device: {cpu: 0.5}, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: resnet18, device: {cpu: 2, cpuset: "0-1", threads: 2}, workload: {resolution: 640x480, jpeg_quality: 50}}
@@ -74,8 +75,8 @@ trials:
   - {model: mobilenet_v2_0.5, device: {cpu: 0.5, cpuset: "0-1", threads: 4}, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: squeezenet1_1, placement: cloud-raw, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: squeezenet1_1, placement: cloud-raw, workload: {resolution: 1280x720, jpeg_quality: 80}}
-  - {model: resnet18, placement: cloud-raw, workload: {resolution: 640x480, jpeg_quality: 50}}
-  - {model: resnet18, placement: cloud-raw, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: resnet18, placement: cloud-raw, workload: {resolution: 640x480, jpeg_quality: 90}}
+  - {model: resnet18, placement: cloud-raw, workload: {resolution: 1280x720, jpeg_quality: 60}}
   - {model: squeezenet1_1, placement: cloud-tensor, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: squeezenet1_1, placement: cloud-tensor, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: resnet18, placement: cloud-tensor, workload: {resolution: 640x480, jpeg_quality: 50}}
