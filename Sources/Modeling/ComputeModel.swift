@@ -127,7 +127,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
             }
         }
         let architectures = Dictionary(grouping: samples.indices) { samples[$0].features.macs }
-        var candidates: [(model: ComputeModel, fitError: Double, generalisation: Double, work: [Double])] = []
+        var candidates: [(score: DesignScore, model: ComputeModel, work: [Double])] = []
         var problems: [String] = []
         for design in designs {
             // The design's best serial share, by the fit's error over all samples.
@@ -140,41 +140,69 @@ public struct ComputeModel: Sendable, Codable, Equatable {
             }
             guard let (model, fitError, work) = chosen else { problems.append("\(design.joined(separator: " + ")) cannot be fitted to \(samples.count) samples"); continue }
             // Leave each architecture out; with fewer than three there is nothing to generalise from.
-            var errors: [Double] = []
+            var errors: [Double] = [], perArchitecture: [Double] = []
             if architectures.count >= 3 {
                 for (_, held) in architectures {
                     let rest = samples.indices.filter { !held.contains($0) }
                     guard let fitted = try? relativeFit(design, rest, samples, work) else { errors = [.infinity]; break }
                     var partial = ComputeModel(work: fitted, serialShare: model.serialShare, spinShare: model.spinShare)
                     partial.families = partial.familyFactors(rest.map { (samples[$0], work[$0]) })
-                    for i in held { errors.append(abs(log(max(1, partial.wallNs(samples[i].features, threads: samples[i].threads, quota: samples[i].quota)) / samples[i].wallNs))) }
+                    let held = held.map { abs(log(max(1, partial.wallNs(samples[$0].features, threads: samples[$0].threads, quota: samples[$0].quota)) / samples[$0].wallNs)) }
+                    errors += held
+                    perArchitecture.append(held.reduce(0, +) / Double(held.count))
                 }
             }
             let generalisation = errors.isEmpty ? 0 : errors.reduce(0, +) / Double(errors.count)
-            candidates.append((model, (fitError / Double(samples.count)).squareRoot(), generalisation, work))
+            let score = DesignScore(terms: design.count, fitError: (fitError / Double(samples.count)).squareRoot(), generalisation: generalisation,
+                                    standardError: Self.standardError(perArchitecture))
+            candidates.append((score, model, work))
             if architectures.count < 3 { break }  // nothing to compare designs on: the richest that fits
         }
-        guard let index = chooseDesign(candidates.map { ($0.fitError, $0.generalisation) }) else {
+        guard let index = chooseDesign(candidates.map(\.score)) else {
             throw .insufficientData("compute model: no fit (\(problems.last ?? "no samples"))")
         }
-        var (model, _, _, work) = candidates[index]
-        model.families = model.familyFactors(Array(zip(samples, work)))
+        var model = candidates[index].model
+        model.families = model.familyFactors(Array(zip(samples, candidates[index].work)))
         return model
+    }
+
+    /// How one design did: its terms, how closely it fits the calibration's samples (root mean
+    /// square of ln(predicted / measured)), how well it predicts a left-out architecture (mean
+    /// |ln(predicted / measured)|) and that mean's standard error over the architectures.
+    struct DesignScore {
+        var terms: Int
+        var fitError: Double
+        var generalisation: Double
+        var standardError: Double
+    }
+
+    /// The standard error of a mean of `values` (0 for fewer than two).
+    static func standardError(_ values: [Double]) -> Double {
+        guard values.count > 1 else { return 0 }
+        let mean = values.reduce(0, +) / Double(values.count)
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)
+        return (variance / Double(values.count)).squareRoot()
     }
 
     /// How much worse than the closest fit a design may fit the calibration's own samples (root
     /// mean square of ln(predicted / measured)) and still be chosen for how it predicts a left-out one.
     static let fitTolerance = 1.5
 
-    /// The design to keep, by index: the one that best predicts a left-out architecture among
-    /// those that fit the samples nearly as closely as the closest does. With a handful of
-    /// architectures the held-out test alone is a coin toss between designs (docs/modeling.md has
-    /// the calibrations where it chose GMACs only); a design that cannot follow the calibration's
-    /// own models is not trusted to extrapolate.
-    static func chooseDesign(_ candidates: [(fitError: Double, generalisation: Double)]) -> Int? {
+    /// The design to keep, by index. Among the designs that fit the samples nearly as closely as
+    /// the closest does, the one that best predicts a left-out architecture — or a simpler one whose
+    /// held-out error is within one standard error of that best (the one-standard-error rule of
+    /// cross-validation): with a handful of architectures the held-out test alone is a coin toss
+    /// between designs (docs/modeling.md has the calibrations where it chose GMACs only, and one
+    /// where all four terms beat two by 5% and a weight term then predicted MobileNetV3-Large 35%
+    /// long), and a design that cannot follow the calibration's own models is not trusted to
+    /// extrapolate.
+    static func chooseDesign(_ candidates: [DesignScore]) -> Int? {
         guard let closest = candidates.map(\.fitError).min() else { return nil }
-        return candidates.indices.filter { candidates[$0].fitError <= fitTolerance * closest }
-            .min { candidates[$0].generalisation < candidates[$1].generalisation }
+        let eligible = candidates.indices.filter { candidates[$0].fitError <= fitTolerance * closest }
+        guard let best = eligible.min(by: { candidates[$0].generalisation < candidates[$1].generalisation }) else { return nil }
+        let bound = candidates[best].generalisation + candidates[best].standardError
+        return eligible.filter { candidates[$0].generalisation <= bound }
+            .min { (candidates[$0].terms, candidates[$0].generalisation) < (candidates[$1].terms, candidates[$1].generalisation) }
     }
 
     /// Each family's efficiency against the line, from the work behind its samples (at the

@@ -128,10 +128,29 @@ import Testing
     /// closely as the closest (within 1.5×): GMACs only, 24% off where the richest is 13%, is not
     /// chosen even where it predicted the left-out architectures best.
     @Test func aDesignThatCannotFollowItsOwnSamplesIsNotChosen() {
-        #expect(ComputeModel.chooseDesign([(0.13, 0.20), (0.15, 0.22), (0.24, 0.18)]) == 0)
-        #expect(ComputeModel.chooseDesign([(0.13, 0.20), (0.15, 0.17), (0.24, 0.18)]) == 1)
-        #expect(ComputeModel.chooseDesign([(0.24, 0.18)]) == 0)
+        func scores(_ pairs: [(Double, Double)]) -> [ComputeModel.DesignScore] {
+            pairs.enumerated().map { .init(terms: 4 - $0.offset, fitError: $0.element.0, generalisation: $0.element.1, standardError: 0) }
+        }
+        #expect(ComputeModel.chooseDesign(scores([(0.13, 0.20), (0.15, 0.22), (0.24, 0.18)])) == 0)
+        #expect(ComputeModel.chooseDesign(scores([(0.13, 0.20), (0.15, 0.17), (0.24, 0.18)])) == 1)
+        #expect(ComputeModel.chooseDesign(scores([(0.24, 0.18)])) == 0)
         #expect(ComputeModel.chooseDesign([]) == nil)
+    }
+
+    /// A simpler design whose held-out error is within one standard error of the best is kept
+    /// instead (run E's calibration: four terms 0.245 ± 0.05, two 0.258); one beyond it is not.
+    /// The standard error by hand: values 0.1, 0.3, 0.5 — mean 0.3, sample variance 0.04, SE √(0.04/3).
+    @Test func aSimplerDesignWithinOneStandardErrorIsKept() {
+        #expect(abs(ComputeModel.standardError([0.1, 0.3, 0.5]) - (0.04 / 3).squareRoot()) < 1e-12)
+        #expect(ComputeModel.standardError([0.3]) == 0)
+        let four = ComputeModel.DesignScore(terms: 4, fitError: 0.179, generalisation: 0.245, standardError: 0.05)
+        let three = ComputeModel.DesignScore(terms: 3, fitError: 0.185, generalisation: 0.258, standardError: 0.05)
+        let two = ComputeModel.DesignScore(terms: 2, fitError: 0.324, generalisation: 0.290, standardError: 0.05)
+        #expect(ComputeModel.chooseDesign([four, three]) == 1)
+        #expect(ComputeModel.chooseDesign([four, three, two]) == 1)  // two fits its samples 1.8x worse: not eligible
+        var tight = four
+        tight.standardError = 0.01
+        #expect(ComputeModel.chooseDesign([tight, three]) == 0)
     }
 
     static let models = [(0.3, 3.5, 20.0), (0.6, 14.0, 40.0), (1.8, 11.7, 45.0), (4.1, 25.6, 90.0), (0.35, 1.2, 14.0), (7.8, 44.0, 140.0)]
