@@ -192,10 +192,8 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     /// the closest does, the one that best predicts a left-out architecture — or a simpler one whose
     /// held-out error is within one standard error of that best (the one-standard-error rule of
     /// cross-validation): with a handful of architectures the held-out test alone is a coin toss
-    /// between designs (docs/modeling.md has the calibrations where it chose GMACs only, and one
-    /// where all four terms beat two by 5% and a weight term then predicted MobileNetV3-Large 35%
-    /// long), and a design that cannot follow the calibration's own models is not trusted to
-    /// extrapolate.
+    /// between designs (docs/modeling.md has the calibrations it misled), and a design that cannot
+    /// follow the calibration's own models is not trusted to extrapolate.
     static func chooseDesign(_ candidates: [DesignScore]) -> Int? {
         guard let closest = candidates.map(\.fitError).min() else { return nil }
         let eligible = candidates.indices.filter { candidates[$0].fitError <= fitTolerance * closest }
