@@ -193,7 +193,7 @@ func zooFile(_ name: String, resolution: Int = 224) throws -> String {
     }
 
     func temporaryFile(_ name: String, _ contents: Data) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
+        let path = temporaryPath(name)
         try contents.write(to: URL(fileURLWithPath: path))
         return path
     }

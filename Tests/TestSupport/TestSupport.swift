@@ -47,10 +47,22 @@ public func python(_ script: String, _ arguments: [String] = [], packages: [Stri
             environment: ["PYTHONPATH": packages.map { repositoryRoot + "/.deps/" + $0 }.joined(separator: ":")])
 }
 
-/// A fresh path in the temporary folder.
+/// A fresh path in this test process's own temporary folder, which goes when the process exits
+/// (files named straight in /tmp stayed there: thousands after a few hundred test runs).
 public func temporaryPath(_ name: String) -> String {
-    FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)").path
+    testFolder + "/\(UUID().uuidString)-\(name)"
 }
+
+private func testFolderPath() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("edgeinsight-tests-\(getpid())").path
+}
+
+private let testFolder: String = {
+    let folder = testFolderPath()
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: testFolderPath()) }
+    return folder
+}()
 
 /// An `edgeinsight serve` child process on a free loopback port, stopped with SIGTERM.
 public final class ServerProcess: @unchecked Sendable {
