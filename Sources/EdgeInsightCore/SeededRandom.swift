@@ -27,6 +27,12 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         UInt64(-log(max(nextUnitDouble(), 1e-12)) / rate * 1e9)
     }
 
+    /// A standard normal draw (Box–Muller).
+    public mutating func nextStandardNormal() -> Double {
+        let u1 = max(nextUnitDouble(), 1e-300), u2 = nextUnitDouble()
+        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
+    }
+
     /// A uniform Float in [-1, 1).
     @inline(__always)
     public mutating func nextSignedUnitFloat() -> Float {

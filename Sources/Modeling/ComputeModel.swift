@@ -56,6 +56,9 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     /// per byte moved than dense convolutions, so one line through every family misses each a
     /// little; a new width or depth of a measured family is predicted from that family's own line.
     public var families: [String: Double]?
+    /// Root mean square of ln(predicted / measured) over the calibration's samples: the trial-to-trial
+    /// spread of the machine and the model's own error together (nil in older files).
+    public var residualLogSigma: Double?
 
     /// One measured inference time.
     public struct Sample: Sendable {
@@ -163,6 +166,8 @@ public struct ComputeModel: Sendable, Codable, Equatable {
         }
         var model = candidates[index].model
         model.families = model.familyFactors(Array(zip(samples, candidates[index].work)))
+        let squares = samples.map { pow(log(model.wallNs($0.features, threads: $0.threads, quota: $0.quota) / $0.wallNs), 2) }
+        model.residualLogSigma = (squares.reduce(0, +) / Double(samples.count)).squareRoot()
         return model
     }
 

@@ -279,12 +279,14 @@ public struct PerformanceModel: Sendable, Codable {
                                     durationNs: config.workload.duration.nanoseconds, queueCapacity: config.workload.queue, source: source, processors: 1,
                                     device: time("infer", work), deviceRate: rate, deviceQuota: quota)
             setup.deviceBusy = busy
+            setup.trialLogSigma = compute.residualLogSigma ?? 0
             saturatedNs = quota.sustainedNs(work: work, parallelism: rate, busyCores: busy)
             deviceStages = [("preprocess", preprocessWork), ("infer", inferWork / speed), ("postprocess", postprocess)]
         } else {
             let link = try link(config)
             let serialize = fixedNs["serialize.\(config.placement.rawValue)"] ?? 0
-            let inference = try computeModel(on: config.cloud.engine, where: "cloud.engine").wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu))
+            let cloudCompute = try computeModel(on: config.cloud.engine, where: "cloud.engine")
+            let inference = cloudCompute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu))
             let extra = serverExtra[config.placement.rawValue].map { max(0, $0.predict(frame.value)) } ?? 0
             let leg = CloudLeg(requestBytes: payloadBytes(config, features) + requestHeaderBytes, responseBytes: responseBytes, uplink: link.uplink,
                                downlink: link.downlink, rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss,
@@ -293,6 +295,7 @@ public struct PerformanceModel: Sendable, Codable {
             setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: config.workload.warmup.nanoseconds,
                                     durationNs: config.workload.duration.nanoseconds, queueCapacity: config.workload.queue, source: source,
                                     processors: config.workload.inflight, device: time("preprocess", preprocessWork + serialize), deviceQuota: quota, cloud: leg)
+            setup.trialLogSigma = cloudCompute.residualLogSigma ?? 0
             deviceStages = [("preprocess", preprocessWork), ("serialize", serialize)]
             saturatedNs = quota.sustainedNs(work: preprocessWork + serialize)
         }

@@ -22,10 +22,8 @@ public struct StageTime: Sendable, Codable, Equatable {
 
     public func draw(_ random: inout SeededRandom) -> Double {
         guard logSigma > 0, meanNs > 0 else { return meanNs }
-        // Box–Muller; the median is the mean less the log-normal's e^(σ²/2).
-        let u1 = max(random.nextUnitDouble(), 1e-300), u2 = random.nextUnitDouble()
-        let z = (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-        return meanNs * exp(logSigma * z - logSigma * logSigma / 2)
+        // The median is the mean less the log-normal's e^(σ²/2).
+        return meanNs * exp(logSigma * random.nextStandardNormal() - logSigma * logSigma / 2)
     }
 }
 

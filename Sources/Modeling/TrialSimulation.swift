@@ -23,6 +23,11 @@ public struct SimulationSetup: Sendable {
     public var deviceQuota: CPUQuota
     /// The link and the cloud node, for the cloud placements.
     public var cloud: CloudLeg?
+    /// σ of the logarithm of a per-trial factor on every compute time of the trial (the source's,
+    /// the device's, the cloud node's), drawn once per simulated trial with median 1: a measured
+    /// trial runs on the machine as it is then, and the prediction on a model with its own error;
+    /// both move a whole trial, not a frame. Widens the bands; the medians stay.
+    public var trialLogSigma = 0.0
     /// Measured frames to simulate at least (repeating the trial with new seeds): enough for a p99.
     public var minimumFrames = 2000
     /// Percentiles of the distribution (what a deployment sees over time) rather than those a
@@ -196,6 +201,8 @@ private struct Replication {
     var serverQueue: [(frame: Int, arrived: Double)] = []
     var idleInstances: Int
 
+    /// This trial's factor on compute times (`SimulationSetup.trialLogSigma`).
+    let pace: Double
     var latencies: [Double] = []
     var sums = Parts()
     /// The request's and the reply's segments and the chance that none of them is lost.
@@ -208,6 +215,7 @@ private struct Replication {
         self.setup = setup
         random = SeededRandom(seed: seed)
         idleProcessors = max(1, setup.processors)
+        pace = setup.trialLogSigma > 0 ? exp(setup.trialLogSigma * random.nextStandardNormal()) : 1
         // A trial starts at a random point of the quota's period and charges: with constant
         // arrivals at a multiple of the period every frame of a trial falls at the same point.
         deviceClock = CPUQuota.Clock(setup.deviceQuota, chargePhase: random.nextUnitDouble() * CPUQuota.chargeNs,
@@ -231,7 +239,7 @@ private struct Replication {
             waitingSince.append(-1)
             // The source is one thread: its work follows the previous frame's.
             let start = max(t, sourceFree)
-            sourceFree = start + setup.source.draw(&random)
+            sourceFree = start + setup.source.draw(&random) * pace
             parts[frame].source = sourceFree - t
             offeredAt.append(sourceFree)
             if process == .asFastAsPossible { break }
@@ -298,7 +306,7 @@ private struct Replication {
     /// A processor takes the frame: the device's share of the work, under its quota.
     mutating func start(_ frame: Int) {
         if waitingSince[frame] >= 0 { parts[frame].queue = now - waitingSince[frame] }
-        let done = deviceClock.finish(start: now, work: setup.device.draw(&random), rate: setup.deviceRate, busy: setup.deviceBusy)
+        let done = deviceClock.finish(start: now, work: setup.device.draw(&random) * pace, rate: setup.deviceRate, busy: setup.deviceBusy)
         parts[frame].device = done - now
         events.push(done, .deviceDone(frame))
     }
@@ -327,7 +335,7 @@ private struct Replication {
             serverQueue.removeFirst(size)
             idleInstances -= 1
             var compute = cloud.computeFixedNs
-            for _ in 0..<size { compute += cloud.compute.draw(&random) }
+            for _ in 0..<size { compute += cloud.compute.draw(&random) * pace }
             for (frame, arrived) in batch {
                 parts[frame].serverQueue = now - arrived
                 parts[frame].serverCompute = compute
