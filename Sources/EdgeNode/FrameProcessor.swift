@@ -86,14 +86,14 @@ public final class LocalInference: FrameProcessor {
     /// Every output's element count and an FNV-1a hash of its bytes, for models whose outputs the
     /// device has no specific post-processing for.
     static func digest(_ request: any InferRequest, outputs: Int) throws -> FrameResult {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash = FNV1a()
         var elements = 0
         for index in 0..<outputs {
             let view = try request.output(index)
             elements += view.shape.reduce(1, *)
-            for byte in view.bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+            hash.add(view.bytes)
         }
-        return FrameResult(topClass: nil, outputElements: elements, checksum: hash)
+        return FrameResult(topClass: nil, outputElements: elements, checksum: hash.value)
     }
 
     static func argmax(_ output: TensorView) -> Int {

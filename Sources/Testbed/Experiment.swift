@@ -164,6 +164,6 @@ public struct TrialSpec: Sendable, Equatable {
     /// its own loss pattern (repetitions measured alike would agree by construction) and a
     /// trial run again meets the same one.
     public var linkSeed: UInt64 {
-        key.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
+        FNV1a(key.utf8).value
     }
 }

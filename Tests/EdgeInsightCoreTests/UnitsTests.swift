@@ -126,3 +126,16 @@ import Testing
         #expect(Bandwidth(bitsPerSecond: 20e6).transmissionNanoseconds(10_000_000) == 4e9)
     }
 }
+
+@Suite struct FNV1aTests {
+    /// The published FNV-1a 64-bit test vectors (the offset basis for no bytes); added in parts, the same.
+    @Test func matchesThePublishedVectors() {
+        #expect(FNV1a([]).value == 0xcbf2_9ce4_8422_2325)
+        #expect(FNV1a("a".utf8).value == 0xaf63_dc4c_8601_ec8c)
+        #expect(FNV1a("foobar".utf8).value == 0x8594_4171_f739_67e8)
+        var parts = FNV1a()
+        parts.add("foo".utf8)
+        parts.add("bar".utf8)
+        #expect(parts == FNV1a("foobar".utf8))
+    }
+}
