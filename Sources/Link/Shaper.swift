@@ -7,6 +7,15 @@ public enum TCPModel {
     public static let segmentBytes = 1448
     /// Linux's minimum retransmission timeout.
     public static let minimumRTONs: Int64 = 200_000_000
+    /// Duplicate ACKs that trigger a fast retransmit: a lost segment needs this many behind it.
+    public static let duplicateACKs = 3
+
+    /// Segments a message of `bytes` takes (at least one).
+    public static func segments(_ bytes: Int) -> Int { max(1, (bytes + segmentBytes - 1) / segmentBytes) }
+
+    /// Linux's retransmission timeout: max(200 ms, RTT + 4 × jitter) — its floor and its
+    /// RTT-variance term.
+    public static func retransmissionTimeoutNs(rttNs: Double, jitterNs: Double) -> Double { max(Double(minimumRTONs), rttNs + 4 * jitterNs) }
 }
 
 /// Nanoseconds on the clock NIO schedules timers with.
@@ -126,11 +135,11 @@ final class DirectionShaper: @unchecked Sendable {
             // These segments follow a tail loss still waiting: with three behind it, the sender's
             // duplicate ACKs bring the fast retransmit an RTT after the third arrives.
             if let tail = flow.tailLoss {
-                if tail.needed <= segments(size) {
+                if tail.needed <= TCPModel.segments(size) {
                     flow.tailLoss = nil
                     flow.expedite(entry: tail.entry, toNs: arrivalNs + Int64(shape.rtt.nanoseconds))
                 } else {
-                    flow.tailLoss?.needed -= segments(size)
+                    flow.tailLoss?.needed -= TCPModel.segments(size)
                 }
             }
             let loss = lossPenalty(size, following: flow.queuedBytes)
@@ -163,8 +172,6 @@ final class DirectionShaper: @unchecked Sendable {
         return Int64((random.nextUnitDouble() * 2 - 1) * jitter)
     }
 
-    private func segments(_ bytes: Int) -> Int { (bytes + TCPModel.segmentBytes - 1) / TCPModel.segmentBytes }
-
     /// What lost segments of a chunk add to its delivery. A segment with at least three more behind
     /// it is recovered by fast retransmit (three duplicate ACKs): about one RTT. One near the end of
     /// what the sender has so far is planned for the retransmission timeout, max(200 ms, RTT + 4 ×
@@ -173,18 +180,19 @@ final class DirectionShaper: @unchecked Sendable {
     /// proxy sees a request a few segments at a time, and the rest is still on its way.
     private func lossPenalty(_ size: Int, following: Int) -> (ns: Int64, awaiting: Int) {
         guard shape.loss > 0 else { return (0, 0) }
-        let segments = segments(size)
+        let segments = TCPModel.segments(size)
         let segmentsAfter = following / TCPModel.segmentBytes
         var penalty: Int64 = 0, awaiting = 0
         let rtt = Int64(shape.rtt.nanoseconds)
+        let timeout = Int64(TCPModel.retransmissionTimeoutNs(rttNs: shape.rtt.nanoseconds, jitterNs: shape.jitter.nanoseconds))
         for index in 0..<segments where random.nextUnitDouble() < shape.loss {
             retransmittedSegments += 1
             let behind = segments - 1 - index + segmentsAfter
-            if behind >= 3 {
+            if behind >= TCPModel.duplicateACKs {
                 penalty = max(penalty, rtt)
             } else {
-                penalty = max(penalty, max(TCPModel.minimumRTONs, rtt + 4 * Int64(shape.jitter.nanoseconds)))
-                awaiting = max(awaiting, 3 - behind)
+                penalty = max(penalty, timeout)
+                awaiting = max(awaiting, TCPModel.duplicateACKs - behind)
             }
         }
         return (penalty, awaiting)

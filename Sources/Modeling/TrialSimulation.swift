@@ -86,17 +86,15 @@ public struct CloudLeg: Sendable {
 }
 
 extension CloudLeg {
-    /// Linux's RTO: max(200 ms, RTT + 4·jitter).
-    static func retransmissionTimeoutNs(rttNs: Double, jitterNs: Double) -> Double { max(Double(TCPModel.minimumRTONs), rttNs + 4 * jitterNs) }
-    var retransmissionTimeoutNs: Double { Self.retransmissionTimeoutNs(rttNs: rttNs, jitterNs: jitterNs) }
+    var retransmissionTimeoutNs: Double { TCPModel.retransmissionTimeoutNs(rttNs: rttNs, jitterNs: jitterNs) }
 
     /// The mean cost of loss for a message of `bytes`: one lost segment among its segments costs an
     /// RTT (fast retransmit), or the RTO when it is one of the last three (no duplicate ACKs follow).
     public static func expectedLossPenaltyNs(bytes: Double, loss: Double, rttNs: Double, jitterNs: Double) -> Double {
         guard loss > 0 else { return 0 }
         let message = MessageLoss(bytes: bytes, loss: loss), segments = Double(message.segments)
-        let late = min(3, segments) / segments
-        return (1 - message.clean) * (late * retransmissionTimeoutNs(rttNs: rttNs, jitterNs: jitterNs) + (1 - late) * rttNs)
+        let late = min(Double(TCPModel.duplicateACKs), segments) / segments
+        return (1 - message.clean) * (late * TCPModel.retransmissionTimeoutNs(rttNs: rttNs, jitterNs: jitterNs) + (1 - late) * rttNs)
     }
 }
 
@@ -351,7 +349,7 @@ private struct Replication {
     mutating func lossPenalty(_ cloud: CloudLeg, _ message: MessageLoss) -> Double {
         guard cloud.loss > 0, random.nextUnitDouble() >= message.clean else { return 0 }
         let position = Int(random.nextUnitDouble() * Double(message.segments))
-        return message.segments - position <= 3 ? cloud.retransmissionTimeoutNs : cloud.rttNs
+        return message.segments - position <= TCPModel.duplicateACKs ? cloud.retransmissionTimeoutNs : cloud.rttNs
     }
 }
 
@@ -361,7 +359,7 @@ struct MessageLoss {
     let clean: Double
 
     init(bytes: Double, loss: Double) {
-        segments = max(1, Int((bytes / Double(TCPModel.segmentBytes)).rounded(.up)))
+        segments = TCPModel.segments(Int(bytes.rounded(.up)))
         clean = pow(1 - loss, Double(segments))
     }
 }
