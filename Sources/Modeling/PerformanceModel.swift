@@ -25,18 +25,24 @@ public struct PerformanceModel: Sendable, Codable {
     public var requestOverheadNs: Double
     public var requestHeaderBytes: Double
     public var responseBytes: Double
-    /// σ of ln(stage time) by stage: how much a stage varies from item to item.
+    /// σ of ln(stage time) by stage: how much a stage varies from item to item — with
+    /// `spreadFixedNs`, its part in proportion to the stage's time (`StageSpread`).
     public var spread: [String: Double]
+    /// The fixed part of a stage's variation, in ns (nil in older files: all in proportion).
+    public var spreadFixedNs: [String: Double]?
     /// Features of the models it was fitted on, so predicting them needs no analysis.
     public var features: [String: ModelFeatures]
     /// What predictions look up (other models' features, link profiles), kept between them.
     private let cache = PredictionCache()
 
     enum CodingKeys: String, CodingKey {
-        case schemaVersion, environment, fittedOn, compute, codec, fixedNs, serverExtra, requestOverheadNs, requestHeaderBytes, responseBytes, spread, features
+        case schemaVersion, environment, fittedOn, compute, codec, fixedNs, serverExtra, requestOverheadNs, requestHeaderBytes, responseBytes, spread, spreadFixedNs, features
     }
 
     // MARK: Fitting
+
+    /// The stages whose variation is fitted against their mean (`StageSpread`): the ones the simulation draws.
+    static let computeStages: Set<String> = ["encode", "preprocess", "infer"]
 
     /// What a fit used and left out, for people.
     public struct FitReport: Sendable {
@@ -78,6 +84,9 @@ public struct PerformanceModel: Sendable, Codable {
         var computeSamples: [EngineKind: [ComputeModel.Sample]] = [:]
         var fixed: [String: [Double]] = [:]
         var spreads: [String: [Double]] = [:]
+        /// Compute stages' variation against their mean, from trials that ran them unthrottled (a
+        /// quota's own spread is the simulation's to make).
+        var computeSpreads: [String: [(meanNs: Double, logSigma: Double)]] = [:]
         for (trial, config) in usable {
             if let frameBytes = trial.metric("frame_bytes"), frameBytes > 0 { bytes.append((frame(config), frameBytes)) }
             if let row = stage(trial, "encode") { encode.append((frame(config), deviceWork(config, row.meanMs * 1e6))) }
@@ -97,7 +106,14 @@ public struct PerformanceModel: Sendable, Codable {
                                                                   wallNs: server * 1e6))
                 }
             }
-            for row in trial.stages where row.p50Ms > 0 { spreads[row.stage, default: []].append(StageTime.logSigma(p50: row.p50Ms, p99: row.p99Ms, count: row.count)) }
+            for row in trial.stages where row.p50Ms > 0 {
+                let sigma = StageTime.logSigma(p50: row.p50Ms, p99: row.p99Ms, count: row.count)
+                spreads[row.stage, default: []].append(sigma)
+                let cores = row.stage == "infer" ? Double(usableThreads(config.device.threads, cpuset: config.device.cpuset)) : 1
+                if Self.computeStages.contains(row.stage), config.device.cpu >= cores, row.stage != "infer" || config.placement == .edge {
+                    computeSpreads[row.stage, default: []].append((row.meanMs * 1e6, sigma))
+                }
+            }
         }
         guard !computeSamples.isEmpty else { throw .insufficientData("the compute model needs inference times: run trials with the edge placement") }
         var compute: [String: ComputeModel] = [:]
@@ -110,6 +126,11 @@ public struct PerformanceModel: Sendable, Codable {
         var model = PerformanceModel(environment: environment, fittedOn: runs, compute: compute, codec: codec,
                                      fixedNs: fixed.mapValues { $0.reduce(0, +) / Double($0.count) }, serverExtra: [:],
                                      requestOverheadNs: 0, requestHeaderBytes: 0, responseBytes: 0, spread: spreads.mapValues(median), features: known)
+        for (stage, points) in computeSpreads {
+            guard let fit = StageSpread.fit(points) else { continue }
+            model.spread[stage] = fit.relative
+            model.spreadFixedNs = (model.spreadFixedNs ?? [:]).merging([stage: fit.fixedNs]) { $1 }
+        }
         for (trial, config) in usable where config.placement.usesCloud {
             let features = known[config.model]!
             if let server = trial.metric("server_compute_ms"), config.placement != .cloudTensor, let compute = compute[config.cloud.engine.rawValue] {
@@ -143,6 +164,10 @@ public struct PerformanceModel: Sendable, Codable {
             if let families = fit.families, !families.isEmpty {
                 lines.append("  work against the line, per family: " + families.sorted { $0.key < $1.key }.map { "\($0.key) ×\(UnitFormat.coefficient($0.value))" }.joined(separator: ", "))
             }
+        }
+        if let fixed = model.spreadFixedNs, !fixed.isEmpty {
+            lines.append("frame-to-frame variation (σ of ln time = √(share² + (fixed/time)²), unthrottled trials): "
+                         + fixed.keys.sorted().map { "\($0) \(DurationText.format(nanoseconds: fixed[$0]!)) fixed, \(UnitFormat.significant(100 * (model.spread[$0] ?? 0)))% share" }.joined(separator: "; "))
         }
         lines.append("JPEG: ln(bytes/pixel) = \(codec.bytesPerPixel.formula(unit: ""))")
         lines.append("camera encode work = \(codec.encode.formula(unit: "ns"))")
@@ -251,7 +276,9 @@ public struct PerformanceModel: Sendable, Codable {
         if let known = self.features[config.model] { features = known } else { features = try cache.features(config.model) }
         let frame = CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))
         let quota = CPUQuota.testbed(cores: config.device.cpu)
-        func time(_ stage: String, _ ns: Double) -> StageTime { StageTime(meanNs: ns, logSigma: spread[stage] ?? 0) }
+        func time(_ stage: String, _ ns: Double) -> StageTime {
+            StageTime(meanNs: ns, logSigma: StageSpread.logSigma(meanNs: ns, relative: spread[stage] ?? 0, fixedNs: spreadFixedNs?[stage] ?? 0))
+        }
         let needs = config.placement == .cloudRaw ? [] : [config.placement.rawValue]
         for missing in needs where codec.preprocess[missing] == nil {
             throw .cannotPredict("the model has no \(missing) trials to know its pre-processing: fit it on a run that has some")

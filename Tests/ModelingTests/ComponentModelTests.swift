@@ -293,3 +293,38 @@ extension MeasuredPercentileTests {
         #expect(TrialSimulation.run(setup).latencyP99BandNs == nil)
     }
 }
+
+@Suite struct StageSpreadTests {
+    static let relative = 0.04, fixedNs = 0.4e6
+    static let means = [1.5e6, 2e6, 3e6, 5e6, 8e6, 13e6, 20e6, 35e6, 60e6]
+
+    /// Trials exactly on σ = √(0.04² + (0.4 ms/m)²), and two that are not (a trial whose one bad
+    /// frame was its p99, and one whose p99 met its median): both parts back within the grid's step.
+    @Test func recoversAFixedAndAProportionalPart() throws {
+        var points = Self.means.map { (meanNs: $0, logSigma: StageSpread.logSigma(meanNs: $0, relative: Self.relative, fixedNs: Self.fixedNs)) }
+        points += [(2e6, 0.6), (30e6, 0)]
+        let fit = try #require(StageSpread.fit(points))
+        #expect(abs(fit.relative / Self.relative - 1) < 0.1, "relative \(fit.relative)")
+        #expect(abs(fit.fixedNs / Self.fixedNs - 1) < 0.1, "fixed \(fit.fixedNs / 1e6) ms")
+        #expect(StageSpread.fit(Array(points.prefix(2))) == nil)
+    }
+
+    /// Trials of 15 frames drawn from that law, each read back as a trial reports it (its median
+    /// and its largest frame): the fit recovers both parts within a quarter — a 2 ms stage varies
+    /// by ~20%, a 40 ms one by ~4%, where one σ for all would give both the same.
+    @Test func recoversTheLawFromShortTrials() throws {
+        var random = SeededRandom(seed: 5)
+        var points: [(meanNs: Double, logSigma: Double)] = []
+        for _ in 0..<8 {
+            for mean in Self.means {
+                let truth = StageTime(meanNs: mean, logSigma: StageSpread.logSigma(meanNs: mean, relative: Self.relative, fixedNs: Self.fixedNs))
+                let items = (0..<15).map { _ in truth.draw(&random) }.sorted()
+                let sigma = StageTime.logSigma(p50: MeasuredPercentile.reported(0.5, of: items), p99: MeasuredPercentile.reported(0.99, of: items), count: 15)
+                points.append((items.reduce(0, +) / 15, sigma))
+            }
+        }
+        let fit = try #require(StageSpread.fit(points))
+        #expect(abs(fit.relative / Self.relative - 1) < 0.25, "relative \(fit.relative)")
+        #expect(abs(fit.fixedNs / Self.fixedNs - 1) < 0.25, "fixed \(fit.fixedNs / 1e6) ms")
+    }
+}
