@@ -1,7 +1,7 @@
 import Foundation
 
 /// What the compute model reads of a model: its analyzer's totals at batch 1.
-public struct ModelFeatures: Sendable, Codable, Equatable {
+public struct ModelFeatures: Sendable, Codable, Hashable {
     public var macs: Double
     public var weightBytes: Double
     public var activationBytes: Double
@@ -73,6 +73,10 @@ public struct ComputeModel: Sendable, Codable, Equatable {
             self.quota = quota
             self.wallNs = wallNs
         }
+
+        /// One thread under a fraction of a core: it tells the work only through the quota's
+        /// inversion (several threads under a quota also tell how they share it).
+        public var throttled: Bool { threads == 1 && (quota.cores ?? 1) < 1 }
     }
 
     /// The designs tried, richest first.

@@ -116,6 +116,15 @@ public struct PerformanceModel: Sendable, Codable {
             }
         }
         guard !computeSamples.isEmpty else { throw .insufficientData("the compute model needs inference times: run trials with the edge placement") }
+        // A model's work is read where a quota does not shape it when it has such trials: the
+        // inversion through the quota takes each stage as a job after idle, but the inference
+        // follows the pre-processing, which has spent part of the period's budget, and under a
+        // fraction of a core a few percent of work move the wall time by a period. The quota
+        // model (checked against the kernel) carries the work to quotas.
+        for (engine, samples) in computeSamples {
+            let unthrottled = Set(samples.filter { !$0.throttled }.map(\.features))
+            computeSamples[engine] = samples.filter { !$0.throttled || !unthrottled.contains($0.features) }
+        }
         var compute: [String: ComputeModel] = [:]
         for (engine, samples) in computeSamples { compute[engine.rawValue] = try ComputeModel.fit(samples) }
         let codec = try CodecModel.fit(bytes: bytes, encode: encode, preprocess: preprocess)

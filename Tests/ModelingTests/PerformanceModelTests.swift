@@ -17,16 +17,17 @@ import Testing
 
     /// An edge trial whose inference takes 1 ms + 10 ms per GMAC of work (times `slower` on
     /// another framework), under half a core.
-    func edgeTrial(_ model: String, resolution: String, quality: Int, engine: EngineKind = .openvino, slower: Double = 1) throws -> TrialRecord {
+    func edgeTrial(_ model: String, resolution: String, quality: Int, engine: EngineKind = .openvino, slower: Double = 1, cores: Double = 0.5,
+                   inferenceWallFactor: Double = 1) throws -> TrialRecord {
         var config = TrialConfig()
         try config.set("model", model)
         try config.set("device.engine", engine.rawValue)
-        try config.set("device.cpu", "0.5")
+        try config.set("device.cpu", String(cores))
         try config.set("workload.resolution", resolution)
         try config.set("workload.jpeg_quality", String(quality))
         let pixels = Double(config.workload.resolution.pixels)
-        let quota = CPUQuota.testbed(cores: 0.5)
-        let infer = quota.wallNs(work: slower * (1e6 + 10e6 * Self.features[model]!.macs / 1e9)) / 1e6
+        let quota = CPUQuota.testbed(cores: cores)
+        let infer = inferenceWallFactor * quota.wallNs(work: slower * (1e6 + 10e6 * Self.features[model]!.macs / 1e9)) / 1e6
         let preprocess = quota.wallNs(work: 3e6 * pixels / 1e6) / 1e6
         let encode = quota.wallNs(work: 2e6 * pixels / 1e6) / 1e6
         func row(_ stage: String, _ ms: Double) -> StageRow { StageRow(stage: stage, count: 20, meanMs: ms, p50Ms: ms, p99Ms: ms * 1.2) }
@@ -59,6 +60,21 @@ import Testing
         for stage in prediction.stages { #expect(prediction.metric("stage_\(stage.stage)_ms") == stage.meanMs) }
         let encode = CPUQuota.testbed(cores: 0.5).wallNs(work: 2e6 * Double(config.workload.resolution.pixels) / 1e6) / 1e6
         #expect(abs(try #require(prediction.metric("stage_encode_ms")) / encode - 1) < 0.05, "\(prediction.stages) against an encode of \(encode) ms")
+    }
+
+    /// Where a model has trials at a full core, a single thread's trials under a fraction of one
+    /// do not move its work: their inference ran after the pre-processing had spent part of the
+    /// period's budget (here 1.4× what a job after idle takes), which the inversion cannot see.
+    @Test func workIsReadWhereNoQuotaShapesIt() throws {
+        var trials = try ["small", "large"].flatMap { model in
+            try [("320x240", 60), ("1280x720", 90)].map { try edgeTrial(model, resolution: $0.0, quality: $0.1, cores: 1) }
+        }
+        trials += try ["small", "large"].map { try edgeTrial($0, resolution: "640x480", quality: 80, inferenceWallFactor: 1.4) }
+        let (model, _) = try PerformanceModel.fit(trials, environment: [:], runs: ["synthetic"], features: Self.features)
+        let compute = try #require(model.compute["openvino"])
+        for (name, truth) in [("small", 4e6), ("large", 42e6)] {
+            #expect(abs(compute.workNs(Self.features[name]!) / truth - 1) < 0.02, "\(name): \(compute.work.formula(unit: "ns"))")
+        }
     }
 
     /// Offered far more than it can do, the simulated device does the frame rate its sustained
