@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(name: "LoadGenTests", dependencies: ["EdgeInsightCore", "LoadGen", "TestSupport"]),
         .testTarget(name: "EdgeNodeTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "EdgeNode", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["EdgeInsightCore", "Results", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "TestbedTests", dependencies: ["EdgeInsightCore", "Results", "Testbed", "TestSupport"]),
+        .testTarget(name: "TestbedTests", dependencies: ["EdgeInsightCore", "ModelZoo", "Results", "Testbed", "TestSupport"]),
         .testTarget(name: "ModelingTests", dependencies: ["EdgeInsightCore", "Modeling", "Results"]),
         .testTarget(name: "PlannerTests", dependencies: ["EdgeInsightCore", "Modeling", "Planner", "Report", "Results"]),
         .testTarget(name: "ReportTests", dependencies: ["EdgeInsightCore", "LoadGen", "Results", "Modeling", "Report", "TestSupport"]),

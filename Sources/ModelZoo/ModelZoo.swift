@@ -122,9 +122,18 @@ public enum ModelZoo {
         return list
     }()
 
-    /// Looks a model up by name (`mobilenet_v2_0.5` and `mobilenet_v2 --width 0.5` are the same).
+    /// A zoo name may fix its input resolution: `resnet18@160` is ResNet-18 taking 160×160 images
+    /// (the same weights' count, a quarter fewer MACs and activations than at 224 — what tells a
+    /// model's weight cost from its compute). The name without it, and the resolution if given.
+    public static func splitResolution(_ name: String) -> (name: String, resolution: Int?) {
+        guard let at = name.lastIndex(of: "@"), let resolution = Int(name[name.index(after: at)...]) else { return (name, nil) }
+        return (String(name[..<at]), resolution)
+    }
+
+    /// Looks a model up by name (`mobilenet_v2_0.5` and `mobilenet_v2 --width 0.5` are the same;
+    /// a resolution suffix, `@160`, names the same model).
     public static func model(named name: String, width: Double? = nil) throws(ZooError) -> ZooModel {
-        var wanted = name.lowercased().replacingOccurrences(of: "-", with: "_")
+        var wanted = splitResolution(name).name.lowercased().replacingOccurrences(of: "-", with: "_")
         if let width, wanted == "mobilenet_v2" {
             wanted = width == 1.0 ? "mobilenet_v2" : "mobilenet_v2_\(width == 0.35 ? "0.35" : String(width))"
         } else if let width, width != 1.0 {
@@ -142,7 +151,9 @@ public enum ModelZoo {
     /// The name a server gives a model as the user named it: the zoo's own name, or a file's name
     /// without folder and extension (`models/detector.onnx` → `detector`).
     public static func servedName(_ nameOrPath: String) -> String {
-        if let model = try? model(named: nameOrPath), !FileManager.default.fileExists(atPath: nameOrPath) { return model.name }
+        if let model = try? model(named: nameOrPath), !FileManager.default.fileExists(atPath: nameOrPath) {
+            return model.name + (splitResolution(nameOrPath).resolution.map { "@\($0)" } ?? "")
+        }
         return ((nameOrPath as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
@@ -150,13 +161,15 @@ public enum ModelZoo {
     public static func isZooModel(_ name: String) -> Bool { (try? model(named: name)) != nil }
 
     /// Turns what a user typed into a model file: an existing file is used as it is; a zoo name
-    /// (with an optional width) becomes the cached file at `resolution` in `format`. The label says which.
+    /// (with an optional width) becomes the cached file at `resolution` (or the name's own,
+    /// `resnet18@160`) in `format`. The label says which.
     public static func resolve(_ nameOrPath: String, resolution: Int = 224, width: Double? = nil, format: ModelFormat = .onnx) throws(ZooError) -> (path: String, label: String) {
         if FileManager.default.fileExists(atPath: nameOrPath) { return (nameOrPath, nameOrPath) }
         let looksLikePath = nameOrPath.contains("/") || nameOrPath.contains(".") && (try? model(named: nameOrPath)) == nil
         // A missing file is the engine's to report ("model file not found"), naming the path.
         if looksLikePath && width == nil { return (nameOrPath, nameOrPath) }
         let zoo = try model(named: nameOrPath, width: width)
+        let resolution = splitResolution(nameOrPath).resolution ?? resolution
         let path = try cachedFile(zoo, resolution: resolution, format: format)
         return (path, zoo.isImageClassifier ? "\(zoo.name) at \(resolution)×\(resolution)" : zoo.name)
     }

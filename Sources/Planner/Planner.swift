@@ -189,7 +189,8 @@ public enum Planner {
         }
         let p99 = prediction.metric("latency_p99_ms") ?? .infinity
         let dropRate = max(0, 1 - throughput / offered)
-        let top1 = (try? ModelZoo.model(named: config.model))?.published?.top1
+        // The published accuracy is at 224×224: at another input it is not known.
+        let top1 = ModelZoo.splitResolution(config.model).resolution == nil ? (try? ModelZoo.model(named: config.model))?.published?.top1 : nil
         if let limit = plan.maxP99, p99 > limit.nanoseconds / 1e6 { blocking.append("p99 \(UnitFormat.significant(p99)) ms > \(DurationText.format(limit))") }
         if let minimum = plan.minTop1, (top1 ?? 0) < minimum { blocking.append("top-1 \(top1.map { UnitFormat.significant($0) + "%" } ?? "unknown") < \(UnitFormat.significant(minimum))%") }
         if let maximum = plan.maxDropRate, dropRate > maximum { blocking.append("drops \(UnitFormat.significant(dropRate * 100))% > \(UnitFormat.significant(maximum * 100))%") }

@@ -18,7 +18,7 @@ public enum CalibrationExperiment {
     public static let yaml = """
 # What `edgeinsight calibrate` measures (the built-in calibration; a test keeps them equal): what the
 # component models need and one sweep does not give — inference across a spread of zoo
-# architectures and CPU quotas, camera encoding and pre-processing across resolutions and JPEG
+# architectures, input resolutions and CPU quotas, camera encoding and pre-processing across resolutions and JPEG
 # qualities (each resolution at two qualities: paired one to one, a quality's cost could not be told
 # from a resolution's), two threads on two cores, four threads under a one- or half-core quota, the cloud node's own costs and the protocol's overhead. Offered gently (5 fps), so each
 # trial measures its stages rather than a queue; about 3 minutes on 2 cores.
@@ -73,6 +73,12 @@ trials:
   - {model: efficientnet_b0, device: {cpu: 1, cpuset: "0-1", threads: 4}, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: resnet18, device: {cpu: 1, cpuset: "0-1", threads: 4}, workload: {resolution: 960x540, jpeg_quality: 65}}
   - {model: mobilenet_v2_0.5, device: {cpu: 0.5, cpuset: "0-1", threads: 4}, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  # Architectures at another input: the same weights with fewer or more MACs and activations, so
+  # the fit can tell what a model's weights cost from what its compute does.
+  - {model: resnet18@112, device: {cpu: 1}, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: mobilenet_v2_1.4@128, device: {cpu: 1}, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: efficientnet_b0@160, device: {cpu: 1}, workload: {resolution: 640x480, jpeg_quality: 50}}
+  - {model: mobilenet_v3_small@320, device: {cpu: 1}, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: squeezenet1_1, placement: cloud-raw, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: squeezenet1_1, placement: cloud-raw, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: resnet18, placement: cloud-raw, workload: {resolution: 640x480, jpeg_quality: 90}}

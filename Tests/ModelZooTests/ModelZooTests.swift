@@ -156,6 +156,21 @@ let classifiers = ModelZoo.models.filter(\.isImageClassifier)
         #expect(throws: ZooError.self) { try ModelZoo.model(named: "resnet50", width: 0.5) }
     }
 
+    /// `resnet18@448` is ResNet-18 built for 448×448 inputs: the file's input says so, the server
+    /// serves it under that name, and it is the same zoo model (family, weights).
+    @Test func aNameCanFixItsInput() throws {
+        #expect(ModelZoo.splitResolution("resnet18@448") == ("resnet18", 448))
+        #expect(ModelZoo.splitResolution("resnet18") == ("resnet18", nil))
+        #expect(ModelZoo.splitResolution("models/a@b.onnx") == ("models/a@b.onnx", nil))
+        #expect(try ModelZoo.model(named: "resnet18@448").name == "resnet18")
+        #expect(ModelZoo.servedName("resnet18@448") == "resnet18@448" && ModelZoo.servedName("resnet18") == "resnet18")
+        let at448 = try ModelAnalyzer.analyze(file: try ModelZoo.resolve("resnet18@448").path)
+        let at224 = try ModelAnalyzer.analyze(file: try ModelZoo.resolve("resnet18").path)
+        #expect(at448.inputs.first?.shape == [1, 3, 448, 448] && at224.inputs.first?.shape == [1, 3, 224, 224])
+        #expect(at448.parameters == at224.parameters && at448.macs - 512_000 == 4 * (at224.macs - 512_000))
+        #expect(throws: ZooError.self) { try ModelZoo.resolve("resnet18@8") }
+    }
+
     @Test func unknownNameListsTheKnownOnes() {
         do {
             _ = try ModelZoo.model(named: "alexnet")

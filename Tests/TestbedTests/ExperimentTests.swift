@@ -1,4 +1,5 @@
 import Foundation
+import ModelZoo
 @testable import Testbed
 import Testing
 import TestSupport
@@ -87,7 +88,9 @@ import TestSupport
         let file = try String(contentsOfFile: repositoryRoot + "/examples/calibration.yaml", encoding: .utf8)
         #expect(file == CalibrationExperiment.yaml + "\n" || file == CalibrationExperiment.yaml)
         let trials = try Experiment.parse(CalibrationExperiment.yaml, path: "calibration").trials()
-        #expect(trials.count == 37 && Set(trials.map(\.config.model)).count == 6 && Set(trials.map(\.config.device.cpu)) == [1, 0.5, 2])
+        #expect(trials.count == 41 && Set(trials.map(\.config.model)).count == 10 && Set(trials.map(\.config.device.cpu)) == [1, 0.5, 2])
+        // Four architectures at another input, at a full core, to tell weights' cost from compute's.
+        #expect(trials.filter { ModelZoo.splitResolution($0.config.model).resolution != nil && $0.config.device.cpu == 1 }.count == 4)
         // Threads above the quota, as the device profiles run, so the compute model can fit their spinning.
         #expect(trials.filter { $0.config.device.threads > 1 && Double($0.config.device.threads) > $0.config.device.cpu }.count == 3)
         // Another framework repeats the edge trials on it, and only those.
