@@ -51,8 +51,9 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     /// their threads, else 0 (no evidence: the quota charges what progresses; nil in older files).
     public var spinShare: Double?
     /// Per architecture family, how much more work its models take than their totals predict: the
-    /// calibration's ratio of measured to predicted work, geometric mean over the family's samples,
-    /// shrunk towards 1 as if one more sample had ratio 1. Depthwise-separable blocks do fewer MACs
+    /// calibration's ratio of measured to predicted work, geometric mean over the family's members
+    /// (each architecture once, at any input), shrunk towards 1 as if one more member had ratio 1.
+    /// Depthwise-separable blocks do fewer MACs
     /// per byte moved than dense convolutions, so one line through every family misses each a
     /// little; a new width or depth of a measured family is predicted from that family's own line.
     public var families: [String: Double]?
@@ -215,12 +216,16 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     /// Each family's efficiency against the line, from the work behind its samples (at the
     /// serial share and φ of this model).
     func familyFactors(_ measured: [(sample: Sample, work: Double)]) -> [String: Double] {
-        var logRatios: [String: [Double]] = [:]
+        // Each member (one architecture: its weights, at any input) says once how far the family
+        // is from the line, however many of its trials there are.
+        var logRatios: [String: [Double: [Double]]] = [:]
         for (sample, work) in measured {
             guard let family = sample.features.family else { continue }
-            logRatios[family, default: []].append(log(max(work, 1) / max(workNs(sample.features), 1)))
+            logRatios[family, default: [:]][sample.features.weightBytes, default: []].append(log(max(work, 1) / max(workNs(sample.features), 1)))
         }
-        return logRatios.mapValues { exp($0.reduce(0, +) / Double($0.count + 1)) }
+        return logRatios.mapValues { members in
+            exp(members.values.reduce(0) { $0 + $1.reduce(0, +) / Double($1.count) } / Double(members.count + 1))
+        }
     }
 
     /// Least squares of `work[i]` on the design's features over `rows`, each row weighted by

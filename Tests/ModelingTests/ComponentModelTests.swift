@@ -203,6 +203,24 @@ import Testing
         #expect(abs(fitted.workNs(unseen) / actual - 1) > 0.1)
     }
 
+    /// A family 1.4× the line: one member measured at three inputs and two quotas is one piece of
+    /// evidence (the factor shrunk as if a second member sat on the line: 1.4^(1/2)), two members
+    /// are two (1.4^(2/3)) — six trials of one architecture do not say where its relatives stand.
+    @Test func aFamilysFactorCountsMembersNotTrials() {
+        let line = ScalingFit(features: ["1", "gmacs"], fit: LinearFit(coefficients: [1e6, 4e6], standardErrors: [0, 0], rmse: 0, rSquared: 1, points: 0))
+        let model = ComputeModel(work: line, serialShare: 1)
+        func member(weightMB: Double, gmacs: Double) -> ModelFeatures {
+            ModelFeatures(macs: gmacs * 1e9, weightBytes: weightMB * 1e6, activationBytes: 0, inputElements: 0, inputSide: 224, family: "b")
+        }
+        func measured(_ features: ModelFeatures) -> (sample: ComputeModel.Sample, work: Double) {
+            (.init(features: features, threads: 1, quota: CPUQuota(cores: nil, periodNs: 1e8), wallNs: 0), 1.4 * model.workNs(features))
+        }
+        let one = [0.2, 0.4, 0.8].flatMap { gmacs in [measured(member(weightMB: 5, gmacs: gmacs)), measured(member(weightMB: 5, gmacs: gmacs))] }
+        #expect(abs(model.familyFactors(one)["b"]! - pow(1.4, 1.0 / 2)) < 1e-9)
+        let two = one + [measured(member(weightMB: 9, gmacs: 1.1))]
+        #expect(abs(model.familyFactors(two)["b"]! - pow(1.4, 2.0 / 3)) < 1e-9)
+    }
+
     @Test func oneModelGivesAProportionalFitAndNoneIsAnError() throws {
         let sample = ComputeModel.Sample(features: Self.models[0], threads: 1, quota: CPUQuota(cores: nil, periodNs: 4e6), wallNs: 6e6)
         let fitted = try ComputeModel.fit([sample])
