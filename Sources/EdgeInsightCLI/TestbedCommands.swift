@@ -88,9 +88,11 @@ struct Calibrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure what the performance model needs on this machine's nodes, and fit it.",
         discussion: """
-            Runs examples/calibration.yaml (a spread of zoo architectures, CPU quotas, resolutions and
-            JPEG qualities, and the cloud placements; about 2.5 minutes) into OUT/results.sqlite like
-            any run, then fits every component model and writes OUT/model.json.
+            Runs examples/calibration.yaml (a spread of zoo architectures and their inputs, CPU quotas,
+            resolutions and JPEG qualities, and the cloud placements) into OUT/results.sqlite like any
+            run, then fits every component model and writes OUT/model.json. Each trial measures 3 s
+            once (about 3 minutes); with --budget, more time measures each again (a steadier fit on
+            a shared machine) and less shortens the trials.
             Predict with: edgeinsight predict EXPERIMENT --model OUT/model.json
             """)
 
@@ -103,8 +105,18 @@ struct Calibrate: AsyncParsableCommand {
     @Option(help: "Inference frameworks to calibrate on the device (repeatable): openvino, litert, opencv; each beyond OpenVINO repeats the edge trials (about 2 minutes more).")
     var engine: [EngineKind] = [.openvino]
 
+    @Option(help: "About how long to take, e.g. 10m: more than the 3 minutes the trials take once repeats every trial, less shortens them.")
+    var budget: String?
+
     func run() async throws {
-        let experiment = try Experiment.parse(CalibrationExperiment.yaml(engines: engine), path: "built-in calibration (examples/calibration.yaml)")
+        let time = try budget.map { text in
+            guard let time = DurationText.parse(text), time > .zero else { throw ValidationError("--budget must be a duration such as 10m, got '\(text)'") }
+            return time
+        }
+        let (experiment, plan) = try CalibrationExperiment.experiment(engines: engine, budget: time)
+        // Written at once: the progress that follows goes straight to the terminal.
+        FileHandle.standardOutput.write(Data(("calibration: \(plan.trials) trials, each \(plan.repetitions)× for \(DurationText.format(plan.duration)), about "
+                                              + DurationText.format(plan.estimate) + (time.map { " (budget \(DurationText.format($0)))" } ?? "") + "\n").utf8))
         try await runExperiment(experiment, out: out, fresh: fresh)
         let database = try ResultsDatabase(path: out + "/results.sqlite")
         let run = try database.run(experiment.name)

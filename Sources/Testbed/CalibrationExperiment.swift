@@ -15,6 +15,47 @@ public enum CalibrationExperiment {
         return text
     }
 
+    /// The built-in calibration, fitted to a time budget if given: each trial measures 3 s once
+    /// without one; a budget for more measures every trial again (up to 5 times: the machine
+    /// differs from trial to trial more than frames differ inside one, and a fit reads every
+    /// repetition); a budget for less shortens the trials, down to 1 s each. A budget too small
+    /// for that is an error.
+    public static func experiment(engines: [EngineKind], budget: Duration?) throws(TestbedError) -> (Experiment, Plan) {
+        var experiment = try Experiment.parse(yaml(engines: engines), path: "built-in calibration (examples/calibration.yaml)")
+        let trials = experiment.trials().count, warmup = experiment.base.workload.warmup
+        let plan = try Plan(budget: budget ?? .nanoseconds(Int64(Double(trials) * (warmup + Plan.longest + Plan.overhead).nanoseconds)), trials: trials, warmup: warmup)
+        experiment.base.workload.duration = plan.duration
+        experiment.repetitions = plan.repetitions
+        return (experiment, plan)
+    }
+
+    public struct Plan: Sendable, Equatable {
+        public var trials: Int
+        public var repetitions: Int
+        public var duration: Duration
+        /// What it should take: trials × repetitions × (warm-up + duration + the trial's own cost).
+        public var estimate: Duration
+
+        /// What a trial costs beyond its warm-up and measurement: its nodes started and stopped, the
+        /// model compiled (0.65 s a trial, measured over the calibration on 2 cores).
+        static let overhead = Duration.milliseconds(650)
+        static let longest = Duration.seconds(3), shortest = Duration.seconds(1), mostRepetitions = 5
+
+        public init(budget: Duration, trials: Int, warmup: Duration) throws(TestbedError) {
+            let n = Double(max(1, trials))
+            func perTrial(_ duration: Duration) -> Double { (warmup + duration + Self.overhead).nanoseconds }
+            self.trials = trials
+            repetitions = max(1, min(Self.mostRepetitions, Int(budget.nanoseconds / (n * perTrial(Self.longest)))))
+            let available = budget.nanoseconds / (n * Double(repetitions)) - perTrial(.zero)
+            guard available >= Self.shortest.nanoseconds else {
+                throw .badExperiment("a budget of \(DurationText.format(budget)) cannot measure the calibration's \(trials) trials for \(DurationText.format(Self.shortest)) each: "
+                                     + "give at least \(DurationText.format(nanoseconds: n * perTrial(Self.shortest)))")
+            }
+            duration = .nanoseconds(Int64(min(available, Self.longest.nanoseconds).rounded(.down) / 1e8) * 100_000_000)
+            estimate = .nanoseconds(Int64(n * Double(repetitions) * perTrial(duration)))
+        }
+    }
+
     public static let yaml = """
 # What `edgeinsight calibrate` measures (the built-in calibration; a test keeps them equal): what the
 # component models need and one sweep does not give — inference across a spread of zoo

@@ -84,6 +84,25 @@ import TestSupport
         #expect(trials.filter { $0.placement == .edge }.allSatisfy { $0.config.parameters["device.cpu"] == "0.5" })
     }
 
+    /// `calibrate --budget`: 41 trials of 0.5 s warm-up + 3 s + 0.65 s cost 170 s, so 3 minutes
+    /// measure each once, 6 minutes twice (2.1 fit), an hour five times (the cap); 90 s shortens
+    /// them to 1 s (90/41 − 1.15 = 1.05 s, rounded down to a tenth); 20 s cannot give 1 s each.
+    @Test func theCalibrationFitsItsBudget() throws {
+        let half = Duration.milliseconds(500)
+        func plan(_ seconds: Int64) throws -> CalibrationExperiment.Plan { try .init(budget: .seconds(seconds), trials: 41, warmup: half) }
+        let once = try plan(180)
+        #expect(once.repetitions == 1 && once.duration == .seconds(3) && once.estimate == .milliseconds(170_150))
+        #expect(try plan(360).repetitions == 2 && plan(360).duration == .seconds(3))
+        #expect(try plan(3600).repetitions == 5)
+        #expect(try plan(90).repetitions == 1 && plan(90).duration == .seconds(1))
+        #expect(throws: TestbedError.badExperiment("a budget of 20s cannot measure the calibration's 41 trials for 1s each: give at least 88.2s")) { try plan(20) }
+        let (experiment, twice) = try CalibrationExperiment.experiment(engines: [.openvino], budget: .seconds(360))
+        #expect(twice.trials == 41 && experiment.trials().count == 82 && experiment.trials().allSatisfy { $0.config.workload.duration == .seconds(3) })
+        // No budget: each trial once, as the file has it.
+        let (asWritten, _) = try CalibrationExperiment.experiment(engines: [.openvino], budget: nil)
+        #expect(asWritten.trials().count == 41 && asWritten.trials().allSatisfy { $0.config.workload.duration == .seconds(3) })
+    }
+
     @Test func theBuiltInCalibrationIsExamplesCalibration() throws {
         let file = try String(contentsOfFile: repositoryRoot + "/examples/calibration.yaml", encoding: .utf8)
         #expect(file == CalibrationExperiment.yaml + "\n" || file == CalibrationExperiment.yaml)
