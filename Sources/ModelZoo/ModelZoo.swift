@@ -123,8 +123,8 @@ public enum ModelZoo {
     }()
 
     /// A zoo name may fix its input resolution: `resnet18@160` is ResNet-18 taking 160×160 images
-    /// (the same weights' count, a quarter fewer MACs and activations than at 224 — what tells a
-    /// model's weight cost from its compute). The name without it, and the resolution if given.
+    /// (the same weights, about half the MACs and activations of 224 — what tells a model's weight
+    /// cost from its compute's). The name without it, and the resolution if given.
     public static func splitResolution(_ name: String) -> (name: String, resolution: Int?) {
         guard let at = name.lastIndex(of: "@"), let resolution = Int(name[name.index(after: at)...]) else { return (name, nil) }
         return (String(name[..<at]), resolution)

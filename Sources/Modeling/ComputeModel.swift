@@ -53,9 +53,9 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     /// Per architecture family, how much more work its models take than their totals predict: the
     /// calibration's ratio of measured to predicted work, geometric mean over the family's members
     /// (each architecture once, at any input), shrunk towards 1 as if one more member had ratio 1.
-    /// Depthwise-separable blocks do fewer MACs
-    /// per byte moved than dense convolutions, so one line through every family misses each a
-    /// little; a new width or depth of a measured family is predicted from that family's own line.
+    /// Depthwise-separable blocks do fewer MACs per byte moved than dense convolutions, so one line
+    /// through every family misses each a little; a new width or depth of a measured family is
+    /// predicted from that family's own line.
     public var families: [String: Double]?
     /// Root mean square of ln(predicted / measured) over the calibration's samples: the trial-to-trial
     /// spread of the machine and the model's own error together (nil in older files).

@@ -59,10 +59,11 @@ public enum CalibrationExperiment {
     public static let yaml = """
 # What `edgeinsight calibrate` measures (the built-in calibration; a test keeps them equal): what the
 # component models need and one sweep does not give — inference across a spread of zoo
-# architectures, input resolutions and CPU quotas, camera encoding and pre-processing across resolutions and JPEG
-# qualities (each resolution at two qualities: paired one to one, a quality's cost could not be told
-# from a resolution's), two threads on two cores, four threads under a one- or half-core quota, the cloud node's own costs and the protocol's overhead. Offered gently (5 fps), so each
-# trial measures its stages rather than a queue; about 3 minutes on 2 cores.
+# architectures, their inputs and CPU quotas, camera encoding and pre-processing across resolutions
+# and JPEG qualities (each resolution at two qualities: paired one to one, a quality's cost could
+# not be told from a resolution's), two threads on two cores, four threads under a one- or half-core
+# quota, the cloud node's own costs and the protocol's overhead. Offered gently (5 fps), so each
+# trial measures its stages rather than a queue; about 3 minutes on 2 cores (`--budget` for more).
 name: calibration
 placement: edge
 workload:
