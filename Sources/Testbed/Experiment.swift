@@ -126,16 +126,21 @@ public struct Experiment: Sendable {
             combinations = combinations.flatMap { partial in values.map { value in partial.merging([key: value]) { $1 } } }
         }
         if !explicit.isEmpty { combinations = combinations.flatMap { partial in explicit.map { partial.merging($0) { $1 } } } }
-        var seen = Set<String>()
-        var specs: [TrialSpec] = []
-        for combination in combinations {
+        let configs = combinations.map { combination in
             var config = base
             // Every value was checked as the file was read; the placement first, as it decides what is used.
             for key in combination.keys.sorted(by: { ($0 == "placement" ? 0 : 1, $0) < ($1 == "placement" ? 0 : 1, $1) }) {
                 try? config.set(key, combination[key]!)
             }
-            config = config.normalized
-            for repetition in 1...repetitions {
+            return config.normalized
+        }
+        // Repetitions in passes over the whole sweep, not back to back: a repetition minutes after
+        // the first meets the machine as it is then, so the spread over repetitions includes the
+        // machine's drift, and a slow minute does not fall on every repetition of one trial.
+        var seen = Set<String>()
+        var specs: [TrialSpec] = []
+        for repetition in 1...max(1, repetitions) {
+            for config in configs {
                 let spec = TrialSpec(config: config, repetition: repetition)
                 if seen.insert(spec.key).inserted { specs.append(spec) }
             }

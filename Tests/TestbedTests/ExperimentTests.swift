@@ -48,6 +48,8 @@ import TestSupport
         let trials = experiment.trials()
         #expect(trials.count == 4)
         #expect(trials.filter { $0.repetition == 2 }.count == 2)
+        // In passes over the sweep: every trial once, then every trial again.
+        #expect(trials.map(\.repetition) == [1, 1, 2, 2] && trials.map(\.placement) == [.edge, .cloudTensor, .edge, .cloudTensor])
         let cloud = try #require(trials.first { $0.placement == .cloudTensor })
         #expect(cloud.config.parameters["link"] == "3g" && cloud.config.parameters["link.rtt"] == "300ms")
         // Each repetition meets its own link draws; the same trial run again, the same ones.
