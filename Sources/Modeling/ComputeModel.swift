@@ -12,6 +12,10 @@ public struct ModelFeatures: Sendable, Codable, Hashable {
     /// The zoo's architecture family (nil for a model file).
     public var family: String?
 
+    /// Which architecture this is, whatever its input: at another input a model keeps its weights
+    /// (`resnet18@112` is ResNet-18), so a calibration's samples of one architecture share this.
+    var architecture: Double { weightBytes }
+
     public init(macs: Double, weightBytes: Double, activationBytes: Double, inputElements: Int, inputSide: Int, family: String? = nil) {
         self.macs = macs
         self.weightBytes = weightBytes
@@ -115,9 +119,9 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     /// and quotas; last, each family's factor from what the line leaves in its samples.
     ///
     /// Which features: the design that best predicts an architecture it did not see — each
-    /// calibration model left out in turn, fitted on the others, its samples predicted as an
-    /// unmeasured model is (times its family's factor from the relatives left in; mean
-    /// |ln(predicted / measured)|). With a handful of architectures a richer design fits them
+    /// calibration architecture (at every input it was measured at) left out in turn, fitted on the
+    /// others, its samples predicted as an unmeasured model is (times its family's factor from the
+    /// relatives left in; mean |ln(predicted / measured)|). With a handful of architectures a richer design fits them
     /// more closely and may predict a new one worse; this picks what generalises, among the designs
     /// that fit the samples nearly as well as the closest (`chooseDesign`).
     public static func fit(_ samples: [Sample]) throws(ModelingError) -> ComputeModel {
@@ -134,7 +138,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
                 return invert(sample.wallNs) { sample.quota.wallNs(work: $0, parallelism: rate, busyCores: busy) }
             }
         }
-        let architectures = Dictionary(grouping: samples.indices) { samples[$0].features.macs }
+        let architectures = Dictionary(grouping: samples.indices) { samples[$0].features.architecture }
         var candidates: [(score: DesignScore, model: ComputeModel, work: [Double])] = []
         var problems: [String] = []
         for design in designs {
@@ -216,12 +220,12 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     /// Each family's efficiency against the line, from the work behind its samples (at the
     /// serial share and φ of this model).
     func familyFactors(_ measured: [(sample: Sample, work: Double)]) -> [String: Double] {
-        // Each member (one architecture: its weights, at any input) says once how far the family
-        // is from the line, however many of its trials there are.
+        // Each member (one architecture, at any input) says once how far the family is from the
+        // line, however many of its trials there are.
         var logRatios: [String: [Double: [Double]]] = [:]
         for (sample, work) in measured {
             guard let family = sample.features.family else { continue }
-            logRatios[family, default: [:]][sample.features.weightBytes, default: []].append(log(max(work, 1) / max(workNs(sample.features), 1)))
+            logRatios[family, default: [:]][sample.features.architecture, default: []].append(log(max(work, 1) / max(workNs(sample.features), 1)))
         }
         return logRatios.mapValues { members in
             exp(members.values.reduce(0) { $0 + $1.reduce(0, +) / Double($1.count) } / Double(members.count + 1))
