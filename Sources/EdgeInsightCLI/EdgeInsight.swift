@@ -31,7 +31,7 @@ struct EdgeInsight: AsyncParsableCommand {
             }
         } catch let code as ExitCode {
             // Already reported (an interrupted run says so itself).
-            Foundation.exit(code.rawValue)
+            exitAfterError(code.rawValue)
         } catch {
             let code = exitCode(for: error)
             // Help and version requests are ArgumentParser's to print.
@@ -39,8 +39,17 @@ struct EdgeInsight: AsyncParsableCommand {
             let text = isArgumentParserError(error) ? message(for: error) : "\(error)"
             let line = (text.split(separator: "\n").first.map(String.init) ?? "failed") + (flagHint(for: error).map { " (\($0))" } ?? "")
             FileHandle.standardError.write(Data("error: \(line)\n".utf8))
-            Foundation.exit(code == .failure || code.rawValue == 0 ? 1 : code.rawValue)
+            exitAfterError(code == .failure || code.rawValue == 0 ? 1 : code.rawValue)
         }
+    }
+
+    /// Ends the process without the libraries' teardown: a command that failed after loading a
+    /// model (`serve` on a port in use) may still have the runtime's worker threads about, and a
+    /// teardown that unloads their code under them turned a one-line error into a crash report
+    /// (seen once under `make test`). Buffered output is flushed first.
+    private static func exitAfterError(_ code: Int32) -> Never {
+        fflush(nil)
+        _exit(code)
     }
 
     /// A node started by the testbed's runner stops when the runner is gone, even when it was
