@@ -115,8 +115,12 @@ public struct ComputeModel: Sendable, Codable, Equatable {
     /// Fits the work per inference and the serial share. Each sample's wall time is turned back
     /// into work through the quota (the inverse of `CPUQuota.wallNs`, by bisection), then the work
     /// is fitted to the features by least squares on relative errors (a 2 ms model matters as much
-    /// as a 100 ms one); the serial share and φ are the pair that fits best across thread counts
-    /// and quotas; last, each family's factor from what the line leaves in its samples.
+    /// as a 100 ms one), and each family's factor from what the line leaves in its samples. The
+    /// work is one thread's: it is read from the single-thread samples when there are any, and
+    /// the serial share and φ are the pair that then fits every sample best. How well threads
+    /// share an inference differs by architecture (dense convolutions split better than
+    /// depthwise ones), so one Amdahl share read into the work would move each architecture's
+    /// single-thread time by its own misfit.
     ///
     /// Which features: the design that best predicts an architecture it did not see — each
     /// calibration architecture (at every input it was measured at) left out in turn, fitted on the
@@ -138,14 +142,16 @@ public struct ComputeModel: Sendable, Codable, Equatable {
                 return invert(sample.wallNs) { sample.quota.wallNs(work: $0, parallelism: rate, busyCores: busy) }
             }
         }
-        let architectures = Dictionary(grouping: samples.indices) { samples[$0].features.architecture }
+        let single = samples.indices.filter { samples[$0].threads == 1 }
+        let fitRows = single.isEmpty ? Array(samples.indices) : single
+        let architectures = Dictionary(grouping: fitRows) { samples[$0].features.architecture }
         var candidates: [(score: DesignScore, model: ComputeModel, work: [Double])] = []
         var problems: [String] = []
         for design in designs {
             // The design's best serial share, by the fit's error over all samples.
             var chosen: (model: ComputeModel, error: Double, work: [Double])?
             for (setting, work) in zip(settings, works) {
-                guard let fitted = try? relativeFit(design, samples.indices, samples, work) else { continue }
+                guard let fitted = try? relativeFit(design, fitRows, samples, work) else { continue }
                 let model = ComputeModel(work: fitted, serialShare: setting.share, spinShare: setting.spin)
                 let error = samples.reduce(0.0) { $0 + pow(log(model.wallNs($1.features, threads: $1.threads, quota: $1.quota) / $1.wallNs), 2) }
                 if chosen == nil || error < chosen!.error { chosen = (model, error, work) }
@@ -155,7 +161,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
             var errors: [Double] = [], perArchitecture: [Double] = []
             if architectures.count >= 3 {
                 for (_, held) in architectures {
-                    let rest = samples.indices.filter { !held.contains($0) }
+                    let rest = fitRows.filter { !held.contains($0) }
                     guard let fitted = try? relativeFit(design, rest, samples, work) else { errors = [.infinity]; break }
                     var partial = ComputeModel(work: fitted, serialShare: model.serialShare, spinShare: model.spinShare)
                     partial.families = partial.familyFactors(rest.map { (samples[$0], work[$0]) })
@@ -174,7 +180,7 @@ public struct ComputeModel: Sendable, Codable, Equatable {
             throw .insufficientData("compute model: no fit (\(problems.last ?? "no samples"))")
         }
         var model = candidates[index].model
-        model.families = model.familyFactors(Array(zip(samples, candidates[index].work)))
+        model.families = model.familyFactors(fitRows.map { (samples[$0], candidates[index].work[$0]) })
         let squares = samples.map { pow(log(model.wallNs($0.features, threads: $0.threads, quota: $0.quota) / $0.wallNs), 2) }
         model.residualLogSigma = (squares.reduce(0, +) / Double(samples.count)).squareRoot()
         return model
