@@ -231,14 +231,24 @@ enum ModelText {
 
     static func percent(_ share: Double) -> String { String(format: "%.0f%%", 100 * share) }
 
-    /// "predicted vs measured p99 for the held-out trials (…): 120 vs 131 ms, …".
+    /// "predicted vs measured p99 for the held-out trials (…): edge 120 vs 131, 126 ms, …" — one
+    /// entry per configuration, its repetitions' measurements after its one prediction.
     static func heldOutLine(_ v: Validation, what: String) -> String {
-        let pairs = v.pairs.map { pair in
-            "\(pair.prediction.config.placement.rawValue)\(pair.prediction.config.placement.usesCloud ? " " + pair.prediction.config.link.profile : "") "
-                + "\(UnitFormat.significant(pair.prediction.metric("latency_p99_ms") ?? 0)) vs \(UnitFormat.significant(pair.trial.metric("latency_p99_ms") ?? 0)) ms"
+        struct Entry: Hashable { var label: String, predicted: Double }
+        var order: [Entry] = []
+        var measured: [Entry: [Double]] = [:]
+        for pair in v.pairs {
+            let config = pair.prediction.config
+            let entry = Entry(label: config.placement.rawValue + (config.placement.usesCloud ? " " + config.link.profile : ""),
+                              predicted: pair.prediction.metric("latency_p99_ms") ?? 0)
+            if measured[entry] == nil { order.append(entry) }
+            measured[entry, default: []].append(pair.trial.metric("latency_p99_ms") ?? 0)
+        }
+        let pairs = order.map { entry in
+            "\(entry.label) \(UnitFormat.significant(entry.predicted)) vs \(measured[entry]!.map(UnitFormat.significant).joined(separator: ", ")) ms"
         }
         let p99 = v.errors.first { $0.metric == "latency_p99_ms" }
-        return "predicted vs measured p99 for the held-out trials (\(what)): " + pairs.joined(separator: ", ")
-            + (p99.map { "; \(percent($0.within20)) within ±20%" } ?? "")
+        return "predicted vs measured p99 for the held-out trials (\(what)): " + pairs.joined(separator: "; ")
+            + (p99.map { " — \(percent($0.within20)) within ±20%" } ?? "")
     }
 }
