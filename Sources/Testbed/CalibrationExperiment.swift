@@ -15,15 +15,15 @@ public enum CalibrationExperiment {
         return text
     }
 
-    /// The built-in calibration, fitted to a time budget if given: each trial measures 3 s once
-    /// without one; a budget for more measures every trial again (up to 5 times: the machine
-    /// differs from trial to trial more than frames differ inside one, and a fit reads every
-    /// repetition); a budget for less shortens the trials, down to 1 s each. A budget too small
-    /// for that is an error.
+    /// The built-in calibration, fitted to a time budget if given: each trial measures as long as
+    /// the file says, once, without one; a budget for more measures every trial again (up to 5
+    /// times: the machine differs from trial to trial more than frames differ inside one, and a
+    /// fit reads every repetition); a budget for less shortens the trials, down to 1 s each. A
+    /// budget too small for that is an error.
     public static func experiment(engines: [EngineKind], budget: Duration?) throws(TestbedError) -> (Experiment, Plan) {
         var experiment = try Experiment.parse(yaml(engines: engines), path: "built-in calibration (examples/calibration.yaml)")
-        let trials = experiment.trials().count, warmup = experiment.base.workload.warmup
-        let plan = try Plan(budget: budget ?? .nanoseconds(Int64(Double(trials) * (warmup + Plan.longest + Plan.overhead).nanoseconds)), trials: trials, warmup: warmup)
+        let workload = experiment.base.workload
+        let plan = try Plan(budget: budget, trials: experiment.trials().count, warmup: workload.warmup, duration: workload.duration)
         experiment.base.workload.duration = plan.duration
         experiment.repetitions = plan.repetitions
         return (experiment, plan)
@@ -39,19 +39,26 @@ public enum CalibrationExperiment {
         /// What a trial costs beyond its warm-up and measurement: its nodes started and stopped, the
         /// model compiled (0.65 s a trial, measured over the calibration on 2 cores).
         static let overhead = Duration.milliseconds(650)
-        static let longest = Duration.seconds(3), shortest = Duration.seconds(1), mostRepetitions = 5
+        static let shortest = Duration.seconds(1), mostRepetitions = 5
 
-        public init(budget: Duration, trials: Int, warmup: Duration) throws(TestbedError) {
+        /// `trials` of `warmup` and at most `longest` each (what the file has), in `budget` (nil:
+        /// each once, as the file has it).
+        public init(budget: Duration?, trials: Int, warmup: Duration, duration longest: Duration) throws(TestbedError) {
             let n = Double(max(1, trials))
             func perTrial(_ duration: Duration) -> Double { (warmup + duration + Self.overhead).nanoseconds }
             self.trials = trials
-            repetitions = max(1, min(Self.mostRepetitions, Int(budget.nanoseconds / (n * perTrial(Self.longest)))))
+            guard let budget else {
+                (repetitions, duration) = (1, longest)
+                estimate = .nanoseconds(Int64(n * perTrial(longest)))
+                return
+            }
+            repetitions = max(1, min(Self.mostRepetitions, Int(budget.nanoseconds / (n * perTrial(longest)))))
             let available = budget.nanoseconds / (n * Double(repetitions)) - perTrial(.zero)
             guard available >= Self.shortest.nanoseconds else {
                 throw .badExperiment("a budget of \(DurationText.format(budget)) cannot measure the calibration's \(trials) trials for \(DurationText.format(Self.shortest)) each: "
                                      + "give at least \(DurationText.format(nanoseconds: n * perTrial(Self.shortest)))")
             }
-            duration = .nanoseconds(Int64(min(available, Self.longest.nanoseconds).rounded(.down) / 1e8) * 100_000_000)
+            duration = .nanoseconds(Int64(min(available, longest.nanoseconds).rounded(.down) / 1e8) * 100_000_000)
             estimate = .nanoseconds(Int64(n * Double(repetitions) * perTrial(duration)))
         }
     }

@@ -91,7 +91,7 @@ import TestSupport
     /// them to 1 s (90/41 − 1.15 = 1.05 s, rounded down to a tenth); 20 s cannot give 1 s each.
     @Test func theCalibrationFitsItsBudget() throws {
         let half = Duration.milliseconds(500)
-        func plan(_ seconds: Int64) throws -> CalibrationExperiment.Plan { try .init(budget: .seconds(seconds), trials: 41, warmup: half) }
+        func plan(_ seconds: Int64) throws -> CalibrationExperiment.Plan { try .init(budget: .seconds(seconds), trials: 41, warmup: half, duration: .seconds(3)) }
         let once = try plan(180)
         #expect(once.repetitions == 1 && once.duration == .seconds(3) && once.estimate == .milliseconds(170_150))
         #expect(try plan(360).repetitions == 2 && plan(360).duration == .seconds(3))
