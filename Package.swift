@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "Testbed",
             dependencies: [
-                "EdgeInsightCore", "Engine", "Link", "EdgeNode", "Results",
+                "EdgeInsightCore", "Engine", "Link", "Server", "EdgeNode", "Results",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -22,8 +22,10 @@ struct EdgeInsight: AsyncParsableCommand {
     /// Runs the command; every failure becomes one line on stderr and a non-zero exit code.
     static func main() async {
         watchParent()
+        var node = false
         do {
             var command = try parseAsRoot()
+            node = command is NodeCommand
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -39,6 +41,8 @@ struct EdgeInsight: AsyncParsableCommand {
             let text = isArgumentParserError(error) ? message(for: error) : "\(error)"
             let line = (text.split(separator: "\n").first.map(String.init) ?? "failed") + (flagHint(for: error).map { " (\($0))" } ?? "")
             FileHandle.standardError.write(Data("error: \(line)\n".utf8))
+            // A node's last stdout line is its report or its error (docs/nodes.md).
+            if node { NodeLine<NodeStopped>.error(line).write() }
             exitAfterError(code == .failure || code.rawValue == 0 ? 1 : code.rawValue)
         }
     }
@@ -83,6 +87,13 @@ enum Progress {
         if interactive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 }
+
+/// A command that is a node of the testbed (docs/nodes.md): its stdout holds one ready line and
+/// one final line, its report or its error.
+protocol NodeCommand {}
+extension Serve: NodeCommand {}
+extension LinkRun: NodeCommand {}
+extension AgentCommand: NodeCommand {}
 
 /// SIGINT and SIGTERM as an awaitable event, for commands that run until stopped.
 ///

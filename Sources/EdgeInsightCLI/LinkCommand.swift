@@ -32,7 +32,10 @@ struct LinkRun: AsyncParsableCommand {
     var listen = "127.0.0.1:0"
 
     @Option(help: "Where connections go, HOST:PORT.")
-    var to: String
+    var to: String?
+
+    @Option(help: "The node document (docs/nodes.md), a file or - for standard input, instead of the flags.")
+    var config: String?
 
     @Option(help: "A named profile (ethernet, wifi, 5g, lte, 3g, leo, geo, or one in --profiles).")
     var profile: String?
@@ -68,26 +71,20 @@ struct LinkRun: AsyncParsableCommand {
     var duration: String?
 
     func run() async throws {
-        var linkProfile = LinkProfile(name: "custom")
-        if let profile {
-            let file = try profiles.map(LinkProfiles.load) ?? LinkProfiles.loadDefault()
-            linkProfile = try file.profile(named: profile)
-        }
-        let flags: [(String, String?)] = [("uplink", uplink), ("downlink", downlink), ("rtt", rtt), ("jitter", jitter), ("loss", loss), ("burst", burst)]
-        for case let (key, value?) in flags {
-            try linkProfile.set(key, to: value, context: "--\(key)")
-        }
-        let listenAddress = try HostPort(parsing: listen)
-        let target = try HostPort(parsing: to)
+        let spec = try config.map { try NodeSpec<LinkSpec>.read($0, as: .link).spec } ?? flagSpec()
+        let linkProfile = try spec.linkProfile()
+        let listenAddress = try HostPort(parsing: spec.listen)
+        let target = try HostPort(parsing: spec.to)
         let stopAfter = try duration.map { text -> Duration in
             guard let value = DurationText.parse(text) else { throw ValidationError("--duration must be a duration such as 60s") }
             return value
         }
 
         let stop = StopSignal()
-        let emulator = LinkEmulator(profile: linkProfile, target: target, seed: seed)
+        let emulator = LinkEmulator(profile: linkProfile, target: target, seed: spec.seed)
         let port = try await emulator.start(listen: listenAddress)
-        FileHandle.standardOutput.write(Data("link \(linkProfile) listening on \(listenAddress.host):\(port) → \(target)\n".utf8))
+        NodeLine<LinkCounters>.ready(NodeReady(node: .link, address: listenAddress.host, port: port)).write()
+        FileHandle.standardError.write(Data("link \(linkProfile) listening on \(listenAddress.host):\(port) → \(target)\n".utf8))
 
         if let stopAfter { stop.after(stopAfter) }
         let statsPath = stats
@@ -102,7 +99,23 @@ struct LinkRun: AsyncParsableCommand {
         let counters = await emulator.counters()
         if let statsPath { try Self.write(counters, to: statsPath) }
         await emulator.stop()
-        FileHandle.standardOutput.write(Data(Self.summary(counters).utf8))
+        FileHandle.standardError.write(Data(Self.summary(counters).utf8))
+        NodeLine<LinkCounters>.report(counters).write()
+    }
+
+    /// The flags as a node document's body: a named profile with the flags over it.
+    func flagSpec() throws -> LinkSpec {
+        guard let to else { throw ValidationError("give --to HOST:PORT (or --config with a node document)") }
+        var linkProfile = LinkProfile(name: "custom")
+        if let profile {
+            let file = try profiles.map(LinkProfiles.load) ?? LinkProfiles.loadDefault()
+            linkProfile = try file.profile(named: profile)
+        }
+        let flags: [(String, String?)] = [("uplink", uplink), ("downlink", downlink), ("rtt", rtt), ("jitter", jitter), ("loss", loss), ("burst", burst)]
+        for case let (key, value?) in flags {
+            try linkProfile.set(key, to: value, context: "--\(key)")
+        }
+        return LinkSpec(listen: listen, to: to, profile: linkProfile, seed: seed)
     }
 
     static func write(_ counters: LinkCounters, to path: String) throws {

@@ -78,40 +78,49 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Inference framework of models without a config.yaml: openvino, litert or opencv.")
     var engine: EngineKind = .openvino
 
+    @Option(help: "The node document (docs/nodes.md), a file or - for standard input; the flags above are then ignored.")
+    var config: String?
+
     func run() async throws {
-        var defaults = ModelConfig()
-        defaults.instances = instances
-        defaults.maxBatchSize = maxBatch
-        defaults.maxQueue = maxQueue
-        guard let delay = DurationText.parse(maxQueueDelay) else { throw ValidationError("--max-queue-delay must be a duration such as 2ms") }
-        defaults.maxQueueDelay = delay
-        defaults.engine.threads = threads
-        defaults.engine.hint = hint
-        defaults.engine.streams = streams
+        let spec = try config.map { try NodeSpec<ServeSpec>.read($0, as: .serve).spec } ?? flagSpec()
+        var (defaults, options) = try spec.resolved()
+        // Input types and shapes stay flags: they are for people serving by hand, not the runner.
         defaults.engine.inputElementType = try inputType.map(parseInputType)
-        defaults.engine.precision = precision
-        defaults.framework = engine
         for text in shape {
             let (name, dims) = try EngineSettings.parseShape(text, dynamic: true)
             defaults.engine.shapes[name ?? ""] = dims
         }
-        guard instances >= 1, maxBatch >= 0, maxQueue >= 1 else { throw ValidationError("--instances and --max-queue must be at least 1, --max-batch at least 0") }
-        var options = ServerOptions()
-        options.host = host
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535 (0 picks a free port), got \(port)") }
-        options.port = port
         guard let body = Bytes(parsing: maxBody), body.count > 0 else { throw ValidationError("--max-body must be a size such as 64MB") }
         options.maxBodyBytes = Int(body.count)
         options.token = try tokenFile.map(readToken)
-        if let httpThreads, httpThreads < 1 { throw ValidationError("--http-threads must be at least 1, got \(httpThreads)") }
-        options.httpThreads = httpThreads
-        let repository = try ModelRepository.load(folder: models, models: model, defaults: defaults)
+        let repository = try ModelRepository.load(folder: spec.repository, models: spec.models, defaults: defaults)
         let server = InferenceServer(repository: repository, options: options)
         let names = repository.names
-        let host = self.host
+        let host = spec.host
         try await server.run { port in
-            // Written straight to the file descriptor so a parent reading a pipe sees it at once.
-            FileHandle.standardOutput.write(Data("serving \(names.joined(separator: ", ")) on http://\(host):\(port)\n".utf8))
+            NodeLine<NodeStopped>.ready(NodeReady(node: .serve, address: host, port: port)).write()
+            FileHandle.standardError.write(Data("serving \(names.joined(separator: ", ")) on http://\(host):\(port)\n".utf8))
         }
+        NodeLine<NodeStopped>.report(NodeStopped()).write()
+    }
+
+    /// The flags as a node document's body.
+    func flagSpec() -> ServeSpec {
+        var spec = ServeSpec()
+        spec.models = model
+        spec.repository = models
+        spec.host = host
+        spec.port = port
+        spec.instances = instances
+        spec.maxBatch = maxBatch
+        spec.maxQueue = maxQueue
+        spec.maxQueueDelay = maxQueueDelay
+        spec.threads = threads
+        spec.streams = streams
+        spec.hint = hint
+        spec.precision = precision
+        spec.engine = engine
+        spec.httpThreads = httpThreads
+        return spec
     }
 }

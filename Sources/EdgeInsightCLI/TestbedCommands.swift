@@ -177,15 +177,17 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent",
         abstract: "Be an edge node: a camera at a frame rate, inferring locally or sending frames to a cloud node.",
         discussion: """
-            The trial is a configuration (the JSON the runner writes: experiment keys to values) given
-            with --config FILE (or - for standard input); the flags below set single keys over it.
+            The trial comes as a node document (docs/nodes.md: the trial's configuration, keys of
+            docs/experiment-reference.md, and the cloud node's address) with --config FILE (or - for
+            standard input); the flags below set single keys over it. Standard output carries the
+            ready line and then the report (or the error) as one JSON line each.
             Placements: edge (decode, pre-process, infer here), cloud-raw (send the camera's JPEG),
             cloud-tensor (pre-process here, send the tensor), split (shrink and re-encode here, send the
             JPEG). The testbed's runner starts agents; you can too:
               edgeinsight agent --placement cloud-raw --server http://127.0.0.1:9000 --model mobilenet_v2 --fps 10
             """)
 
-    @Option(help: "The trial configuration as JSON (keys of docs/experiment-reference.md), a file or - for standard input.")
+    @Option(help: "The node document (docs/nodes.md), a file or - for standard input.")
     var config: String?
     @Option(help: "The cloud node (or a link in front of it), http://HOST:PORT.")
     var server: String?
@@ -220,14 +222,9 @@ struct AgentCommand: AsyncParsableCommand {
     var threads: String?
 
     func run() async throws {
-        var trial = TrialConfig()
-        if let config {
-            let data = config == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: config)
-            guard let data else { throw ValidationError("cannot read the trial configuration \(config)") }
-            do { trial = try JSONDecoder().decode(TrialConfig.self, from: data) } catch {
-                throw ValidationError("bad trial configuration \(config): \(Self.reason(error))")
-            }
-        }
+        let spec = try config.map { try NodeSpec<AgentSpec>.read($0, as: .agent).spec } ?? AgentSpec(config: TrialConfig())
+        var trial = spec.config
+        let server = server ?? spec.server
         let flags: [(flag: String, key: String, value: String?)] = [
             ("--placement", "placement", placement), ("--model", "model", model), ("--fps", "workload.fps", fps),
             ("--arrivals", "workload.arrivals", arrivals), ("--resolution", "workload.resolution", resolution),
@@ -241,24 +238,12 @@ struct AgentCommand: AsyncParsableCommand {
         }
         if let arrivals { warnIfDeprecated(arrivals: arrivals, flag: "--arrivals") }
         if trial.placement.usesCloud, server == nil { throw ValidationError("--placement \(trial.placement.rawValue) needs --server http://HOST:PORT") }
-        let frozen = trial, server = server
+        let frozen = trial
+        NodeLine<AgentReport>.ready(NodeReady(node: .agent)).write()
         let result = try await Blocking.offload { try Agent.run(frozen, server: server) }
-        let json = try prettyJSON(result)
-        if let report {
-            // Atomic: the runner reads the report as soon as the agent exits.
-            try Data(json.utf8).write(to: URL(fileURLWithPath: report), options: .atomic)
-            print("\(trial.placement.rawValue) \(trial.model): \(UnitFormat.significant(result.run.throughput)) fps, p99 \(DurationText.format(nanoseconds: result.run.endToEnd.p99Ns)), \(result.run.dropped) dropped")
-        } else {
-            print(json)
-        }
-    }
-
-    /// The one line of a decoding error that says what is wrong.
-    static func reason(_ error: Error) -> String {
-        switch error {
-        case DecodingError.dataCorrupted(let context), DecodingError.typeMismatch(_, let context): context.debugDescription
-        default: "\(error)"
-        }
+        if let report { try Data(try prettyJSON(result).utf8).write(to: URL(fileURLWithPath: report), options: .atomic) }
+        FileHandle.standardError.write(Data("\(trial.placement.rawValue) \(trial.model): \(UnitFormat.significant(result.run.throughput)) fps, p99 \(DurationText.format(nanoseconds: result.run.endToEnd.p99Ns)), \(result.run.dropped) dropped\n".utf8))
+        NodeLine<AgentReport>.report(result).write()
     }
 }
 

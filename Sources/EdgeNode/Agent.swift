@@ -140,3 +140,16 @@ extension TrialConfig {
         return declared.count == 4 && declared[3] == 3 ? [1, h, w, 3] : [1, declared.count > 1 && declared[1] > 0 ? declared[1] : 3, h, w]
     }
 }
+
+/// The edge node's body of the node document (`edgeinsight agent --config -`): the trial, and the
+/// cloud node (or the link in front of it) for the cloud placements.
+public struct AgentSpec: Sendable, Codable {
+    public var config: TrialConfig
+    /// `http://host:port`; nil for the edge placement.
+    public var server: String?
+
+    public init(config: TrialConfig, server: String? = nil) {
+        self.config = config
+        self.server = server
+    }
+}

@@ -111,6 +111,8 @@ public enum ServerError: Error, CustomStringConvertible, Equatable {
     case cannotStart(String)
     case portInUse(String)
     case noModels
+    /// A node document's settings the server cannot run with.
+    case badSpec(String)
 
     public var description: String {
         switch self {
@@ -119,6 +121,7 @@ public enum ServerError: Error, CustomStringConvertible, Equatable {
         case .badConfig(let path, let message): "\(path): \(message)"
         case .badModel(let message): message
         case .cannotStart(let message): "cannot start the server: \(message)"
+        case .badSpec(let message): "bad serve settings: \(message)"
         }
     }
 }

@@ -161,20 +161,24 @@ public struct ControlGroup: Sendable {
     }
 }
 
-/// A node's process: started (confined when asked), watched for its ready line, sampled from /proc,
-/// and stopped — SIGTERM, then SIGKILL after a grace period, and its control group emptied.
-public final class NodeProcess: @unchecked Sendable {
+/// A node's process (docs/nodes.md): started with its node document on stdin (confined when asked),
+/// its stdout read as the contract's lines (one ready line, one final line), its stderr kept for the
+/// log and for errors, sampled from /proc, and stopped — SIGTERM, then SIGKILL after a grace period,
+/// and its control group emptied.
+public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` are guarded by `lock`
     public let name: String
     public let process = Process()
     public let group: ControlGroup?
-    private let output = Pipe()
+    private let output = Pipe(), errorOutput = Pipe(), input = Pipe()
     private let lock = NSLock()
-    private var seen = ""
-    private var reader: Thread?
+    private var lines: [String] = []
+    private var errors = ""
+    private var readers: [Thread] = []
 
-    /// Starts `argv` (the edgeinsight binary and its arguments), inside `group` if given.
-    /// The child is told our pid so it exits if we die, even by SIGKILL (see `ParentWatch`).
-    public init(name: String, argv: [String], group: ControlGroup?, logFile: String?) throws(TestbedError) {
+    /// Starts `argv` (the edgeinsight binary and its arguments), inside `group` if given, and hands
+    /// it `document` on stdin (closed after it). The child is told our pid so it exits if we die,
+    /// even by SIGKILL (see `ParentWatch`).
+    public init(name: String, argv: [String], group: ControlGroup?, logFile: String?, document: Data? = nil) throws(TestbedError) {
         self.name = name
         self.group = group
         let full = group?.wrap(argv) ?? argv
@@ -184,51 +188,94 @@ public final class NodeProcess: @unchecked Sendable {
         environment["EDGEINSIGHT_PARENT_PID"] = String(getpid())
         process.environment = environment
         process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
+        process.standardError = errorOutput
+        process.standardInput = document == nil ? FileHandle.nullDevice : input
         do { try process.run() } catch { throw .nodeFailed("cannot start \(name): \(error)") }
+        if let document {
+            try? input.fileHandleForWriting.write(contentsOf: document)
+            try? input.fileHandleForWriting.close()
+        }
         let log = logFile.flatMap { path -> FileHandle? in
             _ = FileManager.default.createFile(atPath: path, contents: nil)
             return FileHandle(forWritingAtPath: path)
         }
-        let handle = output.fileHandleForReading
-        reader = Thread { [self] in
+        let out = output.fileHandleForReading, err = errorOutput.fileHandleForReading
+        readers = [Thread { [self] in
+            var pending = Data()
             while true {
-                let chunk = handle.availableData
+                let chunk = out.availableData
+                if chunk.isEmpty { break }
+                pending.append(chunk)
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    lock.withLock { lines.append(line) }
+                }
+            }
+        }, Thread { [self] in
+            while true {
+                let chunk = err.availableData
                 if chunk.isEmpty { break }
                 try? log?.write(contentsOf: chunk)
-                lock.withLock { seen += String(decoding: chunk, as: UTF8.self) }
+                // Only the tail is kept: it is where a node says why it failed.
+                lock.withLock { errors = String((errors + String(decoding: chunk, as: UTF8.self)).suffix(8_192)) }
             }
             try? log?.close()
-        }
-        reader?.start()
+        }]
+        readers.forEach { $0.start() }
     }
 
     public var pid: Int32 { process.processIdentifier }
 
-    /// What the process printed so far.
-    public var printed: String { lock.withLock { seen } }
+    /// The contract's lines the node has printed on stdout so far.
+    public var printedLines: [String] { lock.withLock { lines } }
 
-    /// The line that best says why the process failed: its last `error: …` line (our commands' one-
-    /// line errors), else its last line mentioning an error (other programs'), else its last line.
+    /// The line that best says why the process failed: its final `error` line, else its last
+    /// `error: …` line on stderr (our commands' one-line errors), else its last stderr line
+    /// mentioning an error (other programs'), else its last stderr line.
     public var lastErrorLine: String {
-        let lines = printed.split(separator: "\n")
+        if let line = printedLines.last, let error = try? JSONDecoder().decode(NodeErrorLine.self, from: Data(line.utf8)) { return error.error }
+        let lines = lock.withLock { errors }.split(separator: "\n")
         return String(lines.last { $0.hasPrefix("error:") } ?? lines.last { $0.localizedCaseInsensitiveContains("error") } ?? lines.last ?? "no output")
     }
 
-    /// Waits for `marker` followed by a port number; returns the port.
-    public func waitForPort(after marker: String, timeout: Duration) throws(TestbedError) -> Int {
+    /// Waits for the node's ready line (never for prose); a node that exits or says nothing in time
+    /// is an error carrying what it said last.
+    public func waitForReady(timeout: Duration) throws(TestbedError) -> NodeReady {
         let deadline = MonotonicClock.now() + UInt64(timeout.nanoseconds)
         while MonotonicClock.now() < deadline {
-            let text = printed
-            if let range = text.range(of: marker) {
-                let digits = text[range.upperBound...].prefix { $0.isNumber }
-                if let port = Int(digits), text[range.upperBound...].contains("\n") { return port }
+            if let first = printedLines.first {
+                guard let ready = try? JSONDecoder().decode(NodeReadyLine.self, from: Data(first.utf8)) else {
+                    throw .nodeFailed("\(name) broke the node contract: its first line was not a ready line: \(first.prefix(200))")
+                }
+                return ready.ready
             }
-            if !process.isRunning { break }
-            usleep(10_000)
+            if !process.isRunning {
+                usleep(20_000)   // the reader may still be handing over the last line
+                if printedLines.isEmpty { break }
+            } else {
+                usleep(5_000)
+            }
         }
-        throw .nodeFailed("\(name) did not become ready: \(lastErrorLine)")
+        let why = process.isRunning ? "no ready line within \(DurationText.format(timeout))" : "exited"
+        throw .nodeFailed("\(name) did not become ready (\(why)): \(lastErrorLine)")
+    }
+
+    /// The node's final line once it has exited: its report, or its error as a thrown one-liner.
+    public func finalReport<Report: Codable & Sendable>(_ type: Report.Type) throws(TestbedError) -> Report {
+        // The pipe closes when the node exits; a grandchild still holding it must not hang the runner.
+        let deadline = MonotonicClock.now() + 5_000_000_000
+        while readers.contains(where: { !$0.isFinished }), MonotonicClock.now() < deadline { usleep(1_000) }
+        guard let last = printedLines.last, printedLines.count >= 2 else { throw .nodeFailed("\(name) ended without a final line: \(lastErrorLine)") }
+        let line: NodeLine<Report>
+        do { line = try JSONDecoder().decode(NodeLine<Report>.self, from: Data(last.utf8)) } catch {
+            throw .nodeFailed("\(name)'s final line is not a report: \(NodeSpecError.reason(error))")
+        }
+        switch line {
+        case .report(let report): return report
+        case .error(let message): throw .nodeFailed("\(name): \(message)")
+        case .ready: throw .nodeFailed("\(name) ended without a final line: \(lastErrorLine)")
+        }
     }
 
     /// Waits for the process to end by itself; false on timeout.
@@ -268,6 +315,10 @@ public final class NodeProcess: @unchecked Sendable {
         group?.remove()
     }
 }
+
+/// The two contract lines read without knowing the node's report type.
+private struct NodeReadyLine: Decodable { var ready: NodeReady }
+private struct NodeErrorLine: Decodable { var error: String }
 
 /// Where a node's confinement landed: its own control group, or — where cgroups cannot be used —
 /// pinning to its cores, said in `mode` for the trial's record.

@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import Link
 import Results
+import Server
 import Synchronization
 
 /// Progress of a run, for a progress bar.
@@ -156,8 +157,6 @@ public final class Runner: Sendable {
         }
         let logs = options.out + "/logs/trial-\(number)"
         var serverURL: String?
-        let linkStats = logs + "-link.json"
-        try? FileManager.default.removeItem(atPath: linkStats)
         if let cloud {
             applied["cloud.confinement"] = cloud.confinement
             let base = try LinkProfiles.loadDefault().profile(named: config.link.profile)
@@ -168,20 +167,21 @@ public final class Runner: Sendable {
                 applied["workload.cameras.run_as"] = "one stream at \(UnitFormat.significant(config.workload.fps)) fps, \(config.workload.inflight) in flight, device CPU \(UnitFormat.significant(config.device.cpu))"
                 profile = try base.overridden(by: config.link)
             }
-            var argv = [options.executable, "link", "--listen", "127.0.0.1:0", "--to", "\(cloud.host):\(cloud.port)", "--stats", linkStats,
-                        "--profile", profile.name, "--seed", String(spec.linkSeed)]
-            for (key, value) in config.link.overrides { argv += ["--\(key)", value] }
             if let kernelLink = cloud.kernelLink {
                 // Bandwidth in the kernel (tbf on the veth), delay, jitter and loss in the proxy.
                 cloud.kernelLink = try kernelLink.reshaped(uplink: profile.uplink, downlink: profile.downlink, burst: profile.burst)
-                argv += ["--uplink", "unshaped", "--downlink", "unshaped"]
                 applied["link.shaping"] = "\(cloud.kernelLink!) + proxy for delay, jitter, loss"
+                profile.uplink = nil
+                profile.downlink = nil
             } else {
                 applied["link.shaping"] = "proxy (token bucket, delay, jitter, loss)"
             }
-            let link = try NodeProcess(name: "link", argv: argv, group: nil, logFile: logs + "-link.log")
+            let document = try NodeSpec(node: .link, spec: LinkSpec(to: "\(cloud.host):\(cloud.port)", profile: profile, seed: spec.linkSeed)).encoded()
+            let link = try NodeProcess(name: "link", argv: [options.executable, "link", "--config", "-"], group: nil, logFile: logs + "-link.log",
+                                       document: document)
             linkNode = link
-            let port = try link.waitForPort(after: "listening on 127.0.0.1:", timeout: .seconds(10))
+            let ready = try link.waitForReady(timeout: .seconds(10))
+            guard let port = ready.port else { throw TestbedError.nodeFailed("the link's ready line has no port") }
             serverURL = "http://127.0.0.1:\(port)"
         }
 
@@ -190,13 +190,12 @@ public final class Runner: Sendable {
         let confined = try AppliedConfinement.apply(name: "edge-\(getpid())-\(number)", Confinement(cpu: device.cpu, cpuset: device.cpuset, memory: device.memory),
                                                     threads: device.threads, cgroupProblem: cgroupProblem)
         applied["device.confinement"] = confined.mode
-        let report = logs + "-agent.json", configFile = logs + "-config.json"
-        try? FileManager.default.removeItem(atPath: report)
-        try JSONEncoder.sorted.encode(config).write(to: URL(fileURLWithPath: configFile))
-        var argv = [options.executable, "agent", "--config", configFile, "--report", report]
-        if let serverURL { argv += ["--server", serverURL] }
+        // The node document is kept beside the logs: what the edge node was told, byte for byte.
+        let document = try NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL)).encoded()
+        try document.write(to: URL(fileURLWithPath: logs + "-agent-node.json"))
         let cloudCPUBefore = cloud?.process.cpuSeconds
-        let agent = try NodeProcess(name: "edge node", argv: confined.wrap(argv), group: confined.group, logFile: logs + "-agent.log")
+        let agent = try NodeProcess(name: "edge node", argv: confined.wrap([options.executable, "agent", "--config", "-"]), group: confined.group,
+                                    logFile: logs + "-agent.log", document: document)
         agentNode = agent
         let budget = config.workload.warmup + max(config.workload.duration, config.workload.maxDuration ?? .zero) + .seconds(120)
         let deadline = MonotonicClock.now() + UInt64(budget.nanoseconds)
@@ -210,9 +209,9 @@ public final class Runner: Sendable {
                 : "exit status \(agent.process.terminationStatus)"
             throw TestbedError.trialFailed("edge node failed (\(status)): \(agent.lastErrorLine)")
         }
-        guard let data = FileManager.default.contents(atPath: report), let result = try? JSONDecoder().decode(AgentReport.self, from: data) else {
-            throw TestbedError.trialFailed("edge node wrote no report")
-        }
+        let result: AgentReport
+        do { result = try agent.finalReport(AgentReport.self) } catch { throw TestbedError.trialFailed("\(error)") }
+        try? Data(try JSONEncoder.sorted.encode(result)).write(to: URL(fileURLWithPath: logs + "-agent.json"))
         if result.run.processed == 0, let (reason, count) = result.run.errors.max(by: { $0.value < $1.value }) {
             throw TestbedError.trialFailed("every frame failed (\(count)× \(reason))")
         }
@@ -226,9 +225,8 @@ public final class Runner: Sendable {
         let cloudCPU = cloudCPUBefore.flatMap { before in cloud?.process.cpuSeconds.map { $0 - before } }
         let cloudRSS = cloud?.process.residentBytes
         linkNode?.stop()
+        let counters = try? linkNode?.finalReport(LinkCounters.self)
         linkNode = nil
-        var counters: LinkCounters?
-        if let data = FileManager.default.contents(atPath: linkStats) { counters = try? JSONDecoder().decode(LinkCounters.self, from: data) }
         let windows = Self.windows(result.run)
         return TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: asked.parameters.merging(applied) { $1 }, config: asked,
                            metrics: Self.metrics(result, config: config, windows: windows, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters,
@@ -349,21 +347,29 @@ final class CloudNode {
             kernelLink = try KernelLink.create(index: index, uplink: nil, downlink: nil)
         }
         let host = kernelLink?.peerAddress ?? "127.0.0.1"
-        var argv = [executable, "serve", "--host", host, "--port", "0", "--instances", String(settings.instances), "--max-batch", String(settings.maxBatch),
-                    "--threads", String(settings.threads), "--hint", "latency", "--engine", settings.engine.rawValue]
-        for model in settings.models { argv += ["--model", model] }
-        if let threads = settings.httpThreads { argv += ["--http-threads", String(threads)] }
-        argv = confined.wrap(argv)
+        var serve = ServeSpec()
+        serve.models = settings.models
+        serve.host = host
+        serve.port = 0
+        serve.instances = settings.instances
+        serve.maxBatch = settings.maxBatch
+        serve.threads = settings.threads
+        serve.hint = .latency
+        serve.engine = settings.engine
+        serve.httpThreads = settings.httpThreads
+        var argv = confined.wrap([executable, "serve", "--config", "-"])
         if let kernelLink { argv = kernelLink.command(argv) }
         let process: NodeProcess
         do {
-            process = try NodeProcess(name: "cloud node", argv: argv, group: confined.group, logFile: logs + "/cloud-node.log")
+            process = try NodeProcess(name: "cloud node", argv: argv, group: confined.group, logFile: logs + "/cloud-node.log",
+                                      document: try NodeSpec(node: .serve, spec: serve).encoded())
         } catch {
             kernelLink?.remove()
             throw error
         }
         do {
-            let port = try process.waitForPort(after: "http://\(host):", timeout: .seconds(120))
+            let ready = try process.waitForReady(timeout: .seconds(120))
+            guard let port = ready.port else { throw TestbedError.nodeFailed("the cloud node's ready line has no port") }
             return CloudNode(settings: settings, process: process, host: host, port: port, confinement: confined.mode, kernelLink: kernelLink)
         } catch {
             process.stop()

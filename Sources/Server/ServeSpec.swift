@@ -1,0 +1,51 @@
+import EdgeInsightCore
+import Engine
+
+/// The cloud node's body of the node document (`edgeinsight serve --config -`): what to serve,
+/// where to listen and how models without a config.yaml run. `serve`'s flags make the same value.
+public struct ServeSpec: Sendable, Codable, Equatable {
+    /// Zoo names, files, or `sleep[:50ms]`.
+    public var models: [String] = []
+    /// A model repository folder, served beside `models`.
+    public var repository: String?
+    public var host = "127.0.0.1"
+    /// 0 picks a free port; the ready line says which.
+    public var port = 8000
+    public var instances = 1
+    public var maxBatch = 8
+    public var maxQueue = 64
+    /// How long a batch may wait to fill, in the text form (`2ms`).
+    public var maxQueueDelay = "0ms"
+    public var threads: Int?
+    public var streams: Int?
+    public var hint: PerformanceHint?
+    public var precision: InferencePrecision?
+    public var engine = EngineKind.openvino
+    public var httpThreads: Int?
+
+    public init() {}
+
+    /// The repository's defaults and the listening options this spec stands for, checked.
+    public func resolved() throws(ServerError) -> (defaults: ModelConfig, options: ServerOptions) {
+        guard instances >= 1, maxQueue >= 1 else { throw .badSpec("instances and max_queue must be at least 1") }
+        guard maxBatch >= 0 else { throw .badSpec("max_batch must be at least 0") }
+        guard (0...65535).contains(port) else { throw .badSpec("port must be 0–65535 (0 picks a free port), got \(port)") }
+        if let httpThreads, httpThreads < 1 { throw .badSpec("http_threads must be at least 1, got \(httpThreads)") }
+        guard let delay = DurationText.parse(maxQueueDelay) else { throw .badSpec("max_queue_delay must be a duration such as 2ms") }
+        var defaults = ModelConfig()
+        defaults.instances = instances
+        defaults.maxBatchSize = maxBatch
+        defaults.maxQueue = maxQueue
+        defaults.maxQueueDelay = delay
+        defaults.engine.threads = threads
+        defaults.engine.hint = hint
+        defaults.engine.streams = streams
+        defaults.engine.precision = precision
+        defaults.framework = engine
+        var options = ServerOptions()
+        options.host = host
+        options.port = port
+        options.httpThreads = httpThreads
+        return (defaults, options)
+    }
+}
