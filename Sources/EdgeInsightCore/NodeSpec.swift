@@ -39,6 +39,7 @@ public struct NodeSpec<Body: Codable & Sendable>: Codable, Sendable {
 
     /// Decodes a document, checking its version and node before its body.
     public static func decode(_ data: Data, as node: NodeKind, source: String = "-") throws(NodeSpecError) -> NodeSpec {
+        guard (try? JSONSerialization.jsonObject(with: data)) != nil else { throw .malformed(source, "not valid JSON") }
         let envelope: NodeEnvelope
         do { envelope = try JSONDecoder().decode(NodeEnvelope.self, from: data) } catch {
             throw .malformed(source, NodeSpecError.reason(error))
@@ -84,8 +85,9 @@ public enum NodeSpecError: Error, CustomStringConvertible, Equatable {
         switch error {
         case DecodingError.dataCorrupted(let context):
             // JSONSerialization's own message ("The given data was not valid JSON.") says where in its underlying error.
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return path(context) + (underlying.map { "not valid JSON (\($0))" } ?? context.debugDescription)
+            guard let underlying = context.underlyingError else { return path(context) + context.debugDescription }
+            let detail = (underlying as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
+            return path(context) + "not valid JSON" + (detail.map { " (\($0))" } ?? "")
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context): return path(context) + context.debugDescription
         case DecodingError.keyNotFound(let key, let context): return path(context) + "missing '\(key.stringValue)'"
         default: return "\(error)"

@@ -24,6 +24,18 @@ public struct LinkSpec: Sendable, Codable, Equatable {
         self.seed = seed
     }
 
+    private enum CodingKeys: String, CodingKey { case listen, to, profile, settings, seed }
+
+    /// Only `to` is required: a person's document may leave the rest to their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        to = try c.decode(String.self, forKey: .to)
+        listen = try c.decodeIfPresent(String.self, forKey: .listen) ?? listen
+        profile = try c.decodeIfPresent(String.self, forKey: .profile) ?? "custom"
+        settings = try c.decodeIfPresent([String: String].self, forKey: .settings) ?? [:]
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? seed
+    }
+
     /// The profile these figures describe.
     public func linkProfile() throws(LinkError) -> LinkProfile {
         var profile = LinkProfile(name: profile)

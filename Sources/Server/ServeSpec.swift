@@ -25,6 +25,30 @@ public struct ServeSpec: Sendable, Codable, Equatable {
 
     public init() {}
 
+    private enum CodingKeys: String, CodingKey {
+        case models, repository, host, port, instances, maxBatch, maxQueue, maxQueueDelay, threads, streams, hint, precision, engine, httpThreads
+    }
+
+    /// Every key may be left out, taking `serve`'s default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try c.decodeIfPresent(T.self, forKey: key) ?? fallback }
+        models = try value(.models, models)
+        repository = try c.decodeIfPresent(String.self, forKey: .repository)
+        host = try value(.host, host)
+        port = try value(.port, port)
+        instances = try value(.instances, instances)
+        maxBatch = try value(.maxBatch, maxBatch)
+        maxQueue = try value(.maxQueue, maxQueue)
+        maxQueueDelay = try value(.maxQueueDelay, maxQueueDelay)
+        threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+        streams = try c.decodeIfPresent(Int.self, forKey: .streams)
+        hint = try c.decodeIfPresent(PerformanceHint.self, forKey: .hint)
+        precision = try c.decodeIfPresent(InferencePrecision.self, forKey: .precision)
+        engine = try value(.engine, engine)
+        httpThreads = try c.decodeIfPresent(Int.self, forKey: .httpThreads)
+    }
+
     /// The repository's defaults and the listening options this spec stands for, checked.
     public func resolved() throws(ServerError) -> (defaults: ModelConfig, options: ServerOptions) {
         guard instances >= 1, maxQueue >= 1 else { throw .badSpec("instances and max_queue must be at least 1") }

@@ -136,8 +136,8 @@ import TestSupport
         let trial = try #require(try trials(out, run: "config").first)
         #expect(trial.ok, "\(trial.reason ?? "")")
         #expect(trial.config == expected)
-        let handed = try JSONDecoder().decode(TrialConfig.self, from: try Data(contentsOf: URL(fileURLWithPath: out + "/logs/trial-1-config.json")))
-        #expect(handed == expected)
+        // The node document the agent was handed (docs/nodes.md) holds the same configuration.
+        #expect(try handedConfig(out, trial: 1) == expected)
         // What the agent did follows the configuration: its camera's frames, its arrival process, its SLO.
         #expect((trial.metric("frame_bytes") ?? 0) > 3_000 && (trial.metric("frame_bytes") ?? .infinity) < 40_000, "320x240 at q61")
         #expect(trial.metric("slo_p99_met") != nil)
@@ -149,9 +149,9 @@ import TestSupport
         #expect(report.contains("Poisson") && report.contains("320x240, JPEG quality 61"), "\(report.prefix(300))")
         // A bad configuration for the agent is a one-line error naming the key.
         let bad = temporaryPath("bad.json")
-        try Data(#"{"workload.queue": "0"}"#.utf8).write(to: URL(fileURLWithPath: bad))
+        try Data(#"{"version": 1, "node": "agent", "spec": {"config": {"workload.queue": "0"}}}"#.utf8).write(to: URL(fileURLWithPath: bad))
         let refused = try edgeinsight(["agent", "--config", bad])
-        #expect(refused.status != 0 && refused.errorLine.hasPrefix("error: bad trial configuration \(bad): 'workload.queue' must be an integer"), "\(refused.stderr)")
+        #expect(refused.status != 0 && refused.errorLine.hasPrefix("error: bad node document \(bad): spec.config: 'workload.queue' must be an integer"), "\(refused.stderr)")
     }
 
     @Test func aFailedTrialIsStoredTheSweepGoesOnAndNoProcessIsLeft() throws {
@@ -267,6 +267,14 @@ import TestSupport
         #expect(reports.contains { $0.contains("\"precision\" : \"f32\"") || $0.contains("\"precision\":\"f32\"") }, "\(reports.map { $0.prefix(300) })")
     }
 
+    /// The configuration in the node document trial `trial`'s agent was handed, kept in its logs.
+    func handedConfig(_ out: String, trial: Int) throws -> TrialConfig {
+        let data = try Data(contentsOf: URL(fileURLWithPath: out + "/logs/trial-\(trial)-agent-node.json"))
+        let document = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(document["version"] as? Int == 1 && document["node"] as? String == "agent")
+        return try TrialConfig(parameters: try #require((document["spec"] as? [String: Any])?["config"] as? [String: String]))
+    }
+
     /// Three cameras on one cloud node: the node serves their summed frames (three times one
     /// camera's), the trial is stored as three cameras, and the agent ran the summed stream.
     @Test func severalCamerasLoadOneCloudNode() throws {
@@ -285,7 +293,7 @@ import TestSupport
                 "\(three.parameters)")
         let single = try #require(one.metric("throughput_fps")), summed = try #require(three.metric("throughput_fps"))
         #expect(abs(single - 4) < 0.6 && abs(summed - 12) < 1.5, "one camera \(single) fps, three \(summed) fps")
-        let handed = try JSONDecoder().decode(TrialConfig.self, from: try Data(contentsOf: URL(fileURLWithPath: out + "/logs/trial-2-config.json")))
+        let handed = try handedConfig(out, trial: 2)
         #expect(handed.workload.fps == 12 && handed.workload.inflight == 3 && handed.workload.cameras == 1)
     }
 
