@@ -330,7 +330,7 @@ struct ResultsCommand: ParsableCommand {
             let summary = try database.run(name)
             let trials = try database.trials(run: summary.id)
             var plot = ResultsPlot.defaults(for: trials)
-            if let metric { plot.metric = metric }
+            if let metric { plot.metric = try ResultsPlot.metric(named: metric, in: trials) }
             if let x { plot.x = x }
             if let series { plot.series = series }
             if let panel { plot.panel = panel }

@@ -43,7 +43,7 @@ public struct PerformanceModel: Sendable, Codable {
     // MARK: Fitting
 
     /// The stages whose variation is fitted against their mean (`StageSpread`): the ones the simulation draws.
-    static let computeStages: Set<String> = ["encode", "preprocess", "infer"]
+    static let computeStages: Set<Stage> = [.encode, .preprocess, .infer]
 
     /// What a fit used and left out, for people.
     public struct FitReport: Sendable {
@@ -60,8 +60,8 @@ public struct PerformanceModel: Sendable, Codable {
         var usable: [(TrialRecord, TrialConfig)] = []
         for trial in trials {
             guard trial.ok else { continue }
-            guard let config = trial.configuration else { continue }
-            if !includeUnstable, trial.metric("stable") == 0 { leftOut.append(trial.key); continue }
+            let config = trial.config
+            if !includeUnstable, trial.metric(.stable) == 0 { leftOut.append(trial.key); continue }
             usable.append((trial, config))
         }
         guard !usable.isEmpty else {
@@ -70,7 +70,7 @@ public struct PerformanceModel: Sendable, Codable {
         var known: [String: ModelFeatures] = [:]
         for (_, config) in usable where known[config.model] == nil { known[config.model] = try features(config.model) }
 
-        func stage(_ trial: TrialRecord, _ name: String) -> StageRow? { trial.stages.first { $0.stage == name } }
+        func stage(_ trial: TrialRecord, _ name: Stage) -> StageRow? { trial.stages.first { $0.stage == name } }
         func frame(_ config: TrialConfig) -> CodecModel.Frame {
             CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))
         }
@@ -89,33 +89,34 @@ public struct PerformanceModel: Sendable, Codable {
         /// quota's own spread is the simulation's to make).
         var computeSpreads: [String: [(meanNs: Double, logSigma: Double)]] = [:]
         for (trial, config) in usable {
-            if let frameBytes = trial.metric("frame_bytes"), frameBytes > 0 { bytes.append((frame(config), frameBytes)) }
-            if let row = stage(trial, "encode") { encode.append((frame(config), deviceWork(config, row.meanMs * 1e6))) }
-            if let row = stage(trial, "capture") { fixed["capture", default: []].append(row.meanMs * 1e6) }
+            if let frameBytes = trial.metric(.frameBytes), frameBytes > 0 { bytes.append((frame(config), frameBytes)) }
+            if let row = stage(trial, .encode) { encode.append((frame(config), deviceWork(config, row.meanMs * 1e6))) }
+            if let row = stage(trial, .capture) { fixed["capture", default: []].append(row.meanMs * 1e6) }
             // A zoo model at a named input (`resnet18@112`) calibrates inference; its pre-processing
             // decodes at a fraction of the frame's size (libjpeg's scaled decode), which the
             // pre-processing model, against the frame alone, does not describe.
-            if config.placement != .cloudRaw, ModelZoo.splitResolution(config.model).resolution == nil, let row = stage(trial, "preprocess") {
+            if config.placement != .cloudRaw, ModelZoo.splitResolution(config.model).resolution == nil, let row = stage(trial, .preprocess) {
                 preprocess[config.placement.rawValue, default: []].append((frame(config), deviceWork(config, row.meanMs * 1e6)))
             }
             if config.placement == .edge {
-                if let row = stage(trial, "infer") {
+                if let row = stage(trial, .infer) {
                     computeSamples[config.device.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset), quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
                 }
-                if let row = stage(trial, "postprocess") { fixed["postprocess", default: []].append(row.meanMs * 1e6) }
+                if let row = stage(trial, .postprocess) { fixed["postprocess", default: []].append(row.meanMs * 1e6) }
             } else {
-                if let row = stage(trial, "serialize") { fixed["serialize.\(config.placement.rawValue)", default: []].append(row.meanMs * 1e6) }
-                if config.placement == .cloudTensor, let server = trial.metric("server_compute_ms") {
+                if let row = stage(trial, .serialize) { fixed["serialize.\(config.placement.rawValue)", default: []].append(row.meanMs * 1e6) }
+                if config.placement == .cloudTensor, let server = trial.metric(.serverCompute) {
                     computeSamples[config.cloud.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu),
                                                                   wallNs: server * 1e6))
                 }
             }
             for row in trial.stages where row.p50Ms > 0 {
                 let sigma = StageTime.logSigma(p50: row.p50Ms, p99: row.p99Ms, count: row.count)
-                spreads[row.stage, default: []].append(sigma)
-                let cores = row.stage == "infer" ? Double(usableThreads(config.device.threads, cpuset: config.device.cpuset)) : 1
-                if Self.computeStages.contains(row.stage), config.device.cpu >= cores, row.stage != "infer" || config.placement == .edge {
-                    computeSpreads[row.stage, default: []].append((row.meanMs * 1e6, sigma))
+                // The model file keys spreads by the stage's name.
+                spreads[row.stage.rawValue, default: []].append(sigma)
+                let cores = row.stage == .infer ? Double(usableThreads(config.device.threads, cpuset: config.device.cpuset)) : 1
+                if Self.computeStages.contains(row.stage), config.device.cpu >= cores, row.stage != .infer || config.placement == .edge {
+                    computeSpreads[row.stage.rawValue, default: []].append((row.meanMs * 1e6, sigma))
                 }
             }
         }
@@ -146,15 +147,15 @@ public struct PerformanceModel: Sendable, Codable {
         }
         for (trial, config) in usable where config.placement.usesCloud {
             let features = known[config.model]!
-            if let server = trial.metric("server_compute_ms"), config.placement != .cloudTensor, let compute = compute[config.cloud.engine.rawValue] {
+            if let server = trial.metric(.serverCompute), config.placement != .cloudTensor, let compute = compute[config.cloud.engine.rawValue] {
                 let inference = compute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu))
                 extra[config.placement.rawValue, default: []].append((frame(config), server * 1e6 - inference))
             }
-            if let sent = trial.metric("request_bytes") { headers.append(sent - model.payloadBytes(config, features)) }
-            if let down = trial.metric("downlink_bytes_per_frame") { responses.append(down) }
-            if let network = stage(trial, "network"), let link = try? model.link(config) {
-                let physics = model.transferNs(config, link: link, requestBytes: trial.metric("request_bytes") ?? model.payloadBytes(config, features),
-                                               responseBytes: trial.metric("downlink_bytes_per_frame") ?? 0)
+            if let sent = trial.metric(.requestBytes) { headers.append(sent - model.payloadBytes(config, features)) }
+            if let down = trial.metric(.downlinkBytesPerFrame) { responses.append(down) }
+            if let network = stage(trial, .network), let link = try? model.link(config) {
+                let physics = model.transferNs(config, link: link, requestBytes: trial.metric(.requestBytes) ?? model.payloadBytes(config, features),
+                                               responseBytes: trial.metric(.downlinkBytesPerFrame) ?? 0)
                 overheads.append(network.meanMs * 1e6 - physics)
             }
         }
@@ -166,7 +167,7 @@ public struct PerformanceModel: Sendable, Codable {
         model.requestHeaderBytes = max(0, median(headers))
         model.responseBytes = max(0, median(responses))
 
-        let unstableUsed = usable.filter { $0.0.metric("stable") == 0 }.count
+        let unstableUsed = usable.filter { $0.0.metric(.stable) == 0 }.count
         var lines = ["fitted on \(usable.count) trials of \(runs.joined(separator: ", "))"
                      + (leftOut.isEmpty ? "" : "; left out \(leftOut.count) unstable (fit with --include-unstable to use them)")
                      + (unstableUsed == 0 ? "" : "; \(unstableUsed) of them never met the stability rule (included as asked)")]
@@ -194,23 +195,18 @@ public struct PerformanceModel: Sendable, Codable {
 
     // MARK: Predicting
 
-    /// The metrics holding a latency metric's 80% band (`latency_p99_ms` → `latency_p99_low_ms`, `latency_p99_high_ms`).
-    public static func bandMetrics(_ metric: String) -> (low: String, high: String) {
-        let stem = metric.hasSuffix("_ms") ? String(metric.dropLast(3)) : metric
-        return (stem + "_low_ms", stem + "_high_ms")
-    }
 
     /// A prediction of one trial, as the metrics and stage means Results stores for a measured one.
     public struct Prediction: Sendable {
         public var config: TrialConfig
-        public var metrics: [Metric]
+        public var metrics: [MetricValue]
         public var stages: [StageRow]
         /// The device's time per frame when frames follow each other with no idle time (its work
         /// at the quota's rate; the camera's encoding runs beside it, as in the simulation):
         /// 1000 / this is the frame rate at which it saturates.
         public var deviceSaturatedMs: Double
 
-        public func metric(_ name: String) -> Double? { metrics.first { $0.name == name }?.value }
+        public func metric(_ metric: Metric) -> Double? { metrics.value(metric) }
     }
 
     /// The link a configuration runs over: its profile with the configuration's overrides.
@@ -303,7 +299,7 @@ public struct PerformanceModel: Sendable, Codable {
         let source = time("encode", (fixedNs["capture"] ?? 0) + quota.wallNs(work: encodeWork))
         let preprocessWork = codec.preprocessNs(frame, placement: config.placement) ?? 0
         var setup: SimulationSetup
-        var deviceStages: [(String, Double)]
+        var deviceStages: [(Stage, Double)]
         var saturatedNs = 0.0
         if config.placement == .edge {
             let compute = try computeModel(on: config.device.engine, where: "device.engine")
@@ -321,7 +317,7 @@ public struct PerformanceModel: Sendable, Codable {
             setup.deviceBusy = busy
             setup.trialLogSigma = compute.residualLogSigma ?? 0
             saturatedNs = quota.sustainedNs(work: work, parallelism: rate, busyCores: busy)
-            deviceStages = [("preprocess", preprocessWork), ("infer", inferWork / speed), ("postprocess", postprocess)]
+            deviceStages = [(.preprocess, preprocessWork), (.infer, inferWork / speed), (.postprocess, postprocess)]
         } else {
             let link = try link(config)
             let serialize = fixedNs["serialize.\(config.placement.rawValue)"] ?? 0
@@ -336,7 +332,7 @@ public struct PerformanceModel: Sendable, Codable {
                                     durationNs: config.workload.duration.nanoseconds, queueCapacity: config.workload.queue, source: source,
                                     processors: config.workload.inflight, device: time("preprocess", preprocessWork + serialize), deviceQuota: quota, cloud: leg)
             setup.trialLogSigma = cloudCompute.residualLogSigma ?? 0
-            deviceStages = [("preprocess", preprocessWork), ("serialize", serialize)]
+            deviceStages = [(.preprocess, preprocessWork), (.serialize, serialize)]
             saturatedNs = quota.sustainedNs(work: preprocessWork + serialize)
         }
         setup.minimumFrames = minimumFrames
@@ -345,31 +341,31 @@ public struct PerformanceModel: Sendable, Codable {
         // The device's simulated time shared among its stages by their work.
         let deviceTotal = deviceStages.reduce(0) { $0 + $1.1 }
         func simulated(_ part: String) -> Double { result.stageMeansNs[part] ?? 0 }
-        func row(_ stage: String, _ meanNs: Double) -> StageRow { StageRow(stage: stage, count: 0, meanMs: meanNs / 1e6, p50Ms: 0, p99Ms: 0) }
+        func row(_ stage: Stage, _ meanNs: Double) -> StageRow { StageRow(stage: stage, count: 0, meanMs: meanNs / 1e6, p50Ms: 0, p99Ms: 0) }
         // The camera's capture and encoding are one simulated stage; the capture is its fixed part.
         let capture = min(fixedNs["capture"] ?? 0, simulated("source"))
-        var stages = [row("capture", capture), row("encode", simulated("source") - capture), row("queue", simulated("queue"))]
+        var stages = [row(.capture, capture), row(.encode, simulated("source") - capture), row(.queue, simulated("queue"))]
         for (name, share) in deviceStages where share > 0 { stages.append(row(name, simulated("device") * share / max(deviceTotal, 1))) }
         if config.placement.usesCloud {
-            stages += [row("network", simulated("network")), row("infer", simulated("server_queue") + simulated("server_compute"))]
+            stages += [row(.network, simulated("network")), row(.infer, simulated("server_queue") + simulated("server_compute"))]
         }
         var metrics = [
-            Metric("offered_fps", result.offeredRate, "fps"), Metric("throughput_fps", result.throughput, "fps"),
-            Metric("frames_dropped", result.dropShare * result.offeredRate * config.workload.duration.seconds, "frames"),
-            Metric("latency_mean_ms", result.latencyMeanNs / 1e6, "ms"), Metric("latency_p50_ms", result.latencyP50Ns / 1e6, "ms"),
-            Metric("latency_p90_ms", result.latencyP90Ns / 1e6, "ms"), Metric("latency_p99_ms", result.latencyP99Ns / 1e6, "ms"),
-            Metric("frame_bytes", codec.jpegBytes(frame), "B"),
+            MetricValue(.offeredRate, result.offeredRate), MetricValue(.throughput, result.throughput),
+            MetricValue(.framesDropped, result.dropShare * result.offeredRate * config.workload.duration.seconds),
+            MetricValue(.latencyMean, result.latencyMeanNs / 1e6), MetricValue(.latencyP50, result.latencyP50Ns / 1e6),
+            MetricValue(.latencyP90, result.latencyP90Ns / 1e6), MetricValue(.latencyP99, result.latencyP99Ns / 1e6),
+            MetricValue(.frameBytes, codec.jpegBytes(frame)),
         ]
         // Each stage's mean under the name the runner stores it by: a prediction diffs with a measurement column by column.
-        metrics += stages.map { Metric("stage_\($0.stage)_ms", $0.meanMs, "ms") }
-        if config.placement.usesCloud { metrics.append(Metric("request_bytes", payloadBytes(config, features) + requestHeaderBytes, "B")) }
+        metrics += stages.map { MetricValue(.stage($0.stage), $0.meanMs) }
+        if config.placement.usesCloud { metrics.append(MetricValue(.requestBytes, payloadBytes(config, features) + requestHeaderBytes)) }
         // What 80% of trials of this length report: a prediction's own spread, beside its value.
-        for (metric, band) in [("latency_p50_ms", result.latencyP50BandNs), ("latency_p99_ms", result.latencyP99BandNs)] {
+        for (metric, band) in [(Metric.latencyP50, result.latencyP50BandNs), (Metric.latencyP99, result.latencyP99BandNs)] {
             guard let band else { continue }
-            let names = Self.bandMetrics(metric)
-            metrics += [Metric(names.low, band.lowerBound / 1e6, "ms"), Metric(names.high, band.upperBound / 1e6, "ms")]
+            let names = Metric.band(metric)
+            metrics += [MetricValue(names.low, band.lowerBound / 1e6), MetricValue(names.high, band.upperBound / 1e6)]
         }
-        if let slo = config.slo.p99 { metrics.append(Metric("slo_p99_met", result.latencyP99Ns <= slo.nanoseconds ? 1 : 0, "")) }
+        if let slo = config.slo.p99 { metrics.append(MetricValue(.sloP99Met, result.latencyP99Ns <= slo.nanoseconds ? 1 : 0)) }
         return Prediction(config: config, metrics: metrics, stages: stages, deviceSaturatedMs: saturatedNs / 1e6)
     }
 
@@ -416,19 +412,6 @@ public struct PerformanceModel: Sendable, Codable {
         guard !differing.isEmpty else { return nil }
         return "the model was fitted on another environment (" + differing.map { "\($0) \(environment[$0]!) there, \(other[$0]!) here" }.joined(separator: "; ")
             + "); its predictions for this machine are unvalidated: calibrate here"
-    }
-}
-
-extension TrialRecord {
-    /// The trial's configuration; for trials stored before it was, rebuilt from the parameters
-    /// (values the testbed wrote over a setting, such as the applied `link.shaping`, are left at
-    /// their defaults).
-    var configuration: TrialConfig? {
-        if let config { return config }
-        guard parameters["model"] != nil else { return nil }
-        var rebuilt = TrialConfig()
-        for (key, value) in parameters.sorted(by: { $0.key < $1.key }) where TrialConfig.keys.contains(key) { try? rebuilt.set(key, value) }
-        return rebuilt
     }
 }
 

@@ -6,7 +6,7 @@ import Results
 public struct Validation: Sendable {
     /// One metric's errors over the trials compared.
     public struct MetricError: Sendable {
-        public var metric: String
+        public var metric: Metric
         public var trials: Int
         /// Mean absolute percentage error.
         public var mape: Double
@@ -22,26 +22,26 @@ public struct Validation: Sendable {
         public var trial: TrialRecord
         public var prediction: PerformanceModel.Prediction
         /// Relative error (predicted − measured) / measured of a metric.
-        public func error(_ metric: String) -> Double? {
+        public func error(_ metric: Metric) -> Double? {
             guard let measured = trial.metric(metric), measured > 0, let predicted = prediction.metric(metric) else { return nil }
             return (predicted - measured) / measured
         }
         /// Whether the measured value lies in the prediction's 80% band.
-        public func insideBand(_ metric: String) -> Bool? {
-            let names = PerformanceModel.bandMetrics(metric)
+        public func insideBand(_ metric: Metric) -> Bool? {
+            let names = Metric.band(metric)
             guard let measured = trial.metric(metric), let low = prediction.metric(names.low), let high = prediction.metric(names.high) else { return nil }
             return (low...high).contains(measured)
         }
         /// The stage whose predicted mean is furthest from the measured one, and by how much (ms).
-        public var worstStage: (stage: String, ms: Double)? {
-            prediction.stages.compactMap { predicted -> (String, Double)? in
+        public var worstStage: (stage: Stage, ms: Double)? {
+            prediction.stages.compactMap { predicted -> (Stage, Double)? in
                 guard let measured = trial.stages.first(where: { $0.stage == predicted.stage }) else { return nil }
                 return (predicted.stage, predicted.meanMs - measured.meanMs)
             }.max { abs($0.1) < abs($1.1) }
         }
     }
 
-    public static let metrics = ["throughput_fps", "latency_p50_ms", "latency_p99_ms"]
+    public static let metrics: [Metric] = [.throughput, .latencyP50, .latencyP99]
 
     public var pairs: [Pair]
     public var errors: [MetricError]
@@ -65,16 +65,16 @@ public struct Validation: Sendable {
     /// Predicts each finished trial (with a configuration) and compares; trials the model cannot
     /// predict are counted by reason, and only when none is left is that an error.
     public static func run(_ model: PerformanceModel, on trials: [TrialRecord]) throws(ModelingError) -> Validation {
-        let measured = trials.filter { $0.ok && $0.configuration != nil }
+        let measured = trials.filter(\.ok)
         guard !measured.isEmpty else { throw .insufficientData("no finished trials to validate against") }
-        let predictions = model.predict(measured.map { $0.configuration! })
+        let predictions = model.predict(measured.map(\.config))
         let unpredicted = try PerformanceModel.unpredicted(predictions)
         let pairs = zip(measured, predictions).compactMap { trial, predicted in (try? predicted.get()).map { Pair(trial: trial, prediction: $0) } }
         return Validation(pairs, unpredicted: unpredicted)
     }
 
     /// The pairs furthest off on `metric`, worst first.
-    public func worst(_ metric: String, count: Int = 5) -> [Pair] {
+    public func worst(_ metric: Metric, count: Int = 5) -> [Pair] {
         Array(pairs.filter { $0.error(metric) != nil }.sorted { abs($0.error(metric)!) > abs($1.error(metric)!) }.prefix(count))
     }
 
@@ -83,7 +83,7 @@ public struct Validation: Sendable {
     public static func heldOut(_ trials: [TrialRecord], matching heldOut: [String: String], environment: [String: String], run: String,
                                includeUnstable: Bool) throws(ModelingError) -> Validation {
         func held(_ trial: TrialRecord) -> Bool {
-            let parameters = trial.config?.parameters ?? trial.parameters
+            let parameters = trial.config.parameters
             return heldOut.allSatisfy { parameters[$0.key] == $0.value }
         }
         let (model, _) = try PerformanceModel.fit(trials.filter { !held($0) }, environment: environment, runs: [run], includeUnstable: includeUnstable)
@@ -93,15 +93,23 @@ public struct Validation: Sendable {
     /// The same validation restricted to the pairs of one model.
     public func only(model: String) -> Validation { Validation(pairs.filter { $0.prediction.config.model == model }) }
 
-    /// K-fold cross-validation: each fold predicted by a model fitted on the others.
+    /// K-fold cross-validation: each fold predicted by a model fitted on the others. Folds are
+    /// of configurations, not trials: every repetition of one configuration sits in the same
+    /// fold, so no fold is predicted by a model that has measured its own configuration.
     public static func crossValidate(_ trials: [TrialRecord], folds: Int, environment: [String: String], run: String,
                                      includeUnstable: Bool) throws(ModelingError) -> Validation {
         guard folds >= 2 else { throw .insufficientData("cross-validation needs at least 2 folds") }
         let ordered = trials.filter(\.ok)
+        var configurations: [TrialConfig] = []
+        for trial in ordered where !configurations.contains(trial.config.normalized) { configurations.append(trial.config.normalized) }
+        guard configurations.count >= folds else {
+            throw .insufficientData("\(folds) folds need at least \(folds) configurations; the run has \(configurations.count)")
+        }
+        let fold = Dictionary(uniqueKeysWithValues: configurations.enumerated().map { ($1.parameters, $0 % folds) })
         var pairs: [Pair] = []
-        for fold in 0..<folds {
-            let test = ordered.enumerated().filter { $0.offset % folds == fold }.map(\.element)
-            let train = ordered.enumerated().filter { $0.offset % folds != fold }.map(\.element)
+        for index in 0..<folds {
+            let test = ordered.filter { fold[$0.config.normalized.parameters] == index }
+            let train = ordered.filter { fold[$0.config.normalized.parameters] != index }
             let (model, _) = try PerformanceModel.fit(train, environment: environment, runs: [run], includeUnstable: includeUnstable)
             pairs += try Validation.run(model, on: test).pairs
         }

@@ -167,7 +167,7 @@ public enum PlanText {
         for (i, e) in top.enumerated() {
             let key = Planner.verificationParameters(e)
             let trial = measured.first { t in key.allSatisfy { t.parameters[$0.key] == $0.value } }
-            let p99 = trial?.metric("latency_p99_ms")
+            let p99 = trial?.metric(.latencyP99)
             let meets = p99.map { value in plan.maxP99.map { value <= $0.nanoseconds / 1e6 } ?? true }
             if meets == false { breaks += 1 }
             if p99 == nil { unmeasured += 1 }

@@ -168,8 +168,8 @@ public enum Planner {
         guard let device = catalog.devices[candidate.device], let price = device.price, let watts = device.watts else {
             throw .badPlan("device '\(candidate.device)' has no price and watts in profiles/devices.yaml")
         }
-        let stage = { (name: String) in prediction.stages.first { $0.stage == name }?.meanMs ?? 0 }
-        let throughput = prediction.metric("throughput_fps") ?? 0, offered = max(prediction.metric("offered_fps") ?? config.workload.fps, 1e-9)
+        let stage = { (name: Stage) in prediction.stages.first { $0.stage == name }?.meanMs ?? 0 }
+        let throughput = prediction.metric(.throughput) ?? 0, offered = max(prediction.metric(.offeredRate) ?? config.workload.fps, 1e-9)
         var perCameraMonthly = price / plan.amortizationMonths + watts * hoursPerMonth / 1000 * plan.energyPrice
         var camerasPerNode: Int?, nodeMonthly = 0.0
         var blocking: [String] = []
@@ -179,25 +179,25 @@ public enum Planner {
                 do { links[config.link.profile] = try LinkProfiles.loadDefault().profile(named: config.link.profile) } catch { throw .badPlan("\(error)") }
             }
             // One instance per core; each camera's frames take the server time the prediction gives.
-            let serverMs = max(stage("infer"), 1e-3)
+            let serverMs = max(stage(.infer), 1e-3)
             let perNode = Int((plan.cloudUtilization * cloud.cores * 1000 / serverMs / config.workload.fps).rounded(.down))
             camerasPerNode = perNode
             if perNode < 1 { blocking.append("one camera needs more than a \(cloudName) at \(Int(plan.cloudUtilization * 100))% utilisation") }
             nodeMonthly = cloud.pricePerHour * hoursPerMonth
-            let gigabytes = ((prediction.metric("request_bytes") ?? 0) + model.responseBytes) * config.workload.fps * 3600 * hoursPerMonth / 1e9
+            let gigabytes = ((prediction.metric(.requestBytes) ?? 0) + model.responseBytes) * config.workload.fps * 3600 * hoursPerMonth / 1e9
             perCameraMonthly += gigabytes * (links[config.link.profile]?.pricePerGB ?? 0)
         }
-        let p99 = prediction.metric("latency_p99_ms") ?? .infinity
+        let p99 = prediction.metric(.latencyP99) ?? .infinity
         let dropRate = max(0, 1 - throughput / offered)
         // The published accuracy is at 224×224: at another input it is not known.
         let top1 = ModelZoo.splitResolution(config.model).resolution == nil ? (try? ModelZoo.model(named: config.model))?.published?.top1 : nil
         if let limit = plan.maxP99, p99 > limit.nanoseconds / 1e6 { blocking.append("p99 \(UnitFormat.significant(p99)) ms > \(DurationText.format(limit))") }
         if let minimum = plan.minTop1, (top1 ?? 0) < minimum { blocking.append("top-1 \(top1.map { UnitFormat.significant($0) + "%" } ?? "unknown") < \(UnitFormat.significant(minimum))%") }
         if let maximum = plan.maxDropRate, dropRate > maximum { blocking.append("drops \(UnitFormat.significant(dropRate * 100))% > \(UnitFormat.significant(maximum * 100))%") }
-        var evaluation = Evaluation(candidate: candidate, p50Ms: prediction.metric("latency_p50_ms") ?? 0, p99Ms: p99, throughput: throughput, dropRate: dropRate,
+        var evaluation = Evaluation(candidate: candidate, p50Ms: prediction.metric(.latencyP50) ?? 0, p99Ms: p99, throughput: throughput, dropRate: dropRate,
                                     top1: top1, deviceUtilization: prediction.deviceSaturatedMs * throughput / 1000, camerasPerNode: camerasPerNode, cloudNodes: 0,
                                     costPerCamera: 0, costTotal: 0, perCameraMonthly: perCameraMonthly, nodeMonthly: nodeMonthly,
-                                    watts: watts, transferMs: stage("serialize") + stage("network"), meanMs: prediction.metric("latency_mean_ms") ?? 0, blocking: blocking)
+                                    watts: watts, transferMs: stage(.serialize) + stage(.network), meanMs: prediction.metric(.latencyMean) ?? 0, blocking: blocking)
         // The plan's fleet, priced by the one cost formula the sizing table and chart use.
         evaluation.cloudNodes = evaluation.cloudNodes(cameras: plan.cameras)
         evaluation.costTotal = evaluation.monthlyCost(cameras: plan.cameras)
@@ -246,7 +246,7 @@ public enum Planner {
                 func cloudP99(_ bitsPerSecond: Double) -> Double {
                     var probe = config
                     probe.link.uplink = Bandwidth(bitsPerSecond: bitsPerSecond)
-                    return (try? model.predict(probe, minimumFrames: 200, longRun: true).metric("latency_p99_ms")) ?? .infinity
+                    return (try? model.predict(probe, minimumFrames: 200, longRun: true).metric(.latencyP99)) ?? .infinity
                 }
                 let result = bisect(low: 1e5, high: 1e10) { cloudP99($0) - edge.p99Ms }
                 out.append(Crossover(model: name, link: link, edgeP99Ms: edge.p99Ms, bandwidth: result.root.map { Bandwidth(bitsPerSecond: $0) },
@@ -275,7 +275,7 @@ public enum Planner {
         let predicted = model.predict(configs, minimumFrames: 200, longRun: true)
         return probes.enumerated().map { i, probe in
             let points = bandwidths.enumerated().map { j, bps in
-                (bps, (try? predicted[i * bandwidths.count + j].get().metric("latency_p99_ms")) ?? .infinity)
+                (bps, (try? predicted[i * bandwidths.count + j].get().metric(.latencyP99)) ?? .infinity)
             }
             return UplinkCurve(model: probe.model, link: probe.link, placement: probe.placement, points: points.map { (bitsPerSecond: $0.0, p99Ms: $0.1 ?? .infinity) })
         }

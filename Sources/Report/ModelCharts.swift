@@ -1,11 +1,13 @@
 import EdgeInsightCore
 import Foundation
 import Modeling
+import Results
 
 /// The modeling charts: predicted against measured, and a USL fit over its points.
 public enum ModelCharts {
     /// Predicted against measured on one metric: a point per trial, the diagonal, and the ±10% band.
-    public static func predictedVersusMeasured(_ validation: Validation, metric: String, unit: String, title: String) -> String {
+    public static func predictedVersusMeasured(_ validation: Validation, metric: Metric, title: String) -> String {
+        let unit = metric.unit
         let points = validation.pairs.compactMap { pair -> (Double, Double, String)? in
             guard let m = pair.trial.metric(metric), let p = pair.prediction.metric(metric), m > 0, p > 0 else { return nil }
             return (m, p, pair.prediction.config.model + " " + pair.prediction.config.placement.rawValue)

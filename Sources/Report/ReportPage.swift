@@ -55,8 +55,8 @@ public enum ReportPage {
         for chart in sweepCharts(ok, run: run.name) { body += "<figure>\(chart)</figure>\n" }
         body += "</section>\n"
 
-        let behind = ok.filter { ($0.metric("frames_dropped") ?? 0) > 0 && $0.windows.count > 1 }
-            .sorted { ($0.metric("frames_dropped") ?? 0) > ($1.metric("frames_dropped") ?? 0) }.prefix(3)
+        let behind = ok.filter { ($0.metric(.framesDropped) ?? 0) > 0 && $0.windows.count > 1 }
+            .sorted { ($0.metric(.framesDropped) ?? 0) > ($1.metric(.framesDropped) ?? 0) }.prefix(3)
         if !behind.isEmpty {
             body += "<section id=\"timelines\"><h2>Where it fell behind</h2>\n<p>The trials that dropped the most frames, window by window.</p>\n"
             for trial in behind { body += "<figure>\(timeline(trial))</figure>\n" }
@@ -90,9 +90,9 @@ public enum ReportPage {
             ("trials", "\(run.trials) (\(run.failed) failed), \(DurationText.format(.seconds(Int64(seconds.rounded())))) of measuring"),
         ]
         for (key, value) in run.environment.sorted(by: { $0.key < $1.key }) { rows.append((key, value)) }
-        let slos = Set(content.trials.compactMap { $0.config?.slo.p99 }.map { DurationText.format($0) })
+        let slos = Set(content.trials.compactMap { $0.config.slo.p99 }.map { DurationText.format($0) })
         if !slos.isEmpty { rows.append(("SLO", "p99 ≤ " + slos.sorted().joined(separator: ", "))) }
-        let stable = content.trials.filter { $0.ok && $0.metric("stable") == 1 }.count
+        let stable = content.trials.filter { $0.ok && $0.metric(.stable) == 1 }.count
         rows.append(("stability", "\(stable) of \(content.trials.filter(\.ok).count) trials stable (max/min of throughput and p99 over the last 3 windows ≤ 1.1)"))
         return "<header><h1>\(escape(run.name))</h1>\n<table class=\"facts\">" + rows.map { "<tr><th>\(escape($0.0))</th><td>\(escape($0.1))</td></tr>" }.joined() + "</table></header>\n"
     }
@@ -107,7 +107,7 @@ public enum ReportPage {
         }.sorted()
         var charts: [String] = []
         for x in keys.isEmpty ? ["placement"] : Array(keys.prefix(4)) {
-            for (metric, name) in [("latency_p99_ms", "p99 latency"), ("throughput_fps", "throughput")] {
+            for (metric, name) in [(Metric.latencyP99, "p99 latency"), (Metric.throughput, "throughput")] {
                 var plot = ResultsPlot.defaults(for: trials)
                 plot.metric = metric
                 plot.x = x
@@ -146,20 +146,20 @@ public enum ReportPage {
             + "<th title=\"share of measurements inside the range 80% of simulated trials of their length report\">in 80% band</th></tr></thead><tbody>"
         func percent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }
         for e in validation.errors {
-            html += "<tr><td>\(escape(e.metric))</td><td>\(e.trials)</td><td>\(String(format: "%.1f%%", e.mape))</td><td>\(percent(e.within10))</td><td>\(percent(e.within20))</td>"
+            html += "<tr><td>\(escape(e.metric.key))</td><td>\(e.trials)</td><td>\(String(format: "%.1f%%", e.mape))</td><td>\(percent(e.within10))</td><td>\(percent(e.within20))</td>"
                 + "<td>\(e.insideBand.map(percent) ?? "–")</td></tr>"
         }
         html += "</tbody></table>\n"
-        for (metric, unit, name) in [("latency_p99_ms", "ms", "p99"), ("throughput_fps", "fps", "throughput")] {
-            html += "<figure>\(ModelCharts.predictedVersusMeasured(validation, metric: metric, unit: unit, title: "\(name): predicted vs measured"))</figure>\n"
+        for (metric, name) in [(Metric.latencyP99, "p99"), (Metric.throughput, "throughput")] {
+            html += "<figure>\(ModelCharts.predictedVersusMeasured(validation, metric: metric, title: "\(name): predicted vs measured"))</figure>\n"
         }
         return html + "</section>\n"
     }
 
     /// The metrics the trials table shows, with their units.
-    static let columns: [(metric: String, title: String)] = [
-        ("throughput_fps", "throughput (fps)"), ("latency_p50_ms", "p50 (ms)"), ("latency_p99_ms", "p99 (ms)"),
-        ("frames_dropped", "dropped (frames)"), ("frame_bytes", "JPEG (bytes/frame)"), ("stable", "stable"),
+    static let columns: [(metric: Metric, title: String)] = [
+        (.throughput, "throughput (fps)"), (.latencyP50, "p50 (ms)"), (.latencyP99, "p99 (ms)"),
+        (.framesDropped, "dropped (frames)"), (.frameBytes, "JPEG (bytes/frame)"), (.stable, "stable"),
     ]
 
     private static func trialsTable(_ trials: [TrialRecord]) -> String {
@@ -171,10 +171,10 @@ public enum ReportPage {
             html += keys.map { "<td>\(escape(trial.parameters[$0] ?? "–"))</td>" }.joined()
             for column in columns {
                 if let value = trial.metric(column.metric) {
-                    let text = column.metric == "stable" ? (value == 1 ? "yes" : "no") : UnitFormat.significant(value)
-                    html += "<td class=\"number\" data-metric=\"\(column.metric)\" data-value=\"\(value)\">\(text)</td>"
+                    let text = column.metric == .stable ? (value == 1 ? "yes" : "no") : UnitFormat.significant(value)
+                    html += "<td class=\"number\" data-metric=\"\(column.metric.key)\" data-value=\"\(value)\">\(text)</td>"
                 } else {
-                    html += "<td data-metric=\"\(column.metric)\">–</td>"
+                    html += "<td data-metric=\"\(column.metric.key)\">–</td>"
                 }
             }
             html += "<td>\(trial.ok ? "ok" : "failed: " + escape(trial.reason ?? ""))</td></tr>\n"

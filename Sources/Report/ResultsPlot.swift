@@ -7,7 +7,7 @@ import Results
 /// other swept settings and the repetitions); its whisker spans their minimum to maximum. A metric
 /// spanning more than 20× is drawn on a log scale, so 9 ms and 2.9 s both stay readable.
 public struct ResultsPlot {
-    public var metric = "latency_p99_ms"
+    public var metric = Metric.latencyP99
     public var x = "placement"
     /// The parameters that colour the bars and split the panels; nil: one colour, one panel.
     public var series: String? = "link"
@@ -30,17 +30,25 @@ public struct ResultsPlot {
 
     static let missing = "-"
 
+    /// The metric a user named, or a one-line error listing the ones the run has.
+    public static func metric(named key: String, in trials: [TrialRecord]) throws(ResultsError) -> Metric {
+        guard let metric = Metric(key: key) else { throw missing(key, in: trials) }
+        return metric
+    }
+
+    static func missing(_ key: String, in trials: [TrialRecord]) -> ResultsError {
+        let names = Metric.all.filter(Set(trials.flatMap { $0.metrics.map(\.metric) }).contains).map(\.key)
+        return .invalid("no trial has metric '\(key)'" + (names.isEmpty ? "" : "; the run has \(names.joined(separator: ", "))"))
+    }
+
     public func svg(_ trials: [TrialRecord], title: String) throws(ResultsError) -> String {
         let measured = trials.filter { $0.ok && $0.metric(metric) != nil }
-        guard !measured.isEmpty else {
-            let names = Set(trials.flatMap { $0.metrics.map(\.name) }).sorted()
-            throw .invalid("no trial has metric '\(metric)'" + (names.isEmpty ? "" : "; the run has \(names.joined(separator: ", "))"))
-        }
+        guard !measured.isEmpty else { throw Self.missing(metric.key, in: trials) }
         let known = Set(trials.flatMap(\.parameters.keys))
         for key in [x, series, panel].compactMap({ $0 }) where !known.contains(key) {
             throw .invalid("no trial has parameter '\(key)'; the run's parameters are \(known.sorted().joined(separator: ", "))")
         }
-        let unit = measured.first!.metrics.first { $0.name == metric }!.unit
+        let unit = metric.unit
         func value(_ trial: TrialRecord, _ key: String?) -> String { key.flatMap { trial.parameters[$0] } ?? Self.missing }
         let panels = Self.ordered(measured.map { value($0, panel) })
         let categories = Self.ordered(measured.map { value($0, x) })

@@ -17,17 +17,17 @@ public enum RunSummaryTable {
         for key in order.sorted() {
             let group = groups[key]!
             let parts = key.split(separator: "|").map(String.init)
-            func mean(_ name: String) -> Double? {
-                let values = group.compactMap { $0.metric(name) }
+            func mean(_ metric: Metric) -> Double? {
+                let values = group.compactMap { $0.metric(metric) }
                 return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
             }
-            let bytes = mean("uplink_bytes_per_frame") ?? mean("frame_bytes")
+            let bytes = mean(.uplinkBytesPerFrame) ?? mean(.frameBytes)
             table.add([parts[0], parts[1], parts[2], String(group.count),
-                       mean("throughput_fps").map { UnitFormat.significant($0) + " fps" } ?? "-",
-                       mean("latency_p50_ms").map { UnitFormat.significant($0) + " ms" } ?? "-",
-                       mean("latency_p99_ms").map { UnitFormat.significant($0) + " ms" } ?? "-",
+                       mean(.throughput).map { UnitFormat.significant($0) + " fps" } ?? "-",
+                       mean(.latencyP50).map { UnitFormat.significant($0) + " ms" } ?? "-",
+                       mean(.latencyP99).map { UnitFormat.significant($0) + " ms" } ?? "-",
                        bytes.map { Bytes(Int64($0)).description + (parts[1].hasPrefix("edge") ? " (local)" : "") } ?? "-",
-                       "\(group.filter { $0.metric("stable") == 1 }.count)/\(group.count)"])
+                       "\(group.filter { $0.metric(.stable) == 1 }.count)/\(group.count)"])
         }
         return table.rendered
     }
@@ -37,8 +37,8 @@ public enum RunSummaryTable {
     /// (for JPEG placements its compute time includes decoding); both on OpenVINO, so that the
     /// framework does not pass for confinement.
     public static func confinementCheck(_ trials: [TrialRecord], model: String) -> (edgeMs: Double, cloudMs: Double)? {
-        let edge = trials.filter { $0.ok && $0.parameters["model"] == model && Verdicts.placement(of: $0) == "edge" }.compactMap { $0.metric("stage_infer_ms") }
-        let cloud = trials.filter { $0.ok && $0.parameters["model"] == model && Verdicts.placement(of: $0) == "cloud-tensor" }.compactMap { $0.metric("server_compute_ms") }
+        let edge = trials.filter { $0.ok && $0.parameters["model"] == model && Verdicts.placement(of: $0) == "edge" }.compactMap { $0.metric(.stage(.infer)) }
+        let cloud = trials.filter { $0.ok && $0.parameters["model"] == model && Verdicts.placement(of: $0) == "cloud-tensor" }.compactMap { $0.metric(.serverCompute) }
         guard !edge.isEmpty, !cloud.isEmpty else { return nil }
         return (edge.reduce(0, +) / Double(edge.count), cloud.reduce(0, +) / Double(cloud.count))
     }

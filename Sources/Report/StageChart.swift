@@ -21,15 +21,14 @@ public enum StageChart {
         let keyed = Dictionary(grouping: ok) { t in
             [t.parameters["model"] ?? "?", Verdicts.placement(of: t), t.parameters["link"]].compactMap { $0 }.joined(separator: " · ")
         }
-        let order = Stage.allCases.map(\.rawValue)
         return keyed.keys.sorted().map { label in
             let group = keyed[label]!
-            let names = Set(group.flatMap { $0.stages.map(\.stage) }).sorted { (order.firstIndex(of: $0) ?? 99, $0) < (order.firstIndex(of: $1) ?? 99, $1) }
-            let stages = names.map { name in
-                (name, group.map { $0.stages.first { $0.stage == name }?.meanMs ?? 0 }.reduce(0, +) / Double(group.count))
+            let present = Set(group.flatMap { $0.stages.map(\.stage) })
+            let stages = Stage.allCases.filter(present.contains).map { name in
+                (name.rawValue, group.map { $0.stages.first { $0.stage == name }?.meanMs ?? 0 }.reduce(0, +) / Double(group.count))
             }
-            func mean(_ metric: String) -> Double { group.compactMap { $0.metric(metric) }.reduce(0, +) / Double(max(1, group.compactMap { $0.metric(metric) }.count)) }
-            return Group(label: label, stages: stages, p50Ms: mean("latency_p50_ms"), p99Ms: mean("latency_p99_ms"))
+            func mean(_ metric: Metric) -> Double { group.compactMap { $0.metric(metric) }.reduce(0, +) / Double(max(1, group.compactMap { $0.metric(metric) }.count)) }
+            return Group(label: label, stages: stages, p50Ms: mean(.latencyP50), p99Ms: mean(.latencyP99))
         }
     }
 

@@ -16,11 +16,11 @@ public enum TrialTable {
         var table = TextTable(["#", "model", "placement", "link", "resolution", "q"] + names + ["status", "fps", "p50", "p99", "up/frame"])
         for (index, trial) in trials.enumerated() {
             let p = trial.parameters
-            func ms(_ name: String) -> String { trial.metric(name).map { UnitFormat.significant($0) + " ms" } ?? "-" }
-            let upPerFrame = trial.metric("uplink_bytes_per_frame") ?? trial.metric("request_bytes")
+            func ms(_ metric: Metric) -> String { trial.metric(metric).map { UnitFormat.significant($0) + " ms" } ?? "-" }
+            let upPerFrame = trial.metric(.uplinkBytesPerFrame) ?? trial.metric(.requestBytes)
             let setting: [String] = [p["model"] ?? "", Verdicts.placement(of: trial), p["link"] ?? "-", p["workload.resolution"] ?? "", p["workload.jpeg_quality"] ?? ""]
-            let measured: [String] = [trial.ok ? "ok" : "failed", trial.metric("throughput_fps").map { UnitFormat.significant($0) + " fps" } ?? "-",
-                                      ms("latency_p50_ms"), ms("latency_p99_ms"), upPerFrame.map { Bytes(Int64($0)).description } ?? "-"]
+            let measured: [String] = [trial.ok ? "ok" : "failed", trial.metric(.throughput).map { UnitFormat.significant($0) + " fps" } ?? "-",
+                                      ms(.latencyP50), ms(.latencyP99), upPerFrame.map { Bytes(Int64($0)).description } ?? "-"]
             table.add([String(index + 1)] + setting + names.map { p[$0] ?? "-" } + measured)
         }
         return table

@@ -58,10 +58,10 @@ public enum Verdicts {
                 let candidates = ok.filter { $0.parameters["model"] == model && ($0.parameters["link"] == link || $0.parameters["placement"] == "edge") }
                 let byPlacement = Dictionary(grouping: candidates) { placement(of: $0) }
                 let ranking: [Standing] = byPlacement.compactMap { placement, group in
-                    let p99s = group.compactMap { $0.metric("latency_p99_ms") }
+                    let p99s = group.compactMap { $0.metric(.latencyP99) }
                     guard !p99s.isEmpty else { return nil }
-                    let spread = group.flatMap { trial in trial.windows.isEmpty ? trial.metric("latency_p99_ms").map { [$0] } ?? [] : trial.windows.map(\.p99Ms) }
-                    let met = group.compactMap { $0.metric("slo_p99_met") }
+                    let spread = group.flatMap { trial in trial.windows.isEmpty ? trial.metric(.latencyP99).map { [$0] } ?? [] : trial.windows.map(\.p99Ms) }
+                    let met = group.compactMap { $0.metric(.sloP99Met) }
                     return Standing(placement: placement, meanP99Ms: p99s.reduce(0, +) / Double(p99s.count),
                                     lowMs: spread.min() ?? p99s.min()!, highMs: spread.max() ?? p99s.max()!,
                                     sloMet: met.isEmpty ? nil : (Int(met.reduce(0, +)), met.count))

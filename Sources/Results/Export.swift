@@ -6,21 +6,16 @@ public enum ResultsExport {
     /// unit in the column name), columns in a stable order.
     public static func csv(_ trials: [TrialRecord]) -> String {
         let parameterNames = Set(trials.flatMap(\.parameters.keys)).sorted()
-        var metricUnits: [String: String] = [:]
-        var metricOrder: [String] = []
-        for trial in trials {
-            for metric in trial.metrics where metricUnits[metric.name] == nil {
-                metricUnits[metric.name] = metric.unit
-                metricOrder.append(metric.name)
-            }
-        }
+        // The table's order, for the metrics any trial has.
+        let present = Set(trials.flatMap { $0.metrics.map(\.metric) })
+        let metricOrder = Metric.all.filter(present.contains)
         var header = ["trial", "repetition", "status", "reason"] + parameterNames
-        header += metricOrder.map { metricUnits[$0]!.isEmpty ? $0 : "\($0) [\(metricUnits[$0]!)]" }
+        header += metricOrder.map { $0.unit.isEmpty ? $0.key : "\($0.key) [\($0.unit)]" }
         var lines = [header.map(field).joined(separator: ",")]
         for (index, trial) in trials.enumerated() {
             var row = [String(index + 1), String(trial.repetition), trial.ok ? "ok" : "failed", trial.reason ?? ""]
             row += parameterNames.map { trial.parameters[$0] ?? "" }
-            row += metricOrder.map { name in trial.metric(name).map { String($0) } ?? "" }
+            row += metricOrder.map { metric in trial.metric(metric).map { String($0) } ?? "" }
             lines.append(row.map(field).joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -38,9 +33,9 @@ public enum ResultsExport {
             if trial.metrics.isEmpty { records.append(base) }
             for metric in trial.metrics {
                 var record = base
-                record["metric"] = .text(metric.name)
+                record["metric"] = .text(metric.metric.key)
                 record["value"] = .number(metric.value)
-                record["unit"] = .text(metric.unit)
+                record["unit"] = .text(metric.metric.unit)
                 records.append(record)
             }
         }

@@ -9,6 +9,8 @@ public enum ResultsError: Error, CustomStringConvertible, Equatable {
     case storage(String)
     /// A request the results cannot answer (a plot of a metric no trial has, say).
     case invalid(String)
+    /// A database written by another version, holding a metric or stage this one does not know.
+    case unknownMeasurement(String, String)
 
     public var description: String {
         switch self {
@@ -16,26 +18,14 @@ public enum ResultsError: Error, CustomStringConvertible, Equatable {
         case .unknownRun(let run, let known): "no run '\(run)' in this database (runs: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
         case .storage(let reason): "results database: \(reason)"
         case .invalid(let reason): reason
+        case .unknownMeasurement(let kind, let key): "results database holds a \(kind) '\(key)' this edgeinsight does not know (written by a newer version?)"
         }
-    }
-}
-
-/// One measured value of a trial, with its unit.
-public struct Metric: Sendable, Codable, Equatable {
-    public var name: String
-    public var value: Double
-    public var unit: String
-
-    public init(_ name: String, _ value: Double, _ unit: String) {
-        self.name = name
-        self.value = value
-        self.unit = unit
     }
 }
 
 /// One stage's latency within a trial.
 public struct StageRow: Sendable, Codable, Equatable {
-    public var stage: String
+    public var stage: Stage
     public var count: Int
     public var meanMs: Double
     public var p50Ms: Double
@@ -43,7 +33,7 @@ public struct StageRow: Sendable, Codable, Equatable {
     /// The value at each percentile 1…99, then p99.9, in ms; nil in older databases.
     public var quantilesMs: [Double]?
 
-    public init(stage: String, count: Int, meanMs: Double, p50Ms: Double, p99Ms: Double, quantilesMs: [Double]? = nil) {
+    public init(stage: Stage, count: Int, meanMs: Double, p50Ms: Double, p99Ms: Double, quantilesMs: [Double]? = nil) {
         self.stage = stage
         self.count = count
         self.meanMs = meanMs
@@ -72,32 +62,73 @@ public struct WindowRow: Sendable, Codable, Equatable {
     }
 }
 
-/// A finished trial: its parameters and everything measured (or why it failed).
+/// How the testbed realised a trial's configuration on the machine it ran on: what was really
+/// applied, which may differ from what was asked (no cgroups here, bf16 chosen by the engine).
+public struct AppliedRecord: Sendable, Codable, Equatable {
+    /// The edge node's confinement as applied (`cgroup v1: cpu 0.5 (2000 us per 4000 us)`, or the fallback).
+    public var deviceConfinement: String?
+    public var cloudConfinement: String?
+    /// How the link was shaped (proxy, or kernel tbf plus the proxy).
+    public var linkShaping: String?
+    /// The precision the device's engine computed in (OpenVINO picks bf16 on AVX-512 BF16 CPUs).
+    public var devicePrecision: String?
+    public var deviceThreads: Int?
+    /// The device's framework and its version (`OpenVINO 2026.4.1`).
+    public var deviceEngine: String?
+    /// How several cameras were run (one summed stream).
+    public var camerasRunAs: String?
+    /// The host each node ran on; nil: this machine.
+    public var host: String?
+
+    public init() {}
+
+    /// The keys these had as text in databases before v3, and in exports.
+    /// Key paths are immutable values; the array is never mutated.
+    nonisolated(unsafe) static let keys: [(key: String, path: WritableKeyPath<AppliedRecord, String?>)] = [
+        ("device.confinement", \.deviceConfinement), ("cloud.confinement", \.cloudConfinement), ("link.shaping", \.linkShaping),
+        ("device.precision", \.devicePrecision), ("device.engine_version", \.deviceEngine), ("workload.cameras.run_as", \.camerasRunAs),
+        ("host", \.host),
+    ]
+
+    /// As text under the export's keys (`device.confinement`, `device.threads_applied`, …).
+    public var parameters: [String: String] {
+        var out: [String: String] = [:]
+        for (key, path) in Self.keys { if let value = self[keyPath: path] { out[key] = value } }
+        if let deviceThreads { out["device.threads_applied"] = String(deviceThreads) }
+        return out
+    }
+
+    /// From those keys (the parameters of a database written before v3).
+    init(parameters: [String: String]) {
+        for (key, path) in Self.keys { self[keyPath: path] = parameters[key] }
+        deviceThreads = parameters["device.threads_applied"].flatMap(Int.init)
+    }
+}
+
+/// A finished trial: its configuration, how it was applied, and everything measured (or why it failed).
 public struct TrialRecord: Sendable, Codable, Equatable {
-    /// Identifies the trial within its run: the same parameters and repetition give the same key.
+    /// Identifies the trial within its run: the same configuration and repetition give the same key.
     public var key: String
     public var repetition: Int
     public var ok: Bool
     public var reason: String?
-    /// Every parameter, as text: the configuration's settings and how the testbed applied them
-    /// (`device.confinement`, `link.shaping`, `device.precision`).
-    public var parameters: [String: String]
-    /// The trial's configuration as it ran; nil in databases written before it was stored.
-    public var config: TrialConfig?
-    public var metrics: [Metric]
+    /// The trial's configuration as asked.
+    public var config: TrialConfig
+    public var applied: AppliedRecord
+    public var metrics: [MetricValue]
     public var stages: [StageRow]
     public var windows: [WindowRow]
     public var startedAt: Date
     public var seconds: Double
 
-    public init(key: String, repetition: Int, ok: Bool, reason: String? = nil, parameters: [String: String], config: TrialConfig? = nil,
-                metrics: [Metric] = [], stages: [StageRow] = [], windows: [WindowRow] = [], startedAt: Date = Date(), seconds: Double = 0) {
+    public init(key: String, repetition: Int, ok: Bool, reason: String? = nil, config: TrialConfig, applied: AppliedRecord = AppliedRecord(),
+                metrics: [MetricValue] = [], stages: [StageRow] = [], windows: [WindowRow] = [], startedAt: Date = Date(), seconds: Double = 0) {
         self.key = key
         self.repetition = repetition
         self.ok = ok
         self.reason = reason
-        self.parameters = parameters
         self.config = config
+        self.applied = applied
         self.metrics = metrics
         self.stages = stages
         self.windows = windows
@@ -105,7 +136,11 @@ public struct TrialRecord: Sendable, Codable, Equatable {
         self.seconds = seconds
     }
 
-    public func metric(_ name: String) -> Double? { metrics.first { $0.name == name }?.value }
+    /// The value the trial measured for `metric`, if it did.
+    public func metric(_ metric: Metric) -> Double? { metrics.value(metric) }
+
+    /// Every setting the placement uses, and how it was applied, as text: what tables and exports show.
+    public var parameters: [String: String] { config.parameters.merging(applied.parameters) { $1 } }
 }
 
 /// A run as listed.
@@ -207,6 +242,9 @@ public final class ResultsDatabase: Sendable {
             try db.alter(table: "trial") { t in t.add(column: "config", .text) }   // JSON of TrialConfig
             try db.alter(table: "stage") { t in t.add(column: "quantiles", .text) }   // JSON: ms at percentiles 1…99, 99.9
         }
+        migrator.registerMigration("v3: how each trial was applied") { db in
+            try db.alter(table: "trial") { t in t.add(column: "applied", .text) }   // JSON of AppliedRecord
+        }
         return migrator
     }
 
@@ -239,21 +277,24 @@ public final class ResultsDatabase: Sendable {
     public func record(_ trial: TrialRecord, run: Int64) throws(ResultsError) {
         do {
             let parameters = String(decoding: try Self.encoder.encode(trial.parameters), as: UTF8.self)
-            let config = try trial.config.map { String(decoding: try Self.encoder.encode($0), as: UTF8.self) }
+            let config = String(decoding: try Self.encoder.encode(trial.config), as: UTF8.self)
+            let applied = String(decoding: try Self.encoder.encode(trial.applied), as: UTF8.self)
             try pool.write { db in
                 try db.execute(sql: """
-                    INSERT INTO trial (runId, key, repetition, ok, reason, parameters, config, model, placement, link, startedAt, seconds)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [run, trial.key, trial.repetition, trial.ok, trial.reason, parameters, config, trial.parameters["model"],
-                                     trial.parameters["placement"], trial.parameters["link"], trial.startedAt, trial.seconds])
+                    INSERT INTO trial (runId, key, repetition, ok, reason, parameters, config, applied, model, placement, link, startedAt, seconds)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [run, trial.key, trial.repetition, trial.ok, trial.reason, parameters, config, applied, trial.config.model,
+                                     trial.config.placement.rawValue, trial.config.placement.usesCloud ? trial.config.link.profile : nil,
+                                     trial.startedAt, trial.seconds])
                 let id = db.lastInsertedRowID
                 for metric in trial.metrics where metric.value.isFinite {
-                    try db.execute(sql: "INSERT INTO metric (trialId, name, value, unit) VALUES (?, ?, ?, ?)", arguments: [id, metric.name, metric.value, metric.unit])
+                    try db.execute(sql: "INSERT INTO metric (trialId, name, value, unit) VALUES (?, ?, ?, ?)",
+                                   arguments: [id, metric.metric.key, metric.value, metric.metric.unit])
                 }
                 for stage in trial.stages {
                     let quantiles = try stage.quantilesMs.map { String(decoding: try Self.encoder.encode($0), as: UTF8.self) }
                     try db.execute(sql: "INSERT INTO stage (trialId, stage, count, meanMs, p50Ms, p99Ms, quantiles) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                   arguments: [id, stage.stage, stage.count, stage.meanMs, stage.p50Ms, stage.p99Ms, quantiles])
+                                   arguments: [id, stage.stage.rawValue, stage.count, stage.meanMs, stage.p50Ms, stage.p99Ms, quantiles])
                 }
                 for window in trial.windows {
                     try db.execute(sql: "INSERT INTO window (trialId, idx, startSeconds, throughput, p50Ms, p99Ms, dropped) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -301,20 +342,32 @@ public final class ResultsDatabase: Sendable {
                 try Row.fetchAll(db, sql: "SELECT * FROM trial WHERE runId = ? ORDER BY id", arguments: [run]).map { row in
                     let id: Int64 = row["id"]
                     let parameters = try Self.decoder.decode([String: String].self, from: Data((row["parameters"] as String).utf8))
+                    // Before v2 only the parameters were stored; before v3 how the trial was applied lived among them.
                     let config = try (row["config"] as String?).map { try Self.decoder.decode(TrialConfig.self, from: Data($0.utf8)) }
+                        ?? TrialConfig(parameters: parameters.filter { TrialConfig.keys.contains($0.key) })
+                    let applied = try (row["applied"] as String?).map { try Self.decoder.decode(AppliedRecord.self, from: Data($0.utf8)) }
+                        ?? AppliedRecord(parameters: parameters)
                     let metrics = try Row.fetchAll(db, sql: "SELECT name, value, unit FROM metric WHERE trialId = ? ORDER BY rowid", arguments: [id])
-                        .map { Metric($0["name"], $0["value"], $0["unit"]) }
-                    let stages = try Row.fetchAll(db, sql: "SELECT * FROM stage WHERE trialId = ? ORDER BY rowid", arguments: [id]).map {
-                        StageRow(stage: $0["stage"], count: $0["count"], meanMs: $0["meanMs"], p50Ms: $0["p50Ms"], p99Ms: $0["p99Ms"],
-                                 quantilesMs: try ($0["quantiles"] as String?).map { try Self.decoder.decode([Double].self, from: Data($0.utf8)) })
+                        .map { row in
+                            let key: String = row["name"]
+                            guard let metric = Metric(key: key) else { throw ResultsError.unknownMeasurement("metric", key) }
+                            return MetricValue(metric, row["value"])
+                        }
+                    let stages = try Row.fetchAll(db, sql: "SELECT * FROM stage WHERE trialId = ? ORDER BY rowid", arguments: [id]).map { row in
+                        let name: String = row["stage"]
+                        guard let stage = Stage(rawValue: name) else { throw ResultsError.unknownMeasurement("stage", name) }
+                        return StageRow(stage: stage, count: row["count"], meanMs: row["meanMs"], p50Ms: row["p50Ms"], p99Ms: row["p99Ms"],
+                                        quantilesMs: try (row["quantiles"] as String?).map { try Self.decoder.decode([Double].self, from: Data($0.utf8)) })
                     }
                     let windows = try Row.fetchAll(db, sql: "SELECT * FROM window WHERE trialId = ? ORDER BY idx", arguments: [id]).map {
                         WindowRow(index: $0["idx"], startSeconds: $0["startSeconds"], throughput: $0["throughput"], p50Ms: $0["p50Ms"], p99Ms: $0["p99Ms"], dropped: $0["dropped"])
                     }
-                    return TrialRecord(key: row["key"], repetition: row["repetition"], ok: row["ok"], reason: row["reason"], parameters: parameters,
-                                       config: config, metrics: metrics, stages: stages, windows: windows, startedAt: row["startedAt"], seconds: row["seconds"])
+                    return TrialRecord(key: row["key"], repetition: row["repetition"], ok: row["ok"], reason: row["reason"], config: config,
+                                       applied: applied, metrics: metrics, stages: stages, windows: windows, startedAt: row["startedAt"], seconds: row["seconds"])
                 }
             }
+        } catch let error as ResultsError {
+            throw error
         } catch {
             throw .storage("\(error)")
         }

@@ -109,8 +109,7 @@ public final class Runner: Sendable {
                 record = try runTrial(spec, number: skipped + index + 1, cloud: spec.placement.usesCloud ? cloud : nil, cgroupProblem: cgroupProblem)
             } catch {
                 if stopping { break }
-                record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", parameters: spec.config.parameters,
-                                     config: spec.config)
+                record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", config: spec.config)
                 // A cloud node that failed once is not trusted for the next trial.
                 if let node = cloud, !node.process.process.isRunning {
                     node.stop()
@@ -148,7 +147,7 @@ public final class Runner: Sendable {
         var config = spec.config
         try DeviceProfile.resolve(&config)
         let asked = config
-        var applied: [String: String] = [:]   // how the testbed realised the configuration on this machine
+        var applied = AppliedRecord()   // how the testbed realised the configuration on this machine
         var linkNode: NodeProcess?
         var agentNode: NodeProcess?
         defer {
@@ -158,23 +157,23 @@ public final class Runner: Sendable {
         let logs = options.out + "/logs/trial-\(number)"
         var serverURL: String?
         if let cloud {
-            applied["cloud.confinement"] = cloud.confinement
+            applied.cloudConfinement = cloud.confinement
             let base = try LinkProfiles.loadDefault().profile(named: config.link.profile)
             var profile = try base.overridden(by: config.link)
             if config.workload.cameras > 1 {
                 // N cameras run as one stream of their summed load over a link N times as wide.
                 config = config.aggregatingCameras(uplink: profile.uplink, downlink: profile.downlink)
-                applied["workload.cameras.run_as"] = "one stream at \(UnitFormat.significant(config.workload.fps)) fps, \(config.workload.inflight) in flight, device CPU \(UnitFormat.significant(config.device.cpu))"
+                applied.camerasRunAs = "one stream at \(UnitFormat.significant(config.workload.fps)) fps, \(config.workload.inflight) in flight, device CPU \(UnitFormat.significant(config.device.cpu))"
                 profile = try base.overridden(by: config.link)
             }
             if let kernelLink = cloud.kernelLink {
                 // Bandwidth in the kernel (tbf on the veth), delay, jitter and loss in the proxy.
                 cloud.kernelLink = try kernelLink.reshaped(uplink: profile.uplink, downlink: profile.downlink, burst: profile.burst)
-                applied["link.shaping"] = "\(cloud.kernelLink!) + proxy for delay, jitter, loss"
+                applied.linkShaping = "\(cloud.kernelLink!) + proxy for delay, jitter, loss"
                 profile.uplink = nil
                 profile.downlink = nil
             } else {
-                applied["link.shaping"] = "proxy (token bucket, delay, jitter, loss)"
+                applied.linkShaping = "proxy (token bucket, delay, jitter, loss)"
             }
             let document = try NodeSpec(node: .link, spec: LinkSpec(to: "\(cloud.host):\(cloud.port)", profile: profile, seed: spec.linkSeed)).encoded()
             let link = try NodeProcess(name: "link", argv: [options.executable, "link", "--config", "-"], group: nil, logFile: logs + "-link.log",
@@ -189,7 +188,7 @@ public final class Runner: Sendable {
         let device = config.device
         let confined = try AppliedConfinement.apply(name: "edge-\(getpid())-\(number)", Confinement(cpu: device.cpu, cpuset: device.cpuset, memory: device.memory),
                                                     threads: device.threads, cgroupProblem: cgroupProblem)
-        applied["device.confinement"] = confined.mode
+        applied.deviceConfinement = confined.mode
         // The node document is kept beside the logs: what the edge node was told, byte for byte.
         let document = try NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL)).encoded()
         try document.write(to: URL(fileURLWithPath: logs + "-agent-node.json"))
@@ -218,21 +217,21 @@ public final class Runner: Sendable {
         // What the device's framework applied: the precision OpenVINO chose (bf16 on CPUs with
         // AVX-512 BF16 unless told), threads, and the framework's version.
         if let engine = result.run.applied {
-            applied["device.precision"] = engine.precision
-            applied["device.threads_applied"] = String(engine.threads)
+            applied.devicePrecision = engine.precision
+            applied.deviceThreads = engine.threads
         }
-        if let engine = result.engine { applied["device.engine_version"] = engine }
+        applied.deviceEngine = result.engine
         let cloudCPU = cloudCPUBefore.flatMap { before in cloud?.process.cpuSeconds.map { $0 - before } }
         let cloudRSS = cloud?.process.residentBytes
         linkNode?.stop()
         let counters = try? linkNode?.finalReport(LinkCounters.self)
         linkNode = nil
         let windows = Self.windows(result.run)
-        return TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, parameters: asked.parameters.merging(applied) { $1 }, config: asked,
+        return TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, config: asked, applied: applied,
                            metrics: Self.metrics(result, config: config, windows: windows, cloudCPU: cloudCPU, cloudRSS: cloudRSS?.peak, link: counters,
                                                  proxyShaped: cloud?.kernelLink == nil),
                            stages: result.run.stages.map {
-                               StageRow(stage: $0.stage.rawValue, count: $0.latency.count, meanMs: $0.latency.meanNs / 1e6, p50Ms: $0.latency.p50Ns / 1e6,
+                               StageRow(stage: $0.stage, count: $0.latency.count, meanMs: $0.latency.meanNs / 1e6, p50Ms: $0.latency.p50Ns / 1e6,
                                         p99Ms: $0.latency.p99Ns / 1e6, quantilesMs: $0.quantilesNs?.map { $0 / 1e6 })
                            },
                            windows: windows)
@@ -256,38 +255,38 @@ public final class Runner: Sendable {
     }
 
     static func metrics(_ r: AgentReport, config: TrialConfig, windows: [WindowRow], cloudCPU: Double?, cloudRSS: Int64?, link: LinkCounters?,
-                        proxyShaped: Bool) -> [Metric] {
+                        proxyShaped: Bool) -> [MetricValue] {
         let run = r.run
-        var m: [Metric] = [
-            Metric("offered_fps", run.offeredRate, "fps"), Metric("throughput_fps", run.throughput, "fps"),
-            Metric("frames_processed", Double(run.processed), "frames"), Metric("frames_dropped", Double(run.dropped), "frames"),
-            Metric("frames_failed", Double(run.failed), "frames"),
-            Metric("latency_mean_ms", run.endToEnd.meanNs / 1e6, "ms"), Metric("latency_p50_ms", run.endToEnd.p50Ns / 1e6, "ms"),
-            Metric("latency_p90_ms", run.endToEnd.p90Ns / 1e6, "ms"), Metric("latency_p99_ms", run.endToEnd.p99Ns / 1e6, "ms"),
-            Metric("frame_bytes", run.meanFrameBytes, "B"),
-            Metric("edge_cpu_seconds", r.cpuSeconds, "s"), Metric("edge_cpu_cores", r.cpuSeconds / max(r.wallSeconds, 1e-9), "cores"),
-            Metric("edge_peak_rss_mb", Double(r.peakResidentBytes) / 1e6, "MB"),
+        var m: [MetricValue] = [
+            MetricValue(.offeredRate, run.offeredRate), MetricValue(.throughput, run.throughput),
+            MetricValue(.framesProcessed, Double(run.processed)), MetricValue(.framesDropped, Double(run.dropped)),
+            MetricValue(.framesFailed, Double(run.failed)),
+            MetricValue(.latencyMean, run.endToEnd.meanNs / 1e6), MetricValue(.latencyP50, run.endToEnd.p50Ns / 1e6),
+            MetricValue(.latencyP90, run.endToEnd.p90Ns / 1e6), MetricValue(.latencyP99, run.endToEnd.p99Ns / 1e6),
+            MetricValue(.frameBytes, run.meanFrameBytes),
+            MetricValue(.edgeCPUSeconds, r.cpuSeconds), MetricValue(.edgeCPUCores, r.cpuSeconds / max(r.wallSeconds, 1e-9)),
+            MetricValue(.edgePeakRSS, Double(r.peakResidentBytes) / 1e6),
         ]
-        for stage in run.stages { m.append(Metric("stage_\(stage.stage.rawValue)_ms", stage.latency.meanNs / 1e6, "ms")) }
-        if let tensor = r.tensorBytes { m.append(Metric("tensor_bytes", Double(tensor), "B")) }
+        for stage in run.stages { m.append(MetricValue(.stage(stage.stage), stage.latency.meanNs / 1e6)) }
+        if let tensor = r.tensorBytes { m.append(MetricValue(.tensorBytes, Double(tensor))) }
         if config.placement.usesCloud {
-            m.append(Metric("request_bytes", r.requestBytesMean, "B"))
-            if let q = r.serverQueueMsMean { m.append(Metric("server_queue_ms", q, "ms")) }
-            if let c = r.serverComputeMsMean { m.append(Metric("server_compute_ms", c, "ms")) }
-            if let cloudCPU { m.append(Metric("cloud_cpu_seconds", cloudCPU, "s")) }
-            if let cloudRSS { m.append(Metric("cloud_peak_rss_mb", Double(cloudRSS) / 1e6, "MB")) }
+            m.append(MetricValue(.requestBytes, r.requestBytesMean))
+            if let q = r.serverQueueMsMean { m.append(MetricValue(.serverQueue, q)) }
+            if let c = r.serverComputeMsMean { m.append(MetricValue(.serverCompute, c)) }
+            if let cloudCPU { m.append(MetricValue(.cloudCPUSeconds, cloudCPU)) }
+            if let cloudRSS { m.append(MetricValue(.cloudPeakRSS, Double(cloudRSS) / 1e6)) }
             if let link {
                 // The link carried the warm-up too; per-frame figures divide by every request it carried.
                 let frames = Double(max(1, r.requestsSent))
-                m.append(Metric("uplink_bytes_per_frame", Double(link.uplink.deliveredBytes) / frames, "B"))
-                m.append(Metric("downlink_bytes_per_frame", Double(link.downlink.deliveredBytes) / frames, "B"))
+                m.append(MetricValue(.uplinkBytesPerFrame, Double(link.uplink.deliveredBytes) / frames))
+                m.append(MetricValue(.downlinkBytesPerFrame, Double(link.downlink.deliveredBytes) / frames))
                 // With kernel shaping the proxy only sees how fast the socket took the bytes, not the link's rate.
-                if proxyShaped { m.append(Metric("uplink_achieved_mbit", link.uplink.achievedBitsPerSecond / 1e6, "Mbit/s")) }
+                if proxyShaped { m.append(MetricValue(.uplinkAchieved, link.uplink.achievedBitsPerSecond / 1e6)) }
             }
         }
-        m.append(Metric("stable", isStable(windows) ? 1 : 0, ""))
+        m.append(MetricValue(.stable, isStable(windows) ? 1 : 0))
         if let slo = config.slo.p99 {
-            m.append(Metric("slo_p99_met", run.endToEnd.p99Ns <= slo.nanoseconds && run.processed > 0 ? 1 : 0, ""))
+            m.append(MetricValue(.sloP99Met, run.endToEnd.p99Ns <= slo.nanoseconds && run.processed > 0 ? 1 : 0))
         }
         return m
     }

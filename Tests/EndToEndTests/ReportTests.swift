@@ -24,19 +24,19 @@ struct ReportBrowserTests {
                 try config.set("slo.p99", "200ms")
                 let base = Double(index) * 11.5 + (model == "resnet50" ? 60 : 0)
                 let dropped = index == 3 ? 7.0 : 0
-                var record = TrialRecord(key: "\(model)-\(placement)-\(link ?? "none")", repetition: 1, ok: true, parameters: config.parameters, metrics: [
-                    Metric("throughput_fps", 10 - dropped / 3, "fps"), Metric("latency_p50_ms", base, "ms"), Metric("latency_p99_ms", base * 1.7, "ms"),
-                    Metric("frames_dropped", dropped, "frames"), Metric("frame_bytes", 25_000 + Double(index), "bytes"), Metric("stable", index % 2 == 0 ? 1 : 0, ""),
+                var record = TrialRecord(key: "\(model)-\(placement)-\(link ?? "none")", repetition: 1, ok: true, config: config, metrics: [
+                    MetricValue(.throughput, 10 - dropped / 3), MetricValue(.latencyP50, base), MetricValue(.latencyP99, base * 1.7),
+                    MetricValue(.framesDropped, dropped), MetricValue(.frameBytes, 25_000 + Double(index)), MetricValue(.stable, index % 2 == 0 ? 1 : 0),
                 ])
                 record.config = config
-                record.stages = [StageRow(stage: "capture", count: 30, meanMs: 0.2, p50Ms: 0.2, p99Ms: 0.3),
-                                 StageRow(stage: "preprocess", count: 30, meanMs: 2, p50Ms: 2, p99Ms: 3),
-                                 StageRow(stage: placement == "edge" ? "infer" : "network", count: 30, meanMs: base * 0.9, p50Ms: base, p99Ms: base * 1.7)]
+                record.stages = [StageRow(stage: .capture, count: 30, meanMs: 0.2, p50Ms: 0.2, p99Ms: 0.3),
+                                 StageRow(stage: .preprocess, count: 30, meanMs: 2, p50Ms: 2, p99Ms: 3),
+                                 StageRow(stage: placement == "edge" ? .infer : .network, count: 30, meanMs: base * 0.9, p50Ms: base, p99Ms: base * 1.7)]
                 record.windows = (0..<4).map { WindowRow(index: $0, startSeconds: Double($0), throughput: 10, p50Ms: base, p99Ms: base * (1.5 + 0.1 * Double($0)), dropped: index == 3 ? $0 * 2 : 0) }
                 try database.record(record, run: run)
             }
         }
-        try database.record(TrialRecord(key: "failed", repetition: 1, ok: false, reason: "edge node failed: boom", parameters: ["model": "resnet50", "placement": "split"], metrics: []), run: run)
+        try database.record(TrialRecord(key: "failed", repetition: 1, ok: false, reason: "edge node failed: boom", config: try! TrialConfig(parameters: ["model": "resnet50", "placement": "split"]), metrics: []), run: run)
     }
 
     @Test func theReportLoadsInChromiumAndItsNumbersAreTheDatabases() throws {
@@ -68,8 +68,9 @@ struct ReportBrowserTests {
             let key = String(row.prefix { $0 != "\"" })
             let trial = try #require(trials.first { $0.key == key })
             for cell in row.components(separatedBy: "data-metric=\"").dropFirst() {
-                let metric = String(cell.prefix { $0 != "\"" })
-                let rest = cell.dropFirst(metric.count + 1)
+                let key = String(cell.prefix { $0 != "\"" })
+                let metric = try #require(Metric(key: key), "the page names a metric the table lacks: \(key)")
+                let rest = cell.dropFirst(key.count + 1)
                 guard rest.hasPrefix(" data-value=\"") else {
                     #expect(trial.metric(metric) == nil, "\(key) \(metric) is in the database but not on the page")
                     continue

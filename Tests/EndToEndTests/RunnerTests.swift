@@ -102,11 +102,11 @@ import TestSupport
         #expect(all.count == 6)
         #expect(Set(all.map(\.key)).count == 6)
         #expect(all.allSatisfy { $0.ok }, "\(all.compactMap(\.reason))")
-        #expect(all.allSatisfy { ($0.metric("throughput_fps") ?? 0) > 0 })
+        #expect(all.allSatisfy { ($0.metric(.throughput) ?? 0) > 0 })
         // Each fps of the sweep shows in what was offered.
         for trial in all {
             let fps = Double(trial.parameters["workload.fps"]!)!
-            #expect(abs((trial.metric("offered_fps") ?? 0) - fps) / fps < 0.25, "\(trial.parameters)")
+            #expect(abs((trial.metric(.offeredRate) ?? 0) - fps) / fps < 0.25, "\(trial.parameters)")
         }
         // The run ends with its p99 chart; others on demand; a wrong metric is a one-line error.
         #expect(FileManager.default.fileExists(atPath: out + "/plot-quick-latency_p99_ms.svg"), "\(tail(out + "-second.log"))")
@@ -139,11 +139,11 @@ import TestSupport
         // The node document the agent was handed (docs/nodes.md) holds the same configuration.
         #expect(try handedConfig(out, trial: 1) == expected)
         // What the agent did follows the configuration: its camera's frames, its arrival process, its SLO.
-        #expect((trial.metric("frame_bytes") ?? 0) > 3_000 && (trial.metric("frame_bytes") ?? .infinity) < 40_000, "320x240 at q61")
-        #expect(trial.metric("slo_p99_met") != nil)
-        #expect(trial.metric("tensor_bytes") == Double(3 * 224 * 224 * 4), "squeezenet1_1 FP32 input")
+        #expect((trial.metric(.frameBytes) ?? 0) > 3_000 && (trial.metric(.frameBytes) ?? .infinity) < 40_000, "320x240 at q61")
+        #expect(trial.metric(.sloP99Met) != nil)
+        #expect(trial.metric(.tensorBytes) == Double(3 * 224 * 224 * 4), "squeezenet1_1 FP32 input")
         // Each stage's whole distribution is stored: percentiles 1…99 and 99.9, never decreasing.
-        let inference = try #require(trial.stages.first { $0.stage == "infer" }?.quantilesMs)
+        let inference = try #require(trial.stages.first { $0.stage == .infer }?.quantilesMs)
         #expect(inference.count == 100 && zip(inference.dropFirst(), inference).allSatisfy { $0 >= $1 } && inference[0] > 0)
         let report = try String(contentsOfFile: out + "/logs/trial-1-agent.json", encoding: .utf8)
         #expect(report.contains("Poisson") && report.contains("320x240, JPEG quality 61"), "\(report.prefix(300))")
@@ -214,9 +214,9 @@ import TestSupport
         let database = try ResultsDatabase(path: folder + "/out/results.sqlite")
         let trial = try #require(try database.trials(run: try database.run("confinement").id).first)
         #expect(trial.parameters["device.confinement"]?.hasPrefix("cgroup") == true)
-        let cores = try #require(trial.metric("edge_cpu_cores"))
+        let cores = try #require(trial.metric(.edgeCPUCores))
         #expect(cores <= 0.55, "the half-core edge node used \(cores) cores")
-        let throughput = try #require(trial.metric("throughput_fps")), offered = try #require(trial.metric("offered_fps"))
+        let throughput = try #require(trial.metric(.throughput)), offered = try #require(trial.metric(.offeredRate))
         #expect(throughput < 0.8 * offered, "\(throughput) fps processed of \(offered) offered")
     }
 
@@ -241,8 +241,8 @@ import TestSupport
         #expect(records.count == 4)
         for record in records {
             #expect(record.ok, "\(record.parameters["placement"] ?? ""): \(record.reason ?? "")")
-            #expect(record.config?.modelShape == [1, 3, 96, 128])
-            #expect((record.metric("throughput_fps") ?? 0) > 4)
+            #expect(record.config.modelShape == [1, 3, 96, 128])
+            #expect((record.metric(.throughput) ?? 0) > 4)
         }
         let edge = try String(contentsOfFile: out + "/logs/trial-1-agent.json", encoding: .utf8)
         #expect(edge.contains("resize 128x96") && edge.contains("checksum"), "\(edge.prefix(400))")
@@ -262,7 +262,7 @@ import TestSupport
               device.engine: [openvino, opencv]
             """, run: "frameworks")
         #expect(records.count == 2 && records.allSatisfy(\.ok), "\(records.map { $0.reason ?? "ok" })")
-        #expect(Set(records.compactMap { $0.config?.device.engine }) == [.openvino, .opencv])
+        #expect(Set(records.compactMap { $0.config.device.engine }) == [.openvino, .opencv])
         let reports = try (1...2).map { try String(contentsOfFile: out + "/logs/trial-\($0)-agent.json", encoding: .utf8) }
         #expect(reports.contains { $0.contains("\"precision\" : \"f32\"") || $0.contains("\"precision\":\"f32\"") }, "\(reports.map { $0.prefix(300) })")
     }
@@ -287,11 +287,11 @@ import TestSupport
             sweep:
               workload.cameras: [1, 3]
             """, run: "cameras")
-        let one = try #require(records.first { $0.config?.workload.cameras == 1 })
-        let three = try #require(records.first { $0.config?.workload.cameras == 3 })
+        let one = try #require(records.first { $0.config.workload.cameras == 1 })
+        let three = try #require(records.first { $0.config.workload.cameras == 3 })
         #expect(three.parameters["workload.cameras"] == "3" && three.parameters["workload.cameras.run_as"]?.hasPrefix("one stream at 12 fps, 3 in flight") == true,
                 "\(three.parameters)")
-        let single = try #require(one.metric("throughput_fps")), summed = try #require(three.metric("throughput_fps"))
+        let single = try #require(one.metric(.throughput)), summed = try #require(three.metric(.throughput))
         #expect(abs(single - 4) < 0.6 && abs(summed - 12) < 1.5, "one camera \(single) fps, three \(summed) fps")
         let handed = try handedConfig(out, trial: 2)
         #expect(handed.workload.fps == 12 && handed.workload.inflight == 3 && handed.workload.cameras == 1)
@@ -309,8 +309,8 @@ import TestSupport
             sweep:
               workload.inflight: [1, 4]
             """, run: "inflight")
-        let one = try #require(records.first { $0.parameters["workload.inflight"] == "1" }?.metric("throughput_fps"))
-        let four = try #require(records.first { $0.parameters["workload.inflight"] == "4" }?.metric("throughput_fps"))
+        let one = try #require(records.first { $0.parameters["workload.inflight"] == "1" }?.metric(.throughput))
+        let four = try #require(records.first { $0.parameters["workload.inflight"] == "4" }?.metric(.throughput))
         #expect(one < 3.5, "stop-and-wait: \(one) fps")
         #expect(four > 8.5, "4 in flight: \(four) fps")
     }
@@ -333,7 +333,7 @@ import TestSupport
         let trials = try database.trials(run: try database.run("shaping").id)
         let kernel = try #require(trials.first { $0.parameters["link.shaping"]?.hasPrefix("kernel tbf") == true })
         let proxy = try #require(trials.first { $0.parameters["link.shaping"]?.hasPrefix("proxy") == true })
-        let k = try #require(kernel.metric("throughput_fps")), p = try #require(proxy.metric("throughput_fps"))
+        let k = try #require(kernel.metric(.throughput)), p = try #require(proxy.metric(.throughput))
         // 10 Mbit/s carries at most 2.08 frames of 602 kB a second; the camera offers 5.
         #expect(k < 2.3 && p < 2.3 && k > 1 && p > 1, "kernel \(k) fps, proxy \(p) fps")
         #expect(abs(k - p) / p < 0.25)

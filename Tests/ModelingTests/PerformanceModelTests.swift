@@ -30,11 +30,11 @@ import Testing
         let infer = inferenceWallFactor * quota.wallNs(work: slower * (1e6 + 10e6 * Self.features[model]!.macs / 1e9)) / 1e6
         let preprocess = quota.wallNs(work: 3e6 * pixels / 1e6) / 1e6
         let encode = quota.wallNs(work: 2e6 * pixels / 1e6) / 1e6
-        func row(_ stage: String, _ ms: Double) -> StageRow { StageRow(stage: stage, count: 20, meanMs: ms, p50Ms: ms, p99Ms: ms * 1.2) }
-        return TrialRecord(key: "\(model)-\(resolution)-\(quality)-\(engine.rawValue)", repetition: 1, ok: true, parameters: config.parameters, config: config,
-                           metrics: [Metric("frame_bytes", pixels * exp(-5 + 0.03 * Double(quality)), "B"), Metric("stable", 1, "")],
-                           stages: [row("capture", 0.01), row("encode", encode), row("queue", 0), row("preprocess", preprocess), row("infer", infer),
-                                    row("postprocess", 0.01)])
+        func row(_ stage: Stage, _ ms: Double) -> StageRow { StageRow(stage: stage, count: 20, meanMs: ms, p50Ms: ms, p99Ms: ms * 1.2) }
+        return TrialRecord(key: "\(model)-\(resolution)-\(quality)-\(engine.rawValue)", repetition: 1, ok: true, config: config,
+                           metrics: [MetricValue(.frameBytes, pixels * exp(-5 + 0.03 * Double(quality))), MetricValue(.stable, 1)],
+                           stages: [row(.capture, 0.01), row(.encode, encode), row(.queue, 0), row(.preprocess, preprocess), row(.infer, infer),
+                                    row(.postprocess, 0.01)])
     }
 
     func edgeTrials() throws -> [TrialRecord] {
@@ -53,13 +53,13 @@ import Testing
         try config.set("workload.fps", "2")
         let prediction = try model.predict(config)
         let stageSum = prediction.stages.reduce(0) { $0 + $1.meanMs }
-        #expect(abs((prediction.metric("throughput_fps") ?? 0) - 2) < 0.1)
-        #expect(stageSum > 80 && (prediction.metric("latency_p50_ms") ?? 0) > 80, "\(prediction.stages)")
+        #expect(abs((prediction.metric(.throughput) ?? 0) - 2) < 0.1)
+        #expect(stageSum > 80 && (prediction.metric(.latencyP50) ?? 0) > 80, "\(prediction.stages)")
         // Each stage's mean is also a metric under the runner's name, so `predict --csv` diffs with
         // `results export --csv`; the camera's encoding is the synthetic trials' encode at this resolution.
-        for stage in prediction.stages { #expect(prediction.metric("stage_\(stage.stage)_ms") == stage.meanMs) }
+        for stage in prediction.stages { #expect(prediction.metric(.stage(stage.stage)) == stage.meanMs) }
         let encode = CPUQuota.testbed(cores: 0.5).wallNs(work: 2e6 * Double(config.workload.resolution.pixels) / 1e6) / 1e6
-        #expect(abs(try #require(prediction.metric("stage_encode_ms")) / encode - 1) < 0.05, "\(prediction.stages) against an encode of \(encode) ms")
+        #expect(abs(try #require(prediction.metric(.stage(.encode))) / encode - 1) < 0.05, "\(prediction.stages) against an encode of \(encode) ms")
     }
 
     /// Where a model has trials at a full core, a single thread's trials under a fraction of one
@@ -87,7 +87,7 @@ import Testing
         try config.set("workload.fps", "200")
         try config.set("workload.duration", "20s")
         let prediction = try model.predict(config)
-        let throughput = try #require(prediction.metric("throughput_fps"))
+        let throughput = try #require(prediction.metric(.throughput))
         #expect(abs(throughput * prediction.deviceSaturatedMs / 1000 - 1) < 0.02, "\(throughput) fps against a sustained \(prediction.deviceSaturatedMs) ms per frame")
     }
 
@@ -106,9 +106,9 @@ import Testing
         try config.set("model", "large")
         try config.set("device.cpu", "0.5")
         try config.set("workload.fps", "2")
-        let fast = try model.predict(config).metric("latency_p50_ms") ?? 0
+        let fast = try model.predict(config).metric(.latencyP50) ?? 0
         try config.set("device.engine", "litert")
-        let slow = try model.predict(config).metric("latency_p50_ms") ?? 0
+        let slow = try model.predict(config).metric(.latencyP50) ?? 0
         #expect(slow > 2.5 * fast * 0.8, "p50 \(slow) ms on LiteRT against \(fast) ms on OpenVINO")
         try config.set("device.engine", "opencv")
         #expect(throws: ModelingError.cannotPredict("the model has no inference times on opencv: fit it on a run with trials that have device.engine: opencv")) {
@@ -132,14 +132,14 @@ import Testing
     @Test func aRunMissingWhatAComponentNeedsSaysWhatToAdd() throws {
         var cloudOnly = try edgeTrials()
         for i in cloudOnly.indices {
-            try cloudOnly[i].config!.set("placement", "cloud-raw")
-            cloudOnly[i].stages.removeAll { $0.stage == "infer" }
+            try cloudOnly[i].config.set("placement", "cloud-raw")
+            cloudOnly[i].stages.removeAll { $0.stage == .infer }
         }
         #expect(throws: ModelingError.insufficientData("the compute model needs inference times: run trials with the edge placement")) {
             try PerformanceModel.fit(cloudOnly, environment: [:], runs: ["x"], features: Self.features)
         }
         var unstable = try edgeTrials()
-        for i in unstable.indices { unstable[i].metrics = [Metric("stable", 0, "")] }
+        for i in unstable.indices { unstable[i].metrics = [MetricValue(.stable, 0)] }
         do {
             _ = try PerformanceModel.fit(unstable, environment: [:], runs: ["x"], features: Self.features)
             Issue.record("fitted on unstable trials without being told")

@@ -158,7 +158,7 @@ import Testing
         #expect(Planner.verificationParameters(fast)["workload.duration"] == "4s")
         var plan = Plan(name: "verify")
         plan.maxP99 = .milliseconds(100)
-        let measured = TrialRecord(key: "k", repetition: 1, ok: true, parameters: Planner.verificationParameters(slow), metrics: [Metric("latency_p99_ms", 12.5, "ms")])
+        let measured = TrialRecord(key: "k", repetition: 1, ok: true, config: try! TrialConfig(parameters: Planner.verificationParameters(slow)), metrics: [MetricValue(.latencyP99, 12.5)])
         let text = PlanText.verification([slow, fast], measured: [measured], plan: plan)
         #expect(text.hasPrefix("every measured recommendation meets the SLO (1 could not be measured)"), "\(text)")
         #expect(text.contains("12.5 ms") && text.contains("-20%"))

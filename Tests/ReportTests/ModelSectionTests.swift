@@ -14,11 +14,11 @@ import Testing
             (10, 10.5, 9...12), (20, 26, 22...30), (40, 34, 35...38), (50, 51, 40...48),
         ]
         let pairs = cases.enumerated().map { index, c in
-            Validation.Pair(trial: TrialRecord(key: "t\(index)", repetition: 1, ok: true, parameters: ["model": "m", "placement": "edge"],
-                                               metrics: [Metric("latency_p99_ms", c.measured, "ms")]),
+            Validation.Pair(trial: TrialRecord(key: "t\(index)", repetition: 1, ok: true, config: try! TrialConfig(parameters: ["model": "m", "placement": "edge"]),
+                                               metrics: [MetricValue(.latencyP99, c.measured)]),
                             prediction: PerformanceModel.Prediction(config: TrialConfig(), metrics: [
-                                Metric("latency_p99_ms", c.predicted, "ms"), Metric("latency_p99_low_ms", c.band.lowerBound, "ms"),
-                                Metric("latency_p99_high_ms", c.band.upperBound, "ms"),
+                                MetricValue(.latencyP99, c.predicted), MetricValue(Metric.band(.latencyP99).low, c.band.lowerBound),
+                                MetricValue(Metric.band(.latencyP99).high, c.band.upperBound),
                             ], stages: [], deviceSaturatedMs: 0))
         }
         let run = RunSummary(id: 1, name: "r", experiment: "r.yaml", startedAt: Date(), trials: 4, failed: 0, environment: [:])

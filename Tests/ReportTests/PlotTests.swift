@@ -1,3 +1,4 @@
+import EdgeInsightCore
 import Foundation
 @testable import Report
 import Results
@@ -8,8 +9,8 @@ import TestSupport
     func trial(_ model: String, _ placement: String, _ link: String?, p99: Double, fps: Double = 10) -> TrialRecord {
         var parameters = ["model": model, "placement": placement]
         parameters["link"] = link
-        return TrialRecord(key: "\(model)-\(placement)-\(link ?? "")-\(p99)", repetition: 1, ok: true, parameters: parameters,
-                           metrics: [Metric("latency_p99_ms", p99, "ms"), Metric("throughput_fps", fps, "fps")])
+        return TrialRecord(key: "\(model)-\(placement)-\(link ?? "")-\(p99)", repetition: 1, ok: true, config: try! TrialConfig(parameters: parameters),
+                           metrics: [MetricValue(.latencyP99, p99), MetricValue(.throughput, fps)])
     }
 
     /// The SVG, read back by Python's XML parser: one bar per (model, placement, link) with data,
@@ -20,11 +21,11 @@ import TestSupport
             trial("m", "edge", nil, p99: 10), trial("m", "edge", nil, p99: 30),            // mean 20
             trial("m", "cloud-raw", "lte", p99: 100), trial("m", "cloud-raw", "ethernet", p99: 1000),
             trial("n", "edge", nil, p99: 40),
-            TrialRecord(key: "failed", repetition: 1, ok: false, parameters: ["model": "m", "placement": "split"]),
+            TrialRecord(key: "failed", repetition: 1, ok: false, config: try! TrialConfig(parameters: ["model": "m", "placement": "split"])),
         ]
         let logPlot = try ResultsPlot().svg(trials, title: "t <&>")
         var linear = ResultsPlot()
-        linear.metric = "throughput_fps"
+        linear.metric = .throughput
         let fps = [trial("m", "edge", nil, p99: 1, fps: 10), trial("m", "cloud-raw", "lte", p99: 1, fps: 20)]
         let linearPlot = try linear.svg(fps, title: "t")
         let script = #"""
@@ -55,14 +56,20 @@ import TestSupport
         #expect(ResultsPlot.defaults(for: edgeOnly).series == nil && ResultsPlot.defaults(for: edgeOnly).panel == "model")
         #expect((try? ResultsPlot.defaults(for: edgeOnly).svg(edgeOnly, title: "t")) != nil)
         var plot = ResultsPlot()
-        plot.metric = "latency_p95_ms"
-        #expect(throws: ResultsError.invalid("no trial has metric 'latency_p95_ms'; the run has latency_p99_ms, throughput_fps")) {
+        #expect(throws: ResultsError.invalid("no trial has metric 'latency_p95_ms'; the run has throughput_fps, latency_p99_ms")) {
+            try ResultsPlot.metric(named: "latency_p95_ms", in: [trial("m", "edge", nil, p99: 1)])
+        }
+        plot.metric = .latencyP50
+        #expect(throws: ResultsError.invalid("no trial has metric 'latency_p50_ms'; the run has throughput_fps, latency_p99_ms")) {
             try plot.svg([trial("m", "edge", nil, p99: 1)], title: "t")
         }
         plot = ResultsPlot()
-        plot.x = "workload.fps"
-        #expect(throws: ResultsError.invalid("no trial has parameter 'workload.fps'; the run's parameters are model, placement")) {
-            try plot.svg([trial("m", "edge", nil, p99: 1)], title: "t")
+        plot.x = "workload.fpz"
+        do {
+            _ = try plot.svg([trial("m", "edge", nil, p99: 1)], title: "t")
+            Issue.record("an unknown parameter was plotted")
+        } catch {
+            #expect("\(error)".hasPrefix("no trial has parameter 'workload.fpz'; the run's parameters are ") && "\(error)".contains("workload.fps"), "\(error)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import EdgeInsightCore
 import Results
 import Report
 import Testing
@@ -6,8 +7,8 @@ import Testing
     func trial(_ placement: String, link: String?, p99: Double, met: Double) -> TrialRecord {
         var parameters = ["model": "resnet50", "placement": placement]
         parameters["link"] = link
-        return TrialRecord(key: "\(placement)\(link ?? "")\(p99)", repetition: 1, ok: true, parameters: parameters,
-                           metrics: [Metric("latency_p99_ms", p99, "ms"), Metric("slo_p99_met", met, ""), Metric("throughput_fps", 10, "fps")])
+        return TrialRecord(key: "\(placement)\(link ?? "")\(p99)", repetition: 1, ok: true, config: try! TrialConfig(parameters: parameters),
+                           metrics: [MetricValue(.latencyP99, p99), MetricValue(.sloP99Met, met), MetricValue(.throughput, 10)])
     }
 
     @Test func verdictPicksTheLowestMeanP99PerLinkWithEdgeStandingForEveryLink() {
@@ -38,9 +39,9 @@ import Testing
     /// An edge trial on another framework is a choice of its own, ranked beside the others.
     @Test func anEdgeFrameworkIsRankedAsItsOwnPlacement() {
         var opencv = trial("edge", link: nil, p99: 80, met: 1)
-        opencv.parameters["device.engine"] = "opencv"
+        opencv.config.device.engine = .opencv
         var openvino = trial("edge", link: nil, p99: 15, met: 1)
-        openvino.parameters["device.engine"] = "openvino"
+        openvino.config.device.engine = .openvino
         let verdict = Verdicts.placements([opencv, openvino, trial("cloud-raw", link: "wifi", p99: 37, met: 1)])
         #expect(verdict.first?.ranking.map(\.placement) == ["edge", "cloud-raw", "edge/opencv"])
     }
@@ -59,9 +60,11 @@ import Testing
     /// apart; settings all trials share, and how the testbed applied them, get none.
     @Test func settingsTheTrialsVaryGetAColumn() {
         let trials = [0.25, 0.5].map { cpu in
-            TrialRecord(key: "\(cpu)", repetition: 1, ok: true,
-                        parameters: ["model": "m", "placement": "edge", "device.cpu": "\(cpu)", "device.threads": "1", "device.confinement": "cgroup \(cpu)"],
-                        metrics: [Metric("latency_p50_ms", 10, "ms")])
+            var applied = AppliedRecord()
+            applied.deviceConfinement = "cgroup \(cpu)"
+            return TrialRecord(key: "\(cpu)", repetition: 1, ok: true,
+                               config: try! TrialConfig(parameters: ["model": "m", "placement": "edge", "device.cpu": "\(cpu)", "device.threads": "1"]),
+                               applied: applied, metrics: [MetricValue(.latencyP50, 10)])
         }
         let table = TrialTable.of(trials)
         #expect(table.header == ["#", "model", "placement", "link", "resolution", "q", "device.cpu", "status", "fps", "p50", "p99", "up/frame"])

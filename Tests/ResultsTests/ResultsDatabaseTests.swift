@@ -8,10 +8,12 @@ import TestSupport
 
 @Suite struct ResultsDatabaseTests {
     func trial(_ key: String, ok: Bool = true, fps: Double = 10) -> TrialRecord {
-        TrialRecord(key: key, repetition: 1, ok: ok, reason: ok ? nil : "edge node failed: boom",
-                    parameters: ["model": "resnet50", "placement": "edge", "workload.fps": String(fps)],
-                    metrics: ok ? [Metric("throughput_fps", fps, "fps"), Metric("latency_p99_ms", 42.5, "ms")] : [],
-                    stages: ok ? [StageRow(stage: "infer", count: 20, meanMs: 30, p50Ms: 29, p99Ms: 40)] : [],
+        var config = TrialConfig()
+        config.model = "resnet50"
+        config.workload.fps = fps
+        return TrialRecord(key: key, repetition: 1, ok: ok, reason: ok ? nil : "edge node failed: boom", config: config,
+                    metrics: ok ? [MetricValue(.throughput, fps), MetricValue(.latencyP99, 42.5)] : [],
+                    stages: ok ? [StageRow(stage: .infer, count: 20, meanMs: 30, p50Ms: 29, p99Ms: 40)] : [],
                     windows: ok ? [WindowRow(index: 0, startSeconds: 0, throughput: fps, p50Ms: 30, p99Ms: 40, dropped: 0)] : [])
     }
 
@@ -38,7 +40,8 @@ import TestSupport
     }
 
     /// The trial configuration is stored whole and read back equal; a database written before it
-    /// was stored (schema v1) still opens, its trials without one.
+    /// was stored (schema v1) still opens: its configuration rebuilt from the parameters, and how
+    /// the trial was applied (then kept among them) read into its own record.
     @Test func theTrialConfigurationIsStoredAndOldDatabasesStillOpen() throws {
         let path = temporaryPath("results.sqlite")
         do {
@@ -48,13 +51,16 @@ import TestSupport
                 try db.execute(sql: "INSERT INTO run (name, experiment, startedAt) VALUES ('old', 'old.yaml', ?)", arguments: [Date()])
                 try db.execute(sql: """
                     INSERT INTO trial (runId, key, repetition, ok, parameters, model, placement, startedAt, seconds)
-                    VALUES (1, 'k', 1, 1, '{"model":"resnet50"}', 'resnet50', 'edge', ?, 1.5)
+                    VALUES (1, 'k', 1, 1, '{"model":"resnet50","workload.fps":"7","device.confinement":"cgroup v1: cpu 0.5","device.threads_applied":"2"}',
+                            'resnet50', 'edge', ?, 1.5)
                     """, arguments: [Date()])
             }
         }
         let database = try ResultsDatabase(path: path)
         let old = try database.trials(run: try database.run("old").id)
-        #expect(old.count == 1 && old[0].config == nil && old[0].parameters["model"] == "resnet50")
+        #expect(old.count == 1 && old[0].config.model == "resnet50" && old[0].config.workload.fps == 7)
+        #expect(old[0].applied.deviceConfinement == "cgroup v1: cpu 0.5" && old[0].applied.deviceThreads == 2)
+        #expect(old[0].parameters["device.confinement"] == "cgroup v1: cpu 0.5")
         var config = TrialConfig()
         try config.set("placement", "cloud-tensor")
         try config.set("link.rtt", "35ms")
@@ -64,6 +70,20 @@ import TestSupport
         try database.record(record, run: try database.run("old").id)
         let stored = try #require(try database.trials(run: try database.run("old").id).last)
         #expect(stored.config == config && stored.stages[0].quantilesMs == (1...100).map(Double.init))
+    }
+
+    /// A database holding a metric or stage this version does not know is refused in one line,
+    /// never read with the value dropped or misnamed.
+    @Test func unknownMeasurementsAreRefusedNotMisread() throws {
+        for (table, insert) in [("metric", "INSERT INTO metric (trialId, name, value, unit) VALUES (1, 'latency_p42_ms', 3, 'ms')"),
+                                ("stage", "INSERT INTO stage (trialId, stage, count, meanMs, p50Ms, p99Ms) VALUES (1, 'teleport', 1, 1, 1, 1)")] {
+            let path = temporaryPath("future.sqlite")
+            let database = try ResultsDatabase(path: path)
+            let run = try database.openRun(name: "exp", experiment: "exp.yaml", environment: [:], fresh: false)
+            try database.record(trial("a"), run: run)
+            try DatabasePool(path: path).write { try $0.execute(sql: insert) }
+            #expect(throws: ResultsError.unknownMeasurement(table, table == "metric" ? "latency_p42_ms" : "teleport")) { try database.trials(run: run) }
+        }
     }
 
     /// A runner and readers (`results show`, a test polling) open one file at once: nobody gets
@@ -96,9 +116,15 @@ import TestSupport
         let csv = ResultsExport.csv([trial("a", fps: 5), trial("b", ok: false), trial("c", fps: 15)])
         let lines = csv.split(separator: "\n").map(String.init)
         #expect(lines.count == 4)
-        #expect(lines[0] == "trial,repetition,status,reason,model,placement,workload.fps,throughput_fps [fps],latency_p99_ms [ms]")
-        #expect(lines[1] == "1,1,ok,,resnet50,edge,5.0,5.0,42.5")
-        #expect(lines[2] == "2,1,failed,edge node failed: boom,resnet50,edge,10.0,,")
+        let header = lines[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        #expect(Array(header.prefix(4)) == ["trial", "repetition", "status", "reason"])
+        #expect(Array(header.suffix(2)) == ["throughput_fps [fps]", "latency_p99_ms [ms]"], "metrics in the table's order, with units")
+        func column(_ line: Int, _ name: String) -> String? {
+            header.firstIndex(of: name).map { lines[line].split(separator: ",", omittingEmptySubsequences: false).map(String.init)[$0] }
+        }
+        #expect(column(1, "model") == "resnet50" && column(1, "workload.fps") == "5" && column(1, "throughput_fps [fps]") == "5.0")
+        #expect(column(2, "status") == "failed" && column(2, "reason") == "edge node failed: boom" && column(2, "latency_p99_ms [ms]") == "")
+        #expect(header.contains("link") == false, "an edge trial has no link")
     }
 
     @Test func longJSONHasARecordPerTrialAndMetric() throws {
