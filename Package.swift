@@ -37,10 +37,11 @@ let package = Package(
         ),
         .target(name: "Imaging", dependencies: ["EdgeInsightCore", "CTurboJPEG"]),
         .target(name: "InferenceProtocol", dependencies: ["EdgeInsightCore"]),
+        .target(name: "Profiles", dependencies: ["EdgeInsightCore", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Link",
             dependencies: [
-                "EdgeInsightCore",
+                "EdgeInsightCore", "Profiles",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -85,23 +86,23 @@ let package = Package(
             name: "Results",
             dependencies: ["EdgeInsightCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .target(name: "Modeling", dependencies: ["EdgeInsightCore", "ModelZoo", "Link", "Results"]),
+        .target(name: "Modeling", dependencies: ["EdgeInsightCore", "ModelZoo", "Profiles", "Link", "Results"]),
         .target(
             name: "Testbed",
             dependencies: [
-                "EdgeInsightCore", "Engine", "Link", "Server", "EdgeNode", "Results",
+                "EdgeInsightCore", "Engine", "Profiles", "Link", "Server", "EdgeNode", "Results",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(
             name: "Planner",
-            dependencies: ["EdgeInsightCore", "ModelZoo", "Link", "Results", "Testbed", "Modeling", .product(name: "Yams", package: "Yams")]
+            dependencies: ["EdgeInsightCore", "ModelZoo", "Profiles", "Link", "Results", "Testbed", "Modeling", .product(name: "Yams", package: "Yams")]
         ),
         .target(name: "Report", dependencies: ["EdgeInsightCore", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner"]),
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner", "Report",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Profiles", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

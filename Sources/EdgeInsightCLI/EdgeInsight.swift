@@ -5,6 +5,7 @@ import Foundation
 import Link
 import LoadGen
 import ModelZoo
+import Profiles
 import Server
 
 /// `edgeinsight`: characterise, model and plan ML inference across edge devices, links and cloud servers.
@@ -183,7 +184,7 @@ func flagHint(for error: Error) -> String? {
     case LoadError.bytesInput: "send JPEGs with --images DIR"
     case ServerError.portInUse: "try another --port, or 0 for a free one"
     case ServerError.noModels: "give --models DIR or --model NAME"
-    case LinkError.noProfiles: "pass --profiles FILE"
+    case ProfileError.noFile(kind: "link", _): "pass --profiles FILE"
     default: nil
     }
 }

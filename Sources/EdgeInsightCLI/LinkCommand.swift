@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeInsightCore
 import Foundation
 import Link
+import Profiles
 
 /// `edgeinsight link`: put an emulated network between two nodes, and measure links.
 struct LinkCommand: AsyncParsableCommand {

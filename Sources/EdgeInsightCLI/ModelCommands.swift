@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeInsightCore
 import Foundation
 import Modeling
+import Profiles
 import Report
 import Results
 import Testbed
@@ -148,6 +149,7 @@ struct Predict: ParsableCommand {
         guard frames >= 10 else { throw ValidationError("--frames must be at least 10") }
         let experiment = try Experiment.load(file)
         let fitted = try PerformanceModel.load(model)
+        try experiment.checkProfiles()
         let started = MonotonicClock.now()
         let specs = experiment.trials()
         var configs: [TrialConfig] = []

@@ -147,16 +147,7 @@ func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async thr
     Progress.finish()
     let database = try ResultsDatabase(path: outcome.database)
     let all = try database.trials(run: try database.run(outcome.runName).id)
-    print(RunSummaryTable.byPlacementAndLink(all))
-    Verdicts.placements(all).forEach { print($0.sentence) }
-    for model in ["resnet50", "mobilenet_v2"] {
-        if let check = RunSummaryTable.confinementCheck(all, model: model) {
-            print("\(model): inference on the edge node \(UnitFormat.significant(check.edgeMs)) ms vs \(UnitFormat.significant(check.cloudMs)) ms on the cloud node (\(UnitFormat.significant(check.edgeMs / check.cloudMs))×)")
-        }
-    }
-    let failures = all.filter { !$0.ok }
-    for failure in failures.prefix(5) { print("failed: \(failure.parameters["model"] ?? "") \(failure.parameters["placement"] ?? ""): \(failure.reason ?? "")") }
-    print("\(outcome.ran) trials run, \(outcome.skipped) already done, \(outcome.failed) failed\(outcome.interrupted ? " — stopped early; run again to resume" : "")")
+    RunSummaryTable.closing(all).forEach { print($0) }
     print("results: \(outcome.database)  (edgeinsight results show \(outcome.runName) --out \(out); export with --csv or --json)")
     // The same p99 picture as the verdicts, to look at rather than read (no chart when nothing was measured).
     let plot = ResultsPlot.defaults(for: all)
@@ -168,7 +159,10 @@ func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async thr
     }
     let run = try database.run(outcome.runName)
     try writeReport(ReportContent(run: run, trials: all), to: reportPath(out: out, run: run.name))
+    print(RunSummaryTable.lastLine(ran: outcome.ran, skipped: outcome.skipped, interrupted: outcome.interrupted, failures: outcome.trials.filter { !$0.ok }))
     if outcome.interrupted { throw ExitCode(130) }
+    // A run that measured nothing it tried has failed, whatever it stored.
+    if outcome.ran > 0, outcome.failed == outcome.ran { throw ExitCode(1) }
 }
 
 /// `edgeinsight agent`: the edge node of a trial.

@@ -103,14 +103,14 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         public var downlink: Bandwidth?
         public var rtt: Duration?
         public var jitter: Duration?
-        /// A loss rate as the link profiles write it (`1%`, `0.001`).
-        public var loss: String?
+        /// Segment loss, overriding the profile's.
+        public var loss: LossRate?
         public var shaping = LinkShaping.auto
 
         /// The overrides of the profile, by the profile's own key names.
         public var overrides: [(key: String, value: String)] {
             [("uplink", uplink?.exactDescription), ("downlink", downlink?.exactDescription), ("rtt", rtt.map(DurationText.exact)),
-             ("jitter", jitter.map(DurationText.exact)), ("loss", loss)].compactMap { key, value in value.map { (key, $0) } }
+             ("jitter", jitter.map(DurationText.exact)), ("loss", loss?.exactDescription)].compactMap { key, value in value.map { (key, $0) } }
         }
     }
 
@@ -163,14 +163,28 @@ public struct TrialConfig: Sendable, Equatable, Codable {
 
     private static func integer(_ range: ClosedRange<Int>) -> (String) -> Int? { { Int($0).flatMap { range.contains($0) ? $0 : nil } } }
     private static func inRange(_ range: ClosedRange<Int>) -> String { "must be an integer in \(range.lowerBound)…\(range.upperBound)" }
-    private static func positive(_ text: String) -> Double? { Double(text).flatMap { $0 > 0 && $0.isFinite ? $0 : nil } }
+    /// A number within `range`: what a machine can be asked for (a quota of 1e300 cores, or a
+    /// camera at 1e-11 fps, parses but means nothing and once trapped the simulation).
+    private static func number(in range: ClosedRange<Double>) -> (String) -> Double? { { Double($0).flatMap { range.contains($0) ? $0 : nil } } }
+    private static func between(_ range: ClosedRange<Double>, _ unit: String = "") -> String {
+        "must be a number from \(UnitFormat.plain(range.lowerBound)) to \(UnitFormat.plain(range.upperBound))\(unit)"
+    }
+    /// A duration within `range`.
+    private static func duration(in range: ClosedRange<Duration>) -> (String) -> Duration? { { DurationText.parse($0).flatMap { range.contains($0) ? $0 : nil } } }
+    private static func durationBetween(_ range: ClosedRange<Duration>) -> String {
+        "must be a duration from \(DurationText.exact(range.lowerBound)) to \(DurationText.exact(range.upperBound)), such as 2s or 40ms"
+    }
     private static func text(_ text: String) -> String? { text.isEmpty ? nil : text }
     private static func number(_ value: Double) -> String { UnitFormat.plain(value) }
     private static func choice<E: RawRepresentable<String> & CaseIterable>(_ type: E.Type) -> String {
         "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"
     }
-    private static let positiveNumber = "must be a positive number"
-    private static let duration = "must be a duration such as 2s or 40ms"
+    static let rates: ClosedRange<Double> = 0.001...10_000
+    static let cores: ClosedRange<Double> = 0.001...1024
+    static let measuring: ClosedRange<Duration> = .milliseconds(1) ... .seconds(86_400)
+    static let waiting: ClosedRange<Duration> = .zero ... .seconds(3_600)
+    static let delays: ClosedRange<Duration> = .zero ... .seconds(60)
+    static let latencies: ClosedRange<Duration> = .microseconds(1) ... .seconds(3_600)
 
     /// Every setting, built once: key paths and closures that are never mutated.
     nonisolated(unsafe) static let settings: [Setting] = makeSettings()
@@ -186,26 +200,26 @@ public struct TrialConfig: Sendable, Equatable, Codable {
                          return dims.count == text.split(separator: ",").count && !dims.isEmpty && dims.allSatisfy { $0 > 0 } ? dims : nil },
                      "must be positive dimensions separated by commas, such as 1,3,320,320"),
             setting("placement", \.placement, \.rawValue, Placement.init(rawValue:), choice(Placement.self)),
-            setting("workload.fps", \.workload.fps, number, positive, positiveNumber),
+            setting("workload.fps", \.workload.fps, number, number(in: rates), between(rates, " frames per second")),
             setting("workload.arrivals", \.workload.arrivals, \.rawValue, { ArrivalProcess.Kind.parse($0)?.kind }, choice(ArrivalProcess.Kind.self)),
             setting("workload.resolution", \.workload.resolution, \.description,
                     { PixelSize(parsing: $0).flatMap { (16...8192).contains($0.width) && (16...8192).contains($0.height) ? $0 : nil } },
                     "must be WIDTHxHEIGHT such as 640x480, each 16…8192"),
             setting("workload.jpeg_quality", \.workload.jpegQuality, String.init, integer(1...100), inRange(1...100)),
-            setting("workload.duration", \.workload.duration, durationText, { DurationText.parse($0).flatMap { $0 > .zero ? $0 : nil } }, duration),
-            optional("workload.max_duration", \.workload.maxDuration, durationText, { DurationText.parse($0).flatMap { $0 > .zero ? $0 : nil } }, duration),
-            setting("workload.warmup", \.workload.warmup, durationText, DurationText.parse, duration),
-            setting("workload.window", \.workload.window, durationText, { DurationText.parse($0).flatMap { $0 > .zero ? $0 : nil } }, duration),
+            setting("workload.duration", \.workload.duration, durationText, duration(in: measuring), durationBetween(measuring)),
+            optional("workload.max_duration", \.workload.maxDuration, durationText, duration(in: measuring), durationBetween(measuring)),
+            setting("workload.warmup", \.workload.warmup, durationText, duration(in: waiting), durationBetween(waiting)),
+            setting("workload.window", \.workload.window, durationText, duration(in: measuring), durationBetween(measuring)),
             setting("workload.queue", \.workload.queue, String.init, integer(1...10_000), inRange(1...10_000)),
             setting("workload.inflight", \.workload.inflight, String.init, integer(1...1024), inRange(1...1024)),
             setting("workload.cameras", \.workload.cameras, String.init, integer(1...64), inRange(1...64)),
             optional("device.profile", \.device.profile, { $0 }, text, "must not be empty"),
-            setting("device.cpu", \.device.cpu, number, positive, positiveNumber),
+            setting("device.cpu", \.device.cpu, number, number(in: cores), between(cores, " cores")),
             optional("device.cpuset", \.device.cpuset, { $0 }, text, "must not be empty"),
             setting("device.memory", \.device.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
             setting("device.threads", \.device.threads, String.init, integer(1...256), inRange(1...256)),
             setting("device.engine", \.device.engine, \.rawValue, EngineKind.init(rawValue:), choice(EngineKind.self)),
-            setting("cloud.cpu", \.cloud.cpu, number, positive, positiveNumber),
+            setting("cloud.cpu", \.cloud.cpu, number, number(in: cores), between(cores, " cores")),
             optional("cloud.cpuset", \.cloud.cpuset, { $0 }, text, "must not be empty"),
             setting("cloud.memory", \.cloud.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
             setting("cloud.threads", \.cloud.threads, String.init, integer(1...256), inRange(1...256)),
@@ -216,12 +230,12 @@ public struct TrialConfig: Sendable, Equatable, Codable {
             setting("link", \.link.profile, { $0 }, text, "must name a link profile"),
             optional("link.uplink", \.link.uplink, \.exactDescription, Bandwidth.init(parsing:), "must be a rate such as 20mbit"),
             optional("link.downlink", \.link.downlink, \.exactDescription, Bandwidth.init(parsing:), "must be a rate such as 20mbit"),
-            optional("link.rtt", \.link.rtt, durationText, DurationText.parse, duration),
-            optional("link.jitter", \.link.jitter, durationText, DurationText.parse, duration),
-            optional("link.loss", \.link.loss, { $0 }, text, "must be a loss rate such as 1%"),
+            optional("link.rtt", \.link.rtt, durationText, duration(in: delays), durationBetween(delays)),
+            optional("link.jitter", \.link.jitter, durationText, duration(in: delays), durationBetween(delays)),
+            optional("link.loss", \.link.loss, \.exactDescription, LossRate.init(parsing:), "must be a loss rate from 0% to 100% such as 0.5%"),
             setting("link.shaping", \.link.shaping, \.rawValue, LinkShaping.init(rawValue:), choice(LinkShaping.self)),
             setting("split.jpeg_quality", \.split.jpegQuality, String.init, integer(1...100), inRange(1...100)),
-            optional("slo.p99", \.slo.p99, durationText, DurationText.parse, duration),
+            optional("slo.p99", \.slo.p99, durationText, duration(in: latencies), durationBetween(latencies)),
         ]
     }
 

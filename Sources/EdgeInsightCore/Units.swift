@@ -29,7 +29,7 @@ public struct Bytes: Sendable, Codable, Hashable, Comparable, CustomStringConver
             ("tb", 1e12), ("gb", 1e9), ("mb", 1e6), ("kb", 1e3), ("k", 1e3), ("m", 1e6), ("g", 1e9), ("b", 1),
         ]
         guard let (number, scale) = UnitFormat.split(text, scales: scales, defaultScale: 1),
-              number >= 0 else { return nil }
+              number >= 0, number * scale < 9.2e18 else { return nil }
         self.count = Int64((number * scale).rounded())
     }
 }
@@ -39,8 +39,9 @@ public enum DurationText {
     /// Parses a duration with a unit (`ns`, `us`, `ms`, `s`, `m`, `h`); a bare number is seconds.
     public static func parse(_ text: String) -> Duration? {
         let scales: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
+        // Beyond Int64 nanoseconds (292 years) a duration cannot be held: nil, not a trap.
         guard let (number, scale) = UnitFormat.split(text, scales: scales, defaultScale: 1),
-              number >= 0 else { return nil }
+              number >= 0, number * scale * 1e9 < 9.2e18 else { return nil }
         return .nanoseconds(Int64((number * scale * 1e9).rounded()))
     }
 
@@ -159,7 +160,31 @@ public struct Bandwidth: Sendable, Codable, Hashable, Comparable, CustomStringCo
         var unit = text.lowercased().replacingOccurrences(of: "/s", with: "")
         if unit.hasSuffix("bps") { unit = String(unit.dropLast(3)) + "bit" }
         let scales: [(String, Double)] = [("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3), ("bit", 1), ("g", 1e9), ("m", 1e6), ("k", 1e3)]
-        guard let (number, scale) = UnitFormat.split(unit, scales: scales, defaultScale: 1), number > 0 else { return nil }
+        guard let (number, scale) = UnitFormat.split(unit, scales: scales, defaultScale: 1), number > 0, (number * scale).isFinite else { return nil }
         self.bitsPerSecond = number * scale
     }
+}
+
+/// A probability that a segment is lost, 0…1; parsed from `0.5%` or a bare fraction (`0.005`),
+/// printed as a percentage.
+public struct LossRate: Sendable, Codable, Hashable, Comparable, CustomStringConvertible {
+    /// The probability, 0…1.
+    public var fraction: Double
+
+    public init?(fraction: Double) {
+        guard fraction.isFinite, (0...1).contains(fraction) else { return nil }
+        self.fraction = fraction
+    }
+
+    /// `0.5%` → 0.005; a bare number is a fraction (`0.005`); nil outside 0…100%.
+    public init?(parsing text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard let value = trimmed.hasSuffix("%") ? Double(trimmed.dropLast()).map({ $0 / 100 }) : Double(trimmed) else { return nil }
+        self.init(fraction: value)
+    }
+
+    public static func < (a: LossRate, b: LossRate) -> Bool { a.fraction < b.fraction }
+    public var description: String { UnitFormat.significant(fraction * 100) + "%" }
+    /// Text that parses back to exactly this rate.
+    public var exactDescription: String { UnitFormat.plain(fraction) }
 }

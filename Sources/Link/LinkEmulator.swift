@@ -3,6 +3,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import Profiles
 
 /// What a link has carried so far, per direction.
 public struct DirectionCounters: Sendable, Codable, Equatable {

@@ -1,19 +1,13 @@
 /// Errors of the link emulator; one line each, saying what to fix.
 public enum LinkError: Error, CustomStringConvertible, Equatable {
     case badAddress(String)
-    case badProfile(String)
-    case unknownProfile(String, known: [String])
     case cannotListen(String)
     case kernelShapingUnavailable(String)
     case probeFailed(String)
-    case noProfiles(String)
 
     public var description: String {
         switch self {
         case .badAddress(let text): "bad address '\(text)': expected HOST:PORT, e.g. 127.0.0.1:9000"
-        case .badProfile(let message): message
-        case .noProfiles(let looked): "no link profiles file found (looked for \(looked))"
-        case .unknownProfile(let name, let known): "unknown link profile '\(name)' (known: \(known.joined(separator: ", ")))"
         case .cannotListen(let message): "cannot listen: \(message)"
         case .kernelShapingUnavailable(let reason): "kernel shaping unavailable: \(reason)"
         case .probeFailed(let message): "link probe failed: \(message)"

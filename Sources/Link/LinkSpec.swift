@@ -1,4 +1,5 @@
 import EdgeInsightCore
+import Profiles
 
 /// The link node's body of the node document (`edgeinsight link --config -`): where to listen,
 /// where to forward, and the link's figures in full, so the node does not depend on the profiles
@@ -37,7 +38,7 @@ public struct LinkSpec: Sendable, Codable, Equatable {
     }
 
     /// The profile these figures describe.
-    public func linkProfile() throws(LinkError) -> LinkProfile {
+    public func linkProfile() throws(ProfileError) -> LinkProfile {
         var profile = LinkProfile(name: profile)
         for key in settings.keys.sorted() { try profile.set(key, to: settings[key]!, context: "node document: link") }
         return profile

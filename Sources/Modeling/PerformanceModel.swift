@@ -2,6 +2,7 @@ import EdgeInsightCore
 import Foundation
 import Link
 import ModelZoo
+import Profiles
 import Results
 import Synchronization
 
@@ -426,7 +427,7 @@ final class PredictionCache: Sendable {
         return analysed
     }
 
-    func profile(_ name: String) throws(LinkError) -> LinkProfile {
+    func profile(_ name: String) throws(ProfileError) -> LinkProfile {
         let known = state.withLock { $0.profiles }
         let loaded: LinkProfiles
         if let known { loaded = known } else { loaded = try LinkProfiles.loadDefault() }

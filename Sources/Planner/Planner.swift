@@ -3,7 +3,7 @@ import Foundation
 import Link
 import ModelZoo
 import Modeling
-import Testbed
+import Profiles
 
 /// One configuration the planner weighs: a trial configuration, the device it stands for and, for
 /// the cloud placements, the cloud node type.

@@ -32,6 +32,30 @@ public enum RunSummaryTable {
         return table.rendered
     }
 
+    /// What a run says when it ends: the table per placement and link, the verdicts, and for each
+    /// model with edge and cloud-tensor trials how much slower the edge node inferred.
+    public static func closing(_ trials: [TrialRecord]) -> [String] {
+        var lines = [byPlacementAndLink(trials)] + Verdicts.placements(trials).map(\.sentence)
+        for model in Set(trials.map(\.config.model)).sorted() {
+            guard let check = confinementCheck(trials, model: model) else { continue }
+            lines.append("\(model): inference on the edge node \(UnitFormat.significant(check.edgeMs)) ms vs \(UnitFormat.significant(check.cloudMs)) ms on the cloud node (\(UnitFormat.significant(check.edgeMs / check.cloudMs))×)")
+        }
+        return lines
+    }
+
+    /// A run's last line: how many trials ran and, when some failed, how many and why (the
+    /// commonest reasons first).
+    public static func lastLine(ran: Int, skipped: Int, interrupted: Bool, failures: [TrialRecord]) -> String {
+        var line = "\(ran) trial\(ran == 1 ? "" : "s") run, \(skipped) already done, \(failures.count) failed"
+        if !failures.isEmpty {
+            let reasons = Dictionary(grouping: failures) { $0.reason ?? "no reason given" }.map { ($0.key, $0.value.count) }
+                .sorted { ($0.1, $1.0) > ($1.1, $0.0) }
+            line += ": " + reasons.prefix(3).map { "\($0.1)× \($0.0)" }.joined(separator: "; ") + (reasons.count > 3 ? "; …" : "")
+            if failures.count == ran { line += " — every trial failed" }
+        }
+        return line + (interrupted ? " — stopped early; run again to resume" : "")
+    }
+
     /// How much slower a model's inference is on the edge node than on the cloud node: the check that
     /// confinement is real. Cloud compute is taken from cloud-tensor trials, where the server only infers
     /// (for JPEG placements its compute time includes decoding); both on OpenVINO, so that the

@@ -51,11 +51,12 @@ public struct ServeSpec: Sendable, Codable, Equatable {
 
     /// The repository's defaults and the listening options this spec stands for, checked.
     public func resolved() throws(ServerError) -> (defaults: ModelConfig, options: ServerOptions) {
-        guard instances >= 1, maxQueue >= 1 else { throw .badSpec("instances and max_queue must be at least 1") }
-        guard maxBatch >= 0 else { throw .badSpec("max_batch must be at least 0") }
-        guard (0...65535).contains(port) else { throw .badSpec("port must be 0–65535 (0 picks a free port), got \(port)") }
-        if let httpThreads, httpThreads < 1 { throw .badSpec("http_threads must be at least 1, got \(httpThreads)") }
-        guard let delay = DurationText.parse(maxQueueDelay) else { throw .badSpec("max_queue_delay must be a duration such as 2ms") }
+        // Named as the flags are (a document's keys are the same words: maxBatch for --max-batch).
+        guard instances >= 1, maxQueue >= 1 else { throw .badSpec("--instances and --max-queue must be at least 1") }
+        guard maxBatch >= 0 else { throw .badSpec("--max-batch must be at least 0") }
+        guard (0...65535).contains(port) else { throw .badSpec("--port must be 0–65535 (0 picks a free port), got \(port)") }
+        if let httpThreads, httpThreads < 1 { throw .badSpec("--http-threads must be at least 1, got \(httpThreads)") }
+        guard let delay = DurationText.parse(maxQueueDelay) else { throw .badSpec("--max-queue-delay must be a duration such as 2ms") }
         var defaults = ModelConfig()
         defaults.instances = instances
         defaults.maxBatchSize = maxBatch

@@ -1,5 +1,6 @@
 import EdgeInsightCore
 import Foundation
+import Profiles
 import Yams
 
 /// Errors of experiments and trials; one line each, naming the file, line and key where there is one.
@@ -170,5 +171,32 @@ public struct TrialSpec: Sendable, Equatable {
     /// trial run again meets the same one.
     public var linkSeed: UInt64 {
         FNV1a(key.utf8).value
+    }
+}
+
+extension Experiment {
+    /// Checks what every trial will need from the profiles before the first one starts — the
+    /// link profiles file and each trial's link and its overrides, the device profiles — so a bad
+    /// value is one error at its `file:line` instead of a sweep of failed trials.
+    public func checkProfiles() throws(TestbedError) {
+        var links: LinkProfiles?
+        var checked = Set<String>()
+        for spec in trials() {
+            var config = spec.config
+            do {
+                try DeviceProfile.resolve(&config)
+                guard config.placement.usesCloud else { continue }
+                let key = config.link.profile + "|" + config.link.overrides.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
+                guard checked.insert(key).inserted else { continue }
+                if links == nil { links = try LinkProfiles.loadDefault() }
+                _ = try links!.profile(named: config.link.profile).overridden(by: config.link)
+            } catch let error as ProfileError {
+                // A bad profiles file names its own file and line; an unknown name is the experiment's.
+                if case .invalid = error { throw .badExperiment("\(error)") }
+                throw .badExperiment("\(path): \(error)")
+            } catch {
+                throw .badExperiment("\(path): \(error)")
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@ import EdgeNode
 import Engine
 import Foundation
 import Link
+import Profiles
 import Results
 import Server
 import Synchronization
@@ -65,6 +66,8 @@ public final class Runner: Sendable {
     var stopping: Bool { stopRequested.load(ordering: .relaxed) }
 
     public func run(progress: (RunProgress) -> Void) throws -> RunOutcome {
+        // Every profile a trial will need is checked before the first trial runs.
+        try experiment.checkProfiles()
         try FileManager.default.createDirectory(atPath: options.out + "/logs", withIntermediateDirectories: true)
         let cgroupProblem = ControlGroup.unavailableReason()
         let kernelProblem = KernelLink.unavailableReason()

@@ -20,7 +20,7 @@ import Testing
             "workload.queue": "9", "workload.inflight": "3", "workload.cameras": "5", "device.profile": "rpi4", "device.cpu": "0.35", "device.cpuset": "0",
             "device.memory": "1500MB", "device.threads": "2", "cloud.cpu": "1.5", "cloud.cpuset": "1", "cloud.memory": "2GB",
             "cloud.threads": "2", "cloud.engine": "opencv", "cloud.instances": "3", "cloud.max_batch": "8", "cloud.http_threads": "2", "link": "lte",
-            "link.uplink": "12500kbit", "link.downlink": "40mbit", "link.rtt": "35ms", "link.jitter": "3ms", "link.loss": "1%",
+            "link.uplink": "12500kbit", "link.downlink": "40mbit", "link.rtt": "35ms", "link.jitter": "3ms", "link.loss": "0.01",
             "link.shaping": "proxy", "split.jpeg_quality": "77", "slo.p99": "180ms",
         ]
         // device.engine is the one key a split trial does not use (the edge placement's framework).
@@ -49,7 +49,17 @@ import Testing
     }
 
     @Test(arguments: [
-        ("workload.fps", "-3", "'workload.fps' must be a positive number (got '-3')"),
+        ("workload.fps", "-3", "'workload.fps' must be a number from 0.001 to 10000 frames per second (got '-3')"),
+        // Values the parser once took and the simulation trapped or choked on (issue 29's list).
+        ("workload.fps", "1e-11", "'workload.fps' must be a number from 0.001 to 10000 frames per second"),
+        ("workload.fps", "1e9", "'workload.fps' must be a number from 0.001 to 10000 frames per second"),
+        ("workload.duration", "1e10s", "'workload.duration' must be a duration from 1ms to 24h"),
+        ("workload.warmup", "1e10s", "'workload.warmup' must be a duration from 0ns to 1h"),
+        ("device.cpu", "1e300", "'device.cpu' must be a number from 0.001 to 1024 cores"),
+        ("link.loss", "banana", "'link.loss' must be a loss rate from 0% to 100%"),
+        ("link.loss", "200%", "'link.loss' must be a loss rate from 0% to 100%"),
+        ("link.loss", "-5%", "'link.loss' must be a loss rate from 0% to 100%"),
+        ("slo.p99", "0s", "'slo.p99' must be a duration from 1us to 1h"),
         ("workload.resolution", "640*480", "'workload.resolution' must be WIDTHxHEIGHT"),
         ("workload.jpeg_quality", "101", "'workload.jpeg_quality' must be an integer in 1…100"),
         ("workload.duration", "0s", "'workload.duration' must be a duration"),

@@ -128,7 +128,7 @@ import Testing
     /// stderr, the same reason as the final `{"error": …}` line on stdout, exit ≠ 0, no ready line.
     @Test(arguments: [
         ("serve", #"{"version":2,"node":"serve","spec":{}}"#, "has version 2; this edgeinsight reads version 1"),
-        ("serve", #"{"version":1,"node":"serve","spec":{"port":70000}}"#, "port must be 0–65535"),
+        ("serve", #"{"version":1,"node":"serve","spec":{"port":70000}}"#, "--port must be 0–65535"),
         ("serve", #"{"version":1,"node":"serve","spec":{"port":"eighty"}}"#, "spec.port: "),
         ("link", #"{"version":1,"node":"link","spec":{"to":"#, "bad node document -: not valid JSON"),
         ("agent", #"{"version":1,"node":"serve","spec":{}}"#, "is for node 'serve', not 'agent'"),

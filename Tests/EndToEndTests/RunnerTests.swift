@@ -154,29 +154,71 @@ import TestSupport
         #expect(refused.status != 0 && refused.errorLine.hasPrefix("error: bad node document \(bad): spec.config: 'workload.queue' must be an integer"), "\(refused.stderr)")
     }
 
+    /// A trial that fails is stored with its reason, the sweep goes on, the run's last line says
+    /// how many failed and why, and no node is left behind.
     @Test func aFailedTrialIsStoredTheSweepGoesOnAndNoProcessIsLeft() throws {
         let (file, out) = try writeExperiment("""
             name: failing
-            model: mobilenet_v2
             workload: {fps: 5, warmup: 0s, duration: 0.4s}
             sweep:
-              placement: [cloud-raw, edge]
-              link: [no-such-link]
+              model: [no-such-model, squeezenet1_1]
+              placement: [edge]
+              workload.fps: [4, 5]
             """)
         let runner = try startRunner(["run", file, "--out", out], log: out + "-runner.log")
         #expect(waitForExit(runner, seconds: 180))
-        #expect(runner.terminationStatus == 0)
+        #expect(runner.terminationStatus == 0, "some trials measured: \(tail(out + "-runner.log"))")
         let all = try trials(out, run: "failing")
-        #expect(all.count == 2)
-        let failed = try #require(all.first { !$0.ok })
-        #expect(failed.parameters["placement"] == "cloud-raw")
-        #expect(failed.reason?.contains("no-such-link") == true, "\(failed.reason ?? "")")
-        #expect(all.first { $0.ok }?.parameters["placement"] == "edge")
+        #expect(all.count == 4)
+        let failed = all.filter { !$0.ok }
+        #expect(failed.count == 2 && failed.allSatisfy { $0.config.model == "no-such-model" }, "\(all.map { "\($0.config.model) \($0.ok)" })")
+        #expect(failed.allSatisfy { $0.reason?.contains("no-such-model") == true }, "\(failed.map { $0.reason ?? "" })")
+        #expect(all.filter(\.ok).map(\.config.workload.fps).sorted() == [4, 5] && all.filter(\.ok).allSatisfy { $0.config.model == "squeezenet1_1" })
+        let lastLine = tail(out + "-runner.log").split(separator: "\n").last.map(String.init) ?? ""
+        #expect(lastLine.hasPrefix("4 trials run, 0 already done, 2 failed: ") && lastLine.contains("no-such-model"), "\(lastLine)")
         #expect(children(of: runner.processIdentifier).isEmpty)
         // The CSV export has one row per trial.
         let csv = try edgeinsight(["results", "export", "failing", "--out", out, "--csv"])
         #expect(csv.status == 0)
-        #expect(csv.stdout.split(separator: "\n").count == 1 + 2)
+        #expect(csv.stdout.split(separator: "\n").count == 1 + 4)
+    }
+
+    /// A run in which every trial failed has failed: its exit status says so.
+    @Test func aRunWhoseEveryTrialFailedExitsNonZero() throws {
+        let (file, out) = try writeExperiment("""
+            name: allfail
+            model: no-such-model
+            workload: {fps: 5, warmup: 0s, duration: 0.4s}
+            """)
+        let result = try edgeinsight(["run", file, "--out", out])
+        #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+        let last = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.hasPrefix("1 trial run, 0 already done, 1 failed: 1× ") && last.hasSuffix("— every trial failed"), "\(last)")
+    }
+
+    /// A bad value in a profiles file stops the run before its first trial, at the value's
+    /// `file:line`; so does a link the profiles do not have.
+    @Test(arguments: [
+        ("lte:\n  uplink: 10mbit\n  rtt: 50ms\n  loss: banana\n", "lte", ":4: profile 'lte': 'loss' must be a percentage from 0% to 100%"),
+        ("lte:\n  uplink: -5mbit\n  rtt: 50ms\n", "lte", ":2: profile 'lte': 'uplink' must be a positive rate"),
+        ("lte:\n  uplink: 10mbit\n", "nosuchlink", "exp.yaml: unknown link profile 'nosuchlink' (known: lte)"),
+    ])
+    func aBadProfileStopsTheRunBeforeItsFirstTrial(profiles: String, link: String, mentions: String) throws {
+        let (file, out) = try writeExperiment("""
+            name: badprofile
+            model: squeezenet1_1
+            workload: {fps: 5, warmup: 0s, duration: 0.4s}
+            link: \(link)
+            sweep:
+              placement: [edge, cloud-raw]
+            """)
+        let links = temporaryPath("links.yaml")
+        try profiles.write(toFile: links, atomically: true, encoding: .utf8)
+        let result = try edgeinsight(["run", file, "--out", out], environment: ["EDGEINSIGHT_LINK_PROFILES": links])
+        #expect(result.status != 0)
+        #expect(result.errorLine.hasPrefix("error: ") && result.errorLine.contains(mentions), "\(result.errorLine)")
+        if mentions.hasPrefix(":") { #expect(result.errorLine.contains(links + mentions), "file:line of the bad value: \(result.errorLine)") }
+        #expect(!FileManager.default.fileExists(atPath: out + "/logs/trial-1-agent-node.json"), "no trial ran")
     }
 
     @Test func sigintStopsTheRunCleanly() throws {

@@ -1,6 +1,7 @@
 import EdgeInsightCore
 import Foundation
 @testable import Link
+import Profiles
 import Testing
 import TestSupport
 

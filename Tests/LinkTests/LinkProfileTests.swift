@@ -1,6 +1,7 @@
 import EdgeInsightCore
 import Foundation
 @testable import Link
+import Profiles
 import Testing
 import TestSupport
 
@@ -27,24 +28,33 @@ import TestSupport
         #expect(LinkProfile().shape(.uplink).isTransparent)
     }
 
-    @Test func badFilesNameFileProfileAndKey() throws {
+    /// Each bad value is an error at its file and line, naming the profile and the key; none
+    /// loads (a load that succeeds fails the test).
+    @Test(arguments: [
+        ("lte:\n  uplink: 10mbit\n  latency: 40ms\n", ":3: profile 'lte': unknown key 'latency'"),
+        ("lte:\n  uplink: fast\n", ":2: profile 'lte': 'uplink' must be a positive rate"),
+        ("lte:\n  rtt: 40ms\n  loss: 150%\n", ":3: profile 'lte': 'loss' must be a percentage from 0% to 100%"),
+        ("lte:\n  uplink: -5mbit\n", ":2: profile 'lte': 'uplink' must be a positive rate"),
+        ("lte: 10mbit\n", ":1: profile 'lte' must be a mapping"),
+        ("- lte\n", ":1: expected a mapping of link profile names"),
+    ])
+    func badFilesNameFileLineProfileAndKey(text: String, mentions: String) throws {
         let path = temporaryPath("links.yaml")
-        try "lte:\n  uplink: 10mbit\n  latency: 40ms\n".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(throws: LinkError.self) { try LinkProfiles.load(path) }
-        do { _ = try LinkProfiles.load(path) } catch {
-            #expect(error.description.contains(path) && error.description.contains("'lte'") && error.description.contains("latency"))
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: ProfileError.self) { try LinkProfiles.load(path) }
+        do {
+            _ = try LinkProfiles.load(path)
+        } catch {
+            #expect(error.description.hasPrefix(path + mentions), "\(error.description)")
         }
-        try "lte:\n  uplink: fast\n".write(toFile: path, atomically: true, encoding: .utf8)
-        do { _ = try LinkProfiles.load(path) } catch { #expect(error.description.contains("'uplink' must be a rate")) }
-        try "lte:\n  loss: 150%\n".write(toFile: path, atomically: true, encoding: .utf8)
-        do { _ = try LinkProfiles.load(path) } catch { #expect(error.description.contains("'loss'")) }
     }
 
     @Test func lossParsesPercentAndFraction() {
-        #expect(LinkProfile.parseLoss("0.5%") == 0.005)
-        #expect(LinkProfile.parseLoss("0.01") == 0.01)
-        #expect(LinkProfile.parseLoss("-1%") == nil)
-        #expect(LinkProfile.parseLoss("lots") == nil)
+        #expect(LossRate(parsing: "0.5%")?.fraction == 0.005)
+        #expect(LossRate(parsing: "0.01")?.fraction == 0.01)
+        #expect(LossRate(parsing: "100%")?.fraction == 1)
+        for bad in ["-1%", "lots", "101%", "1.5", "nan", "inf%"] { #expect(LossRate(parsing: bad) == nil, "\(bad)") }
+        #expect(LossRate(parsing: LossRate(parsing: "0.3%")!.exactDescription) == LossRate(parsing: "0.3%"))
     }
 
     @Test func addressesParse() throws {
