@@ -104,6 +104,7 @@ let package = Package(
             dependencies: [
                 "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Profiles", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -113,7 +114,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["EdgeInsightCore", "Imaging"]),
         .testTarget(name: "InferenceProtocolTests", dependencies: ["InferenceProtocol"]),
         .testTarget(name: "LinkTests", dependencies: ["EdgeInsightCore", "Link", "TestSupport"]),
-        .testTarget(name: "ServerTests", dependencies: ["EdgeInsightCore", "InferenceProtocol", "Server"]),
+        .testTarget(name: "ServerTests", dependencies: ["EdgeInsightCore", "InferenceProtocol", "Server", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LoadGenTests", dependencies: ["EdgeInsightCore", "LoadGen", "TestSupport"]),
         .testTarget(name: "EdgeNodeTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "EdgeNode", "TestSupport"]),
         .testTarget(name: "ResultsTests", dependencies: ["EdgeInsightCore", "Results", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeInsightCore
 import Engine
 import Foundation
+import Logging
 import Server
 
 /// `edgeinsight serve`: the cloud node.
@@ -97,7 +98,9 @@ struct Serve: AsyncParsableCommand {
         let server = InferenceServer(repository: repository, options: options)
         let names = repository.names
         let host = spec.host
-        try await server.run { port in
+        var logger = Logger(label: "edgeinsight.serve")
+        logger.logLevel = .warning
+        try await server.run(logger: logger) { port in
             NodeLine<NodeStopped>.ready(NodeReady(node: .serve, address: host, port: port)).write()
             FileHandle.standardError.write(Data("serving \(names.joined(separator: ", ")) on http://\(host):\(port)\n".utf8))
         }

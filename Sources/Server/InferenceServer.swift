@@ -53,10 +53,8 @@ public final class InferenceServer: Sendable {
     }
 
     /// Serves until SIGTERM or SIGINT, then stops accepting and drains requests in flight.
-    /// `onReady` gets the port actually bound (useful with port 0).
-    public func run(onReady: @escaping @Sendable (Int) -> Void) async throws {
-        var logger = Logger(label: "edgeinsight.serve")
-        logger.logLevel = .warning
+    /// `onReady` gets the port actually bound (useful with port 0); the HTTP stack logs to `logger`.
+    public func run(logger: Logger, onReady: @escaping @Sendable (Int) -> Void) async throws {
         let app = Application(
             responder: CallbackResponder<BasicRequestContext> { request, _ in await self.respond(to: request) },
             server: HTTPServerBuilder { responder in InferenceChannel(responder: responder, server: self) },
@@ -90,19 +88,19 @@ public final class InferenceServer: Sendable {
         }
         if path.count >= 2, path[0] == "v2", path[1] == "health" {
             guard request.method == .get, path.count == 3, ["live", "ready"].contains(path[2]) else { throw ProtocolError.notFound("unknown endpoint \(request.uri.path)") }
-            return json(200, "{\"\(path[2])\":true}")
+            return json(200, path[2] == "live" ? ResponseBody.Health(live: true) : ResponseBody.Health(ready: true))
         }
         try authorize(request.headers[.authorization])
         switch path {
         case ["v2"]:
             try method(.get)
-            return json(200, "{\"name\":\"edgeinsight\",\"version\":\"\(Self.version)\",\"extensions\":[\"binary_tensor_data\",\"statistics\"]}")
+            return json(200, ResponseBody.Server(name: "edgeinsight", version: Self.version, extensions: ["binary_tensor_data", "statistics"]))
         case ["metrics"]:
             try method(.get)
             return Reply(status: 200, headers: ["content-type": "text/plain; version=0.0.4"], body: ByteBuffer(bytes: metrics.text()))
         case ["v2", "models", "stats"]:
             try method(.get)
-            return json(200, "{\"model_stats\":[" + repository.names.map { statistics[$0]!.json(name: $0, version: "1") }.joined(separator: ",") + "]}")
+            return json(200, ResponseBody.Stats(model_stats: repository.names.map { statistics[$0]!.entry(name: $0, version: "1") }))
         default:
             break
         }
@@ -113,10 +111,10 @@ public final class InferenceServer: Sendable {
             return json(200, metadata(model))
         case ["ready"]:
             try method(.get)
-            return json(200, "{\"name\":\"\(model.name)\",\"ready\":true}")
+            return json(200, ResponseBody.ModelReady(name: model.name, ready: true))
         case ["stats"]:
             try method(.get)
-            return json(200, "{\"model_stats\":[" + statistics[model.name]!.json(name: model.name, version: "1") + "]}")
+            return json(200, ResponseBody.Stats(model_stats: [statistics[model.name]!.entry(name: model.name, version: "1")]))
         default:
             throw ProtocolError.notFound("unknown endpoint \(request.uri.path)")
         }
@@ -131,7 +129,8 @@ public final class InferenceServer: Sendable {
     /// The model a /v2/models/{m}[/versions/{v}]/… path names, and the path's rest.
     private func resolveModel(_ path: [Substring]) throws(ProtocolError) -> (any ServedModel, rest: [Substring]) {
         guard path.count >= 3, path[0] == "v2", path[1] == "models" else { throw ProtocolError.notFound("unknown endpoint /\(path.joined(separator: "/"))") }
-        let name = String(path[2])
+        // Clients percent-encode a name that is not plain (tritonclient quotes every path part).
+        let name = String(path[2]).removingPercentEncoding ?? String(path[2])
         guard let model = repository.models[name] else {
             throw ProtocolError.notFound("unknown model '\(name)'; this server has \(repository.names.joined(separator: ", "))")
         }
@@ -196,28 +195,27 @@ public final class InferenceServer: Sendable {
         }
     }
 
-    private func metadata(_ model: any ServedModel) -> String {
-        func tensors(_ list: [TensorMetadata]) -> String {
-            list.map { t in
-                var name = ""
-                JSONValue.writeString(t.name, to: &name)
-                return "{\"name\":\(name),\"datatype\":\"\(t.datatype.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))]}"
-            }.joined(separator: ",")
-        }
-        return "{\"name\":\"\(model.name)\",\"versions\":[\"1\"],\"platform\":\"\(model.platform)\",\"inputs\":[\(tensors(model.inputs))],\"outputs\":[\(tensors(model.outputs))]}"
+    private func metadata(_ model: any ServedModel) -> ResponseBody.Model {
+        func tensors(_ list: [TensorMetadata]) -> [ResponseBody.Tensor] { list.map { .init(name: $0.name, datatype: $0.datatype.rawValue, shape: $0.shape) } }
+        return ResponseBody.Model(name: model.name, versions: ["1"], platform: model.platform, inputs: tensors(model.inputs), outputs: tensors(model.outputs))
     }
 
-    private func json(_ status: Int, _ text: String) -> Reply {
-        Reply(status: status, headers: ["content-type": "application/json"], body: ByteBuffer(string: text))
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
+    private func json(_ status: Int, _ body: some Encodable) -> Reply {
+        // Encoding these plain structs cannot fail; should it, the client still gets valid JSON.
+        let data = (try? Self.encoder.encode(body)) ?? Data(#"{"error":"the server could not encode its answer"}"#.utf8)
+        return Reply(status: status, headers: ["content-type": "application/json"], body: ByteBuffer(bytes: data))
     }
 
     /// `{"error": "…"}` with the error's status (500 for anything not a protocol error).
     private func errorReply(_ error: any Error) -> Reply {
         let failure = error as? ProtocolError ?? ProtocolError(500, "\(error)")
-        var text = "{\"error\":"
-        JSONValue.writeString(failure.message, to: &text)
-        text += "}"
-        var reply = json(failure.status, text)
+        var reply = json(failure.status, ResponseBody.Failure(error: failure.message))
         if failure.status == 503 { reply.headers.add(name: "retry-after", value: "1") }
         return reply
     }

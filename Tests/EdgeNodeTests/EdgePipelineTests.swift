@@ -32,18 +32,26 @@ func compiledZooModel(_ name: String, _ configure: (inout EngineSettings) -> Voi
     }
 
     /// One inference thread running ResNet-50 in f32 manages ~15–30 frames/s here; offering 120
-    /// must fill the queue, grow the wait and drop frames.
-    @Test func overloadShowsRisingQueueingAndDrops() throws {
+    /// must fill the queue and drop frames. The margins come from what the run itself measured, so
+    /// a busy machine (a slower inference) moves the bound with it: once the queue is full, a frame
+    /// waits for the frames ahead of it, about capacity × the device's time per frame.
+    @Test func overloadFillsTheQueueAndDrops() throws {
         var config = EdgePipelineConfig(source: .camera(width: 320, height: 240, quality: 80, subsampling: .s420, seed: 2),
                                         arrivals: .constant(rate: 120), duration: .milliseconds(2500))
         config.queueCapacity = 16
         let report = try EdgePipeline.run(config, model: try compiledZooModel("resnet50") { $0.threads = 1; $0.precision = .f32 })
         #expect(report.dropped > 0)
         #expect(report.throughput < report.offeredRate * 0.8)
-        let first = try #require(report.timeline.first), last = try #require(report.timeline.last(where: { $0.processed > 0 }))
-        #expect(last.meanQueueMs > first.meanQueueMs + 50, "queue wait \(first.meanQueueMs) ms → \(last.meanQueueMs) ms")
-        #expect(last.p50Ms > first.p50Ms)
         #expect(report.offered == report.processed + report.dropped + report.failed)
+        // The device's time per frame, from this run's own stages.
+        let serviceMs = report.stages.filter { [.preprocess, .infer, .postprocess].contains($0.stage) }.reduce(0) { $0 + $1.latency.meanNs / 1e6 }
+        #expect(serviceMs > 0)
+        let last = try #require(report.timeline.last(where: { $0.processed > 0 }))
+        // A full queue of 16 means ~15 frames ahead; half of that is a margin no scheduling noise closes.
+        #expect(last.meanQueueMs > 0.5 * Double(config.queueCapacity - 1) * serviceMs,
+                "last window's queue wait \(last.meanQueueMs) ms against \(config.queueCapacity) × \(serviceMs) ms per frame")
+        let queue = try #require(report.stages.first { $0.stage == .queue })
+        #expect(queue.latency.p99Ns / 1e6 > 0.5 * Double(config.queueCapacity - 1) * serviceMs, "the queue's tail is a full queue's wait")
     }
 
     @Test func corruptFilesInAFolderAreCountedAndSkipped() throws {

@@ -547,6 +547,27 @@ struct FrameworkServingTests {
         #expect(failed.errorLine.contains("config.yaml: unknown key 'batch'"), "\(failed.stderr)")
     }
 
+    /// A model whose name holds a quote and a backslash is served with every answer valid JSON
+    /// that gives its name back exactly (the answers are written by an encoder, not by hand).
+    @Test func oddModelNamesStayValidJSON() throws {
+        let repo = temporaryPath("repo")
+        let name = #"sleep"odd\name"#
+        try FileManager.default.createDirectory(atPath: repo + "/" + name, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: repo) }
+        let server = try ServerProcess(["--models", repo])
+        defer { server.stop() }
+        let base = "http://127.0.0.1:\(server.port)"
+        let stats = try run("/usr/bin/env", ["curl", "-s", base + "/v2/models/stats"])
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any], "\(stats.stdout)")
+        #expect((parsed["model_stats"] as? [[String: Any]])?.first?["name"] as? String == name, "\(stats.stdout)")
+        let encoded = try #require(name.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
+        for path in ["", "/ready"] {
+            let answer = try run("/usr/bin/env", ["curl", "-s", base + "/v2/models/" + encoded + path])
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(answer.stdout.utf8)) as? [String: Any], "\(path): \(answer.stdout)")
+            #expect(object["name"] as? String == name, "\(path): \(answer.stdout)")
+        }
+    }
+
     @Test func tokenIsRequiredWhenConfigured() throws {
         let tokenFile = temporaryPath("token")
         try "s3cret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)

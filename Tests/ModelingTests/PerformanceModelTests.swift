@@ -170,6 +170,11 @@ import Testing
         try json.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: ModelingError.badModelFile("\(path) is corrupted: missing 'compute'")) { try PerformanceModel.load(path) }
         try "{]".write(toFile: path, atomically: true, encoding: .utf8)
-        do { _ = try PerformanceModel.load(path) } catch { #expect(error.description.hasPrefix("\(path) is not an EdgeInsight model file")) }
+        do {
+            _ = try PerformanceModel.load(path)
+            Issue.record("a file that is not JSON loaded as a model")
+        } catch {
+            #expect(error.description.hasPrefix("\(path) is not an EdgeInsight model file"), "\(error)")
+        }
     }
 }

@@ -1,6 +1,7 @@
 import EdgeInsightCore
 import Foundation
 import InferenceProtocol
+import Logging
 @testable import Server
 import Testing
 
@@ -18,7 +19,7 @@ import Testing
         options.port = 0
         let server = InferenceServer(repository: repository, options: options)
         let (ports, ready) = AsyncStream<Int>.makeStream()
-        let task = Task { try await server.run { ready.yield($0) } }
+        let task = Task { try await server.run(logger: Logger(label: "test")) { ready.yield($0) } }
         var iterator = ports.makeAsyncIterator()
         let port = try #require(await iterator.next())
         do { try await Blocking.offload { try body(port) } } catch {
