@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "ResultsTests", dependencies: ["EdgeInsightCore", "Results", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "TestbedTests", dependencies: ["EdgeInsightCore", "ModelZoo", "Results", "Testbed", "TestSupport"]),
         .testTarget(name: "ModelingTests", dependencies: ["EdgeInsightCore", "Modeling", "Results"]),
-        .testTarget(name: "PlannerTests", dependencies: ["EdgeInsightCore", "Modeling", "Planner", "Report", "Results"]),
+        .testTarget(name: "PlannerTests", dependencies: ["EdgeInsightCore", "Modeling", "Planner", "Profiles", "Report", "Results"]),
         .testTarget(name: "ReportTests", dependencies: ["EdgeInsightCore", "LoadGen", "Results", "Modeling", "Report", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["EdgeInsightCore", "Engine", "Imaging", "ModelZoo", "LoadGen", "Results", "Testbed", "TestSupport"]),
     ],

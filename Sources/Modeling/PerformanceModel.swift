@@ -289,6 +289,10 @@ public struct PerformanceModel: Sendable, Codable {
         func time(_ stage: String, _ ns: Double) -> StageTime {
             StageTime(meanNs: ns, logSigma: StageSpread.logSigma(meanNs: ns, relative: spread[stage] ?? 0, fixedNs: spreadFixedNs?[stage] ?? 0))
         }
+        // A trial of more frames than this is simulated over this many: its percentiles are already
+        // the long run's, and a day at 10,000 fps (864 million frames) would not fit in memory.
+        let frameLimit = 2_000_000.0
+        func simulatedNs(_ length: Duration) -> Double { min(length.nanoseconds, frameLimit / config.workload.fps * 1e9) }
         let needs = config.placement == .cloudRaw ? [] : [config.placement.rawValue]
         for missing in needs where codec.preprocess[missing] == nil {
             throw .cannotPredict("the model has no \(missing) trials to know its pre-processing: fit it on a run that has some")
@@ -312,8 +316,8 @@ public struct PerformanceModel: Sendable, Codable {
             // speed, and the mean cores they keep busy.
             let wall = max(1, preprocessWork + inferWork / speed + postprocess)
             let rate = work / wall, busy = (preprocessWork + inferWork / speed * compute.busyCores(threads: threads) + postprocess) / wall
-            setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: config.workload.warmup.nanoseconds,
-                                    durationNs: config.workload.duration.nanoseconds, queueCapacity: config.workload.queue, source: source, processors: 1,
+            setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: simulatedNs(config.workload.warmup),
+                                    durationNs: simulatedNs(config.workload.duration), queueCapacity: config.workload.queue, source: source, processors: 1,
                                     device: time("infer", work), deviceRate: rate, deviceQuota: quota)
             setup.deviceBusy = busy
             setup.trialLogSigma = compute.residualLogSigma ?? 0
@@ -329,8 +333,8 @@ public struct PerformanceModel: Sendable, Codable {
                                downlink: link.downlink, rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss,
                                overheadNs: requestOverheadNs, instances: config.cloud.instances, maxBatch: config.cloud.maxBatch,
                                compute: time("infer", inference + extra))
-            setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: config.workload.warmup.nanoseconds,
-                                    durationNs: config.workload.duration.nanoseconds, queueCapacity: config.workload.queue, source: source,
+            setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: simulatedNs(config.workload.warmup),
+                                    durationNs: simulatedNs(config.workload.duration), queueCapacity: config.workload.queue, source: source,
                                     processors: config.workload.inflight, device: time("preprocess", preprocessWork + serialize), deviceQuota: quota, cloud: leg)
             setup.trialLogSigma = cloudCompute.residualLogSigma ?? 0
             deviceStages = [(.preprocess, preprocessWork), (.serialize, serialize)]
@@ -392,9 +396,44 @@ public struct PerformanceModel: Sendable, Codable {
         guard version.schemaVersion == schemaVersion else {
             throw .badModelFile("\(path) has schema version \(version.schemaVersion), from an older EdgeInsight (this one writes \(schemaVersion)): fit it again with `edgeinsight model fit`")
         }
-        do { return try JSONDecoder().decode(PerformanceModel.self, from: data) } catch {
+        let model: PerformanceModel
+        do { model = try JSONDecoder().decode(PerformanceModel.self, from: data) } catch {
             throw .badModelFile("\(path) is corrupted: \(describe(error))")
         }
+        if let problem = model.implausible() { throw .badModelFile("\(path): \(problem)") }
+        return model
+    }
+
+    /// The first figure no machine could have — a cost below zero or beyond an hour, a spread that
+    /// makes every draw infinite, a share outside 0…1 — named by its field; nil when all are
+    /// plausible. A model file is data a user may edit: one that once predicted with these trapped,
+    /// ran out of memory or hung.
+    func implausible() -> String? {
+        let hour = 3.6e12
+        func outside(_ value: Double, _ range: ClosedRange<Double>, _ field: String, _ unit: String) -> String? {
+            value.isFinite && range.contains(value) ? nil : "'\(field)' is \(value)\(unit); it must be from \(UnitFormat.plain(range.lowerBound)) to \(UnitFormat.plain(range.upperBound))\(unit)"
+        }
+        var checks: [String?] = [
+            outside(requestOverheadNs, 0...hour, "requestOverheadNs", " ns"),
+            outside(requestHeaderBytes, 0...1e9, "requestHeaderBytes", " B"),
+            outside(responseBytes, 0...1e9, "responseBytes", " B"),
+        ]
+        checks += fixedNs.sorted { $0.key < $1.key }.map { outside($0.value, 0...hour, "fixedNs.\($0.key)", " ns") }
+        // σ of ln(time): 3 already puts the 99th percentile 1000× past the median.
+        checks += spread.sorted { $0.key < $1.key }.map { outside($0.value, 0...3, "spread.\($0.key)", "") }
+        checks += (spreadFixedNs ?? [:]).sorted { $0.key < $1.key }.map { outside($0.value, 0...hour, "spreadFixedNs.\($0.key)", " ns") }
+        for (engine, fit) in compute.sorted(by: { $0.key < $1.key }) {
+            checks.append(outside(fit.serialShare, 0...1, "compute.\(engine).serialShare", ""))
+            checks.append(outside(fit.spinShare ?? 0, 0...1, "compute.\(engine).spinShare", ""))
+            checks.append(outside(fit.residualLogSigma ?? 0, 0...3, "compute.\(engine).residualLogSigma", ""))
+            // A family's factor multiplies its architectures' work: it must be a positive number.
+            checks += (fit.families ?? [:]).sorted { $0.key < $1.key }.map { outside($0.value, 1e-3...1e3, "compute.\(engine).families.\($0.key)", "") }
+            checks += fit.work.fit.coefficients.enumerated().map { outside(abs($1), 0...hour, "compute.\(engine).work coefficient \($0)", "") }
+        }
+        let codecFits = [("codec.bytesPerPixel", codec.bytesPerPixel), ("codec.encode", codec.encode)] + codec.preprocess.sorted { $0.key < $1.key }.map { ("codec.preprocess.\($0.key)", $0.value) }
+            + serverExtra.sorted { $0.key < $1.key }.map { ("serverExtra.\($0.key)", $0.value) }
+        for (field, fit) in codecFits { checks += fit.fit.coefficients.enumerated().map { outside(abs($1), 0...hour, "\(field) coefficient \($0)", "") } }
+        return checks.compactMap { $0 }.first
     }
 
     static func describe(_ error: Error) -> String {

@@ -1,5 +1,6 @@
 import EdgeInsightCore
 import Foundation
+import Profiles
 import Yams
 
 /// A plan: the workload to serve, the constraints and objective, and the candidates to choose from
@@ -35,6 +36,11 @@ public struct Plan: Sendable {
     public var cloudUtilization = 0.6
 
     public enum Objective: String, Sendable, CaseIterable { case cost, p99, energy }
+
+    /// The file and line each candidate list was written at, for errors about its names.
+    public var candidateLines: [String: String] = [:]
+    /// The most cameras a plan sizes for: beyond it the counts and costs stop meaning anything.
+    public static let maxCameras = 1_000_000
 
     public init(name: String) { self.name = name }
 
@@ -94,11 +100,14 @@ public struct Plan: Sendable {
                     case "cameras":
                         let text = v.scalar?.string ?? ""
                         let ends = text.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-                        if ends.count == 2, let low = ends[0], let high = ends[1], low >= 1, high > low {
+                        let allowed = 1...Plan.maxCameras
+                        if ends.count == 2, let low = ends[0], let high = ends[1], allowed.contains(low), allowed.contains(high), high > low {
                             plan.cameraRange = low...high
                             plan.cameras = high
                         } else {
-                            guard let n = Int(text), n >= 1 else { throw fail(v, "'workload.cameras' must be an integer ≥ 1 or a range such as 50-500") }
+                            guard let n = Int(text), allowed.contains(n) else {
+                                throw fail(v, "'workload.cameras' must be an integer from 1 to \(Plan.maxCameras) or a range such as 50-500")
+                            }
                             plan.cameras = n
                         }
                     case "resolutions":
@@ -125,15 +134,19 @@ public struct Plan: Sendable {
                     switch k.scalar?.string ?? "" {
                     case "latency_p99":
                         let text = try bound(v, "latency_p99", "max")
-                        guard let limit = DurationText.parse(text), limit > .zero else { throw fail(v, "'latency_p99' max must be a duration such as 200ms") }
+                        guard let limit = DurationText.parse(text), (Duration.microseconds(100) ... .seconds(3600)).contains(limit) else {
+                            throw fail(v, "'latency_p99' max must be a duration from 100us to 1h, such as 200ms")
+                        }
                         plan.maxP99 = limit
                     case "accuracy_top1":
-                        guard let minimum = Double(try bound(v, "accuracy_top1", "min")) else { throw fail(v, "'accuracy_top1' min must be a percentage such as 70") }
+                        guard let minimum = Double(try bound(v, "accuracy_top1", "min")), (0...100).contains(minimum) else {
+                            throw fail(v, "'accuracy_top1' min must be a percentage from 0 to 100, such as 70")
+                        }
                         plan.minTop1 = minimum
                     case "drop_rate":
                         let text = try bound(v, "drop_rate", "max")
-                        guard let rate = Double(text.replacingOccurrences(of: "%", with: "")).map({ text.hasSuffix("%") ? $0 / 100 : $0 }), rate >= 0 else {
-                            throw fail(v, "'drop_rate' max must be a share such as 0.1%")
+                        guard let rate = Double(text.replacingOccurrences(of: "%", with: "")).map({ text.hasSuffix("%") ? $0 / 100 : $0 }), (0...1).contains(rate) else {
+                            throw fail(v, "'drop_rate' max must be a share from 0% to 100%, such as 0.1%")
                         }
                         plan.maxDropRate = rate
                     default:
@@ -156,6 +169,7 @@ public struct Plan: Sendable {
                 guard let section = value.mapping else { throw fail(value, "'candidates' must be a mapping") }
                 for (k, v) in section {
                     let name = k.scalar?.string ?? ""
+                    plan.candidateLines[name] = "\(path):\(v.mark?.line ?? 0)"
                     switch name {
                     case "models": plan.models = try texts(v, "candidates.models")
                     case "devices": plan.devices = try texts(v, "candidates.devices")
@@ -184,5 +198,24 @@ public struct Plan: Sendable {
             }
         }
         return plan
+    }
+}
+
+extension Plan {
+    /// Checks every name the candidates give against what exists — zoo models or model files,
+    /// device, link and cloud profiles — so a typo is an error at its line instead of a candidate
+    /// silently dropped (or an empty front and exit 0).
+    public func checkCandidates(catalog: Catalog, links: LinkProfiles, isModel: (String) -> Bool) throws(PlanError) {
+        func check(_ names: [String], _ key: String, kind: String, known: [String], exists: (String) -> Bool) throws(PlanError) {
+            for name in names where !exists(name) {
+                throw .badPlan("\(candidateLines[key] ?? name): unknown \(kind) '\(name)' (known: \(known.joined(separator: ", ")))")
+            }
+        }
+        try check(models, "models", kind: "model", known: ["a zoo name (edgeinsight models list) or a model file"], exists: isModel)
+        try check(devices, "devices", kind: "device", known: catalog.devices.keys.sorted()) { catalog.devices[$0] != nil }
+        if placements.contains(where: \.usesCloud) {
+            try check(self.links, "links", kind: "link", known: links.profiles.keys.sorted()) { (try? links.profile(named: $0)) != nil }
+            try check(clouds, "cloud", kind: "cloud node type", known: catalog.clouds.keys.sorted()) { catalog.clouds[$0] != nil }
+        }
     }
 }

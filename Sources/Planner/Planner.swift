@@ -137,6 +137,11 @@ public enum Planner {
     /// Predicts, prices and ranks every candidate. `minimumFrames` trades the tails' precision for speed.
     public static func search(_ plan: Plan, model: PerformanceModel, catalog: Catalog, minimumFrames: Int = 200) throws(PlanError) -> PlanResult {
         let started = MonotonicClock.now()
+        let profiles: LinkProfiles
+        do { profiles = try LinkProfiles.loadDefault() } catch { throw .badPlan("\(error)") }
+        try plan.checkCandidates(catalog: catalog, links: profiles) { name in
+            (try? ModelZoo.model(named: ModelZoo.splitResolution(name).name)) != nil || FileManager.default.fileExists(atPath: name)
+        }
         let candidates = try candidates(plan)
         var evaluations: [Evaluation] = []
         var links: [String: LinkProfile] = [:]

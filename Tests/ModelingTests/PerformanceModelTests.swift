@@ -148,6 +148,37 @@ import Testing
         }
     }
 
+    /// A model file with a figure no machine could have is refused at load, naming the field —
+    /// such files once trapped, ran out of memory or hung the simulation.
+    @Test(arguments: [
+        (["spread", "infer"], 1e6, "'spread.infer' is 1000000.0; it must be from 0 to 3"),
+        (["fixedNs", "capture"], -5.0, "'fixedNs.capture' is -5.0 ns; it must be from 0 to 3600000000000 ns"),
+        (["fixedNs", "capture"], 1e300, "'fixedNs.capture' is 1e+300 ns"),
+        (["responseBytes"], 1e30, "'responseBytes' is 1e+30 B"),
+        (["requestHeaderBytes"], -1.0, "'requestHeaderBytes' is -1.0 B"),
+    ])
+    func implausibleFiguresAreRefusedAtLoad(field: [String], value: Double, message: String) throws {
+        let (model, _) = try PerformanceModel.fit(try edgeTrials(), environment: [:], runs: ["synthetic"], features: Self.features)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try model.write(to: path)
+        var root = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        if field.count == 2 {
+            var inner = root[field[0]] as? [String: Any] ?? [:]
+            inner[field[1]] = value
+            root[field[0]] = inner
+        } else {
+            root[field[0]] = value
+        }
+        try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: path))
+        #expect(throws: ModelingError.self) { try PerformanceModel.load(path) }
+        do {
+            _ = try PerformanceModel.load(path)
+        } catch {
+            #expect(error.description.hasPrefix("\(path): \(message)"), "\(error)")
+        }
+    }
+
     @Test func theFileRoundTripsAndBadFilesAreOneLineErrors() throws {
         let (model, _) = try PerformanceModel.fit(try edgeTrials(), environment: ["cpu_model": "A"], runs: ["synthetic"], features: Self.features)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID()).json").path

@@ -4,6 +4,7 @@ import Foundation
 import FoundationXML
 #endif
 @testable import Planner
+import Profiles
 import Report
 import Results
 import Testing
@@ -69,6 +70,27 @@ import Testing
         #expect(text.contains("blocking: p99 rules out 2 of 3, top-1 rules out 1 of 3"), "\(text)")
     }
 
+    /// A name the profiles or the zoo do not have is an error at its line, never a candidate
+    /// dropped without a word.
+    @Test(arguments: [
+        ("candidates:\n  links: [nosuchlink]\n", "x.yaml:2: unknown link 'nosuchlink' (known: "),
+        ("candidates:\n  cloud: [c9.huge]\n", "x.yaml:2: unknown cloud node type 'c9.huge' (known: "),
+        ("candidates:\n  models: [nosuchmodel]\n", "x.yaml:2: unknown model 'nosuchmodel'"),
+        ("candidates:\n  devices: [toaster]\n", "x.yaml:2: unknown device 'toaster' (known: "),
+    ])
+    func unknownCandidatesAreNamedAtTheirLine(text: String, message: String) throws {
+        let plan = try Plan.parse(text, path: "x.yaml")
+        let catalog = try Catalog.load(), links = try LinkProfiles.loadDefault()
+        #expect(throws: PlanError.self) { try plan.checkCandidates(catalog: catalog, links: links) { $0 == "mobilenet_v2" } }
+        do {
+            try plan.checkCandidates(catalog: catalog, links: links) { $0 == "mobilenet_v2" }
+        } catch {
+            #expect(error.description.hasPrefix(message), "\(error)")
+        }
+        // The shipped defaults pass.
+        try Plan(name: "defaults").checkCandidates(catalog: catalog, links: links) { $0 == "mobilenet_v2" }
+    }
+
     @Test(arguments: [
         ("constraints:\n  latency_p99: {max: fast}\n", "x.yaml:2", "latency_p99"),
         ("candidates:\n  placements: [edge, moon]\n", "x.yaml:2", "placements are"),
@@ -76,6 +98,16 @@ import Testing
         ("objective: [speed]\n", "x.yaml:1", "objective terms"),
         ("colour: red\n", "x.yaml:1", "unknown key 'colour'"),
         ("candidates:\n  engines: [openvino, tensorrt]\n", "x.yaml:2", "engines are openvino, opencv, litert"),
+        // Values the parser once took and the planner trapped on, or accepted as plans.
+        ("workload:\n  cameras: 9223372036854775807\n", "x.yaml:2", "'workload.cameras' must be an integer from 1 to 1000000"),
+        ("workload:\n  cameras: 1-9223372036854775807\n", "x.yaml:2", "'workload.cameras' must be an integer from 1 to 1000000"),
+        ("workload:\n  cameras: 4611686018427387904\n", "x.yaml:2", "'workload.cameras'"),
+        ("workload:\n  fps: 1e-11\n", "x.yaml:2", "'workload.fps' must be a number from 0.001 to 10000"),
+        ("workload:\n  duration: 1e10s\n", "x.yaml:2", "'workload.duration' must be a duration from 1ms to 24h"),
+        ("constraints:\n  latency_p99: {max: 1ns}\n", "x.yaml:2", "'latency_p99' max must be a duration from 100us to 1h"),
+        ("constraints:\n  latency_p99: {max: 1e10s}\n", "x.yaml:2", "'latency_p99' max must be a duration from 100us to 1h"),
+        ("constraints:\n  accuracy_top1: {min: 200}\n", "x.yaml:2", "'accuracy_top1' min must be a percentage from 0 to 100"),
+        ("constraints:\n  drop_rate: {max: 150%}\n", "x.yaml:2", "'drop_rate' max must be a share from 0% to 100%"),
     ])
     func planErrorsNameFileAndLine(text: String, location: String, mentions: String) {
         do {
