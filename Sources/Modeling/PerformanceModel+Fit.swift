@@ -1,0 +1,160 @@
+import EdgeInsightCore
+import Foundation
+import Link
+import ModelZoo
+import Profiles
+import Results
+
+/// Fitting: every component of the model from finished trials.
+extension PerformanceModel {
+    /// The stages whose variation is fitted against their mean (`StageSpread`): the ones the simulation draws.
+    static let computeStages: Set<Stage> = [.encode, .preprocess, .infer]
+
+    /// What a fit used and left out, for people.
+    public struct FitReport: Sendable {
+        public var used: Int
+        public var leftOut: [String]
+        public var lines: [String]
+    }
+
+    /// Fits every component from finished trials (`includeUnstable`: also trials whose windows
+    /// never met the stability rule). `features` gives a model's analyzer features.
+    public static func fit(_ trials: [TrialRecord], environment: [String: String], runs: [String], includeUnstable: Bool = false,
+                           features: (String) throws(ModelingError) -> ModelFeatures = ModelFeatures.of) throws(ModelingError) -> (PerformanceModel, FitReport) {
+        var leftOut: [String] = []
+        var usable: [(TrialRecord, TrialConfig)] = []
+        for trial in trials {
+            guard trial.ok else { continue }
+            let config = trial.config
+            if !includeUnstable, trial.metric(.stable) == 0 { leftOut.append(trial.key); continue }
+            usable.append((trial, config))
+        }
+        guard !usable.isEmpty else {
+            throw .insufficientData(leftOut.isEmpty ? "no finished trials to fit" : "all \(leftOut.count) trials are unstable; measure longer, or fit with them (--include-unstable)")
+        }
+        var known: [String: ModelFeatures] = [:]
+        for (_, config) in usable where known[config.model] == nil { known[config.model] = try features(config.model) }
+
+        func stage(_ trial: TrialRecord, _ name: Stage) -> StageRow? { trial.stages.first { $0.stage == name } }
+        func frame(_ config: TrialConfig) -> CodecModel.Frame {
+            CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))
+        }
+        func deviceQuota(_ config: TrialConfig) -> CPUQuota { .testbed(cores: config.device.cpu) }
+        /// Work behind a stage's mean wall time on the device (one thread, under its quota).
+        func deviceWork(_ config: TrialConfig, _ wallNs: Double) -> Double {
+            ComputeModel.invert(wallNs) { deviceQuota(config).wallNs(work: $0) }
+        }
+
+        var bytes: [(CodecModel.Frame, Double)] = [], encode: [(CodecModel.Frame, Double)] = []
+        var preprocess: [String: [(CodecModel.Frame, Double)]] = [:]
+        var computeSamples: [EngineKind: [ComputeModel.Sample]] = [:]
+        var fixed: [String: [Double]] = [:]
+        var spreads: [String: [Double]] = [:]
+        /// Compute stages' variation against their mean, from trials that ran them unthrottled (a
+        /// quota's own spread is the simulation's to make).
+        var computeSpreads: [String: [(meanNs: Double, logSigma: Double)]] = [:]
+        for (trial, config) in usable {
+            if let frameBytes = trial.metric(.frameBytes), frameBytes > 0 { bytes.append((frame(config), frameBytes)) }
+            if let row = stage(trial, .encode) { encode.append((frame(config), deviceWork(config, row.meanMs * 1e6))) }
+            if let row = stage(trial, .capture) { fixed["capture", default: []].append(row.meanMs * 1e6) }
+            // A zoo model at a named input (`resnet18@112`) calibrates inference; its pre-processing
+            // decodes at a fraction of the frame's size (libjpeg's scaled decode), which the
+            // pre-processing model, against the frame alone, does not describe.
+            if config.placement != .cloudRaw, ModelZoo.splitResolution(config.model).resolution == nil, let row = stage(trial, .preprocess) {
+                preprocess[config.placement.rawValue, default: []].append((frame(config), deviceWork(config, row.meanMs * 1e6)))
+            }
+            if config.placement == .edge {
+                if let row = stage(trial, .infer) {
+                    computeSamples[config.device.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset), quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
+                }
+                if let row = stage(trial, .postprocess) { fixed["postprocess", default: []].append(row.meanMs * 1e6) }
+            } else {
+                if let row = stage(trial, .serialize) { fixed["serialize.\(config.placement.rawValue)", default: []].append(row.meanMs * 1e6) }
+                if config.placement == .cloudTensor, let server = trial.metric(.serverCompute) {
+                    computeSamples[config.cloud.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu),
+                                                                  wallNs: server * 1e6))
+                }
+            }
+            for row in trial.stages where row.p50Ms > 0 {
+                let sigma = StageTime.logSigma(p50: row.p50Ms, p99: row.p99Ms, count: row.count)
+                // The model file keys spreads by the stage's name.
+                spreads[row.stage.rawValue, default: []].append(sigma)
+                let cores = row.stage == .infer ? Double(usableThreads(config.device.threads, cpuset: config.device.cpuset)) : 1
+                if Self.computeStages.contains(row.stage), config.device.cpu >= cores, row.stage != .infer || config.placement == .edge {
+                    computeSpreads[row.stage.rawValue, default: []].append((row.meanMs * 1e6, sigma))
+                }
+            }
+        }
+        guard !computeSamples.isEmpty else { throw .insufficientData("the compute model needs inference times: run trials with the edge placement") }
+        // A model's work is read where a quota does not shape it when it has such trials: the
+        // inversion through the quota takes each stage as a job after idle, but the inference
+        // follows the pre-processing, which has spent part of the period's budget, and under a
+        // fraction of a core a few percent of work move the wall time by a period. The quota
+        // model (checked against the kernel) carries the work to quotas.
+        for (engine, samples) in computeSamples {
+            let unthrottled = Set(samples.filter { !$0.throttled }.map(\.features))
+            computeSamples[engine] = samples.filter { !$0.throttled || !unthrottled.contains($0.features) }
+        }
+        var compute: [String: ComputeModel] = [:]
+        for (engine, samples) in computeSamples { compute[engine.rawValue] = try ComputeModel.fit(samples) }
+        let codec = try CodecModel.fit(bytes: bytes, encode: encode, preprocess: preprocess)
+
+        // What the cloud node spends beyond inference, and what a request costs beyond the link.
+        var extra: [String: [(CodecModel.Frame, Double)]] = [:]
+        var overheads: [Double] = [], headers: [Double] = [], responses: [Double] = []
+        var model = PerformanceModel(environment: environment, fittedOn: runs, compute: compute, codec: codec,
+                                     fixedNs: fixed.mapValues { $0.reduce(0, +) / Double($0.count) }, serverExtra: [:],
+                                     requestOverheadNs: 0, requestHeaderBytes: 0, responseBytes: 0, spread: spreads.mapValues(median), features: known)
+        for (stage, points) in computeSpreads {
+            guard let fit = StageSpread.fit(points) else { continue }
+            model.spread[stage] = fit.relative
+            model.spreadFixedNs = (model.spreadFixedNs ?? [:]).merging([stage: fit.fixedNs]) { $1 }
+        }
+        for (trial, config) in usable where config.placement.usesCloud {
+            let features = known[config.model]!
+            if let server = trial.metric(.serverCompute), config.placement != .cloudTensor, let compute = compute[config.cloud.engine.rawValue] {
+                let inference = compute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu))
+                extra[config.placement.rawValue, default: []].append((frame(config), server * 1e6 - inference))
+            }
+            if let sent = trial.metric(.requestBytes) { headers.append(sent - model.payloadBytes(config, features)) }
+            if let down = trial.metric(.downlinkBytesPerFrame) { responses.append(down) }
+            if let network = stage(trial, .network), let link = try? model.link(config) {
+                let physics = model.transferNs(config, link: link, requestBytes: trial.metric(.requestBytes) ?? model.payloadBytes(config, features),
+                                               responseBytes: trial.metric(.downlinkBytesPerFrame) ?? 0)
+                overheads.append(network.meanMs * 1e6 - physics)
+            }
+        }
+        for (placement, samples) in extra {
+            model.serverExtra[placement] = try ScalingFit.fit(designs: CodecModel.timeDesigns, samples: samples.count, value: { samples[$1].0.value($0) },
+                                                              y: samples.map(\.1), what: "\(placement) server time beyond inference")
+        }
+        model.requestOverheadNs = max(0, median(overheads))
+        model.requestHeaderBytes = max(0, median(headers))
+        model.responseBytes = max(0, median(responses))
+
+        let unstableUsed = usable.filter { $0.0.metric(.stable) == 0 }.count
+        var lines = ["fitted on \(usable.count) trials of \(runs.joined(separator: ", "))"
+                     + (leftOut.isEmpty ? "" : "; left out \(leftOut.count) unstable (fit with --include-unstable to use them)")
+                     + (unstableUsed == 0 ? "" : "; \(unstableUsed) of them never met the stability rule (included as asked)")]
+        for (engine, fit) in compute.sorted(by: { $0.key < $1.key }) {
+            lines.append("compute (\(engine)): work per inference = \(fit.work.formula(unit: "ns")); serial share \(UnitFormat.coefficient(fit.serialShare)); "
+                         + "waiting spent spinning \(UnitFormat.coefficient(fit.spinShare ?? 0)); "
+                         + "\(computeSamples[EngineKind(rawValue: engine)!]!.count) samples, rmse \(UnitFormat.significant(100 * fit.work.fit.rmse))% of the work")
+            if let families = fit.families, !families.isEmpty {
+                lines.append("  work against the line, per family: " + families.sorted { $0.key < $1.key }.map { "\($0.key) ×\(UnitFormat.coefficient($0.value))" }.joined(separator: ", "))
+            }
+        }
+        if let fixed = model.spreadFixedNs, !fixed.isEmpty {
+            lines.append("frame-to-frame variation (σ of ln time = √(share² + (fixed/time)²), unthrottled trials): "
+                         + fixed.keys.sorted().map { "\($0) \(DurationText.format(nanoseconds: fixed[$0]!)) fixed, \(UnitFormat.significant(100 * (model.spread[$0] ?? 0)))% share" }.joined(separator: "; "))
+        }
+        lines.append("JPEG: ln(bytes/pixel) = \(codec.bytesPerPixel.formula(unit: ""))")
+        lines.append("camera encode work = \(codec.encode.formula(unit: "ns"))")
+        for (placement, fit) in codec.preprocess.sorted(by: { $0.key < $1.key }) { lines.append("\(placement) pre-processing work = \(fit.formula(unit: "ns"))") }
+        for (placement, fit) in model.serverExtra.sorted(by: { $0.key < $1.key }) { lines.append("\(placement) server time beyond inference = \(fit.formula(unit: "ns"))") }
+        if usable.contains(where: { $0.1.placement.usesCloud }) {
+            lines.append("request: \(Bytes(Int64(model.requestHeaderBytes))) of headers, \(DurationText.format(nanoseconds: model.requestOverheadNs)) beyond the link's physics; reply \(Bytes(Int64(model.responseBytes)))")
+        }
+        return (model, FitReport(used: usable.count, leftOut: leftOut, lines: lines))
+    }
+}

@@ -1,0 +1,186 @@
+import EdgeInsightCore
+import Foundation
+import Link
+import ModelZoo
+import Profiles
+import Results
+
+/// Prediction: a configuration simulated with every stage from the component models.
+extension PerformanceModel {
+    /// A prediction of one trial, as the metrics and stage means Results stores for a measured one.
+    public struct Prediction: Sendable {
+        public var config: TrialConfig
+        public var metrics: [MetricValue]
+        public var stages: [StageRow]
+        /// The device's time per frame when frames follow each other with no idle time (its work
+        /// at the quota's rate; the camera's encoding runs beside it, as in the simulation):
+        /// 1000 / this is the frame rate at which it saturates.
+        public var deviceSaturatedMs: Double
+
+        public func metric(_ metric: Metric) -> Double? { metrics.value(metric) }
+    }
+
+    /// The link a configuration runs over: its profile with the configuration's overrides.
+    func link(_ config: TrialConfig) throws(ModelingError) -> LinkProfile {
+        do {
+            return try cache.profile(config.link.profile).overridden(by: config.link)
+        } catch {
+            throw .cannotPredict("\(error)")
+        }
+    }
+
+    /// Bytes of the tensor or image a request carries, without headers.
+    func payloadBytes(_ config: TrialConfig, _ features: ModelFeatures) -> Double {
+        switch config.placement {
+        case .cloudTensor: Double(features.inputElements * 4)
+        case .split: codec.jpegBytes(.init(pixels: Double(features.inputSide * features.inputSide), quality: Double(config.split.jpegQuality)))
+        default: codec.jpegBytes(.init(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality)))
+        }
+    }
+
+    /// The link's physics for one request and its reply: serialisation each way, the round trip,
+    /// the mean cost of loss (what the simulation draws, on average).
+    func transferNs(_ config: TrialConfig, link: LinkProfile, requestBytes: Double, responseBytes: Double) -> Double {
+        let (rtt, jitter) = (link.rtt.nanoseconds, link.jitter.nanoseconds)
+        return (link.uplink?.transmissionNanoseconds(Int(requestBytes)) ?? 0) + (link.downlink?.transmissionNanoseconds(Int(responseBytes)) ?? 0) + rtt
+            + CloudLeg.expectedLossPenaltyNs(bytes: requestBytes, loss: link.loss, rttNs: rtt, jitterNs: jitter)
+            + CloudLeg.expectedLossPenaltyNs(bytes: responseBytes, loss: link.loss, rttNs: rtt, jitterNs: jitter)
+    }
+
+    /// Predicts a trial of `config` by simulating it with every stage from the component models.
+    /// Predicts many configurations at once, spread over the machine's cores (each prediction is
+    /// an independent seeded simulation, so the answers are those `predict` gives one at a time).
+    public func predict(_ configs: [TrialConfig], minimumFrames: Int = 1000, longRun: Bool = false) -> [Result<Prediction, ModelingError>] {
+        let slots = UnsafeMutableBufferPointer<Result<Prediction, ModelingError>?>.allocate(capacity: configs.count)
+        slots.initialize(repeating: nil)
+        defer { slots.deinitialize(); slots.deallocate() }
+        nonisolated(unsafe) let shared = slots
+        // Analyse each model once, before the threads would all miss the cache together.
+        for model in Set(configs.map(\.model)) where features[model] == nil { _ = try? cache.features(model) }
+        let chunks = min(configs.count, ProcessInfo.processInfo.activeProcessorCount * 4)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            for i in stride(from: chunk, to: configs.count, by: chunks) {
+                shared[i] = Result { () throws(ModelingError) in try self.predict(configs[i], minimumFrames: minimumFrames, longRun: longRun) }
+            }
+        }
+        return slots.map { $0! }
+    }
+
+    /// Predictions that failed (a framework or placement the model saw no trials of), counted by
+    /// reason; when none succeeded, the first failure is the error.
+    public static func unpredicted(_ predictions: [Result<Prediction, ModelingError>]) throws(ModelingError) -> [String: Int] {
+        let failures = predictions.compactMap { result -> ModelingError? in if case .failure(let error) = result { error } else { nil } }
+        if let first = failures.first, failures.count == predictions.count { throw first }
+        return Dictionary(failures.map { ($0.description, 1) }, uniquingKeysWith: +)
+    }
+
+    /// The compute model of a framework, or why there is none.
+    func computeModel(on engine: EngineKind, where setting: String) throws(ModelingError) -> ComputeModel {
+        guard let model = compute[engine.rawValue] else {
+            throw .cannotPredict("the model has no inference times on \(engine.rawValue): fit it on a run with trials that have \(setting): \(engine.rawValue)")
+        }
+        return model
+    }
+
+    /// Its percentiles are those a trial of the configuration's length reports (the median over
+    /// simulated trials of the frame each reports: a 3 s trial's p99 is its worst frame); `longRun`
+    /// gives the distribution's own, what a deployment sees over time (the planner's question).
+    public func predict(_ asked: TrialConfig, minimumFrames: Int = 1000, longRun: Bool = false) throws(ModelingError) -> Prediction {
+        // Several cameras are predicted as the testbed runs them: one stream of their summed load.
+        var config = asked
+        if asked.workload.cameras > 1 {
+            let link = try link(asked)
+            config = asked.aggregatingCameras(uplink: link.uplink, downlink: link.downlink)
+        }
+        let features: ModelFeatures
+        if let known = self.features[config.model] { features = known } else { features = try cache.features(config.model) }
+        let frame = CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))
+        let quota = CPUQuota.testbed(cores: config.device.cpu)
+        func time(_ stage: String, _ ns: Double) -> StageTime {
+            StageTime(meanNs: ns, logSigma: StageSpread.logSigma(meanNs: ns, relative: spread[stage] ?? 0, fixedNs: spreadFixedNs?[stage] ?? 0))
+        }
+        // A trial of more frames than this is simulated over this many: its percentiles are already
+        // the long run's, and a day at 10,000 fps (864 million frames) would not fit in memory.
+        let frameLimit = 2_000_000.0
+        func simulatedNs(_ length: Duration) -> Double { min(length.nanoseconds, frameLimit / config.workload.fps * 1e9) }
+        let needs = config.placement == .cloudRaw ? [] : [config.placement.rawValue]
+        for missing in needs where codec.preprocess[missing] == nil {
+            throw .cannotPredict("the model has no \(missing) trials to know its pre-processing: fit it on a run that has some")
+        }
+        if [.cloudRaw, .split].contains(config.placement), serverExtra[config.placement.rawValue] == nil {
+            throw .cannotPredict("the model has no \(config.placement.rawValue) trials to know the cloud node's work: fit it on a run that has some")
+        }
+        let encodeWork = codec.encodeNs(frame)
+        let source = time("encode", (fixedNs["capture"] ?? 0) + quota.wallNs(work: encodeWork))
+        let preprocessWork = codec.preprocessNs(frame, placement: config.placement) ?? 0
+        var setup: SimulationSetup
+        var deviceStages: [(Stage, Double)]
+        var saturatedNs = 0.0
+        if config.placement == .edge {
+            let compute = try computeModel(on: config.device.engine, where: "device.engine")
+            let threads = usableThreads(config.device.threads, cpuset: config.device.cpuset)
+            let inferWork = compute.workNs(features), speed = compute.speed(threads: threads)
+            let postprocess = fixedNs["postprocess"] ?? 0
+            let work = preprocessWork + inferWork + postprocess
+            // The device runs pre-processing on one core and inference on its threads: their mean
+            // speed, and the mean cores they keep busy.
+            let wall = max(1, preprocessWork + inferWork / speed + postprocess)
+            let rate = work / wall, busy = (preprocessWork + inferWork / speed * compute.busyCores(threads: threads) + postprocess) / wall
+            setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: simulatedNs(config.workload.warmup),
+                                    durationNs: simulatedNs(config.workload.duration), queueCapacity: config.workload.queue, source: source, processors: 1,
+                                    device: time("infer", work), deviceRate: rate, deviceQuota: quota)
+            setup.deviceBusy = busy
+            setup.trialLogSigma = compute.residualLogSigma ?? 0
+            saturatedNs = quota.sustainedNs(work: work, parallelism: rate, busyCores: busy)
+            deviceStages = [(.preprocess, preprocessWork), (.infer, inferWork / speed), (.postprocess, postprocess)]
+        } else {
+            let link = try link(config)
+            let serialize = fixedNs["serialize.\(config.placement.rawValue)"] ?? 0
+            let cloudCompute = try computeModel(on: config.cloud.engine, where: "cloud.engine")
+            let inference = cloudCompute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu))
+            let extra = serverExtra[config.placement.rawValue].map { max(0, $0.predict(frame.value)) } ?? 0
+            let leg = CloudLeg(requestBytes: payloadBytes(config, features) + requestHeaderBytes, responseBytes: responseBytes, uplink: link.uplink,
+                               downlink: link.downlink, rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss,
+                               overheadNs: requestOverheadNs, instances: config.cloud.instances, maxBatch: config.cloud.maxBatch,
+                               compute: time("infer", inference + extra))
+            setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: simulatedNs(config.workload.warmup),
+                                    durationNs: simulatedNs(config.workload.duration), queueCapacity: config.workload.queue, source: source,
+                                    processors: config.workload.inflight, device: time("preprocess", preprocessWork + serialize), deviceQuota: quota, cloud: leg)
+            setup.trialLogSigma = cloudCompute.residualLogSigma ?? 0
+            deviceStages = [(.preprocess, preprocessWork), (.serialize, serialize)]
+            saturatedNs = quota.sustainedNs(work: preprocessWork + serialize)
+        }
+        setup.minimumFrames = minimumFrames
+        setup.longRun = longRun
+        let result = TrialSimulation.run(setup)
+        // The device's simulated time shared among its stages by their work.
+        let deviceTotal = deviceStages.reduce(0) { $0 + $1.1 }
+        func simulated(_ part: String) -> Double { result.stageMeansNs[part] ?? 0 }
+        func row(_ stage: Stage, _ meanNs: Double) -> StageRow { StageRow(stage: stage, count: 0, meanMs: meanNs / 1e6, p50Ms: 0, p99Ms: 0) }
+        // The camera's capture and encoding are one simulated stage; the capture is its fixed part.
+        let capture = min(fixedNs["capture"] ?? 0, simulated("source"))
+        var stages = [row(.capture, capture), row(.encode, simulated("source") - capture), row(.queue, simulated("queue"))]
+        for (name, share) in deviceStages where share > 0 { stages.append(row(name, simulated("device") * share / max(deviceTotal, 1))) }
+        if config.placement.usesCloud {
+            stages += [row(.network, simulated("network")), row(.infer, simulated("server_queue") + simulated("server_compute"))]
+        }
+        var metrics = [
+            MetricValue(.offeredRate, result.offeredRate), MetricValue(.throughput, result.throughput),
+            MetricValue(.framesDropped, result.dropShare * result.offeredRate * config.workload.duration.seconds),
+            MetricValue(.latencyMean, result.latencyMeanNs / 1e6), MetricValue(.latencyP50, result.latencyP50Ns / 1e6),
+            MetricValue(.latencyP90, result.latencyP90Ns / 1e6), MetricValue(.latencyP99, result.latencyP99Ns / 1e6),
+            MetricValue(.frameBytes, codec.jpegBytes(frame)),
+        ]
+        // Each stage's mean under the name the runner stores it by: a prediction diffs with a measurement column by column.
+        metrics += stages.map { MetricValue(.stage($0.stage), $0.meanMs) }
+        if config.placement.usesCloud { metrics.append(MetricValue(.requestBytes, payloadBytes(config, features) + requestHeaderBytes)) }
+        // What 80% of trials of this length report: a prediction's own spread, beside its value.
+        for (metric, band) in [(Metric.latencyP50, result.latencyP50BandNs), (Metric.latencyP99, result.latencyP99BandNs)] {
+            guard let band else { continue }
+            let names = Metric.band(metric)
+            metrics += [MetricValue(names.low, band.lowerBound / 1e6), MetricValue(names.high, band.upperBound / 1e6)]
+        }
+        if let slo = config.slo.p99 { metrics.append(MetricValue(.sloP99Met, result.latencyP99Ns <= slo.nanoseconds ? 1 : 0)) }
+        return Prediction(config: config, metrics: metrics, stages: stages, deviceSaturatedMs: saturatedNs / 1e6)
+    }
+}
