@@ -63,9 +63,7 @@ func verifyPlan(_ result: PlanResult, top k: Int, out folder: String) async thro
     let top = Array(result.ranked.filter(\.feasible).prefix(k))
     guard !top.isEmpty else { return print("nothing to verify: no candidate meets the constraints") }
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    let path = folder + "/verify.yaml"
-    try writeOutput(Planner.verificationExperiment(top, name: "verify-\(result.plan.name)"), to: path)
-    let experiment = try Experiment.load(path)
+    let experiment = Planner.verificationExperiment(top, name: "verify-\(result.plan.name)", path: "plan --verify \(result.plan.name)")
     try await runExperiment(experiment, out: folder, fresh: true)
     let database = try ResultsDatabase(path: folder + "/results.sqlite")
     let measured = try database.trials(run: try database.run(experiment.name).id)

@@ -165,8 +165,9 @@ public enum PlanText {
         var table = TextTable(["verified", "predicted p99", "measured p99", "error", "SLO"])
         var breaks = 0, unmeasured = 0
         for (i, e) in top.enumerated() {
-            let key = Planner.verificationParameters(e)
-            let trial = measured.first { t in key.allSatisfy { t.parameters[$0.key] == $0.value } }
+            // The measured trial of a candidate is the one that ran its verification configuration.
+            let asked = Planner.verificationConfig(e).normalized
+            let trial = measured.first { $0.config.normalized == asked }
             let p99 = trial?.metric(.latencyP99)
             let meets = p99.map { value in plan.maxP99.map { value <= $0.nanoseconds / 1e6 } ?? true }
             if meets == false { breaks += 1 }

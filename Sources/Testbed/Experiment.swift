@@ -174,7 +174,17 @@ public struct TrialSpec: Sendable, Equatable {
     }
 }
 
-extension Experiment {
+extension Experiment {    /// An experiment of the given configurations, each once, made in code (`plan --verify`'s);
+    /// `path` names it in the results.
+    public init(name: String, path: String, configs: [TrialConfig]) {
+        self.name = name
+        self.path = path
+        base = TrialConfig()
+        grid = []
+        explicit = configs.map(\.parameters)
+        repetitions = 1
+    }
+
     /// Checks what every trial will need from the profiles before the first one starts — the
     /// link profiles file and each trial's link and its overrides, the device profiles — so a bad
     /// value is one error at its `file:line` instead of a sweep of failed trials.
