@@ -163,29 +163,8 @@ struct Load: AsyncParsableCommand {
             return step
         }
 
-        switch plan.scenario {
-        case nil:
-            for mode in plan.modes {
-                let step = try await measure(mode)
-                if let bound, case .concurrency = mode, step.latency.p99Ns > Double(bound.nanoseconds) {
-                    print("stopping: p99 \(DurationText.format(nanoseconds: step.latency.p99Ns)) is above the bound \(DurationText.format(bound))")
-                    break
-                }
-            }
-        case .singleStream?:
-            let step = try await measure(.concurrency(1))
-            print("single-stream  p90 latency \(DurationText.format(nanoseconds: step.latency.p90Ns))")
-        case .multiStream?:
-            let step = try await measure(.concurrency(1))
-            print("multi-stream   \(samples) samples per query, p99 query latency \(DurationText.format(nanoseconds: step.latency.p99Ns))")
-        case .offline?:
-            let step = try await measure(.concurrency(plan.offlineConcurrency))
-            print(String(format: "offline        %.1f samples/s", step.samplesPerSecond))
-        case .server?:
-            guard let bound else { throw ValidationError("the server scenario needs --latency-bound") }
-            let low = try await Scenario.searchServerRate(bound: bound, ceilingConcurrency: plan.offlineConcurrency, seed: seed, measure: measure)
-            print(String(format: "server         highest Poisson rate with p99 ≤ %@: %.1f req/s", DurationText.format(bound), low))
-        }
+        try await plan.run(measure: measure).forEach { print($0) }
+        try LoadPlan.check(steps, binary: !jsonData)
 
         if let statsBefore, let statsAfter = try? await client.getJSON("/v2/models/\(model)/stats") {
             print(ServerSplit.describe(before: statsBefore, after: statsAfter))
@@ -207,14 +186,11 @@ struct Load: AsyncParsableCommand {
         }
     }
 
-    private struct Plan {
-        var modes: [LoadMode] = []
-        var scenario: Scenario?
-        var offlineConcurrency = 16
-    }
-
-    private func makePlan(bound: Duration?) throws -> Plan {
-        var plan = Plan()
+    private func makePlan(bound: Duration?) throws -> LoadPlan {
+        var plan = LoadPlan()
+        plan.bound = bound
+        plan.samples = samples
+        plan.seed = seed
         let chosen = [concurrency != nil, rate != nil, intervals != nil, scenario != nil].filter { $0 }.count
         guard chosen <= 1 else { throw ValidationError("choose one of --concurrency, --rate, --intervals and --scenario") }
         if let scenario {

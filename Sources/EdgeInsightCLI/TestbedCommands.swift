@@ -50,27 +50,21 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let experiment = try Experiment.parse(DemoExperiment.yaml, path: "built-in demo (examples/demo.yaml)")
         try await runExperiment(experiment, out: out, fresh: fresh)
-        // How well a model fitted on the rest of the sweep predicts one corner of it.
-        let heldOut = ["workload.resolution": "1280x720", "workload.jpeg_quality": "90"]
         let database = try ResultsDatabase(path: out + "/results.sqlite")
         let run = try database.run(experiment.name)
-        var report = ReportContent(run: run, trials: try database.trials(run: run.id))
+        let trials = try database.trials(run: run.id)
+        var report = ReportContent(run: run, trials: trials)
+        // How well a model fitted on the rest of the sweep predicts one corner of it.
         do {
-            let validation = try Validation.heldOut(try database.trials(run: run.id), matching: heldOut, environment: run.environment, run: run.name,
-                                                    includeUnstable: true)
-            report.validation = (validation, "A model fitted on the other trials of this run predicts the held-out ones (1280x720 at JPEG quality 90) from their configuration alone.")
-            for model in Set(validation.pairs.map(\.prediction.config.model)).sorted() {
-                print("\(model): " + ModelText.heldOutLine(validation.only(model: model), what: "1280x720 q90, fitted on the other 30 trials"))
-            }
+            let (validation, lines) = try DemoWorkflow.heldOutPredictions(trials, run: run)
+            report.validation = (validation, DemoWorkflow.heldOutSentence)
+            lines.forEach { print($0) }
         } catch {
             print("no held-out prediction: \(error)")
         }
         // A decision from the same model: the cheapest way to serve examples/plan-latency.yaml, measured.
         do {
-            let (model, _) = try PerformanceModel.fit(try database.trials(run: run.id), environment: run.environment, runs: [run.name], includeUnstable: true)
-            var plan = try Plan.parse(DemoPlan.yaml, path: "built-in plan (examples/plan-latency.yaml)")
-            plan.models = plan.models.filter { ["mobilenet_v2", "resnet50"].contains($0) }
-            let result = try Planner.search(plan, model: model, catalog: try Catalog.load())
+            let result = try DemoWorkflow.plan(try Plan.parse(DemoPlan.yaml, path: "built-in plan (examples/plan-latency.yaml)"), trials: trials, run: run)
             print("")
             print(PlanText.render(result).split(separator: "\n", omittingEmptySubsequences: false).prefix(6).joined(separator: "\n"))
             report.plan = result

@@ -55,6 +55,8 @@ public struct StepResult: Sendable, Codable {
     public var serverComputeMeanNs: Double?
     public var clientReceiveMeanNs: Double
     public var failed: Int
+    /// Failed requests by HTTP status (0: no answer), over the windows used.
+    public var failures: [Int: Int] = [:]
     /// Open loop: the client sent later than intended (p99 lateness above 10% of the mean gap, or 1 ms).
     public var clientFellBehind: Bool
 }
@@ -154,7 +156,8 @@ public final class LoadGenerator: Sendable {
             serverQueueMeanNs: served.isEmpty ? nil : served.reduce(0) { $0 + $1.serverQueueMeanNs! } / Double(served.count),
             serverComputeMeanNs: served.isEmpty ? nil : served.reduce(0) { $0 + $1.serverComputeMeanNs! } / Double(served.count),
             clientReceiveMeanNs: used.isEmpty ? 0 : used.reduce(0) { $0 + $1.clientReceiveMeanNs } / Double(used.count),
-            failed: used.reduce(0) { $0 + $1.failed }, clientFellBehind: fellBehind)
+            failed: used.reduce(0) { $0 + $1.failed }, failures: used.reduce(into: [:]) { all, window in all.merge(window.failures) { $0 + $1 } },
+            clientFellBehind: fellBehind)
         return (result, recorder.sendTimes)
     }
 
@@ -218,4 +221,18 @@ final class Flag: Sendable {
     private let value = Atomic<Bool>(false)
     var isSet: Bool { value.load(ordering: .relaxed) }
     func set() { value.store(true, ordering: .relaxed) }
+}
+
+extension StepResult {
+    /// A step of nothing but failures, for their text.
+    init(failures: [Int: Int]) {
+        self.init(mode: "", concurrency: nil, targetRate: nil, stable: false, windows: [], requestsPerSecond: 0, samplesPerSecond: 0, sentPerSecond: 0,
+                  latency: LatencySummary(), lateness: nil, serverQueueMeanNs: nil, serverComputeMeanNs: nil, clientReceiveMeanNs: 0,
+                  failed: failures.values.reduce(0, +), failures: failures, clientFellBehind: false)
+    }
+
+    /// Why requests failed, commonest first: `4928× HTTP 400`, `3× no answer`.
+    public var failureText: String {
+        failures.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.value)× " + ($0.key == 0 ? "no answer" : "HTTP \($0.key)") }.joined(separator: ", ")
+    }
 }

@@ -16,6 +16,8 @@ public enum LoadError: Error, CustomStringConvertible, Equatable {
     case dynamicInput(name: String, shape: String)
     /// A BYTES input: random or zero data cannot fill it; it takes encoded images.
     case bytesInput(name: String)
+    /// Not one request was answered: the measurement measured nothing.
+    case nothingAnswered(String)
 
     public var description: String {
         switch self {
@@ -24,7 +26,7 @@ public enum LoadError: Error, CustomStringConvertible, Equatable {
         case .unreachable(let message): "server unreachable: \(message)"
         case .badTarget(let message): message
         case .badInput(let message): "bad input: \(message)"
-        case .badPlan(let message): message
+        case .badPlan(let message), .nothingAnswered(let message): message
         }
     }
 }

@@ -6,6 +6,8 @@ public struct WindowResult: Sendable, Codable {
     public var seconds: Double
     public var completed: Int
     public var failed: Int
+    /// Failed requests by HTTP status (0: no answer — the connection failed or timed out).
+    public var failures: [Int: Int] = [:]
     /// Requests started in the window (open loop: what was actually offered).
     public var sent: Int
     public var requestsPerSecond: Double
@@ -24,6 +26,7 @@ final class Recorder: Sendable {
         var latency = LatencyHistogram()
         var lateness = LatencyHistogram()
         var completed = 0, failed = 0, sent = 0
+        var failures: [Int: Int] = [:]
         var queueNs: UInt64 = 0, computeNs: UInt64 = 0, serverSamples = 0
         var receiveNs: UInt64 = 0
         var opened = MonotonicClock.now()
@@ -48,6 +51,7 @@ final class Recorder: Sendable {
         state.withLock {
             guard outcome.ok else {
                 $0.failed += 1
+                $0.failures[outcome.status, default: 0] += 1
                 return
             }
             $0.completed += 1
@@ -76,7 +80,7 @@ final class Recorder: Sendable {
         }
         let seconds = Double(now - s.opened) / 1e9
         let window = WindowResult(
-            seconds: seconds, completed: s.completed, failed: s.failed, sent: s.sent,
+            seconds: seconds, completed: s.completed, failed: s.failed, failures: s.failures, sent: s.sent,
             requestsPerSecond: seconds > 0 ? Double(s.completed) / seconds : 0,
             latency: s.latency.summary, lateness: openLoop ? s.lateness.summary : nil,
             serverQueueMeanNs: s.serverSamples > 0 ? Double(s.queueNs) / Double(s.serverSamples) : nil,

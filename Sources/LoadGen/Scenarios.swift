@@ -30,6 +30,57 @@ extension Scenario {
     }
 }
 
+/// What one `load` run measures: steps of load (each a concurrency or an arrival process,
+/// stopping once a closed-loop step's p99 passes `bound`), or one MLPerf scenario.
+public struct LoadPlan: Sendable {
+    public var modes: [LoadMode] = []
+    public var scenario: Scenario?
+    /// The latency bound: where a concurrency sweep stops, and the server scenario's target.
+    public var bound: Duration?
+    /// Samples per query of the multi-stream scenario.
+    public var samples = 8
+    /// The concurrency that stands for "everything at once" (offline, and the server search's ceiling).
+    public var offlineConcurrency = 16
+    public var seed: UInt64 = 1
+
+    public init() {}
+
+    /// Runs the plan, measuring each step with `measure`; returns the lines stating its result.
+    public func run(measure: (LoadMode) async throws -> StepResult) async throws -> [String] {
+        let format = { (ns: Double) in DurationText.format(nanoseconds: ns) }
+        switch scenario {
+        case nil:
+            for mode in modes {
+                let step = try await measure(mode)
+                if let bound, case .concurrency = mode, step.latency.p99Ns > Double(bound.nanoseconds) {
+                    return ["stopping: p99 \(format(step.latency.p99Ns)) is above the bound \(DurationText.format(bound))"]
+                }
+            }
+            return []
+        case .singleStream?:
+            return ["single-stream  p90 latency \(format(try await measure(.concurrency(1)).latency.p90Ns))"]
+        case .multiStream?:
+            return ["multi-stream   \(samples) samples per query, p99 query latency \(format(try await measure(.concurrency(1)).latency.p99Ns))"]
+        case .offline?:
+            return [String(format: "offline        %.1f samples/s", try await measure(.concurrency(offlineConcurrency)).samplesPerSecond)]
+        case .server?:
+            guard let bound else { throw LoadError.badPlan("the server scenario needs --latency-bound") }
+            let low = try await Scenario.searchServerRate(bound: bound, ceilingConcurrency: offlineConcurrency, seed: seed, measure: measure)
+            return [String(format: "server         highest Poisson rate with p99 ≤ %@: %.1f req/s", DurationText.format(bound), low)]
+        }
+    }
+
+    /// A run in which not one request was answered measured nothing: an error saying why the
+    /// requests failed (and, for refused binary tensors, what to try), not a line of 0 req/s.
+    public static func check(_ steps: [StepResult], binary: Bool) throws(LoadError) {
+        guard !steps.isEmpty, steps.allSatisfy({ $0.failed > 0 && $0.latency.count == 0 }) else { return }
+        let failures = steps.reduce(into: [Int: Int]()) { all, step in all.merge(step.failures) { $0 + $1 } }
+        var text = StepResult(failures: failures).failureText
+        if binary && failures[400] != nil { text += "; the server refused the requests: if it does not take binary tensors, try --json-data" }
+        throw .nothingAnswered("every request failed (\(text))")
+    }
+}
+
 /// Parses sweep ranges: `4` → [4], `1:8:2` → 1, 3, 5, 7, `1,2,4` → the list.
 public enum RangeText {
     public static func parse(_ text: String) -> [Double]? {
