@@ -42,7 +42,10 @@ func latency(_ step: [String: Any], _ key: String) -> Double { (step["latency"] 
         let scheduled = Double(intended.count - 1) / (Double(intended.last! - intended.first!) / 1e9)
         #expect(abs(scheduled - 500) / 500 < 0.02, "scheduled \(scheduled) req/s over \(intended.count) sends")
         let achieved = Double(actual.count - 1) / (Double(actual.last! - actual.first!) / 1e9)
-        #expect(abs(achieved - 500) / 500 < 0.15, "achieved \(achieved) req/s over \(actual.count) sends")
+        // The sends keep to the schedule, or the run says the client fell behind: a starved machine
+        // (other tests, busy loops) may make it late, but never silently.
+        let fellBehind = steps.first?["clientFellBehind"] as? Bool ?? false
+        #expect(abs(achieved - 500) / 500 < 0.15 || fellBehind, "achieved \(achieved) req/s over \(actual.count) sends, and the client did not say it fell behind")
         let gaps = zip(intended.dropFirst(), intended).map { Double($0 - $1) / 1e9 }
         // Kolmogorov–Smirnov against Exp(1/mean gap); critical value at α = 0.01 is 1.63/√n.
         let rate = 1 / (gaps.reduce(0, +) / Double(gaps.count))
