@@ -113,7 +113,7 @@ let package = Package(
         .testTarget(name: "ModelZooTests", dependencies: ["EdgeInsightCore", "ModelZoo", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["EdgeInsightCore", "Imaging"]),
         .testTarget(name: "InferenceProtocolTests", dependencies: ["InferenceProtocol"]),
-        .testTarget(name: "LinkTests", dependencies: ["EdgeInsightCore", "Link", "TestSupport"]),
+        .testTarget(name: "LinkTests", dependencies: ["EdgeInsightCore", "Profiles", "Link", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["EdgeInsightCore", "InferenceProtocol", "Server", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LoadGenTests", dependencies: ["EdgeInsightCore", "LoadGen", "TestSupport"]),
         .testTarget(name: "EdgeNodeTests", dependencies: ["EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "EdgeNode", "TestSupport"]),
