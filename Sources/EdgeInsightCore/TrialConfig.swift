@@ -165,7 +165,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     private static func inRange(_ range: ClosedRange<Int>) -> String { "must be an integer in \(range.lowerBound)…\(range.upperBound)" }
     /// A number within `range`: what a machine can be asked for (a quota of 1e300 cores, or a
     /// camera at 1e-11 fps, parses but means nothing and once trapped the simulation).
-    private static func number(in range: ClosedRange<Double>) -> (String) -> Double? { { Double($0).flatMap { range.contains($0) ? $0 : nil } } }
+    private static func within(_ range: ClosedRange<Double>) -> (String) -> Double? { { Double($0).flatMap { range.contains($0) ? $0 : nil } } }
     private static func between(_ range: ClosedRange<Double>, _ unit: String = "") -> String {
         "must be a number from \(UnitFormat.plain(range.lowerBound)) to \(UnitFormat.plain(range.upperBound))\(unit)"
     }
@@ -200,7 +200,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
                          return dims.count == text.split(separator: ",").count && !dims.isEmpty && dims.allSatisfy { $0 > 0 } ? dims : nil },
                      "must be positive dimensions separated by commas, such as 1,3,320,320"),
             setting("placement", \.placement, \.rawValue, Placement.init(rawValue:), choice(Placement.self)),
-            setting("workload.fps", \.workload.fps, number, number(in: rates), between(rates, " frames per second")),
+            setting("workload.fps", \.workload.fps, number, within(rates), between(rates, " frames per second")),
             setting("workload.arrivals", \.workload.arrivals, \.rawValue, { ArrivalProcess.Kind.parse($0)?.kind }, choice(ArrivalProcess.Kind.self)),
             setting("workload.resolution", \.workload.resolution, \.description,
                     { PixelSize(parsing: $0).flatMap { (16...8192).contains($0.width) && (16...8192).contains($0.height) ? $0 : nil } },
@@ -214,12 +214,12 @@ public struct TrialConfig: Sendable, Equatable, Codable {
             setting("workload.inflight", \.workload.inflight, String.init, integer(1...1024), inRange(1...1024)),
             setting("workload.cameras", \.workload.cameras, String.init, integer(1...64), inRange(1...64)),
             optional("device.profile", \.device.profile, { $0 }, text, "must not be empty"),
-            setting("device.cpu", \.device.cpu, number, number(in: cores), between(cores, " cores")),
+            setting("device.cpu", \.device.cpu, number, within(cores), between(cores, " cores")),
             optional("device.cpuset", \.device.cpuset, { $0 }, text, "must not be empty"),
             setting("device.memory", \.device.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
             setting("device.threads", \.device.threads, String.init, integer(1...256), inRange(1...256)),
             setting("device.engine", \.device.engine, \.rawValue, EngineKind.init(rawValue:), choice(EngineKind.self)),
-            setting("cloud.cpu", \.cloud.cpu, number, number(in: cores), between(cores, " cores")),
+            setting("cloud.cpu", \.cloud.cpu, number, within(cores), between(cores, " cores")),
             optional("cloud.cpuset", \.cloud.cpuset, { $0 }, text, "must not be empty"),
             setting("cloud.memory", \.cloud.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
             setting("cloud.threads", \.cloud.threads, String.init, integer(1...256), inRange(1...256)),

@@ -224,15 +224,11 @@ final class Flag: Sendable {
 }
 
 extension StepResult {
-    /// A step of nothing but failures, for their text.
-    init(failures: [Int: Int]) {
-        self.init(mode: "", concurrency: nil, targetRate: nil, stable: false, windows: [], requestsPerSecond: 0, samplesPerSecond: 0, sentPerSecond: 0,
-                  latency: LatencySummary(), lateness: nil, serverQueueMeanNs: nil, serverComputeMeanNs: nil, clientReceiveMeanNs: 0,
-                  failed: failures.values.reduce(0, +), failures: failures, clientFellBehind: false)
-    }
-
     /// Why requests failed, commonest first: `4928× HTTP 400`, `3× no answer`.
-    public var failureText: String {
+    public var failureText: String { Self.failureText(failures) }
+
+    /// Failures by HTTP status (0: no answer) as text, commonest first.
+    public static func failureText(_ failures: [Int: Int]) -> String {
         failures.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.value)× " + ($0.key == 0 ? "no answer" : "HTTP \($0.key)") }.joined(separator: ", ")
     }
 }

@@ -75,7 +75,7 @@ public struct LoadPlan: Sendable {
     public static func check(_ steps: [StepResult], binary: Bool) throws(LoadError) {
         guard !steps.isEmpty, steps.allSatisfy({ $0.failed > 0 && $0.latency.count == 0 }) else { return }
         let failures = steps.reduce(into: [Int: Int]()) { all, step in all.merge(step.failures) { $0 + $1 } }
-        var text = StepResult(failures: failures).failureText
+        var text = StepResult.failureText(failures)
         if binary && failures[400] != nil { text += "; the server refused the requests: if it does not take binary tensors, try --json-data" }
         throw .nothingAnswered("every request failed (\(text))")
     }

@@ -100,16 +100,21 @@ public struct Validation: Sendable {
                                      includeUnstable: Bool) throws(ModelingError) -> Validation {
         guard folds >= 2 else { throw .insufficientData("cross-validation needs at least 2 folds") }
         let ordered = trials.filter(\.ok)
+        // Each configuration takes the next fold in the order it first appears; its trials follow it.
         var configurations: [TrialConfig] = []
-        for trial in ordered where !configurations.contains(trial.config.normalized) { configurations.append(trial.config.normalized) }
+        let fold = ordered.map { trial -> Int in
+            let config = trial.config.normalized
+            if let known = configurations.firstIndex(of: config) { return known % folds }
+            configurations.append(config)
+            return (configurations.count - 1) % folds
+        }
         guard configurations.count >= folds else {
             throw .insufficientData("\(folds) folds need at least \(folds) configurations; the run has \(configurations.count)")
         }
-        let fold = Dictionary(uniqueKeysWithValues: configurations.enumerated().map { ($1.parameters, $0 % folds) })
         var pairs: [Pair] = []
         for index in 0..<folds {
-            let test = ordered.filter { fold[$0.config.normalized.parameters] == index }
-            let train = ordered.filter { fold[$0.config.normalized.parameters] != index }
+            let test = zip(ordered, fold).filter { $0.1 == index }.map(\.0)
+            let train = zip(ordered, fold).filter { $0.1 != index }.map(\.0)
             let (model, _) = try PerformanceModel.fit(train, environment: environment, runs: [run], includeUnstable: includeUnstable)
             pairs += try Validation.run(model, on: test).pairs
         }

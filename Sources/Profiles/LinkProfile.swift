@@ -64,10 +64,10 @@ public struct LinkProfile: Sendable, Equatable, CustomStringConvertible {
             }
             if key == "rtt" { rtt = duration } else { jitter = duration }
         case "loss":
-            guard let fraction = Self.parseLoss(text) else {
+            guard let rate = LossRate(parsing: text) else {
                 throw .invalid("\(context): 'loss' must be a percentage from 0% to 100% such as 0.5% (got '\(text)')")
             }
-            loss = fraction
+            loss = rate.fraction
         case "burst":
             guard let bytes = Bytes(parsing: text), bytes.count > 0 else {
                 throw .invalid("\(context): 'burst' must be a size such as 32kB (got '\(text)')")
@@ -82,8 +82,6 @@ public struct LinkProfile: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// `0.5%` → 0.005; a bare number is a fraction (`0.005`).
-    static func parseLoss(_ text: String) -> Double? { LossRate(parsing: text)?.fraction }
 }
 
 /// The link profiles of a YAML file (`profiles/links.yaml`, or the user's own).

@@ -32,18 +32,18 @@ public struct ResultsPlot {
 
     /// The metric a user named, or a one-line error listing the ones the run has.
     public static func metric(named key: String, in trials: [TrialRecord]) throws(ResultsError) -> Metric {
-        guard let metric = Metric(key: key) else { throw missing(key, in: trials) }
+        guard let metric = Metric(key: key) else { throw unknownMetric(key, in: trials) }
         return metric
     }
 
-    static func missing(_ key: String, in trials: [TrialRecord]) -> ResultsError {
+    static func unknownMetric(_ key: String, in trials: [TrialRecord]) -> ResultsError {
         let names = Metric.all.filter(Set(trials.flatMap { $0.metrics.map(\.metric) }).contains).map(\.key)
         return .invalid("no trial has metric '\(key)'" + (names.isEmpty ? "" : "; the run has \(names.joined(separator: ", "))"))
     }
 
     public func svg(_ trials: [TrialRecord], title: String) throws(ResultsError) -> String {
         let measured = trials.filter { $0.ok && $0.metric(metric) != nil }
-        guard !measured.isEmpty else { throw Self.missing(metric.key, in: trials) }
+        guard !measured.isEmpty else { throw Self.unknownMetric(metric.key, in: trials) }
         let known = Set(trials.flatMap(\.parameters.keys))
         for key in [x, series, panel].compactMap({ $0 }) where !known.contains(key) {
             throw .invalid("no trial has parameter '\(key)'; the run's parameters are \(known.sorted().joined(separator: ", "))")

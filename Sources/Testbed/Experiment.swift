@@ -191,10 +191,12 @@ extension Experiment {    /// An experiment of the given configurations, each on
     public func checkProfiles() throws(TestbedError) {
         var links: LinkProfiles?
         var checked = Set<String>()
+        var devicesChecked = Set<String>()
         for spec in trials() {
-            var config = spec.config
+            let config = spec.config
             do {
-                try DeviceProfile.resolve(&config)
+                // Each device profile once: resolving reads the profiles file.
+                if let device = config.device.profile, devicesChecked.insert(device).inserted { _ = try DeviceProfile.load(named: device) }
                 guard config.placement.usesCloud else { continue }
                 let key = config.link.profile + "|" + config.link.overrides.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
                 guard checked.insert(key).inserted else { continue }
