@@ -7,6 +7,7 @@ import LoadGen
 import ModelZoo
 import Profiles
 import Server
+import Testbed
 
 /// `edgeinsight`: characterise, model and plan ML inference across edge devices, links and cloud servers.
 @main
@@ -18,11 +19,11 @@ struct EdgeInsight: AsyncParsableCommand {
             Start with `edgeinsight models list` to see the built-in models, then
             `edgeinsight bench mobilenet_v2` to measure one on this machine with OpenVINO.
             """,
-        subcommands: [Models.self, Bench.self, PipelineRun.self, Preprocess.self, Camera.self, Serve.self, Load.self, LinkCommand.self, AgentCommand.self, Run.self, ResultsCommand.self, Calibrate.self, ModelCommand.self, Predict.self, PlanCommand.self, ReportCommand.self, Demo.self])
+        version: HostFacts.buildVersion,
+        subcommands: [Models.self, Bench.self, PipelineRun.self, Preprocess.self, Camera.self, Serve.self, Load.self, LinkCommand.self, AgentCommand.self, Run.self, HostsCommand.self, ResultsCommand.self, Calibrate.self, ModelCommand.self, Predict.self, PlanCommand.self, ReportCommand.self, Demo.self])
 
     /// Runs the command; every failure becomes one line on stderr and a non-zero exit code.
     static func main() async {
-        watchParent()
         var node = false
         do {
             var command = try parseAsRoot()
@@ -55,20 +56,6 @@ struct EdgeInsight: AsyncParsableCommand {
     private static func exitAfterError(_ code: Int32) -> Never {
         fflush(nil)
         _exit(code)
-    }
-
-    /// A node started by the testbed's runner stops when the runner is gone, even when it was
-    /// SIGKILLed: a thread watches for the parent to change (prctl's death signal is variadic C,
-    /// out of Swift's reach) and sends us SIGTERM, so servers still drain and links write counters.
-    private static func watchParent() {
-        guard let text = ProcessInfo.processInfo.environment["EDGEINSIGHT_PARENT_PID"], let parent = Int32(text) else { return }
-        let watcher = Thread {
-            while getppid() == parent { usleep(200_000) }
-            kill(getpid(), SIGTERM)
-            sleep(10)
-            Foundation.exit(1)   // whatever ignored SIGTERM
-        }
-        watcher.start()
     }
 
     private static func isArgumentParserError(_ error: Error) -> Bool {

@@ -220,8 +220,12 @@ struct LinkSinkCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on, HOST:PORT (port 0 picks one and prints it).")
     var listen = "127.0.0.1:0"
 
+    @Flag(help: "Stop when standard input ends (how the runner starts one on a host over ssh).")
+    var session = false
+
     func run() async throws {
         let stop = StopSignal()
+        if session { StandardInput.stopWhenClosed() }
         let address = try HostPort(parsing: listen)
         let sink = try LinkSink(listen: address)
         FileHandle.standardOutput.write(Data("sink listening on \(address.host):\(sink.port)\n".utf8))

@@ -4,6 +4,7 @@ import EdgeNode
 import Foundation
 import Modeling
 import Planner
+import Profiles
 import Report
 import Results
 import Testbed
@@ -29,8 +30,12 @@ struct Run: AsyncParsableCommand {
     @Flag(help: "Forget this experiment's finished trials and run them all again.")
     var fresh = false
 
+    @Option(help: "Hosts file (ours, or an Ansible inventory) for device.host and cloud.host, instead of the file's 'hosts:' section.")
+    var hosts: String?
+
     func run() async throws {
-        let experiment = try Experiment.load(file)
+        var experiment = try Experiment.load(file)
+        if let hosts { experiment.hosts = try HostInventory.load(hosts) }
         try await runExperiment(experiment, out: out ?? "out/\(experiment.name)", fresh: fresh)
     }
 }
@@ -124,7 +129,9 @@ struct Calibrate: AsyncParsableCommand {
 /// Runs an experiment with a progress bar, then prints the summary and where the results are.
 func runExperiment(_ experiment: Experiment, out: String, fresh: Bool) async throws {
     let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-    let runner = Runner(experiment: experiment, options: RunOptions(out: out, executable: Bundle.main.executablePath ?? executable, fresh: fresh))
+    var options = RunOptions(out: out, executable: Bundle.main.executablePath ?? executable, fresh: fresh)
+    options.say = { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+    let runner = Runner(experiment: experiment, options: options)
     let stop = StopSignal()
     Task { await stop.wait(); runner.requestStop() }
     FileHandle.standardOutput.write(Data("experiment \(experiment.name): \(experiment.trials().count) trials → \(out)/results.sqlite\n".utf8))

@@ -10,17 +10,23 @@ public enum NodeKind: String, Sendable, Codable, CaseIterable {
 /// in one line instead of misreading it (docs/nodes.md).
 public struct NodeSpec<Body: Codable & Sendable>: Codable, Sendable {
     /// The version this build writes and reads.
-    public static var currentVersion: Int { 1 }
+    public static var currentVersion: Int { NodeContract.version }
 
     public var version: Int
     public var node: NodeKind
     /// The node's own settings (`AgentSpec`, `ServeSpec`, `LinkSpec`).
     public var spec: Body
+    /// Standard input stays open after the document (which then ends with a newline) and its end
+    /// stops the node as SIGTERM does: the runner's way to stop a node on another host, and to take
+    /// every node down with it when it dies, even by SIGKILL — its end of the pipe (or the ssh
+    /// session carrying it) closes with it.
+    public var session: Bool?
 
-    public init(node: NodeKind, spec: Body) {
+    public init(node: NodeKind, spec: Body, session: Bool? = nil) {
         self.version = Self.currentVersion
         self.node = node
         self.spec = spec
+        self.session = session
     }
 
     /// The document as one line of JSON (keys sorted: the same spec, the same bytes).
@@ -30,11 +36,14 @@ public struct NodeSpec<Body: Codable & Sendable>: Codable, Sendable {
         return try encoder.encode(self)
     }
 
-    /// Reads a document meant for `node` from `source` (a file, or `-` for standard input).
+    /// Reads a document meant for `node` from `source` (a file, or `-` for standard input). A
+    /// session document (`session: true`) starts the watch on standard input that stops the node.
     public static func read(_ source: String, as node: NodeKind) throws(NodeSpecError) -> NodeSpec {
-        let data = source == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: source)
+        let data = source == "-" ? StandardInput.readDocument() : FileManager.default.contents(atPath: source)
         guard let data else { throw .unreadable(source) }
-        return try decode(data, as: node, source: source)
+        let spec = try decode(data, as: node, source: source)
+        if spec.session == true, source == "-" { StandardInput.stopWhenClosed() }
+        return spec
     }
 
     /// Decodes a document, checking its version and node before its body.
@@ -51,6 +60,12 @@ public struct NodeSpec<Body: Codable & Sendable>: Codable, Sendable {
             throw .malformed(source, NodeSpecError.reason(error))
         }
     }
+}
+
+/// The node contract itself, apart from any node's document.
+public enum NodeContract {
+    /// The contract's version: every document carries it, every host must read it.
+    public static let version = 1
 }
 
 /// What every node document has, read before its body.
@@ -154,4 +169,36 @@ public struct NodeReady: Sendable, Codable, Equatable {
 public struct NodeStopped: Sendable, Codable, Equatable {
     public var stopped: Bool
     public init() { stopped = true }
+}
+
+/// Standard input as a node reads it: one document, then (in a session) the channel whose end
+/// stops the node.
+public enum StandardInput {
+    /// The bytes up to the first newline after which they parse as JSON, or to the end of input: a
+    /// session's document is one line with the input left open, a person's may span lines.
+    public static func readDocument() -> Data {
+        var data = Data()
+        var byte: UInt8 = 0
+        while read(STDIN_FILENO, &byte, 1) == 1 {
+            if byte == UInt8(ascii: "\n"), (try? JSONSerialization.jsonObject(with: data)) != nil { break }
+            data.append(byte)
+        }
+        return data
+    }
+
+    /// Sends this process SIGTERM when standard input ends (and exits if that did not stop it
+    /// within 10 s), so the node stops as it would when told to: servers drain, links report.
+    public static func stopWhenClosed() {
+        let watcher = Thread {
+            var buffer = [UInt8](repeating: 0, count: 256)
+            while true {
+                let count = read(STDIN_FILENO, &buffer, buffer.count)
+                if count == 0 || (count < 0 && errno != EINTR) { break }
+            }
+            kill(getpid(), SIGTERM)
+            sleep(10)
+            exit(1)
+        }
+        watcher.start()
+    }
 }

@@ -74,6 +74,9 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     /// The edge node: a device profile (profiles/devices.yaml) or an explicit confinement.
     public struct Device: Sendable, Equatable {
         public var profile: String?
+        /// The host of the inventory the edge node runs on (a real device); nil: this machine,
+        /// emulating the device by confinement.
+        public var host: String?
         public var cpu = 1.0
         public var cpuset: String?
         public var memory = Bytes(4_000_000_000)
@@ -84,6 +87,8 @@ public struct TrialConfig: Sendable, Equatable, Codable {
 
     /// The cloud node: an inference server, confined.
     public struct Cloud: Sendable, Equatable {
+        /// The host of the inventory the cloud node runs on; nil: this machine.
+        public var host: String?
         public var cpu = 1.0
         public var cpuset: String?
         public var memory = Bytes(8_000_000_000)
@@ -214,11 +219,13 @@ public struct TrialConfig: Sendable, Equatable, Codable {
             setting("workload.inflight", \.workload.inflight, String.init, integer(1...1024), inRange(1...1024)),
             setting("workload.cameras", \.workload.cameras, String.init, integer(1...64), inRange(1...64)),
             optional("device.profile", \.device.profile, { $0 }, text, "must not be empty"),
+            optional("device.host", \.device.host, { $0 }, text, "must name a host of the inventory"),
             setting("device.cpu", \.device.cpu, number, within(cores), between(cores, " cores")),
             optional("device.cpuset", \.device.cpuset, { $0 }, text, "must not be empty"),
             setting("device.memory", \.device.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
             setting("device.threads", \.device.threads, String.init, integer(1...256), inRange(1...256)),
             setting("device.engine", \.device.engine, \.rawValue, EngineKind.init(rawValue:), choice(EngineKind.self)),
+            optional("cloud.host", \.cloud.host, { $0 }, text, "must name a host of the inventory"),
             setting("cloud.cpu", \.cloud.cpu, number, within(cores), between(cores, " cores")),
             optional("cloud.cpuset", \.cloud.cpuset, { $0 }, text, "must not be empty"),
             setting("cloud.memory", \.cloud.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),

@@ -73,13 +73,9 @@ public final class LoadGenerator: Sendable {
         self.client = client
         let path = "/v2/models/\(model)" + (version.map { "/versions/\($0)" } ?? "") + "/infer"
         self.requests = requests
-        bound = requests.map { client.bind(path, $0) }
-        if let url = URL(string: client.base), url.scheme == "http", let host = url.host {
-            let port = url.port ?? 80
-            wire = (host, port, requests.map { WireRequest(host: host, port: port, path: path, prepared: $0, token: client.token) })
-        } else {
-            wire = nil
-        }
+        let bound = requests.map { client.bind(path, $0) }
+        self.bound = bound
+        wire = client.plain.map { ($0.host, $0.port, bound.map(\.wire)) }
     }
 
     /// Runs one step until stable or out of windows. `keepSendTimes` retains every send's intended
@@ -167,7 +163,7 @@ public final class LoadGenerator: Sendable {
     }
 
     /// One closed-loop worker: each completion, on the event loop, records and sends the next — on a
-    /// connection of its own writing pre-encoded bytes, or through AsyncHTTPClient if that cannot connect.
+    /// connection of its own writing pre-encoded bytes, or through the client (HTTPS, or if that cannot connect).
     private func closedLoop(worker: Int, recorder: Recorder, stop: Flag) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             guard let wire else { return send(worker, recorder: recorder, stop: stop, done: done) }

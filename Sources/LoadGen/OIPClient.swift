@@ -1,6 +1,8 @@
-import AsyncHTTPClient
 import EdgeInsightCore
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import InferenceProtocol
 import NIOCore
 import NIOPosix
@@ -45,11 +47,9 @@ public struct PreparedRequest: Sendable {
     }
 }
 
-/// A prepared request bound to a URL, with its headers and body set once.
+/// A prepared request bound to its server and path, head and body built once.
 public struct BoundRequest: Sendable {
-    let request: HTTPClientRequest
-    /// The same request for the event-loop API, which closed-loop load uses to avoid a thread hop per request.
-    let futureRequest: HTTPClient.Request
+    let wire: WireRequest
 }
 
 /// What one infer call returned, for the recorder.
@@ -59,38 +59,88 @@ public struct CallOutcome: Sendable {
     /// Server-side split, from the response's parameters when the server sends them.
     public var serverQueueNs: UInt64?
     public var serverComputeNs: UInt64?
-    /// Time spent reading and parsing the response on the client.
+    /// Time spent reading the server's timings out of the response on the client.
     public var receiveNs: UInt64
 }
 
-/// An Open Inference Protocol client on AsyncHTTPClient, with connection reuse.
+/// An Open Inference Protocol client. Plain `http://` goes over our own keep-alive HTTP/1.1
+/// connections (`HTTP1Pool`, one event-loop thread); `https://` — an external service behind TLS —
+/// over Foundation's URLSession (libcurl with the system's TLS), so the build carries no TLS or
+/// HTTP/2 stack of its own.
 public final class OIPClient: Sendable {
     public let base: String
     public let token: String?
-    let http: HTTPClient
+    /// Host and port of a plain-HTTP server (nil for HTTPS), for connections of the load generator's own.
+    let plain: (host: String, port: Int)?
+    private let pool: HTTP1Pool?
+    private let session: URLSession?
 
-    /// `base` is `http://host:port`; `connections` bounds the pool per host.
+    /// `base` is `http://host:port` or `https://host:port`; `connections` bounds the connections.
     public init(base: String, token: String? = nil, connections: Int = 64) throws(LoadError) {
         var trimmed = base
         while trimmed.hasSuffix("/") { trimmed.removeLast() }
         if !trimmed.contains("://") { trimmed = "http://" + trimmed }
-        guard URL(string: trimmed)?.host != nil else { throw .badTarget("not a server URL: \(base) (e.g. http://127.0.0.1:8000)") }
+        guard let url = URL(string: trimmed), let host = url.host, url.path.isEmpty || url.path == "/" else {
+            throw .badTarget("not a server URL: \(base) (e.g. http://127.0.0.1:8000)")
+        }
         self.base = trimmed
         self.token = token
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, connections))
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(120))
-        // One event-loop thread, like wrk -t1: on a small machine the client should take one core at
-        // most and leave the rest to whatever it measures.
-        http = HTTPClient(eventLoopGroup: Self.loop, configuration: configuration)
+        switch url.scheme?.lowercased() {
+        case "http":
+            let port = url.port ?? 80
+            plain = (host, port)
+            pool = HTTP1Pool(loop: Self.loop.next(), host: host, port: port, limit: connections)
+            session = nil
+        case "https":
+            plain = nil
+            pool = nil
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.httpMaximumConnectionsPerHost = max(1, connections)
+            configuration.timeoutIntervalForRequest = 120
+            session = URLSession(configuration: configuration)
+        default:
+            throw .badTarget("not a server URL: \(base) (http:// or https://)")
+        }
     }
 
-    /// The client's single event-loop thread, shared by every client of the process.
+    /// The client's single event-loop thread, shared by every client of the process: like wrk -t1,
+    /// on a small machine the client should take one core at most and leave the rest to what it measures.
     static let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     /// Closes every connection.
     public func shutdown() async {
-        try? await http.shutdown()
+        try? await pool?.shutdown().get()
+        session?.invalidateAndCancel()
+    }
+
+    /// A request to this client's server: the bearer token and Host set, the body's length stated.
+    func request(_ method: HTTPMethod, _ path: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) -> WireRequest {
+        var headers = headers
+        if let token { headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return WireRequest(method: method, authority: plain.map { "\($0.host):\($0.port)" } ?? (URL(string: base)?.host ?? ""),
+                           path: path, headers: headers, body: body)
+    }
+
+    /// One exchange with the server, answered on the client's event loop.
+    func exchange(_ request: WireRequest, timeout: TimeAmount) -> EventLoopFuture<HTTPAnswer> {
+        if let pool { return pool.execute(request, timeout: timeout) }
+        let promise = Self.loop.next().makePromise(of: HTTPAnswer.self)
+        var urlRequest = URLRequest(url: URL(string: base + request.head.uri)!)
+        urlRequest.httpMethod = request.head.method.rawValue
+        urlRequest.timeoutInterval = Double(timeout.nanoseconds) / 1e9
+        for (name, value) in request.head.headers where !["host", "content-length"].contains(name.lowercased()) {
+            urlRequest.addValue(value, forHTTPHeaderField: name)
+        }
+        if request.body.readableBytes > 0 { urlRequest.httpBody = Data(request.body.readableBytesView) }
+        session!.dataTask(with: urlRequest) { data, response, error in
+            guard let response = response as? HTTPURLResponse else {
+                return promise.fail(error ?? HTTPExchangeError.closedBeforeAnswer)
+            }
+            var headers = HTTPHeaders()
+            for (name, value) in response.allHeaderFields { headers.add(name: "\(name)", value: "\(value)") }
+            promise.succeed(HTTPAnswer(status: response.statusCode, headers: headers, body: ByteBuffer(bytes: data ?? Data())))
+        }.resume()
+        return promise.futureResult
     }
 
     static let queueKey = Array("\"queue_time_ns\":".utf8)
@@ -134,22 +184,23 @@ public final class OIPClient: Sendable {
 
     /// GETs a path and parses the JSON answer.
     public func getJSON(_ path: String) async throws(LoadError) -> JSONValue {
-        var request = HTTPClientRequest(url: base + path)
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        do {
-            let response = try await http.execute(request, timeout: .seconds(30))
-            let body = try await response.body.collect(upTo: 16 << 20)
-            let bytes = Array(buffer: body)
-            guard response.status.code == 200 else {
-                let message = (try? JSONValue.parse(bytes))?["error"]?.string ?? "HTTP \(response.status.code)"
-                throw LoadError.badTarget("\(path): \(message)")
-            }
-            do { return try JSONValue.parse(bytes) } catch { throw LoadError.badTarget("\(path): \(error)") }
-        } catch let error as LoadError {
-            throw error
-        } catch {
+        let answer: HTTPAnswer
+        do { answer = try await exchange(request(.GET, path), timeout: .seconds(30)).get() } catch {
             throw .unreachable("\(base)\(path): \(error)")
         }
+        let bytes = Array(buffer: answer.body)
+        guard answer.status == 200 else {
+            let message = (try? JSONValue.parse(bytes))?["error"]?.string ?? "HTTP \(answer.status)"
+            throw LoadError.badTarget("\(path): \(message)")
+        }
+        do { return try JSONValue.parse(bytes) } catch { throw LoadError.badTarget("\(path): \(error)") }
+    }
+
+    /// Whether the server takes the binary tensor data extension, from the extensions its metadata
+    /// (`GET /v2`) lists; nil when it lists none at all (then we cannot tell, and assume it does).
+    public func takesBinaryTensors() async -> Bool? {
+        guard let metadata = try? await getJSON("/v2"), let extensions = metadata["extensions"]?.array else { return nil }
+        return extensions.contains { $0.string == "binary_tensor_data" }
     }
 
     /// The headers an infer request carries: its content type, the binary extension's header length,
@@ -164,43 +215,30 @@ public final class OIPClient: Sendable {
 
     /// Builds the HTTP request for a prepared body once, so sending it repeats no work.
     public func bind(_ path: String, _ prepared: PreparedRequest) -> BoundRequest {
-        var request = HTTPClientRequest(url: base + path)
-        request.method = .POST
-        request.headers = Self.inferHeaders(prepared, token: token)
-        request.body = .bytes(prepared.body)
-        let futureRequest = try! HTTPClient.Request(url: base + path, method: .POST, headers: request.headers, body: .byteBuffer(prepared.body))
-        return BoundRequest(request: request, futureRequest: futureRequest)
+        BoundRequest(wire: request(.POST, path, headers: Self.inferHeaders(prepared, token: nil), body: prepared.body))
     }
 
-    /// Sends one bound request and calls `completion` on the connection's event loop: no hop
-    /// through the concurrency runtime, so a closed loop can chain requests at the event loop's pace.
+    /// Sends one bound request and calls `completion` on the client's event loop: no hop through the
+    /// concurrency runtime, so a closed loop can chain requests at the event loop's pace.
     public func infer(_ bound: BoundRequest, completion: @escaping @Sendable (CallOutcome) -> Void) {
-        http.execute(request: bound.futureRequest, deadline: .now() + .seconds(120)).whenComplete { result in
-            let received = MonotonicClock.now()
-            switch result {
-            case .success(let response) where response.status.code == 200:
-                let (queue, compute) = Self.serverTimings(in: response.body ?? ByteBuffer(), headerLength: Self.headerLength(response.headers))
-                completion(CallOutcome(ok: true, status: 200, serverQueueNs: queue, serverComputeNs: compute, receiveNs: MonotonicClock.now() - received))
-            case .success(let response):
-                completion(CallOutcome(ok: false, status: Int(response.status.code), receiveNs: 0))
-            case .failure:
-                completion(CallOutcome(ok: false, status: 0, receiveNs: 0))
-            }
-        }
+        exchange(bound.wire, timeout: .seconds(120)).whenComplete { completion(Self.outcome($0)) }
     }
 
     /// Sends one bound infer request.
     public func infer(_ bound: BoundRequest) async -> CallOutcome {
-        do {
-            let response = try await http.execute(bound.request, timeout: .seconds(120))
-            let received = MonotonicClock.now()
-            let body = try await response.body.collect(upTo: 256 << 20)
-            guard response.status.code == 200 else {
-                return CallOutcome(ok: false, status: Int(response.status.code), receiveNs: MonotonicClock.now() - received)
-            }
-            let (queue, compute) = Self.serverTimings(in: body, headerLength: Self.headerLength(response.headers))
+        let future = exchange(bound.wire, timeout: .seconds(120))
+        do { return Self.outcome(.success(try await future.get())) } catch { return Self.outcome(.failure(error)) }
+    }
+
+    static func outcome(_ result: Result<HTTPAnswer, Error>) -> CallOutcome {
+        let received = MonotonicClock.now()
+        switch result {
+        case .success(let answer) where answer.status == 200:
+            let (queue, compute) = serverTimings(in: answer.body, headerLength: headerLength(answer.headers))
             return CallOutcome(ok: true, status: 200, serverQueueNs: queue, serverComputeNs: compute, receiveNs: MonotonicClock.now() - received)
-        } catch {
+        case .success(let answer):
+            return CallOutcome(ok: false, status: answer.status, receiveNs: 0)
+        case .failure:
             return CallOutcome(ok: false, status: 0, receiveNs: 0)
         }
     }

@@ -10,20 +10,20 @@ struct WireRequest: Sendable {
     let head: HTTPRequestHead
     let body: ByteBuffer
 
-    init(host: String, port: Int, path: String, prepared: PreparedRequest, token: String?) {
-        var headers = OIPClient.inferHeaders(prepared, token: token)
-        headers.add(name: "Host", value: "\(host):\(port)")
-        headers.add(name: "Content-Length", value: String(prepared.body.readableBytes))
-        head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
-        body = prepared.body
+    init(method: HTTPMethod, authority: String, path: String, headers: HTTPHeaders, body: ByteBuffer) {
+        var headers = headers
+        headers.add(name: "Host", value: authority)
+        if method != .GET || body.readableBytes > 0 { headers.add(name: "Content-Length", value: String(body.readableBytes)) }
+        head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
+        self.body = body
     }
 }
 
 /// The closed loop's hot path: one keep-alive HTTP/1.1 connection per worker that writes the next
 /// prepared request as soon as a response ends, on the event loop. Responses are parsed by NIO's
-/// HTTP/1 decoder; only the server's timings are scanned out of the JSON header. AsyncHTTPClient
-/// does the same job with a request object, a pool lookup and a task per call — the difference is
-/// what `benchmarks/loadgen-capacity` measures. Everything else (metadata, open loop) uses it.
+/// HTTP/1 decoder; only the server's timings are scanned out of the JSON header. `HTTP1Pool` does
+/// the same job with a promise and a lookup per call (the difference is what
+/// `benchmarks/loadgen-capacity` measures); everything else (metadata, open loop) uses it.
 final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart

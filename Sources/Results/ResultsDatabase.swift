@@ -266,6 +266,21 @@ public final class ResultsDatabase: Sendable {
         }
     }
 
+    /// Adds (or replaces) facts of a run's environment found while it ran: a link between hosts
+    /// measured again at its end, a host's clock.
+    public func addEnvironment(_ environment: [String: String], run: Int64) throws(ResultsError) {
+        do {
+            try pool.write { db in
+                for (key, value) in environment {
+                    try db.execute(sql: "DELETE FROM environment WHERE runId = ? AND key = ?", arguments: [run, key])
+                    try db.execute(sql: "INSERT INTO environment (runId, key, value) VALUES (?, ?, ?)", arguments: [run, key, value])
+                }
+            }
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
     /// Keys of the trials a run has finished (ok or failed): what a resumed run skips.
     public func finishedKeys(run: Int64) throws(ResultsError) -> Set<String> {
         do { return Set(try pool.read { try String.fetchAll($0, sql: "SELECT key FROM trial WHERE runId = ?", arguments: [run]) }) } catch {

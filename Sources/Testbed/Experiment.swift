@@ -32,6 +32,8 @@ public struct Experiment: Sendable {
     public var repetitions: Int
     /// Deprecation notes about the file, for the user (each names its line).
     public var notes: [String] = []
+    /// The hosts `device.host` and `cloud.host` name: the file's `hosts:` section, or `--hosts FILE`.
+    public var hosts: HostInventory?
 
     static let sections: Set<String> = ["workload", "device", "cloud", "link", "split", "slo"]
 
@@ -82,6 +84,10 @@ public struct Experiment: Sendable {
             case "name":
                 guard let name = value.scalar?.string, !name.isEmpty else { throw fail(value, "'name' must be text") }
                 experiment.name = name
+            case "hosts":
+                do { experiment.hosts = try HostInventory.parse(value, path: path, relativeTo: (path as NSString).deletingLastPathComponent) } catch {
+                    throw .badExperiment("\(error)")
+                }
             case "repetitions":
                 guard let n = value.scalar.flatMap({ Int($0.string) }), n >= 1 else { throw fail(value, "'repetitions' must be an integer ≥ 1") }
                 experiment.repetitions = n
@@ -194,6 +200,10 @@ extension Experiment {    /// An experiment of the given configurations, each on
         var devicesChecked = Set<String>()
         for spec in trials() {
             let config = spec.config
+            for name in [config.device.host, config.placement.usesCloud ? config.cloud.host : nil].compactMap({ $0 }) {
+                guard let hosts else { throw .badExperiment("\(path): a trial runs on host '\(name)' but there is no inventory (a 'hosts:' section or --hosts FILE)") }
+                do { _ = try hosts.host(named: name) } catch { throw .badExperiment("\(hosts.source): \(error)") }
+            }
             do {
                 // Each device profile once: resolving reads the profiles file.
                 if let device = config.device.profile, devicesChecked.insert(device).inserted { _ = try DeviceProfile.load(named: device) }

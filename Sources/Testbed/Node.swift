@@ -162,39 +162,50 @@ public struct ControlGroup: Sendable {
 }
 
 /// A node's process (docs/nodes.md): started with its node document on stdin (confined when asked),
-/// its stdout read as the contract's lines (one ready line, one final line), its stderr kept for the
-/// log and for errors, sampled from /proc, and stopped — SIGTERM, then SIGKILL after a grace period,
-/// and its control group emptied.
+/// here or on a host over ssh, its stdout read as the contract's lines (one ready line, one final
+/// line), its stderr kept for the log and for errors, sampled from /proc, and stopped.
+///
+/// Every node runs as a session: its standard input stays open after the document, and its end
+/// stops the node. Stopping closes it (the node drains and prints its final line, here or across
+/// ssh), then SIGTERM and SIGKILL after grace periods; a runner that dies, even by SIGKILL,
+/// closes it too, so no node outlives the runner on any host.
 public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` are guarded by `lock`
     public let name: String
     public let process = Process()
     public let group: ControlGroup?
+    /// The host the node runs on; nil: this machine (`process` is then the node itself, else its ssh).
+    let remote: SSHHost?
+    /// The document the node was given, as sent.
+    public let document: Data
     private let output = Pipe(), errorOutput = Pipe(), input = Pipe()
     private let lock = NSLock()
     private var lines: [String] = []
     private var errors = ""
     private var readers: [Thread] = []
+    private var inputOpen = true
 
-    /// Starts `argv` (the edgeinsight binary and its arguments), inside `group` if given, and hands
-    /// it `document` on stdin (closed after it). The child is told our pid so it exits if we die,
-    /// even by SIGKILL (see `ParentWatch`).
-    public init(name: String, argv: [String], group: ControlGroup?, logFile: String?, document: Data? = nil) throws(TestbedError) {
+    /// Starts `argv` (the edgeinsight binary and its arguments, or its ssh command), inside `group`
+    /// if given, and hands it `spec` as a session document on stdin.
+    public convenience init<Body>(name: String, argv: [String], group: ControlGroup?, logFile: String?, spec: NodeSpec<Body>) throws(TestbedError) {
+        try self.init(name: name, argv: argv, group: group, logFile: logFile, spec: spec, remote: nil)
+    }
+
+    init<Body>(name: String, argv: [String], group: ControlGroup?, logFile: String?, spec: NodeSpec<Body>, remote: SSHHost?) throws(TestbedError) {
         self.name = name
         self.group = group
+        self.remote = remote
+        var session = spec
+        session.session = true
+        do { document = try session.encoded() } catch { throw .nodeFailed("cannot encode the document of \(name): \(error)") }
         let full = group?.wrap(argv) ?? argv
         process.executableURL = URL(fileURLWithPath: full[0])
         process.arguments = Array(full.dropFirst())
-        var environment = ProcessInfo.processInfo.environment
-        environment["EDGEINSIGHT_PARENT_PID"] = String(getpid())
-        process.environment = environment
         process.standardOutput = output
         process.standardError = errorOutput
-        process.standardInput = document == nil ? FileHandle.nullDevice : input
+        process.standardInput = input
+        closeOnExec([input.fileHandleForWriting, output.fileHandleForReading, errorOutput.fileHandleForReading])
         do { try process.run() } catch { throw .nodeFailed("cannot start \(name): \(error)") }
-        if let document {
-            try? input.fileHandleForWriting.write(contentsOf: document)
-            try? input.fileHandleForWriting.close()
-        }
+        try? input.fileHandleForWriting.write(contentsOf: document + Data("\n".utf8))
         let log = logFile.flatMap { path -> FileHandle? in
             _ = FileManager.default.createFile(atPath: path, contents: nil)
             return FileHandle(forWritingAtPath: path)
@@ -285,9 +296,23 @@ public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` a
         return !process.isRunning
     }
 
-    /// CPU seconds (user + system) the process has used, from /proc.
+    /// The node's pid on its host: its ready line's for a remote node (ours is its ssh's).
+    var nodePid: Int32? {
+        guard remote != nil else { return pid }
+        return printedLines.first.flatMap { try? JSONDecoder().decode(NodeReadyLine.self, from: Data($0.utf8)) }?.ready.pid
+    }
+
+    /// A file of the node's /proc folder, read on its host.
+    private func procFile(_ file: String) -> String? {
+        guard let nodePid else { return nil }
+        guard let remote else { return try? String(contentsOfFile: "/proc/\(nodePid)/\(file)", encoding: .utf8) }
+        guard let output = try? remote.run(remote.argv(["cat", "/proc/\(nodePid)/\(file)"]), timeout: .seconds(10)), output.status == 0 else { return nil }
+        return output.stdout
+    }
+
+    /// CPU seconds (user + system) the process has used, from /proc (on its host).
     public var cpuSeconds: Double? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let stat = procFile("stat"),
               let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // After the command name: state is field 3, utime 14 and stime 15 (1-based in proc(5)).
@@ -295,9 +320,9 @@ public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` a
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// Resident memory now and at its peak, in bytes, from /proc.
+    /// Resident memory now and at its peak, in bytes, from /proc (on its host).
     public var residentBytes: (now: Int64, peak: Int64)? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let status = procFile("status") else { return nil }
         func value(_ key: String) -> Int64? {
             status.split(separator: "\n").first { $0.hasPrefix(key) }.flatMap { Int64($0.split(separator: " ").dropFirst().first ?? "") }.map { $0 * 1024 }
         }
@@ -305,15 +330,26 @@ public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` a
         return (now, peak)
     }
 
-    /// SIGTERM, a grace period, then SIGKILL; then the control group is emptied and removed.
+    /// Ends the session (the node stops as on SIGTERM, wherever it runs), then after a grace
+    /// period SIGTERM and SIGKILL here; then the control group is emptied and removed.
     public func stop(grace: Duration = .seconds(5)) {
-        if process.isRunning {
+        lock.withLock {
+            if inputOpen { try? input.fileHandleForWriting.close() }
+            inputOpen = false
+        }
+        if process.isRunning, !waitForExit(timeout: grace) {
             kill(pid, SIGTERM)
-            if !waitForExit(timeout: grace) { kill(pid, SIGKILL) }
+            if !waitForExit(timeout: .seconds(2)) { kill(pid, SIGKILL) }
             _ = waitForExit(timeout: .seconds(5))
         }
         group?.remove()
     }
+}
+
+/// Marks our ends of a child's pipes close-on-exec, so no later child inherits them: a process
+/// holding another's stdin open would keep that one alive after we are gone.
+func closeOnExec(_ handles: [FileHandle]) {
+    for handle in handles { _ = fcntl(handle.fileDescriptor, F_SETFD, FD_CLOEXEC) }
 }
 
 /// The two contract lines read without knowing the node's report type.

@@ -26,8 +26,10 @@ public struct RunOptions: Sendable {
     public var out: String
     /// Start over: forget the trials already in the database for this experiment.
     public var fresh = false
-    /// The `edgeinsight` binary that nodes run.
+    /// The `edgeinsight` binary that nodes run here.
     public var executable: String
+    /// Lines for the user about the run's hosts (their checks, the links measured between them).
+    public var say: @Sendable (String) -> Void = { _ in }
 
     public init(out: String, executable: String, fresh: Bool = false) {
         self.out = out
@@ -73,9 +75,12 @@ public final class Runner: Sendable {
         let kernelProblem = KernelLink.unavailableReason()
         if cgroupProblem == nil { ControlGroup.removeLeftovers() }
         let database = try ResultsDatabase(path: options.out + "/results.sqlite")
-        let runId = try database.openRun(name: experiment.name, experiment: experiment.path, environment: Environment.describe(cgroups: cgroupProblem),
-                                         fresh: options.fresh)
         let specs = experiment.trials()
+        let hosts = RunHosts.check(specs, inventory: experiment.hosts, executable: options.executable, say: options.say)
+        defer { hosts.close() }
+        let runId = try database.openRun(name: experiment.name, experiment: experiment.path,
+                                         environment: HostFacts.gather().environment.merging(hosts.environment) { $1 }, fresh: options.fresh)
+        try database.addEnvironment(hosts.environment, run: runId)
         let finished = try database.finishedKeys(run: runId)
         let todo = specs.filter { !finished.contains($0.key) }
         let skipped = specs.count - todo.count
@@ -93,6 +98,7 @@ public final class Runner: Sendable {
             let began = Date()
             var record: TrialRecord
             do {
+                let (edge, cloudHost) = try hosts.launchers(for: spec.config)
                 if spec.placement.usesCloud {
                     let kernel: Bool
                     switch spec.config.link.shaping {
@@ -102,14 +108,16 @@ public final class Runner: Sendable {
                     case .proxy: kernel = false
                     case .auto: kernel = kernelProblem == nil
                     }
-                    let wanted = CloudNode.settings(spec, models: Self.cloudModels(specs), kernel: kernel)
+                    // Kernel shaping is this machine's: between real hosts the network is real.
+                    let wanted = CloudNode.settings(spec, models: Self.cloudModels(specs), kernel: kernel && cloudHost.ssh == nil && edge.ssh == nil)
                     if cloud?.settings != wanted {
                         cloud?.stop()
                         cloud = nil
-                        cloud = try CloudNode.start(wanted, executable: options.executable, logs: options.out + "/logs", cgroupProblem: cgroupProblem)
+                        cloud = try CloudNode.start(wanted, launcher: cloudHost, logs: options.out + "/logs", cgroupProblem: cgroupProblem)
                     }
                 }
-                record = try runTrial(spec, number: skipped + index + 1, cloud: spec.placement.usesCloud ? cloud : nil, cgroupProblem: cgroupProblem)
+                record = try runTrial(spec, number: skipped + index + 1, edge: edge, cloud: spec.placement.usesCloud ? cloud : nil,
+                                      cgroupProblem: cgroupProblem, hosts: hosts)
             } catch {
                 if stopping { break }
                 record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", config: spec.config)
@@ -127,6 +135,8 @@ public final class Runner: Sendable {
             ran += 1
             if !record.ok { failed += 1 }
         }
+        // The links between hosts again, to see whether they drifted while the trials ran.
+        try? database.addEnvironment(hosts.measureLinks(when: "after"), run: runId)
         progress(RunProgress(done: skipped + ran, total: specs.count, skipped: skipped, failed: failed,
                              elapsed: .nanoseconds(Int64(MonotonicClock.now() - start)), remaining: .zero, current: stopping ? "stopped" : "done"))
         return RunOutcome(database: database.path, runName: experiment.name, ran: ran, skipped: skipped, failed: failed, interrupted: stopping, trials: records)
@@ -144,7 +154,7 @@ public final class Runner: Sendable {
 
     // MARK: One trial
 
-    func runTrial(_ spec: TrialSpec, number: Int, cloud: CloudNode?, cgroupProblem: String?) throws -> TrialRecord {
+    func runTrial(_ spec: TrialSpec, number: Int, edge: NodeLauncher, cloud: CloudNode?, cgroupProblem: String?, hosts: RunHosts) throws -> TrialRecord {
         // A device profile becomes the limits it stands for; the trial is stored as asked (with
         // those limits) and run as `config`, which several cameras change.
         var config = spec.config
@@ -159,6 +169,7 @@ public final class Runner: Sendable {
         }
         let logs = options.out + "/logs/trial-\(number)"
         var serverURL: String?
+        applied.host = hosts.describe(edge: edge, cloud: cloud?.launcher)
         if let cloud {
             applied.cloudConfinement = cloud.confinement
             let base = try LinkProfiles.loadDefault().profile(named: config.link.profile)
@@ -178,27 +189,37 @@ public final class Runner: Sendable {
             } else {
                 applied.linkShaping = "proxy (token bucket, delay, jitter, loss)"
             }
-            let document = try NodeSpec(node: .link, spec: LinkSpec(to: "\(cloud.host):\(cloud.port)", profile: profile, seed: spec.linkSeed)).encoded()
-            let link = try NodeProcess(name: "link", argv: [options.executable, "link", "--config", "-"], group: nil, logFile: logs + "-link.log",
-                                       document: document)
+            if let real = hosts.measured[RunHosts.linkName(edge, cloud.launcher)] {
+                applied.linkShaping! += " over the real link \(RunHosts.linkName(edge, cloud.launcher)) (measured: \(real.description))"
+            }
+            // The link runs beside the edge node, so what it emulates sits where the device's network would.
+            let target = cloud.launcher.ssh == nil && edge.ssh == nil ? cloud.host : cloud.launcher.address
+            let link = try NodeProcess(name: "link", argv: edge.argv(["link", "--config", "-"]), group: nil, logFile: logs + "-link.log",
+                                       spec: NodeSpec(node: .link, spec: LinkSpec(to: "\(target):\(cloud.port)", profile: profile, seed: spec.linkSeed)),
+                                       remote: edge.ssh)
             linkNode = link
             let ready = try link.waitForReady(timeout: .seconds(10))
             guard let port = ready.port else { throw TestbedError.nodeFailed("the link's ready line has no port") }
             serverURL = "http://127.0.0.1:\(port)"
         }
 
-        // The edge node, confined like the device.
+        // The edge node, confined like the device here; on a host of the inventory it is the device.
         let device = config.device
-        let confined = try AppliedConfinement.apply(name: "edge-\(getpid())-\(number)", Confinement(cpu: device.cpu, cpuset: device.cpuset, memory: device.memory),
+        let confined: AppliedConfinement
+        if let ssh = edge.ssh {
+            confined = AppliedConfinement(group: nil, mode: "real host \(ssh.host.name), unconfined (\(device.threads) threads)", cpuset: nil)
+        } else {
+            confined = try AppliedConfinement.apply(name: "edge-\(getpid())-\(number)", Confinement(cpu: device.cpu, cpuset: device.cpuset, memory: device.memory),
                                                     threads: device.threads, cgroupProblem: cgroupProblem)
+        }
         applied.deviceConfinement = confined.mode
-        // The node document is kept beside the logs: what the edge node was told, byte for byte.
-        let document = try NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL)).encoded()
-        try document.write(to: URL(fileURLWithPath: logs + "-agent-node.json"))
         let cloudCPUBefore = cloud?.process.cpuSeconds
-        let agent = try NodeProcess(name: "edge node", argv: confined.wrap([options.executable, "agent", "--config", "-"]), group: confined.group,
-                                    logFile: logs + "-agent.log", document: document)
+        let agent = try NodeProcess(name: "edge node", argv: confined.wrap(edge.argv(["agent", "--config", "-"])), group: confined.group,
+                                    logFile: logs + "-agent.log", spec: NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL)),
+                                    remote: edge.ssh)
         agentNode = agent
+        // The node document is kept beside the logs: what the edge node was told, byte for byte.
+        try agent.document.write(to: URL(fileURLWithPath: logs + "-agent-node.json"))
         let budget = config.workload.warmup + max(config.workload.duration, config.workload.maxDuration ?? .zero) + .seconds(120)
         let deadline = MonotonicClock.now() + UInt64(budget.nanoseconds)
         while agent.process.isRunning {
@@ -299,6 +320,8 @@ public final class Runner: Sendable {
 /// with kernel shaping it lives in a network namespace behind a veth whose tbf each trial sets.
 final class CloudNode {
     struct Settings: Equatable {
+        /// The host of the inventory it runs on; nil: this machine.
+        var host: String?
         var kernel: Bool
         var models: [String]
         var cpu: Double
@@ -314,14 +337,16 @@ final class CloudNode {
 
     let settings: Settings
     let process: NodeProcess
+    let launcher: NodeLauncher
     let host: String
     let port: Int
     let confinement: String
     var kernelLink: KernelLink?
 
-    init(settings: Settings, process: NodeProcess, host: String, port: Int, confinement: String, kernelLink: KernelLink?) {
+    init(settings: Settings, process: NodeProcess, launcher: NodeLauncher, host: String, port: Int, confinement: String, kernelLink: KernelLink?) {
         self.settings = settings
         self.process = process
+        self.launcher = launcher
         self.host = host
         self.port = port
         self.confinement = confinement
@@ -335,20 +360,26 @@ final class CloudNode {
 
     static func settings(_ spec: TrialSpec, models: [String], kernel: Bool) -> Settings {
         let cloud = spec.config.cloud
-        return Settings(kernel: kernel, models: models, cpu: cloud.cpu, cpuset: cloud.cpuset, memory: cloud.memory, threads: cloud.threads,
+        return Settings(host: cloud.host, kernel: kernel, models: models, cpu: cloud.cpu, cpuset: cloud.cpuset, memory: cloud.memory, threads: cloud.threads,
                         instances: cloud.instances, maxBatch: cloud.maxBatch, httpThreads: cloud.httpThreads, engine: cloud.engine)
     }
 
-    static func start(_ settings: Settings, executable: String, logs: String, cgroupProblem: String?) throws -> CloudNode {
-        let confined = try AppliedConfinement.apply(name: "cloud-\(getpid())-\(Int.random(in: 0..<1_000_000))",
+    static func start(_ settings: Settings, launcher: NodeLauncher, logs: String, cgroupProblem: String?) throws -> CloudNode {
+        let confined: AppliedConfinement
+        if let ssh = launcher.ssh {
+            confined = AppliedConfinement(group: nil, mode: "real host \(ssh.host.name), unconfined (\(settings.threads) threads)", cpuset: nil)
+        } else {
+            confined = try AppliedConfinement.apply(name: "cloud-\(getpid())-\(Int.random(in: 0..<1_000_000))",
                                                     Confinement(cpu: settings.cpu, cpuset: settings.cpuset, memory: settings.memory),
                                                     threads: settings.threads, cgroupProblem: cgroupProblem)
+        }
         var kernelLink: KernelLink?
         if settings.kernel {
             guard let index = KernelLink.freeIndex(preferred: Int(getpid()) % 251) else { throw TestbedError.nodeFailed("no free network namespace index") }
             kernelLink = try KernelLink.create(index: index, uplink: nil, downlink: nil)
         }
-        let host = kernelLink?.peerAddress ?? "127.0.0.1"
+        // On a host of the inventory it listens on every address: the edge's link reaches it at the inventory's one.
+        let host = launcher.ssh != nil ? "0.0.0.0" : kernelLink?.peerAddress ?? "127.0.0.1"
         var serve = ServeSpec()
         serve.models = settings.models
         serve.host = host
@@ -359,12 +390,12 @@ final class CloudNode {
         serve.hint = .latency
         serve.engine = settings.engine
         serve.httpThreads = settings.httpThreads
-        var argv = confined.wrap([executable, "serve", "--config", "-"])
+        var argv = confined.wrap(launcher.argv(["serve", "--config", "-"]))
         if let kernelLink { argv = kernelLink.command(argv) }
         let process: NodeProcess
         do {
             process = try NodeProcess(name: "cloud node", argv: argv, group: confined.group, logFile: logs + "/cloud-node.log",
-                                      document: try NodeSpec(node: .serve, spec: serve).encoded())
+                                      spec: NodeSpec(node: .serve, spec: serve), remote: launcher.ssh)
         } catch {
             kernelLink?.remove()
             throw error
@@ -372,29 +403,12 @@ final class CloudNode {
         do {
             let ready = try process.waitForReady(timeout: .seconds(120))
             guard let port = ready.port else { throw TestbedError.nodeFailed("the cloud node's ready line has no port") }
-            return CloudNode(settings: settings, process: process, host: host, port: port, confinement: confined.mode, kernelLink: kernelLink)
+            return CloudNode(settings: settings, process: process, launcher: launcher, host: host, port: port, confinement: confined.mode, kernelLink: kernelLink)
         } catch {
             process.stop()
             kernelLink?.remove()
             throw error
         }
-    }
-}
-
-/// Facts of the machine a run ran on, stored with the run.
-enum Environment {
-    static func describe(cgroups problem: String?) -> [String: String] {
-        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
-            .first { $0.hasPrefix("model name") }?.split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? "unknown"
-        var environment = [
-            "cpu_model": cpu, "cores": String(ProcessInfo.processInfo.activeProcessorCount),
-            "memory_bytes": String(ProcessInfo.processInfo.physicalMemory),
-            "kernel": ProcessInfo.processInfo.operatingSystemVersionString,
-            "confinement": problem == nil ? "cgroups" : "none: \(problem!)",
-            "kernel_shaping": KernelLink.unavailableReason().map { "unavailable: \($0)" } ?? "available",
-        ]
-        if let version = try? OpenVINOEngine().version { environment["openvino_version"] = version }
-        return environment
     }
 }
 
