@@ -40,7 +40,7 @@ public struct HostCheck: Sendable {
             return check
         }
         if output.sshFailed {
-            check.problem = "ssh \(host.destination): \(output.reason)"
+            check.problem = "ssh: \(output.reason)"
             return check
         }
         guard output.status == 0 else {
@@ -77,23 +77,16 @@ public struct HostCheck: Sendable {
 
 /// A line-by-line conversation with a process (a question on stdin, its answer on stdout).
 final class NodeSession {
-    private let process = Process()
-    private let input = Pipe(), output = Pipe(), errors = Pipe()
+    private let process: ChildProcess
     private var buffer = Data()
 
     init(argv: [String]) throws(TestbedError) {
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        closeOnExec([input.fileHandleForWriting, output.fileHandleForReading, errors.fileHandleForReading])
-        do { try process.run() } catch { throw .nodeFailed("cannot run \(argv[0]): \(error)") }
+        process = try ChildProcess(argv)
     }
 
     /// Writes `line` and reads one line back; nil when the process ended first.
     func ask(_ line: String) -> String? {
-        do { try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8)) } catch { return nil }
+        do { try process.input!.write(contentsOf: Data((line + "\n").utf8)) } catch { return nil }
         return readLine()
     }
 
@@ -105,23 +98,24 @@ final class NodeSession {
                 buffer.removeSubrange(buffer.startIndex...newline)
                 return answer
             }
-            let chunk = output.fileHandleForReading.availableData
+            let chunk = process.output!.availableData
             if chunk.isEmpty { return nil }
             buffer.append(chunk)
         }
     }
 
+    /// Its last line on stderr, once it has been closed.
     var errorText: String {
         close()
-        return String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "no output"
+        return String(decoding: process.errors!.availableData, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? "no output"
     }
 
+    /// Ends its input (a session's end), and stops it if it does not end by itself.
     func close() {
-        try? input.fileHandleForWriting.close()
-        if process.isRunning {
-            let deadline = MonotonicClock.now() + 3_000_000_000
-            while process.isRunning, MonotonicClock.now() < deadline { usleep(2_000) }
-            if process.isRunning { process.terminate() }
+        try? process.input!.close()
+        if process.wait(timeout: .seconds(3)) == nil {
+            process.signal(SIGTERM)
+            process.wait(timeout: .seconds(2))
         }
     }
 }

@@ -171,13 +171,13 @@ public struct ControlGroup: Sendable {
 /// closes it too, so no node outlives the runner on any host.
 public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` are guarded by `lock`
     public let name: String
-    public let process = Process()
+    /// The node's process here (for a remote node, its ssh).
+    let process: ChildProcess
     public let group: ControlGroup?
     /// The host the node runs on; nil: this machine (`process` is then the node itself, else its ssh).
     let remote: SSHHost?
     /// The document the node was given, as sent.
     public let document: Data
-    private let output = Pipe(), errorOutput = Pipe(), input = Pipe()
     private let lock = NSLock()
     private var lines: [String] = []
     private var errors = ""
@@ -198,19 +198,13 @@ public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` a
         session.session = true
         do { document = try session.encoded() } catch { throw .nodeFailed("cannot encode the document of \(name): \(error)") }
         let full = group?.wrap(argv) ?? argv
-        process.executableURL = URL(fileURLWithPath: full[0])
-        process.arguments = Array(full.dropFirst())
-        process.standardOutput = output
-        process.standardError = errorOutput
-        process.standardInput = input
-        closeOnExec([input.fileHandleForWriting, output.fileHandleForReading, errorOutput.fileHandleForReading])
-        do { try process.run() } catch { throw .nodeFailed("cannot start \(name): \(error)") }
-        try? input.fileHandleForWriting.write(contentsOf: document + Data("\n".utf8))
+        process = try ChildProcess(full)
+        try? process.input!.write(contentsOf: document + Data("\n".utf8))
         let log = logFile.flatMap { path -> FileHandle? in
             _ = FileManager.default.createFile(atPath: path, contents: nil)
             return FileHandle(forWritingAtPath: path)
         }
-        let out = output.fileHandleForReading, err = errorOutput.fileHandleForReading
+        let out = process.output!, err = process.errors!
         readers = [Thread { [self] in
             var pending = Data()
             while true {
@@ -236,7 +230,16 @@ public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` a
         readers.forEach { $0.start() }
     }
 
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.pid }
+
+    /// Whether the node's process (here, or its ssh) still runs.
+    public var isRunning: Bool { process.isRunning }
+
+    /// How it ended, as a trial's failure names it.
+    var endingText: String { ChildProcess.describe(process.ending) }
+
+    /// Whether it ended with exit status 0.
+    var succeeded: Bool { process.ending == .exited(0) }
 
     /// The contract's lines the node has printed on stdout so far.
     public var printedLines: [String] { lock.withLock { lines } }
@@ -334,7 +337,7 @@ public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` a
     /// period SIGTERM and SIGKILL here; then the control group is emptied and removed.
     public func stop(grace: Duration = .seconds(5)) {
         lock.withLock {
-            if inputOpen { try? input.fileHandleForWriting.close() }
+            if inputOpen { try? process.input!.close() }
             inputOpen = false
         }
         if process.isRunning, !waitForExit(timeout: grace) {
@@ -344,12 +347,6 @@ public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` a
         }
         group?.remove()
     }
-}
-
-/// Marks our ends of a child's pipes close-on-exec, so no later child inherits them: a process
-/// holding another's stdin open would keep that one alive after we are gone.
-func closeOnExec(_ handles: [FileHandle]) {
-    for handle in handles { _ = fcntl(handle.fileDescriptor, F_SETFD, FD_CLOEXEC) }
 }
 
 /// The two contract lines read without knowing the node's report type.

@@ -122,7 +122,7 @@ public final class Runner: Sendable {
                 if stopping { break }
                 record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", config: spec.config)
                 // A cloud node that failed once is not trusted for the next trial.
-                if let node = cloud, !node.process.process.isRunning {
+                if let node = cloud, !node.process.isRunning {
                     node.stop()
                     cloud = nil
                 }
@@ -222,15 +222,13 @@ public final class Runner: Sendable {
         try agent.document.write(to: URL(fileURLWithPath: logs + "-agent-node.json"))
         let budget = config.workload.warmup + max(config.workload.duration, config.workload.maxDuration ?? .zero) + .seconds(120)
         let deadline = MonotonicClock.now() + UInt64(budget.nanoseconds)
-        while agent.process.isRunning {
+        while agent.isRunning {
             if stopping { throw TestbedError.trialFailed("stopped") }
             if MonotonicClock.now() > deadline { throw TestbedError.trialFailed("the edge node did not finish within \(DurationText.format(budget))") }
             usleep(20_000)
         }
-        guard agent.process.terminationStatus == 0 else {
-            let status = agent.process.terminationReason == .uncaughtSignal ? "killed by signal \(agent.process.terminationStatus)"
-                : "exit status \(agent.process.terminationStatus)"
-            throw TestbedError.trialFailed("edge node failed (\(status)): \(agent.lastErrorLine)")
+        guard agent.succeeded else {
+            throw TestbedError.trialFailed("edge node failed (\(agent.endingText)): \(agent.lastErrorLine)")
         }
         let result: AgentReport
         do { result = try agent.finalReport(AgentReport.self) } catch { throw TestbedError.trialFailed("\(error)") }

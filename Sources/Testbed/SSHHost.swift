@@ -60,9 +60,10 @@ public final class SSHHost: Sendable {
         public var stderr: String
         /// ssh's own failure (it exits 255): the connection, not the command.
         public var sshFailed: Bool { status == 255 }
-        /// The last line of stderr: where ssh and our commands say why.
+        /// The last line of stderr that says why (ssh's and our commands'), past ssh's warnings.
         public var reason: String {
-            String(stderr.split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? "exit status \(status)")
+            let lines = stderr.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            return lines.last { !$0.hasPrefix("Warning:") } ?? lines.last ?? "exit status \(status)"
         }
     }
 
@@ -73,41 +74,28 @@ public final class SSHHost: Sendable {
 
     /// Runs a local process to its end and captures what it printed.
     static func capture(_ argv: [String], input: Data? = nil, timeout: Duration) throws(TestbedError) -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        let out = Pipe(), err = Pipe(), inPipe = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
-        closeOnExec([out.fileHandleForReading, err.fileHandleForReading, inPipe.fileHandleForWriting])
-        do { try process.run() } catch { throw .nodeFailed("cannot run \(argv[0]): \(error)") }
+        let process = try ChildProcess(argv, stdin: input == nil ? .null : .pipe)
         if let input {
-            try? inPipe.fileHandleForWriting.write(contentsOf: input)
-            try? inPipe.fileHandleForWriting.close()
+            try? process.input!.write(contentsOf: input)
+            try? process.input!.close()
         }
         // Read both pipes while the process runs, so a full pipe cannot stall it.
         let collected = Collected()
-        let readers = [(out, true), (err, false)].map { pipe, isOut in
-            Thread {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                collected.set(data, stdout: isOut)
-            }
+        let readers = [(process.output!, true), (process.errors!, false)].map { handle, isOut in
+            Thread { collected.set(handle.readDataToEndOfFile(), stdout: isOut) }
         }
         readers.forEach { $0.start() }
-        let deadline = MonotonicClock.now() + UInt64(timeout.nanoseconds)
-        while process.isRunning, MonotonicClock.now() < deadline { usleep(2_000) }
-        if process.isRunning {
-            process.terminate()
-            usleep(200_000)
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+        guard let ending = process.wait(timeout: timeout) else {
+            process.signal(SIGTERM)
+            if process.wait(timeout: .milliseconds(500)) == nil { process.signal(SIGKILL) }
+            process.wait()
             throw .nodeFailed("\(URL(fileURLWithPath: argv[0]).lastPathComponent) did not finish within \(DurationText.format(timeout))")
         }
         let readDeadline = MonotonicClock.now() + 2_000_000_000
         while readers.contains(where: { !$0.isFinished }), MonotonicClock.now() < readDeadline { usleep(1_000) }
         let (stdout, stderr) = collected.value
-        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        let status: Int32 = switch ending { case .exited(let code): code; case .signalled(let signal): 128 + signal }
+        return Output(status: status, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
     /// Ends the master connection (and with it any session still open on it).

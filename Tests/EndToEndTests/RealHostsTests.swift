@@ -23,10 +23,11 @@ final class TestHosts {
     }
 
     init() throws {
-        let tag = String(getpid() % 10_000)
+        Self.removeLeftovers()
+        let tag = String(getpid())
         self.tag = tag
         folder = temporaryPath("hosts-\(tag)-\(UUID().uuidString.prefix(6))")
-        namespaces = (1...3).map { "eih\(tag)-\($0)" }
+        namespaces = (1...3).map { "eih-\(tag)-\($0)" }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let binary = repositoryRoot + "/.build/debug/edgeinsight"
         var script = """
@@ -98,6 +99,18 @@ final class TestHosts {
         for n in 1...3 {
             let deadline = Date().addingTimeInterval(10)
             while Date() < deadline, (try? run("/bin/bash", ["-c", "exec 3<>/dev/tcp/10.203.\(n).2/22"]))?.status != 0 { usleep(50_000) }
+        }
+    }
+
+    /// Hosts a killed test process left behind (`eih-PID-N` with PID gone): their processes and
+    /// namespaces, so their addresses are free again.
+    static func removeLeftovers() {
+        for line in ((try? run("/sbin/ip", ["netns", "list"]))?.stdout ?? "").split(separator: "\n") {
+            let name = String(line.split(separator: " ").first ?? "")
+            let parts = name.split(separator: "-")
+            guard parts.count == 3, parts[0] == "eih", let owner = Int32(parts[1]), kill(owner, 0) != 0 else { continue }
+            for pid in ((try? run("/sbin/ip", ["netns", "pids", name]))?.stdout ?? "").split(separator: "\n") { kill(Int32(pid) ?? 0, SIGKILL) }
+            _ = try? run("/sbin/ip", ["netns", "del", name])
         }
     }
 
@@ -189,7 +202,7 @@ struct RealHostsTests {
         #expect(cloud?.applied.host?.contains("cloud on h2 (") == true, "\(String(describing: cloud?.applied))")
         #expect(cloud?.applied.linkShaping?.contains("over the real link h1>h2 (measured: rtt") == true, "\(String(describing: cloud?.applied))")
         #expect((cloud?.metric(.throughput) ?? 0) > 0)
-        #expect(failed?.reason?.contains("host h3 is unusable: ssh root@10.203.3.2: Permission denied") == true, "\(String(describing: failed?.reason))")
+        #expect(failed?.reason?.contains("host h3 is unusable: ssh: root@10.203.3.2: Permission denied") == true, "\(String(describing: failed?.reason))")
         // Each host's facts and the real link, before and after, in the run's environment.
         for key in ["host.h1.cpu_model", "host.h2.cores", "host.h1.clock_offset_ms", "host.h1.clock_uncertainty_ms",
                     "link.h1>h2.before.rtt_ms", "link.h1>h2.before.uplink_bps", "link.h1>h2.after.rtt_ms"] {
