@@ -60,8 +60,19 @@ final class ChildProcess: @unchecked Sendable {  // `ended` is guarded by `lock`
         let cArgv = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { (cArgv + cEnv).forEach { free($0) } }
+        // Signals start at their defaults with none blocked: a runner ignores SIGINT and SIGTERM to
+        // handle them itself, and a node must not inherit that (it would shrug off being stopped).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var all = sigset_t(), none = sigset_t()
+        sigfillset(&all)
+        sigemptyset(&none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, argv[0], &actions, nil, cArgv, cEnv)
+        let result = posix_spawn(&pid, argv[0], &actions, &attributes, cArgv, cEnv)
         theirs.forEach { close($0) }
         guard result == 0 else { throw .nodeFailed("cannot start \(argv[0]): \(String(cString: strerror(result)))") }
         self.pid = pid

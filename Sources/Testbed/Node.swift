@@ -198,7 +198,8 @@ public final class NodeProcess: @unchecked Sendable {  // `lines` and `errors` a
         session.session = true
         do { document = try session.encoded() } catch { throw .nodeFailed("cannot encode the document of \(name): \(error)") }
         let full = group?.wrap(argv) ?? argv
-        process = try ChildProcess(full)
+        // The runner's pid in the node's environment marks whose node it is (tests find leftovers by it).
+        process = try ChildProcess(full, environment: ["EDGEINSIGHT_PARENT_PID": String(getpid())])
         try? process.input!.write(contentsOf: document + Data("\n".utf8))
         let log = logFile.flatMap { path -> FileHandle? in
             _ = FileManager.default.createFile(atPath: path, contents: nil)

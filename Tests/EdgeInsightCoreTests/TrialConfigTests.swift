@@ -17,8 +17,8 @@ import Testing
         let values: [String: String] = [
             "model": "resnet50", "model.shape": "1,3,320,320", "placement": "split", "workload.fps": "7.5", "workload.arrivals": "poisson", "workload.resolution": "320x240",
             "workload.jpeg_quality": "61", "workload.duration": "1500ms", "workload.max_duration": "6s", "workload.warmup": "250ms", "workload.window": "200ms",
-            "workload.queue": "9", "workload.inflight": "3", "workload.cameras": "5", "device.profile": "rpi4", "device.cpu": "0.35", "device.cpuset": "0",
-            "device.memory": "1500MB", "device.threads": "2", "cloud.cpu": "1.5", "cloud.cpuset": "1", "cloud.memory": "2GB",
+            "workload.queue": "9", "workload.inflight": "3", "workload.cameras": "5", "device.profile": "rpi4", "device.host": "pi", "device.cpu": "0.35", "device.cpuset": "0",
+            "device.memory": "1500MB", "device.threads": "2", "cloud.host": "vm", "cloud.cpu": "1.5", "cloud.cpuset": "1", "cloud.memory": "2GB",
             "cloud.threads": "2", "cloud.engine": "opencv", "cloud.instances": "3", "cloud.max_batch": "8", "cloud.http_threads": "2", "link": "lte",
             "link.uplink": "12500kbit", "link.downlink": "40mbit", "link.rtt": "35ms", "link.jitter": "3ms", "link.loss": "0.01",
             "link.shaping": "proxy", "split.jpeg_quality": "77", "slo.p99": "180ms",
