@@ -173,7 +173,7 @@ struct Load: AsyncParsableCommand {
         try LoadPlan.check(steps, binary: binary)
 
         if let statsBefore, let statsAfter = try? await client.getJSON("/v2/models/\(model)/stats") {
-            print(ServerSplit.describe(before: statsBefore, after: statsAfter))
+            print(ServerStatistics.between(statsBefore, statsAfter)?.description ?? "server split  /stats answered without inference_stats")
         } else if steps.allSatisfy({ $0.serverQueueMeanNs == nil }) {
             print("server split  this server reports neither per-response timings nor /stats: latencies are client-side only")
         }
@@ -235,7 +235,7 @@ enum LoadReportText {
         var text = String(format: "%-26@ %9.1f req/s  p50 %@  p90 %@  p99 %@", s.mode, s.requestsPerSecond, t(s.latency.p50Ns), t(s.latency.p90Ns), t(s.latency.p99Ns))
         if let queue = s.serverQueueMeanNs, let compute = s.serverComputeMeanNs { text += "  server queue \(t(queue)) compute \(t(compute))" }
         if let lateness = s.lateness { text += "  send lateness p50 \(t(lateness.p50Ns)) p99 \(t(lateness.p99Ns))" }
-        if s.failed > 0 { text += "  \(s.failed) failed" }
+        if s.failed > 0 { text += "  \(s.failed) failed (\(s.failures.text))" }
         if !s.stable { text += "  UNSTABLE after \(s.windows.count) windows" }
         if s.clientFellBehind { text += "  CLIENT FELL BEHIND (sent late)" }
         if let target = s.targetRate { text += String(format: "  (offered %.1f of %.1f req/s)", s.sentPerSecond, target) }

@@ -235,7 +235,7 @@ struct AgentCommand: AsyncParsableCommand {
         if trial.placement.usesCloud, server == nil { throw ValidationError("--placement \(trial.placement.rawValue) needs --server http://HOST:PORT") }
         let frozen = trial
         NodeLine<AgentReport>.ready(NodeReady(node: .agent)).write()
-        let result = try await Blocking.offload { try Agent.run(frozen, server: server) }
+        let result = try await Blocking.offload { try Agent.run(frozen, server: server, token: spec.token) }
         if let report { try Data(try prettyJSON(result).utf8).write(to: URL(fileURLWithPath: report), options: .atomic) }
         FileHandle.standardError.write(Data("\(trial.placement.rawValue) \(trial.model): \(UnitFormat.significant(result.run.throughput)) fps, p99 \(DurationText.format(nanoseconds: result.run.endToEnd.p99Ns)), \(result.run.dropped) dropped\n".utf8))
         NodeLine<AgentReport>.report(result).write()

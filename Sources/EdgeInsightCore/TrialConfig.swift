@@ -85,8 +85,15 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         public var engine = EngineKind.openvino
     }
 
-    /// The cloud node: an inference server, confined.
+    /// The cloud node: an inference server, confined; or an existing service at `url`.
     public struct Cloud: Sendable, Equatable {
+        /// An Open Inference Protocol service already running (Triton, KServe, MLServer, ours):
+        /// nothing is started, the frames go to it over the real network.
+        public var url: String?
+        /// The name the service knows the model by; nil: the zoo's served name of `model`.
+        public var model: String?
+        /// A file holding the service's bearer token (read by the runner, sent in the node document).
+        public var tokenFile: String?
         /// The host of the inventory the cloud node runs on; nil: this machine.
         public var host: String?
         public var cpu = 1.0
@@ -180,6 +187,10 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         "must be a duration from \(DurationText.exact(range.lowerBound)) to \(DurationText.exact(range.upperBound)), such as 2s or 40ms"
     }
     private static func text(_ text: String) -> String? { text.isEmpty ? nil : text }
+    private static func serviceURL(_ text: String) -> String? {
+        guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host?.isEmpty == false else { return nil }
+        return text
+    }
     private static func number(_ value: Double) -> String { UnitFormat.plain(value) }
     private static func choice<E: RawRepresentable<String> & CaseIterable>(_ type: E.Type) -> String {
         "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"
@@ -225,6 +236,9 @@ public struct TrialConfig: Sendable, Equatable, Codable {
             setting("device.memory", \.device.memory, \.exactDescription, Bytes.init(parsing:), "must be a size such as 1GB"),
             setting("device.threads", \.device.threads, String.init, integer(1...256), inRange(1...256)),
             setting("device.engine", \.device.engine, \.rawValue, EngineKind.init(rawValue:), choice(EngineKind.self)),
+            optional("cloud.url", \.cloud.url, { $0 }, serviceURL, "must be an http:// or https:// address such as https://triton.example:8000"),
+            optional("cloud.model", \.cloud.model, { $0 }, text, "must not be empty"),
+            optional("cloud.token_file", \.cloud.tokenFile, { $0 }, text, "must not be empty"),
             optional("cloud.host", \.cloud.host, { $0 }, text, "must name a host of the inventory"),
             setting("cloud.cpu", \.cloud.cpu, number, within(cores), between(cores, " cores")),
             optional("cloud.cpuset", \.cloud.cpuset, { $0 }, text, "must not be empty"),
@@ -263,12 +277,20 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     /// requests in flight; only a split trial re-encodes.
     public func uses(_ key: String) -> Bool {
         if key.hasPrefix("split.") { return placement == .split }
+        if placement.usesCloud, cloud.url != nil {
+            // An existing service: nothing of ours is started or shaped; the network is the real one.
+            return !(key == "link" || key.hasPrefix("link.") || (key.hasPrefix("cloud.") && !["cloud.url", "cloud.model", "cloud.token_file"].contains(key)))
+        }
+        if key == "cloud.model" || key == "cloud.token_file" { return false }
         if key == "device.engine" { return placement == .edge }
         if !placement.usesCloud {
             return !(key == "link" || key.hasPrefix("link.") || key.hasPrefix("cloud.") || key == "workload.inflight" || key == "workload.cameras")
         }
         return true
     }
+
+    /// The runner starts a cloud node for it (a cloud placement not sent to an existing service).
+    public var startsCloudNode: Bool { placement.usesCloud && cloud.url == nil }
 
     /// N cameras on one cloud node as the testbed runs them and the model predicts them: one stream
     /// of frames at N times the rate, with N times the requests in flight, the device queue and the

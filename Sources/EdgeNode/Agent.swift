@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Imaging
 import LoadGen
+import InferenceProtocol
 import ModelZoo
 
 /// What an edge node measured in one trial (after its warm-up).
@@ -19,6 +20,9 @@ public struct AgentReport: Sendable, Codable {
     public var requestsSent: Int
     public var serverQueueMsMean: Double?
     public var serverComputeMsMean: Double?
+    /// Where the server-side times came from: "per response" (our server's parameters), "from
+    /// /stats" (the statistics extension, as Triton has), or "client-side only"; nil on the edge.
+    public var serverTimes: String?
     /// CPU seconds this process used over warm-up and measurement, the wall-clock seconds they took,
     /// and its peak resident memory.
     public var cpuSeconds: Double
@@ -32,9 +36,10 @@ public struct AgentReport: Sendable, Codable {
 /// (`edge`) or sends each frame to the cloud node in the placement's form (`workload.inflight` at a
 /// time), so a slow device or a thin link shows as queueing and drops.
 public enum Agent {
-    /// Runs `config` as its edge node; `server` is the cloud node (or a link in front of it),
-    /// `http://host:port`, for the cloud placements.
-    public static func run(_ config: TrialConfig, server: String?, progress: @escaping (EdgePipelineProgress) -> Void = { _ in }) throws -> AgentReport {
+    /// Runs `config` as its edge node; `server` is the cloud node (or a link in front of it, or an
+    /// existing service), `http(s)://host:port`, for the cloud placements; `token` its bearer token.
+    public static func run(_ config: TrialConfig, server: String?, token: String? = nil,
+                           progress: @escaping (EdgePipelineProgress) -> Void = { _ in }) throws -> AgentReport {
         let workload = config.workload
         let source = SourceKind.camera(width: workload.resolution.width, height: workload.resolution.height, quality: workload.jpegQuality,
                                        subsampling: .s420, seed: 1)
@@ -42,6 +47,7 @@ public enum Agent {
         var remotes: [RemoteInference] = []
         var tensorBytes: Int?
         var engineName: String?
+        var stats: (client: OIPClient, path: String, before: JSONValue)?
         if config.placement == .edge {
             let file = try ModelZoo.resolve(config.model, format: config.device.engine.modelFormat)
             var settings = EngineSettings()
@@ -53,16 +59,20 @@ public enum Agent {
             tensorBytes = compiled.inputs.first?.byteCount
         } else {
             guard let server else { throw EdgeNodeError.badConfig("placement \(config.placement.rawValue) needs a cloud node to send to") }
-            let client = try OIPClient(base: server, connections: workload.inflight)
+            let client = try OIPClient(base: server, token: token, connections: workload.inflight)
             do {
-                let served = ModelZoo.servedName(config.model)
+                let served = config.cloud.model ?? ModelZoo.servedName(config.model)
                 var input = try RemoteInference.imageInput(of: served, on: server, client: client)
                 input.shape = config.inputShape(declared: input.shape)
                 if config.placement == .cloudTensor { tensorBytes = input.byteCount }
+                // A service without the binary extension (Seldon MLServer) gets JSON tensors.
+                let binary = Blocking.run { await client.takesBinaryTensors() } != false
                 remotes = try (0..<workload.inflight).map { _ in
                     try RemoteInference(placement: config.placement, client: client, server: server, model: served, input: input,
-                                        splitQuality: config.split.jpegQuality)
+                                        splitQuality: config.split.jpegQuality, binary: binary)
                 }
+                let path = "/v2/models/\(served)/stats"
+                if let before = try? Blocking.run({ try await client.getJSON(path) }) { stats = (client, path, before) }
             } catch {
                 // An unreachable server or unknown model: the client must still be shut down cleanly.
                 Blocking.run { await client.shutdown() }
@@ -79,11 +89,21 @@ public enum Agent {
         let cpuBefore = Self.usage().cpuSeconds, wallBefore = MonotonicClock.now()
         let report = try EdgePipeline.run(measured, processors: processors, progress: progress)
         let counters = remotes.map { $0.counters }.reduce(RemoteInference.Counters(), +)
+        // Server-side times: each response's own where the server sends them, else the statistics
+        // extension's means over the run (warm-up included), else none.
+        var queueMs = counters.queueMsMean, computeMs = counters.computeMsMean
+        var serverTimes: String? = config.placement.usesCloud ? (queueMs != nil ? "per response" : "client-side only") : nil
+        if queueMs == nil, let stats, let after = try? Blocking.run({ try await stats.client.getJSON(stats.path) }),
+           let split = ServerStatistics.between(stats.before, after), split.requests > 0 {
+            queueMs = split.queueMeanNs / 1e6
+            computeMs = split.computeMeanNs / 1e6
+            serverTimes = "from /stats"
+        }
         let used = Self.usage()
         return AgentReport(
             placement: config.placement.rawValue, model: config.model, run: report,
             requestBytesMean: counters.requestBytesMean, tensorBytes: tensorBytes,
-            requestsSent: counters.allSent, serverQueueMsMean: counters.queueMsMean, serverComputeMsMean: counters.computeMsMean,
+            requestsSent: counters.allSent, serverQueueMsMean: queueMs, serverComputeMsMean: computeMs, serverTimes: serverTimes,
             cpuSeconds: used.cpuSeconds - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: used.peakResidentBytes,
             engine: engineName)
     }
@@ -145,11 +165,14 @@ extension TrialConfig {
 /// cloud node (or the link in front of it) for the cloud placements.
 public struct AgentSpec: Sendable, Codable {
     public var config: TrialConfig
-    /// `http://host:port`; nil for the edge placement.
+    /// `http(s)://host:port`; nil for the edge placement.
     public var server: String?
+    /// The service's bearer token (from `cloud.token_file`): in the document on stdin, never in an argv.
+    public var token: String?
 
-    public init(config: TrialConfig, server: String? = nil) {
+    public init(config: TrialConfig, server: String? = nil, token: String? = nil) {
         self.config = config
         self.server = server
+        self.token = token
     }
 }

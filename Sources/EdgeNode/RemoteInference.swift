@@ -19,6 +19,8 @@ public final class RemoteInference: FrameProcessor {
     let preprocessor: Preprocessor?
     let encoder: JPEGEncoder?
     let splitQuality: Int
+    /// Tensors in the binary extension (ours, Triton) or as JSON (a service without it).
+    let binary: Bool
     var tensor: UnsafeMutableRawBufferPointer
     private(set) var counters = Counters()
 
@@ -38,8 +40,10 @@ public final class RemoteInference: FrameProcessor {
 
     /// A device-side sender on `client` (which several senders may share, a connection each) for
     /// the model's image `input` (`imageInput`, asked once for all senders).
-    public init(placement: Placement, client: OIPClient, server: String, model: String, input info: TensorInfo, splitQuality: Int) throws {
+    public init(placement: Placement, client: OIPClient, server: String, model: String, input info: TensorInfo, splitQuality: Int,
+                binary: Bool = true) throws {
         self.placement = placement
+        self.binary = binary
         self.splitQuality = splitQuality
         self.client = client
         path = "/v2/models/\(model)/infer"
@@ -88,14 +92,17 @@ public final class RemoteInference: FrameProcessor {
         default:
             wire = WireTensor(name: inputName, datatype: .bytes, shape: [1], data: WireTensor.packBytes([Array(jpeg)]))
         }
-        let (body, headerLength) = InferenceCodec.encodeRequest(InferenceRequest(inputs: [wire]), binary: true)
+        let (body, headerLength) = InferenceCodec.encodeRequest(InferenceRequest(inputs: [wire]), binary: binary)
         let bound = client.bind(path, PreparedRequest(body: ByteBuffer(bytes: body), headerLength: headerLength, samples: 1))
         let sentAt = MonotonicClock.now()
         trace.mark(.serialize, until: sentAt)
         let client = self.client
         let outcome = Blocking.wait { done in client.infer(bound, completion: done) }
         let answeredAt = MonotonicClock.now()
-        guard outcome.ok else { throw EdgeNodeError.cloud(outcome.status == 0 ? "cloud node unreachable" : "cloud node answered HTTP \(outcome.status)") }
+        guard outcome.ok else {
+            let words = outcome.message.map { ": \($0)" } ?? ""
+            throw EdgeNodeError.cloud(outcome.status == 0 ? "cloud node unreachable\(words)" : "cloud node answered HTTP \(outcome.status)\(words)")
+        }
         let server = (outcome.serverQueueNs ?? 0) + (outcome.serverComputeNs ?? 0)
         let roundTrip = answeredAt - sentAt
         trace.mark(.network, until: sentAt + roundTrip - min(server, roundTrip))

@@ -55,8 +55,8 @@ public struct StepResult: Sendable, Codable {
     public var serverComputeMeanNs: Double?
     public var clientReceiveMeanNs: Double
     public var failed: Int
-    /// Failed requests by HTTP status (0: no answer), over the windows used.
-    public var failures: [Int: Int] = [:]
+    /// Failed requests by HTTP status, with the server's message, over the windows used.
+    public var failures = Failures()
     /// Open loop: the client sent later than intended (p99 lateness above 10% of the mean gap, or 1 ms).
     public var clientFellBehind: Bool
 }
@@ -152,7 +152,7 @@ public final class LoadGenerator: Sendable {
             serverQueueMeanNs: served.isEmpty ? nil : served.reduce(0) { $0 + $1.serverQueueMeanNs! } / Double(served.count),
             serverComputeMeanNs: served.isEmpty ? nil : served.reduce(0) { $0 + $1.serverComputeMeanNs! } / Double(served.count),
             clientReceiveMeanNs: used.isEmpty ? 0 : used.reduce(0) { $0 + $1.clientReceiveMeanNs } / Double(used.count),
-            failed: used.reduce(0) { $0 + $1.failed }, failures: used.reduce(into: [:]) { all, window in all.merge(window.failures) { $0 + $1 } },
+            failed: used.reduce(0) { $0 + $1.failed }, failures: used.reduce(into: Failures()) { $0.merge($1.failures) },
             clientFellBehind: fellBehind)
         return (result, recorder.sendTimes)
     }
@@ -219,12 +219,3 @@ final class Flag: Sendable {
     func set() { value.store(true, ordering: .relaxed) }
 }
 
-extension StepResult {
-    /// Why requests failed, commonest first: `4928× HTTP 400`, `3× no answer`.
-    public var failureText: String { Self.failureText(failures) }
-
-    /// Failures by HTTP status (0: no answer) as text, commonest first.
-    public static func failureText(_ failures: [Int: Int]) -> String {
-        failures.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map { "\($0.value)× " + ($0.key == 0 ? "no answer" : "HTTP \($0.key)") }.joined(separator: ", ")
-    }
-}

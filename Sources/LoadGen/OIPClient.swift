@@ -61,6 +61,8 @@ public struct CallOutcome: Sendable {
     public var serverComputeNs: UInt64?
     /// Time spent reading the server's timings out of the response on the client.
     public var receiveNs: UInt64
+    /// Why it failed, in the server's words (or the connection's).
+    public var message: String? = nil
 }
 
 /// An Open Inference Protocol client. Plain `http://` goes over our own keep-alive HTTP/1.1
@@ -237,9 +239,9 @@ public final class OIPClient: Sendable {
             let (queue, compute) = serverTimings(in: answer.body, headerLength: headerLength(answer.headers))
             return CallOutcome(ok: true, status: 200, serverQueueNs: queue, serverComputeNs: compute, receiveNs: MonotonicClock.now() - received)
         case .success(let answer):
-            return CallOutcome(ok: false, status: answer.status, receiveNs: 0)
-        case .failure:
-            return CallOutcome(ok: false, status: 0, receiveNs: 0)
+            return CallOutcome(ok: false, status: answer.status, receiveNs: 0, message: Failures.message(fromBody: Array(answer.body.readableBytesView)))
+        case .failure(let error):
+            return CallOutcome(ok: false, status: 0, receiveNs: 0, message: "\(error)")
         }
     }
 }

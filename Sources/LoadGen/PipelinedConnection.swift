@@ -107,6 +107,8 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
             var outcome = CallOutcome(ok: status == 200, status: status, receiveNs: 0)
             if status == 200, let body {
                 (outcome.serverQueueNs, outcome.serverComputeNs) = OIPClient.serverTimings(in: body, headerLength: headerLength)
+            } else if let body {
+                outcome.message = Failures.message(fromBody: Array(body.readableBytesView))
             }
             outcome.receiveNs = MonotonicClock.now() - received
             if !stop.isSet { recorder.record(outcome, latencyNs: received - sentAt) }
@@ -122,7 +124,7 @@ final class ClosedLoopConnection: ChannelInboundHandler, @unchecked Sendable {
         guard !stop.isSet else { return finished() }
         // The server closed the connection (a keep-alive limit, a restart): the request in flight
         // failed; the worker carries on over a new connection, unless connections keep dying unanswered.
-        if awaiting { recorder.record(CallOutcome(ok: false, status: 0, receiveNs: 0), latencyNs: 0) }
+        if awaiting { recorder.record(CallOutcome(ok: false, status: 0, receiveNs: 0, message: "the server closed the connection"), latencyNs: 0) }
         let barren = answered == 0 ? barrenReconnects + 1 : 0
         guard barren <= 3 else { return finished() }
         let finished = self.finished

@@ -6,8 +6,8 @@ public struct WindowResult: Sendable, Codable {
     public var seconds: Double
     public var completed: Int
     public var failed: Int
-    /// Failed requests by HTTP status (0: no answer — the connection failed or timed out).
-    public var failures: [Int: Int] = [:]
+    /// Failed requests by HTTP status, with the server's message.
+    public var failures = Failures()
     /// Requests started in the window (open loop: what was actually offered).
     public var sent: Int
     public var requestsPerSecond: Double
@@ -26,7 +26,7 @@ final class Recorder: Sendable {
         var latency = LatencyHistogram()
         var lateness = LatencyHistogram()
         var completed = 0, failed = 0, sent = 0
-        var failures: [Int: Int] = [:]
+        var failures = Failures()
         var queueNs: UInt64 = 0, computeNs: UInt64 = 0, serverSamples = 0
         var receiveNs: UInt64 = 0
         var opened = MonotonicClock.now()
@@ -51,7 +51,7 @@ final class Recorder: Sendable {
         state.withLock {
             guard outcome.ok else {
                 $0.failed += 1
-                $0.failures[outcome.status, default: 0] += 1
+                $0.failures.add(status: outcome.status, message: outcome.message)
                 return
             }
             $0.completed += 1

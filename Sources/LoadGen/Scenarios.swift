@@ -74,9 +74,9 @@ public struct LoadPlan: Sendable {
     /// requests failed (and, for refused binary tensors, what to try), not a line of 0 req/s.
     public static func check(_ steps: [StepResult], binary: Bool) throws(LoadError) {
         guard !steps.isEmpty, steps.allSatisfy({ $0.failed > 0 && $0.latency.count == 0 }) else { return }
-        let failures = steps.reduce(into: [Int: Int]()) { all, step in all.merge(step.failures) { $0 + $1 } }
-        var text = StepResult.failureText(failures)
-        if binary && failures[400] != nil { text += "; the server refused the requests: if it does not take binary tensors, try --json-data" }
+        let failures = steps.reduce(into: Failures()) { $0.merge($1.failures) }
+        var text = failures.text
+        if binary && failures[400] > 0 { text += "; the server refused the requests: if it does not take binary tensors, try --json-data" }
         throw .nothingAnswered("every request failed (\(text))")
     }
 }
@@ -114,18 +114,36 @@ public enum PerfAnalyzerCSV {
     }
 }
 
-/// The server's own split of a run, from Triton-style `/stats` before and after.
-public enum ServerSplit {
-    public static func describe(before: JSONValue, after: JSONValue) -> String {
+/// What a server's statistics extension (`GET /v2/models/{m}/stats`, Triton's) says happened
+/// between two readings: requests answered and their mean time in each server-side phase.
+public struct ServerStatistics: Sendable, Equatable {
+    public var requests: Int
+    public var queueMeanNs: Double
+    public var computeInputMeanNs: Double
+    public var computeInferMeanNs: Double
+    public var computeOutputMeanNs: Double
+
+    /// The compute phases together: what the server spent on a request once it left the queue.
+    public var computeMeanNs: Double { computeInputMeanNs + computeInferMeanNs + computeOutputMeanNs }
+
+    /// The difference of two readings of the model's stats; nil when they hold no inference stats.
+    public static func between(_ before: JSONValue, _ after: JSONValue) -> ServerStatistics? {
         func stats(_ v: JSONValue) -> JSONValue? { v["model_stats"]?.array?.first?["inference_stats"] }
-        guard let b = stats(before), let a = stats(after) else { return "server split  /stats answered without inference_stats" }
-        func delta(_ key: String) -> (count: Int, ns: Int) {
-            ((a[key]?["count"]?.int ?? 0) - (b[key]?["count"]?.int ?? 0), (a[key]?["ns"]?.int ?? 0) - (b[key]?["ns"]?.int ?? 0))
+        guard let b = stats(before), let a = stats(after) else { return nil }
+        func mean(_ key: String) -> Double {
+            let count = (a[key]?["count"]?.int ?? 0) - (b[key]?["count"]?.int ?? 0)
+            let ns = (a[key]?["ns"]?.int ?? 0) - (b[key]?["ns"]?.int ?? 0)
+            return count > 0 ? Double(max(0, ns)) / Double(count) : 0
         }
-        let parts = ["queue", "compute_input", "compute_infer", "compute_output"].map { key -> String in
-            let d = delta(key)
-            return "\(key) \(DurationText.format(nanoseconds: d.count > 0 ? Double(d.ns) / Double(d.count) : 0))"
-        }
-        return "server split  (from /stats, mean per request) " + parts.joined(separator: ", ") + ", \(delta("success").count) requests"
+        let requests = (a["success"]?["count"]?.int ?? 0) - (b["success"]?["count"]?.int ?? 0)
+        return ServerStatistics(requests: max(0, requests), queueMeanNs: mean("queue"), computeInputMeanNs: mean("compute_input"),
+                                computeInferMeanNs: mean("compute_infer"), computeOutputMeanNs: mean("compute_output"))
+    }
+
+    /// `server split  (from /stats, mean per request) queue 0.1 ms, compute_input …, 812 requests`.
+    public var description: String {
+        let f = { (ns: Double) in DurationText.format(nanoseconds: ns) }
+        return "server split  (from /stats, mean per request) queue \(f(queueMeanNs)), compute_input \(f(computeInputMeanNs)), "
+            + "compute_infer \(f(computeInferMeanNs)), compute_output \(f(computeOutputMeanNs)), \(requests) requests"
     }
 }

@@ -34,6 +34,11 @@ public struct Experiment: Sendable {
     public var notes: [String] = []
     /// The hosts `device.host` and `cloud.host` name: the file's `hosts:` section, or `--hosts FILE`.
     public var hosts: HostInventory?
+    /// Pools (`device: {hosts: [pi1, pi2]}`, `cloud: {hosts: [vm1, vm2]}`): the trials run
+    /// concurrently, one lane per device host, each lane's cloud node on the cloud pool's host of
+    /// the same index (modulo its size).
+    public var devicePool: [String] = []
+    public var cloudPool: [String] = []
 
     static let sections: Set<String> = ["workload", "device", "cloud", "link", "split", "slo"]
 
@@ -57,14 +62,23 @@ public struct Experiment: Sendable {
                                     base: TrialConfig(), grid: [], explicit: [], repetitions: 1)
 
         /// Flattens a setting (scalar, or a section mapping) into dotted keys, checking each.
-        func settings(_ key: String, _ node: Node) throws(TestbedError) -> [String: String] {
+        func settings(_ key: String, _ node: Node, pools: Bool = false) throws(TestbedError) -> [String: String] {
             if key == "link", let scalar = node.scalar { return ["link": scalar.string] }
             if sections.contains(key), let section = node.mapping {
                 var out: [String: String] = [:]
                 for (child, value) in section {
                     guard let name = child.scalar?.string else { throw fail(child, "keys must be text") }
+                    if name == "hosts", key == "device" || key == "cloud" {
+                        guard pools else { throw fail(child, "a pool of hosts ('\(key).hosts') is set once, at the top level, not per trial") }
+                        guard let list = value.sequence?.compactMap(\.scalar?.string), !list.isEmpty, list.count == value.sequence?.count,
+                              Set(list).count == list.count else {
+                            throw fail(value, "'\(key).hosts' must be a list of distinct host names")
+                        }
+                        if key == "device" { experiment.devicePool = list } else { experiment.cloudPool = list }
+                        continue
+                    }
                     let full = key == "link" && name == "profile" ? "link" : key == "device" && name == "profile" ? "device.profile" : "\(key).\(name)"
-                    out.merge(try settings(full, value)) { $1 }
+                    out.merge(try settings(full, value, pools: pools)) { $1 }
                 }
                 return out
             }
@@ -116,12 +130,22 @@ public struct Experiment: Sendable {
                     experiment.explicit.append(flat)
                 }
             default:
-                for (name, text) in try settings(key, value) {
+                for (name, text) in try settings(key, value, pools: true) {
                     do { try experiment.base.set(name, text) } catch { throw fail(value, error.message) }
                 }
             }
         }
+        if !experiment.cloudPool.isEmpty, experiment.devicePool.isEmpty {
+            throw .badExperiment("\(path): a pool of cloud hosts pairs with a pool of device hosts ('device: {hosts: [...]}'); give one, or name a single cloud host")
+        }
         return experiment
+    }
+
+    /// The lanes trials run in: one per host of the device pool (concurrently), or the one lane
+    /// where each trial runs as it says.
+    public var lanes: [Lane] {
+        guard !devicePool.isEmpty else { return [Lane(device: nil, cloud: nil)] }
+        return devicePool.enumerated().map { index, device in Lane(device: device, cloud: cloudPool.isEmpty ? nil : cloudPool[index % cloudPool.count]) }
     }
 
     /// The trials of the sweep: the grid's combinations (or the explicit list) × repetitions. Settings
@@ -156,6 +180,15 @@ public struct Experiment: Sendable {
     }
 }
 
+/// Where a lane's trials run: a device host and a cloud host of the pools (nil: as the trial says).
+public struct Lane: Sendable, Equatable {
+    public var device: String?
+    public var cloud: String?
+
+    /// `pi1`, `pi1 + vm1`, or `here`.
+    public var description: String { device.map { name in cloud.map { "\(name) + \($0)" } ?? name } ?? "here" }
+}
+
 /// One trial to run: its configuration and repetition, and the key that identifies it in the results.
 public struct TrialSpec: Sendable, Equatable {
     public let config: TrialConfig
@@ -168,6 +201,21 @@ public struct TrialSpec: Sendable, Equatable {
         self.repetition = repetition
         let parameters = config.parameters
         key = parameters.keys.sorted().map { "\($0)=\(parameters[$0]!)" }.joined(separator: ";") + ";repetition=\(repetition)"
+    }
+
+    /// The same trial placed on a lane's hosts: its configuration names them (and is stored so),
+    /// its key stays the one of the sweep, so a trial done on any host of the pool is done.
+    public func placed(on lane: Lane) -> TrialSpec {
+        var config = self.config
+        if let device = lane.device { config.device.host = device }
+        if let cloud = lane.cloud, config.placement.usesCloud { config.cloud.host = cloud }
+        return TrialSpec(config: config, repetition: repetition, key: key)
+    }
+
+    private init(config: TrialConfig, repetition: Int, key: String) {
+        self.config = config
+        self.repetition = repetition
+        self.key = key
     }
 
     public var placement: Placement { config.placement }
@@ -198,16 +246,23 @@ extension Experiment {    /// An experiment of the given configurations, each on
         var links: LinkProfiles?
         var checked = Set<String>()
         var devicesChecked = Set<String>()
+        for name in devicePool + cloudPool {
+            guard let hosts else { throw .badExperiment("\(path): a pool names host '\(name)' but there is no inventory (a 'hosts:' section or --hosts FILE)") }
+            do { _ = try hosts.host(named: name) } catch { throw .badExperiment("\(hosts.source): \(error)") }
+        }
         for spec in trials() {
             let config = spec.config
-            for name in [config.device.host, config.placement.usesCloud ? config.cloud.host : nil].compactMap({ $0 }) {
+            if !devicePool.isEmpty, config.device.host != nil || config.cloud.host != nil {
+                throw .badExperiment("\(path): with a pool of hosts a trial does not name its own (device.host, cloud.host): the pool places it")
+            }
+            for name in [config.device.host, config.startsCloudNode ? config.cloud.host : nil].compactMap({ $0 }) {
                 guard let hosts else { throw .badExperiment("\(path): a trial runs on host '\(name)' but there is no inventory (a 'hosts:' section or --hosts FILE)") }
                 do { _ = try hosts.host(named: name) } catch { throw .badExperiment("\(hosts.source): \(error)") }
             }
             do {
                 // Each device profile once: resolving reads the profiles file.
                 if let device = config.device.profile, devicesChecked.insert(device).inserted { _ = try DeviceProfile.load(named: device) }
-                guard config.placement.usesCloud else { continue }
+                guard config.startsCloudNode else { continue }
                 let key = config.link.profile + "|" + config.link.overrides.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
                 guard checked.insert(key).inserted else { continue }
                 if links == nil { links = try LinkProfiles.loadDefault() }

@@ -24,9 +24,7 @@ public struct HostCheck: Sendable {
     /// Checks every host at once (each over its own master connection).
     public static func checkAll(_ hosts: [InventoryHost], local: HostFacts = .gather()) -> [HostCheck] {
         let results = ResultSlots<HostCheck>(count: hosts.count)
-        let threads = hosts.enumerated().map { index, host in Thread { results.set(index, check(host, local: local)) } }
-        threads.forEach { $0.start() }
-        while threads.contains(where: { !$0.isFinished }) { usleep(5_000) }
+        Threads.each(Array(hosts.enumerated())) { index, host in results.set(index, check(host, local: local)) }
         return results.values
     }
 

@@ -21,7 +21,7 @@ final class RunHosts: @unchecked Sendable {  // filled in before the trials, the
     /// Checks every host the trials name (all at once) and measures the links between them.
     static func check(_ specs: [TrialSpec], inventory: HostInventory?, executable: String, say: @escaping @Sendable (String) -> Void) -> RunHosts {
         let hosts = RunHosts(executable: executable, say: say)
-        let named = Set(specs.flatMap { [$0.config.device.host, $0.placement.usesCloud ? $0.config.cloud.host : nil].compactMap { $0 } })
+        let named = Set(specs.flatMap { [$0.config.device.host, $0.config.startsCloudNode ? $0.config.cloud.host : nil].compactMap { $0 } })
         guard let inventory, !named.isEmpty else { return hosts }
         for check in HostCheck.checkAll(named.sorted().compactMap { inventory.hosts[$0] }) {
             say("host " + check.line)
@@ -34,7 +34,7 @@ final class RunHosts: @unchecked Sendable {  // filled in before the trials, the
             }
         }
         var seen = Set<String>()
-        for spec in specs where spec.placement.usesCloud {
+        for spec in specs where spec.config.startsCloudNode {
             guard let (edge, cloud) = try? hosts.launchers(for: spec.config), edge.ssh != nil || cloud.ssh != nil else { continue }
             if seen.insert(linkName(edge, cloud)).inserted { hosts.pairs.append((edge, cloud)) }
         }
@@ -63,6 +63,25 @@ final class RunHosts: @unchecked Sendable {  // filled in before the trials, the
         return out
     }
 
+    /// Why a lane's hosts cannot run trials, from their checks at the start; nil when they can.
+    func problem(_ lane: Lane) -> String? {
+        for name in [lane.device, lane.cloud].compactMap({ $0 }) {
+            guard let check = checks[name] else { return "host '\(name)' is not in the inventory" }
+            if let problem = check.problem { return "\(name): \(problem)" }
+        }
+        return nil
+    }
+
+    /// Checks a lane's hosts again (after a failed trial): why they can no longer run trials, or nil.
+    func recheck(_ lane: Lane) -> String? {
+        let local = HostFacts.gather()
+        for name in [lane.device, lane.cloud].compactMap({ $0 }) {
+            guard let host = checks[name]?.host else { continue }
+            if let problem = HostCheck.check(host, local: local).problem { return "\(name): \(problem)" }
+        }
+        return nil
+    }
+
     /// Where a trial's edge and cloud nodes start; a host that failed its check fails the trial
     /// with its reason (the sweep goes on with the others).
     func launchers(for config: TrialConfig) throws(TestbedError) -> (edge: NodeLauncher, cloud: NodeLauncher) {
@@ -73,8 +92,8 @@ final class RunHosts: @unchecked Sendable {  // filled in before the trials, the
             return .remote(SSHHost(check.host))
         }
         let edge = try launcher(config.device.host)
-        let cloud = try launcher(config.placement.usesCloud ? config.cloud.host : nil)
-        if edge.ssh != nil, config.placement.usesCloud, cloud.ssh == nil {
+        let cloud = try launcher(config.startsCloudNode ? config.cloud.host : nil)
+        if edge.ssh != nil, config.startsCloudNode, cloud.ssh == nil {
             throw .trialFailed("the edge node runs on host \(edge.hostName!) but the cloud node here, at an address that host cannot be told: put the cloud node on a host too (cloud.host)")
         }
         return (edge, cloud)

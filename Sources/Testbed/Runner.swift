@@ -67,7 +67,7 @@ public final class Runner: Sendable {
     public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
     var stopping: Bool { stopRequested.load(ordering: .relaxed) }
 
-    public func run(progress: (RunProgress) -> Void) throws -> RunOutcome {
+    public func run(progress: @escaping @Sendable (RunProgress) -> Void) throws -> RunOutcome {
         // Every profile a trial will need is checked before the first trial runs.
         try experiment.checkProfiles()
         try FileManager.default.createDirectory(atPath: options.out + "/logs", withIntermediateDirectories: true)
@@ -76,71 +76,125 @@ public final class Runner: Sendable {
         if cgroupProblem == nil { ControlGroup.removeLeftovers() }
         let database = try ResultsDatabase(path: options.out + "/results.sqlite")
         let specs = experiment.trials()
-        let hosts = RunHosts.check(specs, inventory: experiment.hosts, executable: options.executable, say: options.say)
+        let pooled = !experiment.devicePool.isEmpty
+        let hosts = RunHosts.check(experiment.lanes.flatMap { lane in specs.map { $0.placed(on: lane) } }, inventory: experiment.hosts,
+                                   executable: options.executable, say: options.say)
         defer { hosts.close() }
+        // A lane whose host failed its check leaves the pool before the first trial.
+        let lanes = experiment.lanes.filter { lane in
+            guard pooled, let problem = hosts.problem(lane) else { return true }
+            options.say("pool: \(lane.description) left out: \(problem)")
+            return false
+        }
         let runId = try database.openRun(name: experiment.name, experiment: experiment.path,
                                          environment: HostFacts.gather().environment.merging(hosts.environment) { $1 }, fresh: options.fresh)
         try database.addEnvironment(hosts.environment, run: runId)
         let finished = try database.finishedKeys(run: runId)
         let todo = specs.filter { !finished.contains($0.key) }
-        let skipped = specs.count - todo.count
-        var failed = 0, ran = 0
-        var records: [TrialRecord] = []
-        let start = MonotonicClock.now()
+        let queue = TrialQueue(todo, total: specs.count, skipped: specs.count - todo.count, progress: progress)
+        let context = LaneContext(database: database, runId: runId, hosts: hosts, queue: queue, allSpecs: specs,
+                                  cgroupProblem: cgroupProblem, kernelProblem: kernelProblem, pooled: pooled)
+        if lanes.count == 1 {
+            runLane(lanes[0], context)
+        } else {
+            Threads.each(lanes) { self.runLane($0, context) }
+        }
+        if pooled, !stopping {
+            // Every lane left the pool: the trials no host took fail, saying why, and are stored so.
+            while let (spec, _) = queue.take() {
+                let record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false,
+                                         reason: "no host of the pool is left to run it (\(queue.droppedText))", config: spec.config)
+                try? queue.commit(record) { try database.record($0, run: runId) }
+            }
+        }
+        // The links between hosts again, to see whether they drifted while the trials ran.
+        try? database.addEnvironment(hosts.measureLinks(when: "after"), run: runId)
+        let (ran, failed, records) = queue.finish(current: stopping ? "stopped" : "done")
+        return RunOutcome(database: database.path, runName: experiment.name, ran: ran, skipped: specs.count - todo.count, failed: failed,
+                          interrupted: stopping, trials: records)
+    }
+
+    /// What every lane of a run shares.
+    struct LaneContext: Sendable {
+        let database: ResultsDatabase
+        let runId: Int64
+        let hosts: RunHosts
+        let queue: TrialQueue
+        let allSpecs: [TrialSpec]
+        let cgroupProblem: String?
+        let kernelProblem: String?
+        let pooled: Bool
+    }
+
+    /// Takes trials off the queue and runs them on the lane's hosts, one at a time, until the queue is
+    /// empty, the run stops, or (in a pool) the lane's host dies: then its trial goes back for the others.
+    func runLane(_ lane: Lane, _ context: LaneContext) {
         var cloud: CloudNode?
         defer { cloud?.stop() }
-        for (index, spec) in todo.enumerated() {
-            if stopping { break }
-            let elapsed = Duration.nanoseconds(Int64(MonotonicClock.now() - start))
-            let remaining = index > 0 ? elapsed / index * (todo.count - index) : nil
-            progress(RunProgress(done: skipped + index, total: specs.count, skipped: skipped, failed: failed, elapsed: elapsed, remaining: remaining,
-                                 current: Self.label(spec)))
+        while !stopping, let (spec, number) = context.queue.take() {
+            let placed = spec.placed(on: lane)
+            context.queue.show(Self.label(placed) + (context.pooled ? " on \(lane.description)" : ""))
             let began = Date()
             var record: TrialRecord
             do {
-                let (edge, cloudHost) = try hosts.launchers(for: spec.config)
-                if spec.placement.usesCloud {
+                let (edge, cloudHost) = try context.hosts.launchers(for: placed.config)
+                if placed.config.startsCloudNode {
                     let kernel: Bool
-                    switch spec.config.link.shaping {
+                    switch placed.config.link.shaping {
                     case .kernel:
-                        if let kernelProblem { throw TestbedError.trialFailed("link.shaping kernel: \(kernelProblem)") }
+                        if let problem = context.kernelProblem { throw TestbedError.trialFailed("link.shaping kernel: \(problem)") }
                         kernel = true
                     case .proxy: kernel = false
-                    case .auto: kernel = kernelProblem == nil
+                    case .auto: kernel = context.kernelProblem == nil
                     }
                     // Kernel shaping is this machine's: between real hosts the network is real.
-                    let wanted = CloudNode.settings(spec, models: Self.cloudModels(specs), kernel: kernel && cloudHost.ssh == nil && edge.ssh == nil)
+                    let wanted = CloudNode.settings(placed, models: Self.cloudModels(context.allSpecs),
+                                                    kernel: kernel && cloudHost.ssh == nil && edge.ssh == nil)
                     if cloud?.settings != wanted {
                         cloud?.stop()
                         cloud = nil
-                        cloud = try CloudNode.start(wanted, launcher: cloudHost, logs: options.out + "/logs", cgroupProblem: cgroupProblem)
+                        cloud = try CloudNode.start(wanted, launcher: cloudHost, logs: options.out + "/logs/\(Self.logName(lane))", cgroupProblem: context.cgroupProblem)
                     }
                 }
-                record = try runTrial(spec, number: skipped + index + 1, edge: edge, cloud: spec.placement.usesCloud ? cloud : nil,
-                                      cgroupProblem: cgroupProblem, hosts: hosts)
+                record = try runTrial(placed, number: number, edge: edge, cloud: placed.config.startsCloudNode ? cloud : nil,
+                                      cgroupProblem: context.cgroupProblem, hosts: context.hosts)
             } catch {
                 if stopping { break }
-                record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", config: spec.config)
                 // A cloud node that failed once is not trusted for the next trial.
                 if let node = cloud, !node.process.isRunning {
                     node.stop()
                     cloud = nil
                 }
+                // In a pool, a trial that failed because its host went away is not the trial's fault.
+                if context.pooled, let problem = context.hosts.recheck(lane) {
+                    options.say("pool: \(lane.description) dropped: \(problem); its trials go to the other hosts")
+                    context.queue.giveBack(spec, number: number, dropped: "\(lane.description): \(problem)")
+                    return
+                }
+                record = TrialRecord(key: spec.key, repetition: spec.repetition, ok: false, reason: "\(error)", config: placed.config)
             }
             if stopping { break }
             record.startedAt = began
             record.seconds = Date().timeIntervalSince(began)
-            try database.record(record, run: runId)
-            records.append(record)
-            ran += 1
-            if !record.ok { failed += 1 }
+            do { try context.queue.commit(record) { try context.database.record($0, run: context.runId) } } catch {
+                // Not stored is not measured: stop rather than run trials whose results are lost.
+                options.say("the results database refused a trial: \(error); stopping")
+                requestStop()
+            }
         }
-        // The links between hosts again, to see whether they drifted while the trials ran.
-        try? database.addEnvironment(hosts.measureLinks(when: "after"), run: runId)
-        progress(RunProgress(done: skipped + ran, total: specs.count, skipped: skipped, failed: failed,
-                             elapsed: .nanoseconds(Int64(MonotonicClock.now() - start)), remaining: .zero, current: stopping ? "stopped" : "done"))
-        return RunOutcome(database: database.path, runName: experiment.name, ran: ran, skipped: skipped, failed: failed, interrupted: stopping, trials: records)
     }
+
+    /// A bearer token from its file (`~` expanded, surrounding whitespace dropped).
+    static func readToken(_ file: String) throws(TestbedError) -> String {
+        let path = (file as NSString).expandingTildeInPath
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .trialFailed("cannot read cloud.token_file \(file)") }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty, !token.contains(where: \.isNewline) else { throw .trialFailed("cloud.token_file \(file) must hold one token on one line") }
+        return token
+    }
+
+    /// The logs folder's name for a lane's cloud node (`.` when the run has one lane here).
+    static func logName(_ lane: Lane) -> String { lane.device.map { "lane-\($0)" } ?? "." }
 
     static func label(_ spec: TrialSpec) -> String {
         let c = spec.config
@@ -149,7 +203,7 @@ public final class Runner: Sendable {
     }
 
     static func cloudModels(_ specs: [TrialSpec]) -> [String] {
-        Array(Set(specs.filter { $0.placement.usesCloud }.map(\.config.model))).sorted()
+        Array(Set(specs.filter { $0.config.startsCloudNode }.map(\.config.model))).sorted()
     }
 
     // MARK: One trial
@@ -169,8 +223,15 @@ public final class Runner: Sendable {
         }
         let logs = options.out + "/logs/trial-\(number)"
         var serverURL: String?
+        var token: String?
         applied.host = hosts.describe(edge: edge, cloud: cloud?.launcher)
-        if let cloud {
+        if config.placement.usesCloud, let url = config.cloud.url {
+            // An existing service: nothing to start or shape; the frames cross the real network.
+            serverURL = url
+            token = try config.cloud.tokenFile.map(Self.readToken)
+            applied.cloudConfinement = "external service \(url) (nothing started)"
+            applied.linkShaping = "none: the real network to \(url)"
+        } else if let cloud {
             applied.cloudConfinement = cloud.confinement
             let base = try LinkProfiles.loadDefault().profile(named: config.link.profile)
             var profile = try base.overridden(by: config.link)
@@ -215,11 +276,13 @@ public final class Runner: Sendable {
         applied.deviceConfinement = confined.mode
         let cloudCPUBefore = cloud?.process.cpuSeconds
         let agent = try NodeProcess(name: "edge node", argv: confined.wrap(edge.argv(["agent", "--config", "-"])), group: confined.group,
-                                    logFile: logs + "-agent.log", spec: NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL)),
+                                    logFile: logs + "-agent.log", spec: NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL, token: token)),
                                     remote: edge.ssh)
         agentNode = agent
-        // The node document is kept beside the logs: what the edge node was told, byte for byte.
-        try agent.document.write(to: URL(fileURLWithPath: logs + "-agent-node.json"))
+        // The node document is kept beside the logs: what the edge node was told, byte for byte
+        // (a token excepted: it stays in its file).
+        let kept = token == nil ? agent.document : try NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL, token: "(from cloud.token_file)")).encoded()
+        try kept.write(to: URL(fileURLWithPath: logs + "-agent-node.json"))
         let budget = config.workload.warmup + max(config.workload.duration, config.workload.maxDuration ?? .zero) + .seconds(120)
         let deadline = MonotonicClock.now() + UInt64(budget.nanoseconds)
         while agent.isRunning {
@@ -243,6 +306,7 @@ public final class Runner: Sendable {
             applied.deviceThreads = engine.threads
         }
         applied.deviceEngine = result.engine
+        if let times = result.serverTimes, config.cloud.url != nil { applied.cloudConfinement! += "; server-side times \(times)" }
         let cloudCPU = cloudCPUBefore.flatMap { before in cloud?.process.cpuSeconds.map { $0 - before } }
         let cloudRSS = cloud?.process.residentBytes
         linkNode?.stop()

@@ -23,8 +23,10 @@ import Testing
             "link.uplink": "12500kbit", "link.downlink": "40mbit", "link.rtt": "35ms", "link.jitter": "3ms", "link.loss": "0.01",
             "link.shaping": "proxy", "split.jpeg_quality": "77", "slo.p99": "180ms",
         ]
-        // device.engine is the one key a split trial does not use (the edge placement's framework).
-        #expect(Set(values.keys).union(["device.engine"]) == Set(TrialConfig.keys), "the test covers every key")
+        // device.engine is the one key a split trial does not use (the edge placement's framework);
+        // the external service's keys replace the cloud node's and the link's (below).
+        let external = ["cloud.url", "cloud.model", "cloud.token_file"]
+        #expect(Set(values.keys).union(["device.engine"] + external) == Set(TrialConfig.keys), "the test covers every key")
         let config = try TrialConfig(parameters: values)
         #expect(config.parameters == values)
         let decoded = try JSONDecoder().decode(TrialConfig.self, from: try JSONEncoder().encode(config))
@@ -34,6 +36,17 @@ import Testing
         let edge = try TrialConfig(parameters: ["placement": "edge", "device.engine": "opencv"])
         #expect(edge.device.engine == .opencv && edge.parameters["device.engine"] == "opencv")
         #expect(try JSONDecoder().decode(TrialConfig.self, from: try JSONEncoder().encode(edge)) == edge)
+        // An existing service: its own keys, and none of the cloud node's or the link's (nothing is started or shaped).
+        let service = ["model": "resnet50", "placement": "cloud-tensor", "cloud.url": "https://triton.example:8000", "cloud.model": "resnet50_onnx",
+                       "cloud.token_file": "/etc/token", "device.host": "pi"]
+        var withNode = try TrialConfig(parameters: service)
+        try withNode.set("cloud.cpu", "4")
+        try withNode.set("link", "lte")
+        let kept = Set(withNode.parameters.keys)
+        #expect(kept.isSuperset(of: external) && !kept.contains("cloud.cpu") && !kept.contains("link") && !kept.contains("cloud.host"), "\(kept)")
+        #expect(try JSONDecoder().decode(TrialConfig.self, from: try JSONEncoder().encode(withNode)).normalized == withNode.normalized)
+        #expect(!withNode.startsCloudNode && TrialConfig().parameters["cloud.url"] == nil)
+        #expect(throws: TrialConfigError.self) { try TrialConfig(parameters: ["cloud.url": "triton:8000"]) }
     }
 
     @Test func anEdgeTrialLeavesOutWhatItDoesNotUse() throws {

@@ -101,42 +101,15 @@ func latency(_ step: [String: Any], _ key: String) -> Double { (step["latency"] 
 }
 
 @Suite(.timeLimit(.minutes(5))) struct LoadCommandTests {
-    /// The same command drives Seldon MLServer (a custom runtime doing the add), which offers
-    /// neither per-response timings nor /stats: the output says latencies are client-side only.
+    /// The same command drives Seldon MLServer (a custom runtime doing the add), which lists no
+    /// binary tensor extension and offers neither per-response timings nor /stats: `load` says it
+    /// sends JSON instead, and that latencies are client-side only.
     @Test func drivesSeldonMLServer() throws {
-        let port = 18_280 + Int.random(in: 0..<500) * 3
-        let folder = temporaryPath("mlserver")
-        try FileManager.default.createDirectory(atPath: folder + "/add", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        try FileManager.default.copyItem(atPath: repositoryRoot + "/benchmarks/mlserver-add/add_runtime.py", toPath: folder + "/add_runtime.py")
-        try FileManager.default.copyItem(atPath: repositoryRoot + "/benchmarks/mlserver-add/add/model-settings.json", toPath: folder + "/add/model-settings.json")
-        try #"{"host": "127.0.0.1", "http_port": \#(port), "grpc_port": \#(port + 1), "metrics_port": \#(port + 2), "parallel_workers": 0}"#
-            .write(toFile: folder + "/settings.json", atomically: true, encoding: .utf8)
-        let mlserver = Process()
-        mlserver.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        mlserver.arguments = ["python3", repositoryRoot + "/.deps/mlserver/bin/mlserver", "start", "."]
-        mlserver.currentDirectoryURL = URL(fileURLWithPath: folder)
-        var environment = ProcessInfo.processInfo.environment
-        environment["PYTHONPATH"] = repositoryRoot + "/.deps/mlserver:" + folder
-        mlserver.environment = environment
-        mlserver.standardOutput = FileHandle.nullDevice
-        mlserver.standardError = FileHandle.nullDevice
-        try mlserver.run()
-        defer {
-            // MLServer may take its time over SIGTERM; it gets 5 s, then SIGKILL.
-            mlserver.terminate()
-            for _ in 0..<50 where mlserver.isRunning { usleep(100_000) }
-            if mlserver.isRunning { kill(mlserver.processIdentifier, SIGKILL) }
-            mlserver.waitUntilExit()
-        }
-        var ready = false
-        for _ in 0..<300 where !ready {
-            ready = (try? run("/usr/bin/env", ["curl", "-sf", "http://127.0.0.1:\(port)/v2/health/ready"]).status) == 0
-            if !ready { usleep(200_000) }
-        }
-        #expect(ready, "MLServer did not start")
-        let (result, steps) = try load(["http://127.0.0.1:\(port)", "--model", "add", "--concurrency", "2", "--window", "1s", "--warmup", "0.5s", "--max-windows", "4", "--json-data"])
+        let server = try MLServerProcess(models: ["add": MLServerProcess.addModel])
+        defer { server.stop() }
+        let (result, steps) = try load([server.url, "--model", "add", "--concurrency", "2", "--window", "1s", "--warmup", "0.5s", "--max-windows", "4"])
         #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("does not list the binary_tensor_data extension: sending JSON tensors"), "\(result.stdout)")
         #expect(result.stdout.contains("client-side only"))
         #expect(steps.first?["failed"] as? Int == 0)
         #expect((steps.first?["requestsPerSecond"] as? Double ?? 0) > 50)
@@ -215,6 +188,8 @@ func latency(_ step: [String: Any], _ key: String) -> Double { (step["latency"] 
         defer { server.stop() }
         let (result, _) = try load(["http://127.0.0.1:\(server.port)", "--model", "add", "--rate", "50", "--window", "1s", "--max-windows", "1", "--warmup", "0s"])
         #expect(result.status != 0, "\(result.stdout)")
-        #expect(result.errorLine.hasPrefix("error: every request failed (") && result.errorLine.contains("× HTTP 413"), "\(result.errorLine)")
+        // The count, the status and the server's own words.
+        #expect(result.errorLine.hasPrefix("error: every request failed (") && result.errorLine.contains("× HTTP 413 \"request body larger than 16 bytes\""),
+                "\(result.errorLine)")
     }
 }

@@ -125,7 +125,12 @@ final class TestHosts {
         }
     }
 
+    private var removed = false
+
+    /// Stops the hosts and removes their namespaces and links (once, whoever asks first).
     func remove() {
+        guard !removed else { return }
+        removed = true
         for n in 1...3 {
             if let pid = (try? String(contentsOfFile: "\(folder)/sshd_\(n).pid", encoding: .utf8)).flatMap({ Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
                 kill(pid, SIGTERM)
@@ -211,6 +216,39 @@ struct RealHostsTests {
         // The kernel's 100 Mbit/s between h1 and h2 is what the probe found (TCP goodput under it).
         let uplink = Double(run.environment["link.h1>h2.before.uplink_bps"] ?? "") ?? 0
         #expect(uplink > 40e6 && uplink < 101e6, "\(uplink)")
+        for namespace in hosts.namespaces { #expect(hosts.ours(in: namespace).isEmpty, "\(hosts.ours(in: namespace))") }
+    }
+
+    /// A pool of three device hosts, one of which refuses the key: it is left out with ssh's reason,
+    /// and the trials run on the other two, at the same time, each recorded with its host.
+    @Test func poolOfHostsRunsTrialsConcurrently() throws {
+        let hosts = try TestHosts()
+        defer { hosts.remove() }
+        let folder = hosts.folder
+        try """
+            name: pool
+            model: mobilenet_v2
+            placement: edge
+            workload: {fps: 10, warmup: 0.2s, duration: 3s, window: 1s}
+            device: {hosts: [h1, h2, h3], threads: 1}
+            sweep:
+              workload.jpeg_quality: [60, 70, 80, 90]
+            """.write(toFile: folder + "/exp.yaml", atomically: true, encoding: .utf8)
+        let result = try edgeinsight(["run", folder + "/exp.yaml", "--hosts", hosts.inventory, "--out", folder + "/out"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("pool: h3 left out: h3: ssh: root@10.203.3.2: Permission denied"), "\(result.stdout)")
+        let database = try ResultsDatabase(path: folder + "/out/results.sqlite")
+        let trials = try database.trials(run: try database.run("pool").id)
+        #expect(trials.count == 4 && trials.allSatisfy(\.ok), "\(trials.map { $0.reason ?? "ok" })")
+        let on = Dictionary(grouping: trials) { $0.config.device.host ?? "here" }
+        #expect(Set(on.keys) == ["h1", "h2"], "\(on.keys)")
+        // Concurrent: some trial on h1 and some trial on h2 overlap in time.
+        func span(_ t: TrialRecord) -> ClosedRange<Double> {
+            let start = t.startedAt.timeIntervalSince1970
+            return start...(start + t.seconds)
+        }
+        let overlapping = (on["h1"] ?? []).contains { a in (on["h2"] ?? []).contains { b in span(a).overlaps(span(b)) } }
+        #expect(overlapping, "\(trials.map { ($0.config.device.host ?? "-", span($0)) })")
         for namespace in hosts.namespaces { #expect(hosts.ours(in: namespace).isEmpty, "\(hosts.ours(in: namespace))") }
     }
 

@@ -4,6 +4,26 @@ import Testing
 
 /// The load generator's rules, in process (the command itself: Tests/EndToEndTests/LoadCommandTests.swift).
 @Suite struct LoadGenUnitTests {
+    /// A failure is told in the server's words: OIP's error field, a traceback's exception, a
+    /// plain body's first line; counts commonest first, one message per status.
+    @Test func failuresCarryTheServersWords() {
+        #expect(Failures.message(fromBody: Array(#"{"error": "unknown model 'x'"}"#.utf8)) == "unknown model 'x'")
+        let traceback = "Traceback (most recent call last):\n  File \"a.py\", line 3, in predict\n    raise ValueError(\"bad\")\nValueError: bad\n"
+        #expect(Failures.message(fromBody: Array(traceback.utf8)) == "ValueError: bad")
+        #expect(Failures.message(fromBody: Array("Bad Gateway\n<details>".utf8)) == "Bad Gateway")
+        #expect(Failures.message(fromBody: []) == nil)
+        #expect(Failures.message(fromBody: Array(String(repeating: "x", count: 500).utf8))?.count == 158)
+        var failures = Failures()
+        failures.add(status: 0, message: "connection refused")
+        for _ in 0..<3 { failures.add(status: 400, message: "binary tensors are not supported") }
+        failures.add(status: 400, message: "another wording")
+        var more = Failures()
+        more.add(status: 0, message: "timed out")
+        failures.merge(more)
+        #expect(failures.total == 6 && failures[400] == 4 && failures[0] == 2)
+        #expect(failures.text == #"4× HTTP 400 "binary tensors are not supported", 2× no answer "connection refused""#)
+    }
+
     @Test func stabilityRuleFollowsPerfAnalyzer() {
         func window(_ rps: Double, _ meanMs: Double) -> WindowResult {
             var latency = LatencySummary()

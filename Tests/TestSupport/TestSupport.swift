@@ -153,3 +153,60 @@ public enum Requirements {
 
     public static let setupHint = "run scripts/setup"
 }
+
+/// Seldon MLServer (.deps/mlserver, installed by scripts/setup) serving the models of a folder —
+/// each a `NAME/model-settings.json` with its runtime's Python file beside — on free ports,
+/// stopped with SIGTERM, then SIGKILL after 5 s.
+public final class MLServerProcess: @unchecked Sendable {
+    public let port: Int
+    public let folder: String
+    private let process = Process()
+
+    /// `models`: model name → (its model-settings.json, the runtime module's file name and source).
+    public init(models: [String: (settings: String, runtimeFile: String, runtime: String)]) throws {
+        port = 18_280 + Int.random(in: 0..<500) * 3
+        folder = temporaryPath("mlserver")
+        for (name, model) in models {
+            try FileManager.default.createDirectory(atPath: folder + "/" + name, withIntermediateDirectories: true)
+            try model.settings.write(toFile: folder + "/\(name)/model-settings.json", atomically: true, encoding: .utf8)
+            try model.runtime.write(toFile: folder + "/" + model.runtimeFile, atomically: true, encoding: .utf8)
+        }
+        try #"{"host": "127.0.0.1", "http_port": \#(port), "grpc_port": \#(port + 1), "metrics_port": \#(port + 2), "parallel_workers": 0}"#
+            .write(toFile: folder + "/settings.json", atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", repositoryRoot + "/.deps/mlserver/bin/mlserver", "start", "."]
+        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONPATH"] = repositoryRoot + "/.deps/mlserver:" + folder
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        for _ in 0..<300 {
+            if (try? run("/usr/bin/env", ["curl", "-sf", "http://127.0.0.1:\(port)/v2/health/ready"]).status) == 0 { return }
+            usleep(200_000)
+        }
+        stop()
+        throw ServerStartError(output: "MLServer did not become ready on port \(port) within 60 s")
+    }
+
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    public func stop() {
+        guard process.isRunning else { return }
+        // MLServer may take its time over SIGTERM.
+        process.terminate()
+        for _ in 0..<50 where process.isRunning { usleep(100_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+
+    /// The add micro-model of benchmarks/mlserver-add (sum = a + b), MLServer's way.
+    public static var addModel: (settings: String, runtimeFile: String, runtime: String) {
+        let folder = repositoryRoot + "/benchmarks/mlserver-add"
+        return ((try? String(contentsOfFile: folder + "/add/model-settings.json", encoding: .utf8)) ?? "",
+                "add_runtime.py", (try? String(contentsOfFile: folder + "/add_runtime.py", encoding: .utf8)) ?? "")
+    }
+}

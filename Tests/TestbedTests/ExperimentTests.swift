@@ -38,6 +38,43 @@ import TestSupport
         #expect(CloudNode.settings(plain, models: [], kernel: false).httpThreads == nil)
     }
 
+    /// A pool: one lane per device host, each with the cloud pool's host of its index (mod its
+    /// size); a trial placed on a lane names its hosts but keeps the sweep's key.
+    @Test func poolsMakeLanesAndKeepTheKeys() throws {
+        let experiment = try Experiment.parse("""
+            hosts: {pi1: {ssh: a}, pi2: {ssh: b}, pi3: {ssh: c}, vm1: {ssh: d}, vm2: {ssh: e}}
+            device: {hosts: [pi1, pi2, pi3], threads: 2}
+            cloud: {hosts: [vm1, vm2]}
+            sweep:
+              placement: [edge, cloud-raw]
+            """, path: "x.yaml")
+        #expect(experiment.lanes == [Lane(device: "pi1", cloud: "vm1"), Lane(device: "pi2", cloud: "vm2"), Lane(device: "pi3", cloud: "vm1")])
+        #expect(experiment.base.device.threads == 2)
+        try experiment.checkProfiles()
+        let cloud = try #require(experiment.trials().first { $0.placement == .cloudRaw })
+        let placed = cloud.placed(on: experiment.lanes[1])
+        #expect(placed.key == cloud.key && placed.config.device.host == "pi2" && placed.config.cloud.host == "vm2")
+        let edge = try #require(experiment.trials().first { $0.placement == .edge }).placed(on: experiment.lanes[2])
+        #expect(edge.config.device.host == "pi3" && edge.config.parameters["cloud.host"] == nil)
+        #expect(try Experiment.parse("model: mobilenet_v2", path: "y.yaml").lanes == [Lane(device: nil, cloud: nil)])
+        // A pool is the file's, not a trial's; a cloud pool needs a device pool; names are distinct.
+        for (text, message) in [
+            ("trials:\n  - {device: {hosts: [a, b]}}", "x.yaml:2: a pool of hosts ('device.hosts') is set once, at the top level"),
+            ("cloud: {hosts: [vm1]}", "x.yaml: a pool of cloud hosts pairs with a pool of device hosts"),
+            ("device: {hosts: [a, a]}", "x.yaml:1: 'device.hosts' must be a list of distinct host names"),
+        ] {
+            #expect(throws: TestbedError.self) { try Experiment.parse(text, path: "x.yaml") }
+            do { _ = try Experiment.parse(text, path: "x.yaml") } catch { #expect("\(error)".hasPrefix(message), "\(error)") }
+        }
+        // Pool hosts must be in the inventory; pooled trials do not name their own.
+        let unknown = try Experiment.parse("hosts: {pi1: {ssh: a}}\ndevice: {hosts: [pi1, pi9]}", path: "z.yaml")
+        #expect(throws: TestbedError.self) { try unknown.checkProfiles() }
+        let pinned = try Experiment.parse("hosts: {pi1: {ssh: a}}\ndevice: {hosts: [pi1]}\ntrials:\n  - {device.host: pi1}", path: "w.yaml")
+        #expect(throws: TestbedError.badExperiment("w.yaml: with a pool of hosts a trial does not name its own (device.host, cloud.host): the pool places it")) {
+            try pinned.checkProfiles()
+        }
+    }
+
     @Test func repetitionsAndExplicitTrials() throws {
         let experiment = try Experiment.parse("""
             repetitions: 2
