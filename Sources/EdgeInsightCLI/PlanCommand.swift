@@ -3,6 +3,7 @@ import EdgeInsightCore
 import Foundation
 import Modeling
 import Planner
+import Profiles
 import Report
 import Results
 import Testbed
@@ -31,12 +32,17 @@ struct PlanCommand: AsyncParsableCommand {
     var csv = false
     @Flag(help: "The recommendation, runners-up, Pareto front and crossovers as JSON.")
     var json = false
+    @Option(help: "Hosts the plan's devices may name (an inventory: YAML or Ansible INI); the plan's own 'hosts:' section otherwise.")
+    var hosts: String?
     @Option(help: "Write the cost-against-p99 chart with the Pareto front here (SVG); beside it NAME-cameras.svg (cost against cameras) and NAME-uplink.svg (the recommended model's p99 against uplink, crossovers marked).")
     var plot: String?
 
     func run() async throws {
         try checkWritable(plot)
-        let plan = try Plan.load(file)
+        var plan = try Plan.load(file)
+        if let hosts {
+            do { plan.hosts = try HostInventory.load(hosts) } catch { throw ValidationError("\(error)") }
+        }
         guard FileManager.default.fileExists(atPath: model) else { throw ValidationError("no model at \(model): run `edgeinsight calibrate` first, or give --model FILE") }
         let fitted = try PerformanceModel.load(model)
         let result = try Planner.search(plan, model: fitted, catalog: try Catalog.load())
@@ -63,7 +69,7 @@ func verifyPlan(_ result: PlanResult, top k: Int, out folder: String) async thro
     let top = Array(result.ranked.filter(\.feasible).prefix(k))
     guard !top.isEmpty else { return print("nothing to verify: no candidate meets the constraints") }
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    let experiment = Planner.verificationExperiment(top, name: "verify-\(result.plan.name)", path: "plan --verify \(result.plan.name)")
+    let experiment = Planner.verificationExperiment(top, name: "verify-\(result.plan.name)", path: "plan --verify \(result.plan.name)", hosts: result.plan.hosts)
     try await runExperiment(experiment, out: folder, fresh: true)
     let database = try ResultsDatabase(path: folder + "/results.sqlite")
     let measured = try database.trials(run: try database.run(experiment.name).id)

@@ -40,6 +40,9 @@ public struct CPUQuota: Sendable, Codable, Equatable {
         CPUQuota(cores: cores, periodNs: max(4e6, (1e6 / cores).rounded(.up)))
     }
 
+    /// No quota: a real host's own cores (1024 of them never bind a job of a few threads).
+    public static let unconfined = CPUQuota.testbed(cores: 1024)
+
     /// Expected wall time of a job that arrives at a device idle since its last job: interpolated
     /// in a table of `simulatedWallNs` over work, built once per quota (fitting inverts it many
     /// times per sample). The job progresses at `parallelism` cores' worth of work and keeps

@@ -10,6 +10,22 @@ extension PerformanceModel {
     /// The stages whose variation is fitted against their mean (`StageSpread`): the ones the simulation draws.
     static let computeStages: Set<Stage> = [.encode, .preprocess, .infer]
 
+    /// The compute model's key: the framework, and the host of the inventory it ran on
+    /// (`openvino@pi`): a real device's inference is its own, not this machine's under a quota.
+    public static func computeKey(_ engine: EngineKind, host: String?) -> String {
+        host.map { "\(engine.rawValue)@\($0)" } ?? engine.rawValue
+    }
+
+    /// The trial ran all on this machine (no host of the inventory, no existing service).
+    static func ranHere(_ config: TrialConfig) -> Bool {
+        config.device.host == nil && (!config.placement.usesCloud || (config.cloud.url == nil && config.cloud.host == nil))
+    }
+
+    /// The quota the device ran under: the trial's share of this machine, or none on a real host
+    /// (there the device is itself, unconfined).
+    static func deviceQuota(_ config: TrialConfig) -> CPUQuota { config.device.host == nil ? .testbed(cores: config.device.cpu) : .unconfined }
+    static func cloudQuota(_ config: TrialConfig) -> CPUQuota { config.cloud.host == nil ? .testbed(cores: config.cloud.cpu) : .unconfined }
+
     /// What a fit used and left out, for people.
     public struct FitReport: Sendable {
         public var used: Int
@@ -39,7 +55,12 @@ extension PerformanceModel {
         func frame(_ config: TrialConfig) -> CodecModel.Frame {
             CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))
         }
-        func deviceQuota(_ config: TrialConfig) -> CPUQuota { .testbed(cores: config.device.cpu) }
+        func deviceQuota(_ config: TrialConfig) -> CPUQuota { Self.deviceQuota(config) }
+        // The shared components (camera, pre-processing, requests) are this machine's, from the
+        // trials that ran here; a real host's own trials give its compute model. A run made only
+        // on hosts gives everything from them.
+        let anyHere = usable.contains { Self.ranHere($0.1) }
+        func shared(_ config: TrialConfig) -> Bool { !anyHere || Self.ranHere(config) }
         /// Work behind a stage's mean wall time on the device (one thread, under its quota).
         func deviceWork(_ config: TrialConfig, _ wallNs: Double) -> Double {
             ComputeModel.invert(wallNs) { deviceQuota(config).wallNs(work: $0) }
@@ -47,13 +68,23 @@ extension PerformanceModel {
 
         var bytes: [(CodecModel.Frame, Double)] = [], encode: [(CodecModel.Frame, Double)] = []
         var preprocess: [String: [(CodecModel.Frame, Double)]] = [:]
-        var computeSamples: [EngineKind: [ComputeModel.Sample]] = [:]
+        var computeSamples: [String: [ComputeModel.Sample]] = [:]
         var fixed: [String: [Double]] = [:]
         var spreads: [String: [Double]] = [:]
         /// Compute stages' variation against their mean, from trials that ran them unthrottled (a
         /// quota's own spread is the simulation's to make).
         var computeSpreads: [String: [(meanNs: Double, logSigma: Double)]] = [:]
         for (trial, config) in usable {
+            if config.placement == .edge, let row = stage(trial, .infer) {
+                computeSamples[Self.computeKey(config.device.engine, host: config.device.host), default: []]
+                    .append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset), quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
+            }
+            if config.placement == .cloudTensor, config.startsCloudNode, let server = trial.metric(.serverCompute) {
+                computeSamples[Self.computeKey(config.cloud.engine, host: config.cloud.host), default: []]
+                    .append(.init(features: known[config.model]!, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: Self.cloudQuota(config),
+                                  wallNs: server * 1e6))
+            }
+            guard shared(config) else { continue }
             if let frameBytes = trial.metric(.frameBytes), frameBytes > 0 { bytes.append((frame(config), frameBytes)) }
             if let row = stage(trial, .encode) { encode.append((frame(config), deviceWork(config, row.meanMs * 1e6))) }
             if let row = stage(trial, .capture) { fixed["capture", default: []].append(row.meanMs * 1e6) }
@@ -64,16 +95,9 @@ extension PerformanceModel {
                 preprocess[config.placement.rawValue, default: []].append((frame(config), deviceWork(config, row.meanMs * 1e6)))
             }
             if config.placement == .edge {
-                if let row = stage(trial, .infer) {
-                    computeSamples[config.device.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.device.threads, cpuset: config.device.cpuset), quota: deviceQuota(config), wallNs: row.meanMs * 1e6))
-                }
                 if let row = stage(trial, .postprocess) { fixed["postprocess", default: []].append(row.meanMs * 1e6) }
-            } else {
-                if let row = stage(trial, .serialize) { fixed["serialize.\(config.placement.rawValue)", default: []].append(row.meanMs * 1e6) }
-                if config.placement == .cloudTensor, let server = trial.metric(.serverCompute) {
-                    computeSamples[config.cloud.engine, default: []].append(.init(features: known[config.model]!, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu),
-                                                                  wallNs: server * 1e6))
-                }
+            } else if let row = stage(trial, .serialize) {
+                fixed["serialize.\(config.placement.rawValue)", default: []].append(row.meanMs * 1e6)
             }
             for row in trial.stages where row.p50Ms > 0 {
                 let sigma = StageTime.logSigma(p50: row.p50Ms, p99: row.p99Ms, count: row.count)
@@ -96,7 +120,7 @@ extension PerformanceModel {
             computeSamples[engine] = samples.filter { !$0.throttled || !unthrottled.contains($0.features) }
         }
         var compute: [String: ComputeModel] = [:]
-        for (engine, samples) in computeSamples { compute[engine.rawValue] = try ComputeModel.fit(samples) }
+        for (key, samples) in computeSamples { compute[key] = try ComputeModel.fit(samples) }
         let codec = try CodecModel.fit(bytes: bytes, encode: encode, preprocess: preprocess)
 
         // What the cloud node spends beyond inference, and what a request costs beyond the link.
@@ -110,10 +134,11 @@ extension PerformanceModel {
             model.spread[stage] = fit.relative
             model.spreadFixedNs = (model.spreadFixedNs ?? [:]).merging([stage: fit.fixedNs]) { $1 }
         }
-        for (trial, config) in usable where config.placement.usesCloud {
+        for (trial, config) in usable where config.startsCloudNode && shared(config) {
             let features = known[config.model]!
-            if let server = trial.metric(.serverCompute), config.placement != .cloudTensor, let compute = compute[config.cloud.engine.rawValue] {
-                let inference = compute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu))
+            if let server = trial.metric(.serverCompute), config.placement != .cloudTensor,
+               let compute = compute[Self.computeKey(config.cloud.engine, host: config.cloud.host)] {
+                let inference = compute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: Self.cloudQuota(config))
                 extra[config.placement.rawValue, default: []].append((frame(config), server * 1e6 - inference))
             }
             if let sent = trial.metric(.requestBytes) { headers.append(sent - model.payloadBytes(config, features)) }
@@ -139,7 +164,7 @@ extension PerformanceModel {
         for (engine, fit) in compute.sorted(by: { $0.key < $1.key }) {
             lines.append("compute (\(engine)): work per inference = \(fit.work.formula(unit: "ns")); serial share \(UnitFormat.coefficient(fit.serialShare)); "
                          + "waiting spent spinning \(UnitFormat.coefficient(fit.spinShare ?? 0)); "
-                         + "\(computeSamples[EngineKind(rawValue: engine)!]!.count) samples, rmse \(UnitFormat.significant(100 * fit.work.fit.rmse))% of the work")
+                         + "\(computeSamples[engine]!.count) samples, rmse \(UnitFormat.significant(100 * fit.work.fit.rmse))% of the work")
             if let families = fit.families, !families.isEmpty {
                 lines.append("  work against the line, per family: " + families.sorted { $0.key < $1.key }.map { "\($0.key) ×\(UnitFormat.coefficient($0.value))" }.joined(separator: ", "))
             }

@@ -74,9 +74,12 @@ extension PerformanceModel {
         return Dictionary(failures.map { ($0.description, 1) }, uniquingKeysWith: +)
     }
 
-    /// The compute model of a framework, or why there is none.
-    func computeModel(on engine: EngineKind, where setting: String) throws(ModelingError) -> ComputeModel {
-        guard let model = compute[engine.rawValue] else {
+    /// The compute model of a framework (on a host of the inventory), or why there is none.
+    func computeModel(on engine: EngineKind, host: String?, where setting: String) throws(ModelingError) -> ComputeModel {
+        guard let model = compute[Self.computeKey(engine, host: host)] else {
+            if let host {
+                throw .cannotPredict("the model has no inference times on \(engine.rawValue) at host \(host): fit it on a run with trials on that host")
+            }
             throw .cannotPredict("the model has no inference times on \(engine.rawValue): fit it on a run with trials that have \(setting): \(engine.rawValue)")
         }
         return model
@@ -95,7 +98,7 @@ extension PerformanceModel {
         let features: ModelFeatures
         if let known = self.features[config.model] { features = known } else { features = try cache.features(config.model) }
         let frame = CodecModel.Frame(pixels: Double(config.workload.resolution.pixels), quality: Double(config.workload.jpegQuality))
-        let quota = CPUQuota.testbed(cores: config.device.cpu)
+        let quota = Self.deviceQuota(config)
         func time(_ stage: String, _ ns: Double) -> StageTime {
             StageTime(meanNs: ns, logSigma: StageSpread.logSigma(meanNs: ns, relative: spread[stage] ?? 0, fixedNs: spreadFixedNs?[stage] ?? 0))
         }
@@ -117,7 +120,7 @@ extension PerformanceModel {
         var deviceStages: [(Stage, Double)]
         var saturatedNs = 0.0
         if config.placement == .edge {
-            let compute = try computeModel(on: config.device.engine, where: "device.engine")
+            let compute = try computeModel(on: config.device.engine, host: config.device.host, where: "device.engine")
             let threads = usableThreads(config.device.threads, cpuset: config.device.cpuset)
             let inferWork = compute.workNs(features), speed = compute.speed(threads: threads)
             let postprocess = fixedNs["postprocess"] ?? 0
@@ -136,8 +139,8 @@ extension PerformanceModel {
         } else {
             let link = try link(config)
             let serialize = fixedNs["serialize.\(config.placement.rawValue)"] ?? 0
-            let cloudCompute = try computeModel(on: config.cloud.engine, where: "cloud.engine")
-            let inference = cloudCompute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: .testbed(cores: config.cloud.cpu))
+            let cloudCompute = try computeModel(on: config.cloud.engine, host: config.cloud.host, where: "cloud.engine")
+            let inference = cloudCompute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: Self.cloudQuota(config))
             let extra = serverExtra[config.placement.rawValue].map { max(0, $0.predict(frame.value)) } ?? 0
             let leg = CloudLeg(requestBytes: payloadBytes(config, features) + requestHeaderBytes, responseBytes: responseBytes, uplink: link.uplink,
                                downlink: link.downlink, rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss,

@@ -26,7 +26,10 @@ public struct Plan: Sendable {
     public var placements: [Placement] = [.edge, .cloudRaw]
     /// Inference frameworks: the device's for the edge placement, the cloud node's for the others.
     public var engines: [EngineKind] = [.openvino]
+    /// Device profiles, or hosts of `hosts` (a real device, predicted from its own trials).
     public var devices: [String] = ["rpi4"]
+    /// The hosts `devices` may name (a `hosts:` section, or `plan --hosts FILE`).
+    public var hosts: HostInventory?
     public var links: [String] = ["lte"]
     public var clouds: [String] = ["c5.large"]
     /// Months a device's price is spread over, and what a kWh costs (US dollars).
@@ -88,6 +91,10 @@ public struct Plan: Sendable {
         for (keyNode, value) in mapping {
             guard let key = keyNode.scalar?.string else { throw fail(keyNode, "keys must be text") }
             switch key {
+            case "hosts":
+                do { plan.hosts = try HostInventory.parse(value, path: path, relativeTo: (path as NSString).deletingLastPathComponent) } catch {
+                    throw .badPlan("\(error)")
+                }
             case "name":
                 guard let name = value.scalar?.string, !name.isEmpty else { throw fail(value, "'name' must be text") }
                 plan.name = name
@@ -194,7 +201,7 @@ public struct Plan: Sendable {
                     }
                 }
             default:
-                throw fail(keyNode, "unknown key '\(key)' (known: name, workload, constraints, objective, candidates, costs)")
+                throw fail(keyNode, "unknown key '\(key)' (known: name, hosts, workload, constraints, objective, candidates, costs)")
             }
         }
         return plan
@@ -212,7 +219,9 @@ extension Plan {
             }
         }
         try check(models, "models", kind: "model", known: ["a zoo name (edgeinsight models list) or a model file"], exists: isModel)
-        try check(devices, "devices", kind: "device", known: catalog.devices.keys.sorted()) { catalog.devices[$0] != nil }
+        try check(devices, "devices", kind: "device", known: catalog.devices.keys.sorted() + (hosts?.hosts.keys.sorted() ?? [])) {
+            catalog.devices[$0] != nil || hosts?.hosts[$0] != nil
+        }
         if placements.contains(where: \.usesCloud) {
             try check(self.links, "links", kind: "link", known: links.profiles.keys.sorted()) { (try? links.profile(named: $0)) != nil }
             try check(clouds, "cloud", kind: "cloud node type", known: catalog.clouds.keys.sorted()) { catalog.clouds[$0] != nil }

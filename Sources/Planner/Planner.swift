@@ -10,8 +10,18 @@ import Testbed
 /// the cloud placements, the cloud node type.
 public struct Candidate: Sendable {
     public var config: TrialConfig
+    /// The device as the plan names it: a profile (`rpi4`), or a host (`pi`, `rpi4 = host pi`).
     public var device: String
     public var cloud: String?
+    /// The device profile its price and watts come from (a host's `profile:`); nil: `device`.
+    public var priceProfile: String?
+
+    public init(config: TrialConfig, device: String, cloud: String?, priceProfile: String? = nil) {
+        self.config = config
+        self.device = device
+        self.cloud = cloud
+        self.priceProfile = priceProfile
+    }
 
     public var label: String {
         let c = config
@@ -106,8 +116,15 @@ public enum Planner {
                 var base = TrialConfig()
                 base.model = model
                 base.workload = plan.workload
-                base.device.profile = device
-                do { try DeviceProfile.resolve(&base) } catch { throw .badPlan("\(error)") }
+                var priceProfile: String?
+                if let host = plan.hosts?.hosts[device] {
+                    // A real device: its own trials predict it, unconfined; its profile prices it.
+                    base.device.host = host.name
+                    priceProfile = host.profile
+                } else {
+                    base.device.profile = device
+                    do { try DeviceProfile.resolve(&base) } catch { throw .badPlan("\(error)") }
+                }
                 for resolution in plan.resolutions {
                     for quality in plan.qualities {
                         var config = base
@@ -118,13 +135,13 @@ public enum Planner {
                             for engine in plan.engines {
                                 guard placement.usesCloud else {
                                     config.device.engine = engine
-                                    out.append(Candidate(config: config, device: device, cloud: nil))
+                                    out.append(Candidate(config: config, device: device, cloud: nil, priceProfile: priceProfile))
                                     continue
                                 }
                                 config.cloud.engine = engine
                                 for link in plan.links {
                                     config.link.profile = link
-                                    for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud)) }
+                                    for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud, priceProfile: priceProfile)) }
                                 }
                             }
                         }
@@ -135,6 +152,26 @@ public enum Planner {
         return out
     }
 
+    /// A device profile some host of the plan is (its `profile:`) and whose inference the model has
+    /// measured on that host (`hasCompute` of its compute key) is predicted from the host, not
+    /// from the profile's published figure: "rpi4 = host pi".
+    static func preferMeasuredHosts(_ candidates: [Candidate], plan: Plan, hasCompute: (String) -> Bool) -> [Candidate] {
+        let hosts = (plan.hosts?.hosts.values.sorted { $0.name < $1.name } ?? []).filter { $0.profile != nil }
+        guard !hosts.isEmpty else { return candidates }
+        return candidates.map { candidate in
+            let config = candidate.config
+            guard config.device.host == nil, config.placement == .edge,
+                  let host = hosts.first(where: { $0.profile == candidate.device && hasCompute(PerformanceModel.computeKey(config.device.engine, host: $0.name)) })
+            else { return candidate }
+            var measured = candidate
+            measured.config.device.host = host.name
+            measured.config.device.profile = nil
+            measured.device = "\(candidate.device) = host \(host.name)"
+            measured.priceProfile = candidate.device
+            return measured
+        }
+    }
+
     /// Predicts, prices and ranks every candidate. `minimumFrames` trades the tails' precision for speed.
     public static func search(_ plan: Plan, model: PerformanceModel, catalog: Catalog, minimumFrames: Int = 200) throws(PlanError) -> PlanResult {
         let started = MonotonicClock.now()
@@ -143,7 +180,7 @@ public enum Planner {
         try plan.checkCandidates(catalog: catalog, links: profiles) { name in
             (try? ModelZoo.model(named: ModelZoo.splitResolution(name).name)) != nil || FileManager.default.fileExists(atPath: name)
         }
-        let candidates = try candidates(plan)
+        let candidates = preferMeasuredHosts(try candidates(plan), plan: plan) { model.compute[$0] != nil }
         var evaluations: [Evaluation] = []
         var links: [String: LinkProfile] = [:]
         var skipped: [String: Int] = [:]
@@ -166,14 +203,24 @@ public enum Planner {
                           skipped: skipped, searchSeconds: Double(MonotonicClock.now() - started) / 1e9)
     }
 
+    /// What the candidate's device costs and draws: its profile's (a host's, from its `profile:`).
+    static func devicePrice(_ candidate: Candidate, catalog: Catalog) throws(PlanError) -> (price: Double, watts: Double) {
+        if let host = candidate.config.device.host, candidate.priceProfile == nil {
+            throw .badPlan("host '\(host)' names no device profile to price it by (profile: NAME in the inventory)")
+        }
+        let name = candidate.priceProfile ?? candidate.device
+        guard let device = catalog.devices[name], let price = device.price, let watts = device.watts else {
+            throw .badPlan("device '\(name)' has no price and watts in profiles/devices.yaml")
+        }
+        return (price, watts)
+    }
+
     static func evaluate(_ candidate: Candidate, _ predicted: Result<PerformanceModel.Prediction, ModelingError>, plan: Plan, model: PerformanceModel,
                          catalog: Catalog, links: inout [String: LinkProfile]) throws(PlanError) -> Evaluation {
         let config = candidate.config
         let prediction: PerformanceModel.Prediction
         do { prediction = try predicted.get() } catch { throw .badPlan("\(candidate.label): \(error)") }
-        guard let device = catalog.devices[candidate.device], let price = device.price, let watts = device.watts else {
-            throw .badPlan("device '\(candidate.device)' has no price and watts in profiles/devices.yaml")
-        }
+        let (price, watts) = try devicePrice(candidate, catalog: catalog)
         let stage = { (name: Stage) in prediction.stages.first { $0.stage == name }?.meanMs ?? 0 }
         let throughput = prediction.metric(.throughput) ?? 0, offered = max(prediction.metric(.offeredRate) ?? config.workload.fps, 1e-9)
         var perCameraMonthly = price / plan.amortizationMonths + watts * hoursPerMonth / 1000 * plan.energyPrice
@@ -317,7 +364,9 @@ public enum Planner {
     }
 
     /// The top candidates as an experiment the runner measures, each once (typed trials, no file).
-    public static func verificationExperiment(_ evaluations: [Evaluation], name: String, path: String) -> Experiment {
-        Experiment(name: name, path: path, configs: evaluations.map(verificationConfig))
+    public static func verificationExperiment(_ evaluations: [Evaluation], name: String, path: String, hosts: HostInventory? = nil) -> Experiment {
+        var experiment = Experiment(name: name, path: path, configs: evaluations.map(verificationConfig))
+        experiment.hosts = hosts
+        return experiment
     }
 }

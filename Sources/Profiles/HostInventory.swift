@@ -16,9 +16,13 @@ public struct InventoryHost: Sendable, Equatable, Codable {
     public var address: String
     /// More `ssh -o` options, as `Key=value`.
     public var options: [String]
+    /// The device profile it is (`rpi4`): its price and watts for the planner, and the profile whose
+    /// published figures its own measurements replace.
+    public var profile: String?
 
     public init(name: String, destination: String, port: Int? = nil, identity: String? = nil, edgeinsight: String = "edgeinsight",
-                address: String? = nil, options: [String] = []) {
+                address: String? = nil, options: [String] = [], profile: String? = nil) {
+        self.profile = profile
         self.name = name
         self.destination = destination
         self.port = port
@@ -96,7 +100,7 @@ public struct HostInventory: Sendable, Equatable {
     }
 
     /// One host from its settings (ours: `ssh`, `port`, `identity`, `edgeinsight`, `address`,
-    /// `options`; Ansible's: `ansible_host`, `ansible_user`, `ansible_port`, `ansible_ssh_private_key_file`).
+    /// `options`, `profile`; Ansible's: `ansible_host`, `ansible_user`, `ansible_port`, `ansible_ssh_private_key_file`).
     private static func entry(_ key: Node, _ value: Node, path: String, ansible: Bool) throws(ProfileError) -> InventoryHost {
         guard let name = key.string, !name.isEmpty else { throw .invalid("\(path):\(line(key)): a host name must be text") }
         var fields: [String: (String, Int)] = [:]
@@ -143,7 +147,8 @@ public struct HostInventory: Sendable, Equatable {
             throw .invalid("\(path):\(line): host '\(name)': each of 'options' must be Key=value (got '\(option)')")
         }
         return InventoryHost(name: name, destination: destination, port: port, identity: identity,
-                    edgeinsight: value("edgeinsight", "edgeinsight_path")?.0 ?? "edgeinsight", address: value("address")?.0, options: options)
+                    edgeinsight: value("edgeinsight", "edgeinsight_path")?.0 ?? "edgeinsight", address: value("address")?.0, options: options,
+                    profile: value("profile", "edgeinsight_profile")?.0)
     }
 
     /// Ansible's INI inventory: `[group]` headers, `name key=value …` lines, `[group:vars]` ignored.

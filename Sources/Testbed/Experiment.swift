@@ -267,11 +267,9 @@ extension Experiment {    /// An experiment of the given configurations, each on
                 guard checked.insert(key).inserted else { continue }
                 if links == nil { links = try LinkProfiles.loadDefault() }
                 _ = try links!.profile(named: config.link.profile).overridden(by: config.link)
-            } catch let error as ProfileError {
+            } catch {
                 // A bad profiles file names its own file and line; an unknown name is the experiment's.
                 if case .invalid = error { throw .badExperiment("\(error)") }
-                throw .badExperiment("\(path): \(error)")
-            } catch {
                 throw .badExperiment("\(path): \(error)")
             }
         }

@@ -116,6 +116,45 @@ import Testing
         }
     }
 
+    /// Trials on a host of the inventory (a real Pi, unconfined) fit that host's own compute model:
+    /// three times slower there gives a model three times this machine's, predicted for that host
+    /// alone; its other stages stay out of this machine's components; a host no trial ran on says so.
+    @Test func aRealHostHasItsOwnComputeModel() throws {
+        let onPi = try ["small", "large"].flatMap { model in
+            try [("320x240", 60), ("640x480", 80)].map { resolution, quality -> TrialRecord in
+                // Unconfined on the host: its wall time is its work, three times this machine's.
+                var trial = try edgeTrial(model, resolution: resolution, quality: quality, slower: 3, cores: 1024)
+                trial.config.device.host = "pi"
+                trial.config.device.cpu = 1
+                // Its camera is slower too, which must not reach this machine's codec fit.
+                trial.stages = trial.stages.map { row in
+                    var row = row
+                    if row.stage == .encode { row.meanMs *= 5; row.p50Ms *= 5 }
+                    return row
+                }
+                trial.key += "-pi"
+                return trial
+            }
+        }
+        let (model, report) = try PerformanceModel.fit(try edgeTrials() + onPi, environment: [:], runs: ["synthetic"], features: Self.features)
+        let here = try #require(model.compute["openvino"]), pi = try #require(model.compute["openvino@pi"])
+        let large = Self.features["large"]!
+        #expect(abs(pi.workNs(large) / here.workNs(large) - 3) < 0.06, "\(pi.work.formula(unit: "ns")) against \(here.work.formula(unit: "ns"))")
+        #expect(report.lines.contains { $0.hasPrefix("compute (openvino@pi): ") })
+        let alone = try PerformanceModel.fit(try edgeTrials(), environment: [:], runs: ["synthetic"], features: Self.features).0
+        #expect(abs(model.codec.encodeNs(.init(pixels: 307_200, quality: 80)) / alone.codec.encodeNs(.init(pixels: 307_200, quality: 80)) - 1) < 0.01)
+        var config = TrialConfig()
+        try config.set("model", "large")
+        try config.set("workload.fps", "2")
+        try config.set("device.host", "pi")
+        let onHost = try #require(model.predict(config).stages.first { $0.stage == .infer }).meanMs
+        #expect(abs(onHost / (3 * (1 + 10 * 4.1)) - 1) < 0.05, "\(onHost) ms on the Pi")
+        try config.set("device.host", "pi2")
+        #expect(throws: ModelingError.cannotPredict("the model has no inference times on openvino at host pi2: fit it on a run with trials on that host")) {
+            try model.predict(config)
+        }
+    }
+
     /// Validating a run with a framework the model never saw compares the rest and counts the
     /// others with their reason; with nothing predictable, the reason is the error.
     @Test func validationLeavesOutWhatItCannotPredictAndSaysWhy() throws {

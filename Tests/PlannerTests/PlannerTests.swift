@@ -130,6 +130,37 @@ import Testing
         #expect(edge.map(\.label).contains { $0.hasPrefix("mobilenet_v2 edge/litert on rpi4") }, "\(edge.map(\.label))")
     }
 
+    /// Hosts of the inventory as devices: a host candidate runs on it unconfined and is priced by its
+    /// profile; a profile some host is, with that host's inference measured, is predicted from the
+    /// host ("rpi4 = host pi"); a host without a profile cannot be priced, and says so.
+    @Test func realHostsAreDevicesBesideProfiles() throws {
+        let plan = try Plan.parse("""
+            hosts: {pi: {ssh: pi@10.0.0.2, profile: rpi4}, bare: {ssh: root@10.0.0.3}}
+            candidates:
+              models: [mobilenet_v2]
+              placements: [edge]
+              devices: [rpi4, pi, bare]
+            """, path: "x.yaml")
+        try plan.checkCandidates(catalog: try Catalog.load(), links: try LinkProfiles.loadDefault()) { _ in true }
+        let candidates = try Planner.candidates(plan)
+        let pi = try #require(candidates.first { $0.device == "pi" })
+        #expect(pi.config.device.host == "pi" && pi.config.device.profile == nil && pi.priceProfile == "rpi4")
+        let profile = try #require(candidates.first { $0.device == "rpi4" })
+        #expect(profile.config.device.host == nil && profile.config.device.profile == "rpi4")
+        // Measured on pi: the rpi4 candidate is predicted from it; unmeasured, it stays the profile's.
+        let preferred = Planner.preferMeasuredHosts(candidates, plan: plan) { $0 == "openvino@pi" }
+        let measured = try #require(preferred.first { $0.device.hasPrefix("rpi4") })
+        #expect(measured.device == "rpi4 = host pi" && measured.config.device.host == "pi" && measured.priceProfile == "rpi4")
+        #expect(Planner.preferMeasuredHosts(candidates, plan: plan) { _ in false }.map(\.device) == candidates.map(\.device))
+        // The host without a profile: no price.
+        let bare = try #require(candidates.first { $0.device == "bare" })
+        let catalog = try Catalog.load()
+        #expect(throws: PlanError.badPlan("host 'bare' names no device profile to price it by (profile: NAME in the inventory)")) {
+            try Planner.devicePrice(bare, catalog: catalog)
+        }
+        #expect(try Planner.devicePrice(pi, catalog: catalog) == Planner.devicePrice(profile, catalog: catalog))
+    }
+
     @Test func theDemosPlanIsExamplesPlanLatency() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let file = try String(contentsOfFile: folder + "/examples/plan-latency.yaml", encoding: .utf8)
