@@ -30,12 +30,26 @@ struct HostsCheck: ParsableCommand {
     @Argument(help: "Hosts file, Ansible inventory or experiment file.")
     var file: String
 
+    @Flag(help: "Where a reachable host lacks this build (missing, or another version) and has this machine's architecture, copy it there — with OpenVINO's runtime and the profiles — to its 'edgeinsight:' path, then check again.")
+    var install = false
+
     func run() throws {
         let inventory: HostInventory
         if let experiment = try? Experiment.load(file), let hosts = experiment.hosts { inventory = hosts } else { inventory = try HostInventory.load(file) }
         let hosts = inventory.hosts.values.sorted { $0.name < $1.name }
         print("checking \(hosts.count) host\(hosts.count == 1 ? "" : "s") of \(inventory.source)")
-        let checks = HostCheck.checkAll(hosts)
+        var checks = HostCheck.checkAll(hosts)
+        if install {
+            let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
+            for (index, check) in checks.enumerated() where check.reached && check.problem != nil {
+                do {
+                    print(try HostInstall.install(on: check.host, executable: executable))
+                    checks[index] = HostCheck.check(check.host, local: .gather())
+                } catch {
+                    print("\(check.host.name): not installed: \(error)")
+                }
+            }
+        }
         checks.forEach { print($0.line) }
         let unusable = checks.filter { !$0.usable }
         guard unusable.isEmpty else {

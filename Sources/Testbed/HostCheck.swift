@@ -10,6 +10,8 @@ public struct HostCheck: Sendable {
     public var clock: ClockOffset?
     /// Why the host cannot be used; nil when it can.
     public var problem: String?
+    /// ssh reached it (whatever else is wrong): a host `--install` can put this build on.
+    public var reached = false
 
     public var usable: Bool { problem == nil }
 
@@ -41,6 +43,7 @@ public struct HostCheck: Sendable {
             check.problem = "ssh: \(output.reason)"
             return check
         }
+        check.reached = true
         guard output.status == 0 else {
             check.problem = output.status == 127
                 ? "no edgeinsight at '\(host.edgeinsight)' there (set 'edgeinsight:' in the inventory to its path)"

@@ -173,6 +173,26 @@ struct RealHostsTests {
         #expect(result.errorLine.contains("1 of 3 hosts unusable: h3"), "\(result.stderr)")
     }
 
+    /// `hosts check --install`: h1 without edgeinsight at its path gets this build, OpenVINO's
+    /// runtime and the profiles copied over ssh, and is usable after; the check runs the copy there.
+    @Test func installCopiesThisBuildToAHostThatLacksIt() throws {
+        let hosts = try TestHosts()
+        defer { hosts.remove() }
+        let target = hosts.folder + "/installed/bin/edgeinsight"
+        let inventory = hosts.folder + "/bare.yaml"
+        let options = "[UserKnownHostsFile=\(hosts.folder)/known_hosts, StrictHostKeyChecking=accept-new]"
+        try "h1: {ssh: root@10.203.1.2, identity: \(hosts.folder)/client_key, edgeinsight: \(target), options: \(options)}\n"
+            .write(toFile: inventory, atomically: true, encoding: .utf8)
+        let before = try edgeinsight(["hosts", "check", inventory])
+        #expect(before.status == 1 && before.stdout.contains("h1: unusable: no edgeinsight at"), "\(before.stdout)")
+        let result = try edgeinsight(["hosts", "check", "--install", inventory])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("h1: installed this build at \(target) with OpenVINO's runtime and the profiles"), "\(result.stdout)")
+        #expect(result.stdout.contains("h1: usable; edgeinsight \(HostFacts.buildVersion)") && result.stdout.contains("OpenVINO"), "\(result.stdout)")
+        #expect(FileManager.default.isExecutableFile(atPath: target))
+        #expect(FileManager.default.fileExists(atPath: hosts.folder + "/installed/bin/profiles/devices.yaml"))
+    }
+
     /// An experiment whose edge node runs on h1 and cloud node on h2: the trials land in the
     /// database with where they ran, each host's facts and the link measured between them; a trial
     /// on h3 fails with ssh's reason and the sweep goes on.
