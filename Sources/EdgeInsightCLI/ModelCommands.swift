@@ -13,7 +13,7 @@ struct ModelCommand: ParsableCommand {
         commandName: "model",
         abstract: "Fit a performance model to measured runs, validate it, or fit the Universal Scalability Law.",
         discussion: "Models: docs/modeling.md. Predict with `edgeinsight predict EXPERIMENT --model FILE`.",
-        subcommands: [Fit.self, Validate.self, USL.self, Quota.self])
+        subcommands: [Fit.self, Show.self, Validate.self, USL.self, Quota.self])
 
     struct Fit: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Fit every component model to the trials of runs; write the model as JSON.")
@@ -32,6 +32,22 @@ struct ModelCommand: ParsableCommand {
             try model.write(to: path)
             report.lines.forEach { print($0) }
             print("model: \(path)  (edgeinsight predict EXPERIMENT --model \(path))")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a fitted model's components: each coefficient with its unit and 90% interval (bootstrap over the trials).")
+        @Argument(help: "The model file (from `model fit` or `calibrate`).")
+        var file: String
+
+        func run() throws {
+            let model = try PerformanceModel.load(file)
+            print("model \(file): fitted on \(model.fittedOn.joined(separator: ", "))" + (model.environment["cpu_model"].map { " on \($0)" } ?? ""))
+            model.componentLines().forEach { print($0) }
+            let negative = model.negativeComponents
+            print(negative.isEmpty ? "every cost component is ≥ 0 (non-negative least squares; intervals are 90%, from 200 bootstrap fits over the trials)"
+                                   : "NEGATIVE cost components (a model from before non-negative fits; fit it again): " + negative.joined(separator: ", "))
         }
     }
 

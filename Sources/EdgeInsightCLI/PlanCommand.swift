@@ -32,6 +32,8 @@ struct PlanCommand: AsyncParsableCommand {
     var csv = false
     @Flag(help: "The recommendation, runners-up, Pareto front and crossovers as JSON.")
     var json = false
+    @Flag(help: "Keep device profiles with no published latency as candidates, at their guessed speed (otherwise they are left out, saying so).")
+    var allowUnsourced = false
     @Option(help: "Hosts the plan's devices may name (an inventory: YAML or Ansible INI); the plan's own 'hosts:' section otherwise.")
     var hosts: String?
     @Option(help: "Write the cost-against-p99 chart with the Pareto front here (SVG); beside it NAME-cameras.svg (cost against cameras) and NAME-uplink.svg (the recommended model's p99 against uplink, crossovers marked).")
@@ -40,6 +42,7 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         try checkWritable(plot)
         var plan = try Plan.load(file)
+        plan.allowUnsourced = allowUnsourced
         if let hosts {
             do { plan.hosts = try HostInventory.load(hosts) } catch { throw ValidationError("\(error)") }
         }

@@ -8,7 +8,8 @@ import Foundation
 /// - Time of a pixel stage (the camera's encode; the device's decode → resize → normalize, or the
 ///   split's decode → resize → re-encode): t = c₀ + c₁·megapixels (+ c₂·quality): linear in the
 ///   pixels touched.
-/// Each term is kept only when the measurements vary it (`ScalingFit`).
+/// Each term is kept only when the measurements vary it (`ScalingFit`). Times are costs: every
+/// coefficient ≥ 0 on features ≥ 0 (a negative intercept is a curve that fits, not a machine).
 public struct CodecModel: Sendable, Codable, Equatable {
     public var bytesPerPixel: ScalingFit
     public var encode: ScalingFit
@@ -48,13 +49,13 @@ public struct CodecModel: Sendable, Codable, Equatable {
     public static func fit(bytes: [(Frame, Double)], encode: [(Frame, Double)], preprocess: [String: [(Frame, Double)]]) throws(ModelingError) -> CodecModel {
         guard !bytes.isEmpty else { throw .insufficientData("the codec model needs JPEG sizes: run any trial") }
         let bytesFit = try ScalingFit.fit(designs: bytesDesigns, samples: bytes.count, value: { bytes[$1].0.value($0) },
-                                          y: bytes.map { log($0.1 / $0.0.pixels) }, what: "JPEG size")
+                                          y: bytes.map { log($0.1 / $0.0.pixels) }, what: "JPEG size", intervals: true)
         let encodeFit = try ScalingFit.fit(designs: timeDesigns, samples: encode.count, value: { encode[$1].0.value($0) }, y: encode.map(\.1),
-                                           what: "camera encode time")
+                                           what: "camera encode time", nonNegative: true, intervals: true)
         var pre: [String: ScalingFit] = [:]
         for (placement, samples) in preprocess where !samples.isEmpty {
             pre[placement] = try ScalingFit.fit(designs: timeDesigns, samples: samples.count, value: { samples[$1].0.value($0) }, y: samples.map(\.1),
-                                                what: "\(placement) pre-processing time")
+                                                what: "\(placement) pre-processing time", nonNegative: true, intervals: true)
         }
         return CodecModel(bytesPerPixel: bytesFit, encode: encodeFit, preprocess: pre)
     }

@@ -180,6 +180,8 @@ public struct ComputeModel: Sendable, Codable, Equatable {
             throw .insufficientData("compute model: no fit (\(problems.last ?? "no samples"))")
         }
         var model = candidates[index].model
+        // The chosen fit again, with each coefficient's interval over the trials.
+        if let withIntervals = try? relativeFit(model.work.features, fitRows, samples, candidates[index].work, intervals: true) { model.work = withIntervals }
         model.families = model.familyFactors(fitRows.map { (samples[$0], candidates[index].work[$0]) })
         let squares = samples.map { pow(log(model.wallNs($0.features, threads: $0.threads, quota: $0.quota) / $0.wallNs), 2) }
         model.residualLogSigma = (squares.reduce(0, +) / Double(samples.count)).squareRoot()
@@ -240,11 +242,12 @@ public struct ComputeModel: Sendable, Codable, Equatable {
 
     /// Least squares of `work[i]` on the design's features over `rows`, each row weighted by
     /// 1/work so that the errors minimised are relative.
-    static func relativeFit(_ design: [String], _ rows: some Collection<Int>, _ samples: [Sample], _ work: [Double]) throws(ModelingError) -> ScalingFit {
+    static func relativeFit(_ design: [String], _ rows: some Collection<Int>, _ samples: [Sample], _ work: [Double],
+                            intervals: Bool = false) throws(ModelingError) -> ScalingFit {
         let rows = Array(rows)
         let scale = rows.map { 1 / max(work[$0], 1) }
         return try ScalingFit.fit(designs: [design], samples: rows.count, value: { samples[rows[$1]].features.value($0) * scale[$1] },
-                                  y: rows.indices.map { work[rows[$0]] * scale[$0] }, what: "compute model")
+                                  y: rows.indices.map { work[rows[$0]] * scale[$0] }, what: "compute model", nonNegative: true, intervals: intervals)
     }
 
     /// The x ≥ 0 with f(x) = target (to 1 part in 10⁵), for f increasing from f(0) = 0.

@@ -151,7 +151,8 @@ extension PerformanceModel {
         }
         for (placement, samples) in extra {
             model.serverExtra[placement] = try ScalingFit.fit(designs: CodecModel.timeDesigns, samples: samples.count, value: { samples[$1].0.value($0) },
-                                                              y: samples.map(\.1), what: "\(placement) server time beyond inference")
+                                                              y: samples.map(\.1), what: "\(placement) server time beyond inference",
+                                                              nonNegative: true, intervals: true)
         }
         model.requestOverheadNs = max(0, median(overheads))
         model.requestHeaderBytes = max(0, median(headers))
@@ -161,25 +162,40 @@ extension PerformanceModel {
         var lines = ["fitted on \(usable.count) trials of \(runs.joined(separator: ", "))"
                      + (leftOut.isEmpty ? "" : "; left out \(leftOut.count) unstable (fit with --include-unstable to use them)")
                      + (unstableUsed == 0 ? "" : "; \(unstableUsed) of them never met the stability rule (included as asked)")]
+        lines += model.componentLines(samples: computeSamples.mapValues(\.count), cloud: usable.contains { $0.1.placement.usesCloud })
+        return (model, FitReport(used: usable.count, leftOut: leftOut, lines: lines))
+    }
+
+    /// Every component with its units and 90% intervals (`model fit`'s report, `model show`).
+    public func componentLines(samples: [String: Int]? = nil, cloud: Bool = true) -> [String] {
+        var lines: [String] = []
         for (engine, fit) in compute.sorted(by: { $0.key < $1.key }) {
             lines.append("compute (\(engine)): work per inference = \(fit.work.formula(unit: "ns")); serial share \(UnitFormat.coefficient(fit.serialShare)); "
                          + "waiting spent spinning \(UnitFormat.coefficient(fit.spinShare ?? 0)); "
-                         + "\(computeSamples[engine]!.count) samples, rmse \(UnitFormat.significant(100 * fit.work.fit.rmse))% of the work")
+                         + (samples?[engine].map { "\($0) samples, " } ?? "") + "rmse \(UnitFormat.significant(100 * fit.work.fit.rmse))% of the work")
             if let families = fit.families, !families.isEmpty {
                 lines.append("  work against the line, per family: " + families.sorted { $0.key < $1.key }.map { "\($0.key) ×\(UnitFormat.coefficient($0.value))" }.joined(separator: ", "))
             }
         }
-        if let fixed = model.spreadFixedNs, !fixed.isEmpty {
+        if let fixed = spreadFixedNs, !fixed.isEmpty {
             lines.append("frame-to-frame variation (σ of ln time = √(share² + (fixed/time)²), unthrottled trials): "
-                         + fixed.keys.sorted().map { "\($0) \(DurationText.format(nanoseconds: fixed[$0]!)) fixed, \(UnitFormat.significant(100 * (model.spread[$0] ?? 0)))% share" }.joined(separator: "; "))
+                         + fixed.keys.sorted().map { "\($0) \(DurationText.format(nanoseconds: fixed[$0]!)) fixed, \(UnitFormat.significant(100 * (spread[$0] ?? 0)))% share" }.joined(separator: "; "))
         }
         lines.append("JPEG: ln(bytes/pixel) = \(codec.bytesPerPixel.formula(unit: ""))")
         lines.append("camera encode work = \(codec.encode.formula(unit: "ns"))")
         for (placement, fit) in codec.preprocess.sorted(by: { $0.key < $1.key }) { lines.append("\(placement) pre-processing work = \(fit.formula(unit: "ns"))") }
-        for (placement, fit) in model.serverExtra.sorted(by: { $0.key < $1.key }) { lines.append("\(placement) server time beyond inference = \(fit.formula(unit: "ns"))") }
-        if usable.contains(where: { $0.1.placement.usesCloud }) {
-            lines.append("request: \(Bytes(Int64(model.requestHeaderBytes))) of headers, \(DurationText.format(nanoseconds: model.requestOverheadNs)) beyond the link's physics; reply \(Bytes(Int64(model.responseBytes)))")
+        for (placement, fit) in serverExtra.sorted(by: { $0.key < $1.key }) { lines.append("\(placement) server time beyond inference = \(fit.formula(unit: "ns"))") }
+        if cloud, requestHeaderBytes > 0 || requestOverheadNs > 0 {
+            lines.append("request: \(Bytes(Int64(requestHeaderBytes))) of headers, \(DurationText.format(nanoseconds: requestOverheadNs)) beyond the link's physics; reply \(Bytes(Int64(responseBytes)))")
         }
-        return (model, FitReport(used: usable.count, leftOut: leftOut, lines: lines))
+        return lines
+    }
+
+    /// The cost components (times: compute work, camera encode, pre-processing, server time beyond
+    /// inference) with a coefficient below zero, by name; empty for a physical model.
+    public var negativeComponents: [String] {
+        var fits: [(String, ScalingFit)] = compute.map { ("compute (\($0.key))", $0.value.work) } + [("camera encode", codec.encode)]
+        fits += codec.preprocess.map { ("\($0.key) pre-processing", $0.value) } + serverExtra.map { ("\($0.key) server time beyond inference", $0.value) }
+        return fits.filter { $0.1.fit.coefficients.contains { $0 < 0 } }.map(\.0).sorted()
     }
 }

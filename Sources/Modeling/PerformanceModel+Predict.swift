@@ -74,6 +74,26 @@ extension PerformanceModel {
         return Dictionary(failures.map { ($0.description, 1) }, uniquingKeysWith: +)
     }
 
+    /// The CPU quota (cores of this machine) under which this machine infers `model` with
+    /// `threads` threads in `latencyMs` on `engine`: how a latency published for a real board
+    /// becomes the emulated board (by bisection on the quota; the wall time falls as it grows).
+    /// At most `threads` cores: a board faster than that is this machine unconfined (`capped`).
+    public func quota(reproducing latencyMs: Double, of model: String, threads: Int, engine: EngineKind) throws(ModelingError) -> (cores: Double, capped: Bool) {
+        let compute = try computeModel(on: engine, host: nil, where: "device.engine")
+        let features: ModelFeatures
+        if let known = self.features[model] { features = known } else { features = try cache.features(model) }
+        let usable = usableThreads(threads, cpuset: nil)
+        let target = latencyMs * 1e6
+        func wall(_ cores: Double) -> Double { compute.wallNs(features, threads: usable, quota: .testbed(cores: cores)) }
+        var low = 0.001, high = Double(usable)
+        if wall(high) >= target { return (high, true) }
+        for _ in 0..<60 where high - low > 1e-4 * high {
+            let middle = (low + high) / 2
+            if wall(middle) > target { low = middle } else { high = middle }
+        }
+        return ((low + high) / 2, false)
+    }
+
     /// The compute model of a framework (on a host of the inventory), or why there is none.
     func computeModel(on engine: EngineKind, host: String?, where setting: String) throws(ModelingError) -> ComputeModel {
         guard let model = compute[Self.computeKey(engine, host: host)] else {

@@ -30,6 +30,9 @@ public struct Plan: Sendable {
     public var devices: [String] = ["rpi4"]
     /// The hosts `devices` may name (a `hosts:` section, or `plan --hosts FILE`).
     public var hosts: HostInventory?
+    /// Device profiles without published measurements are candidates too, at their guessed speed
+    /// (`plan --allow-unsourced`); otherwise they are left out, saying so.
+    public var allowUnsourced = false
     public var links: [String] = ["lte"]
     public var clouds: [String] = ["c5.large"]
     /// Months a device's price is spread over, and what a kWh costs (US dollars).

@@ -71,6 +71,12 @@ public enum PlanText {
             for row in dominance { table.add([row.model, row.link, row.text]) }
             lines.append(table.rendered)
         }
+        if !r.grounds.isEmpty {
+            // Where each emulated board's speed comes from: the sources, cited.
+            lines.append("")
+            lines.append("device speeds (published latencies turned into this machine's quota by its calibration):")
+            for ground in r.grounds.values.sorted(by: { $0.profile < $1.profile }) { lines.append("  " + ground.line) }
+        }
         return lines.joined(separator: "\n")
     }
 

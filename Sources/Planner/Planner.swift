@@ -80,8 +80,65 @@ public struct PlanResult: Sendable {
     public var candidates: Int
     /// Candidates the model cannot predict, with why (one line per reason).
     public var skipped: [String: Int] = [:]
+    /// Each device profile's emulated speed and what it stands on (published figures, or a guess).
+    public var grounds: [String: DeviceGround] = [:]
     public var searchSeconds: Double
     public var recommended: Evaluation? { ranked.first?.feasible == true ? ranked.first : nil }
+}
+
+/// How a device profile became the quota its candidates are predicted at: from each published
+/// latency of a zoo model, the quota under which this machine's calibration infers that model as
+/// fast (`PerformanceModel.quota(reproducing:)`), their median; or the profile's guess.
+public struct DeviceGround: Sendable {
+    public var profile: String
+    public var cores: Double
+    /// Each published measurement used, with the quota it asks for.
+    public var measurements: [(published: PublishedLatency, cores: Double)]
+    /// Published figures of models the zoo lacks, kept as context.
+    public var context: [PublishedLatency]
+    public var sourced: Bool { !measurements.isEmpty }
+
+    /// The widest ratio between what two measurements ask for: how far one scalar is from the board.
+    public var spread: Double {
+        let quotas = measurements.map(\.cores)
+        guard let low = quotas.min(), let high = quotas.max(), low > 0 else { return 1 }
+        return high / low
+    }
+
+    /// `rpi4: 0.54 cores of this machine, from mobilenet_v2 27.6 ms (4 threads, TensorFlow Lite…; Qengineering …)`.
+    public var line: String {
+        guard sourced else {
+            return "\(profile): \(UnitFormat.significant(cores)) cores of this machine — an UNSOURCED guess (no published latency of a zoo model in profiles/devices.yaml)"
+                + (context.isEmpty ? "" : "; published for models the zoo lacks: " + context.map { "\($0.model) \(UnitFormat.significant($0.latencyMs)) ms (\($0.source))" }.joined(separator: "; "))
+        }
+        let each = measurements.map { m in
+            "\(m.published.model) \(UnitFormat.significant(m.published.latencyMs)) ms with \(m.published.threads) threads, \(m.published.framework)"
+                + (m.published.clockGHz.map { " at \(UnitFormat.significant($0)) GHz" } ?? "") + " → \(UnitFormat.significant(m.cores)) cores (\(m.published.source))"
+        }
+        return "\(profile): \(UnitFormat.significant(cores)) cores of this machine, the median of " + each.joined(separator: "; ")
+            + (measurements.count > 1 ? String(format: "; spread ×%.2f between them", spread) : "")
+    }
+
+    /// The ground of `profile` on this machine's `model` for `engine`.
+    public static func of(_ profile: DeviceProfile, model: PerformanceModel, engine: EngineKind) -> DeviceGround {
+        var used: [(PublishedLatency, Double)] = [], context: [PublishedLatency] = []
+        for published in profile.published {
+            guard (try? ModelZoo.model(named: published.model)) != nil,
+                  let quota = try? model.quota(reproducing: published.latencyMs(atClock: profile.clockGHz), of: published.model,
+                                               threads: published.threads, engine: engine) else {
+                context.append(published)
+                continue
+            }
+            used.append((published, quota.cores))
+        }
+        let cores = used.isEmpty ? profile.cpuQuota : median(used.map(\.1))
+        return DeviceGround(profile: profile.name, cores: cores, measurements: used, context: context)
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
 }
 
 /// A cloud placement's predicted p99 at uplink bandwidths from 0.1 Mbit/s to 1 Gbit/s.
@@ -180,10 +237,12 @@ public enum Planner {
         try plan.checkCandidates(catalog: catalog, links: profiles) { name in
             (try? ModelZoo.model(named: ModelZoo.splitResolution(name).name)) != nil || FileManager.default.fileExists(atPath: name)
         }
-        let candidates = preferMeasuredHosts(try candidates(plan), plan: plan) { model.compute[$0] != nil }
+        var grounds: [String: DeviceGround] = [:]
+        var skipped: [String: Int] = [:]
+        let candidates = ground(preferMeasuredHosts(try candidates(plan), plan: plan) { model.compute[$0] != nil }, plan: plan, model: model,
+                                catalog: catalog, grounds: &grounds, skipped: &skipped)
         var evaluations: [Evaluation] = []
         var links: [String: LinkProfile] = [:]
-        var skipped: [String: Int] = [:]
         for (candidate, prediction) in zip(candidates, model.predict(candidates.map(\.config), minimumFrames: minimumFrames, longRun: true)) {
             do {
                 evaluations.append(try evaluate(candidate, prediction, plan: plan, model: model, catalog: catalog, links: &links))
@@ -200,7 +259,26 @@ public enum Planner {
         let crossovers = try crossovers(plan, model: model, ranked: ranked)
         return PlanResult(plan: plan, ranked: ranked, pareto: paretoFront(ranked.filter(\.feasible)), crossovers: crossovers,
                           uplinkCurves: uplinkCurves(plan, model: model, ranked: ranked), candidates: candidates.count,
-                          skipped: skipped, searchSeconds: Double(MonotonicClock.now() - started) / 1e9)
+                          skipped: skipped, grounds: grounds, searchSeconds: Double(MonotonicClock.now() - started) / 1e9)
+    }
+
+    /// Each profile candidate at the quota its published measurements ask for on this machine
+    /// (`DeviceGround`); a profile with none is left out, saying so, unless the plan allows guesses.
+    static func ground(_ candidates: [Candidate], plan: Plan, model: PerformanceModel, catalog: Catalog,
+                       grounds: inout [String: DeviceGround], skipped: inout [String: Int]) -> [Candidate] {
+        candidates.compactMap { candidate in
+            guard candidate.config.device.host == nil, let profile = catalog.devices[candidate.device] else { return candidate }
+            let key = "\(profile.name)|\(candidate.config.device.engine.rawValue)"
+            if grounds[key] == nil { grounds[key] = DeviceGround.of(profile, model: model, engine: candidate.config.device.engine) }
+            let ground = grounds[key]!
+            guard ground.sourced || plan.allowUnsourced else {
+                skipped["device \(profile.name) has no published latency of a zoo model to ground its speed (profiles/devices.yaml); --allow-unsourced uses its guess", default: 0] += 1
+                return nil
+            }
+            var grounded = candidate
+            grounded.config.device.cpu = min(ground.cores, Double(ProcessInfo.processInfo.activeProcessorCount))
+            return grounded
+        }
     }
 
     /// What the candidate's device costs and draws: its profile's (a host's, from its `profile:`).

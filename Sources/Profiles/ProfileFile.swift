@@ -26,6 +26,8 @@ struct ProfileFile {
         var key: String
         var value: String
         var line: Int
+        /// A list of mappings (`published:`), each setting with its line; nil for a single value.
+        var items: [[String: (value: String, line: Int)]]? = nil
     }
 
     struct Entry {
@@ -56,7 +58,24 @@ struct ProfileFile {
             var fields: [Field] = []
             for (settingKey, settingValue) in settings {
                 let fieldLine = settingKey.mark?.line ?? line
-                guard let key = settingKey.string, let scalar = settingValue.scalar else {
+                guard let key = settingKey.string else { throw .invalid("\(path):\(fieldLine): profile '\(name)': a setting's key must be text") }
+                if let list = settingValue.sequence {
+                    var items: [[String: (value: String, line: Int)]] = []
+                    for item in list {
+                        guard let mapping = item.mapping else { throw .invalid("\(path):\(item.mark?.line ?? fieldLine): profile '\(name)': each of '\(key)' must be a mapping") }
+                        var entry: [String: (value: String, line: Int)] = [:]
+                        for (k, v) in mapping {
+                            guard let name = k.string, let scalar = v.scalar else {
+                                throw .invalid("\(path):\(k.mark?.line ?? fieldLine): profile '\(name)': each setting of '\(key)' must be a key and a single value")
+                            }
+                            entry[name] = (scalar.string, v.mark?.line ?? fieldLine)
+                        }
+                        items.append(entry)
+                    }
+                    fields.append(Field(key: key, value: "", line: fieldLine, items: items))
+                    continue
+                }
+                guard let scalar = settingValue.scalar else {
                     throw .invalid("\(path):\(fieldLine): profile '\(name)': each setting must be a key and a single value")
                 }
                 fields.append(Field(key: key, value: scalar.string, line: settingValue.mark?.line ?? fieldLine))

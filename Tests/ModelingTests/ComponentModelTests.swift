@@ -13,6 +13,57 @@ import Testing
         #expect(fit.rmse < 1e-9 && fit.rSquared > 0.999999)
     }
 
+    /// Non-negative least squares against the exhaustive reference: the best ordinary fit over
+    /// every subset of columns whose coefficients are all ≥ 0 (exact for a few columns), on
+    /// problems where the unconstrained fit goes negative.
+    @Test func nonNegativeFitIsTheBestFeasibleSubsetFit() throws {
+        var random = SeededRandom(seed: 7)
+        var constrained = 0
+        for _ in 0..<60 {
+            let p = 3, n = 12
+            let x = (0..<n).map { _ in [1] + (1..<p).map { _ in random.nextUnitDouble() * 4 } }
+            let truth = (0..<p).map { _ in random.nextUnitDouble() * 2 - 0.6 }
+            let y = x.map { row in zip(row, truth).reduce(0) { $0 + $1.0 * $1.1 } + (random.nextUnitDouble() - 0.5) }
+            let got = try LinearFit.fit(x, y, nonNegative: true)
+            var best: (sse: Double, beta: [Double]) = (y.reduce(0) { $0 + $1 * $1 }, [Double](repeating: 0, count: p))
+            for mask in 1..<(1 << p) {
+                let columns = (0..<p).filter { mask & (1 << $0) != 0 }
+                guard let fit = try? LinearFit.fit(x.map { row in columns.map { row[$0] } }, y), fit.coefficients.allSatisfy({ $0 >= 0 }) else { continue }
+                let sse = fit.rmse * fit.rmse * Double(n)
+                if sse < best.sse - 1e-12 {
+                    var beta = [Double](repeating: 0, count: p)
+                    for (k, j) in columns.enumerated() { beta[j] = fit.coefficients[k] }
+                    best = (sse, beta)
+                }
+            }
+            if try LinearFit.fit(x, y).coefficients.contains(where: { $0 < 0 }) { constrained += 1 }
+            #expect(got.coefficients.allSatisfy { $0 >= 0 })
+            for (a, b) in zip(got.coefficients, best.beta) { #expect(abs(a - b) < 1e-6 * max(1, abs(b)), "\(got.coefficients) against \(best.beta)") }
+        }
+        #expect(constrained > 15, "the problems exercise the constraint (\(constrained) of 60)")
+    }
+
+    /// Costs drawn from known coefficients with 5% noise: the 90% bootstrap intervals hold the
+    /// truth about as often as they say (over 40 seeded data sets, 3 coefficients each).
+    @Test func bootstrapIntervalsCoverTheTruth() throws {
+        var random = SeededRandom(seed: 11)
+        let truth = [1.5e6, 2e6, 1e4]   // ns, ns per megapixel, ns per quality step
+        var covered = 0, total = 0
+        for _ in 0..<40 {
+            let x = (0..<16).map { _ in [1, 0.1 + random.nextUnitDouble() * 2, 50 + random.nextUnitDouble() * 45] }
+            let y = x.map { row in zip(row, truth).reduce(0) { $0 + $1.0 * $1.1 } * (1 + 0.05 * (2 * random.nextUnitDouble() - 1) * 1.7) }
+            let fit = try LinearFit.fit(x, y, nonNegative: true).withInterval(x, y, nonNegative: true)
+            let low = try #require(fit.low), high = try #require(fit.high)
+            for j in 0..<3 {
+                #expect(low[j] <= fit.coefficients[j] && fit.coefficients[j] <= high[j] && low[j] >= 0)
+                total += 1
+                if low[j] <= truth[j] && truth[j] <= high[j] { covered += 1 }
+            }
+        }
+        let coverage = Double(covered) / Double(total)
+        #expect(coverage > 0.75 && coverage < 0.99, "coverage \(coverage)")
+    }
+
     @Test func aSingularDesignOrTooFewPointsIsAnError() {
         #expect(throws: ModelingError.self) { try LinearFit.fit([[1, 2], [2, 4], [3, 6]], [1, 2, 3]) }
         #expect(throws: ModelingError.self) { try LinearFit.fit([[1, 2, 3]], [1]) }

@@ -116,6 +116,47 @@ import Testing
         }
     }
 
+    /// The calibration measured on this machine's kind (2026-12-07, Tests/Fixtures; the ordinary
+    /// fit gave it a negative camera-encode intercept): fitted, no cost component is negative, and
+    /// every coefficient lies in its 90% interval, whose lower end is ≥ 0.
+    @Test func theShippedCalibrationFitsNoNegativeCost() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("calibration-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/Fixtures/calibration-2026-12-07.sqlite.gz"
+        let unzip = Process()
+        unzip.executableURL = URL(fileURLWithPath: "/bin/sh")
+        unzip.arguments = ["-c", "gzip -dc '\(fixture)' > '\(folder)/results.sqlite'"]
+        try unzip.run()
+        unzip.waitUntilExit()
+        #expect(unzip.terminationStatus == 0)
+        let database = try ResultsDatabase(path: folder + "/results.sqlite")
+        let run = try database.run("calibration")
+        let trials = try database.trials(run: run.id)
+        #expect(trials.count == 41)
+        let (model, _) = try PerformanceModel.fit(trials, environment: run.environment, runs: [run.name], includeUnstable: true)
+        #expect(model.negativeComponents.isEmpty, "\(model.componentLines())")
+        var costs: [ScalingFit] = model.compute.values.map(\.work) + [model.codec.encode]
+        costs += Array(model.codec.preprocess.values) + Array(model.serverExtra.values)
+        for fit in costs {
+            let low = try #require(fit.fit.low), high = try #require(fit.fit.high)
+            for (j, c) in fit.fit.coefficients.enumerated() { #expect(low[j] >= 0 && low[j] <= c && c <= high[j], "\(fit.formula(unit: "ns"))") }
+        }
+    }
+
+    /// The quota that reproduces a latency: a board whose published time is this machine's under
+    /// 0.37 cores is 0.37 cores (within 1%); one faster than this machine unconfined is capped there.
+    @Test func aPublishedLatencyBecomesTheQuotaThatReproducesIt() throws {
+        let (model, _) = try PerformanceModel.fit(try edgeTrials(), environment: [:], runs: ["synthetic"], features: Self.features)
+        let compute = try #require(model.compute["openvino"])
+        let target = compute.wallNs(Self.features["large"]!, threads: 1, quota: .testbed(cores: 0.37)) / 1e6
+        let found = try model.quota(reproducing: target, of: "large", threads: 1, engine: .openvino)
+        #expect(abs(found.cores / 0.37 - 1) < 0.01 && !found.capped, "\(found) for \(target) ms")
+        let fast = try model.quota(reproducing: 0.5, of: "large", threads: 1, engine: .openvino)
+        #expect(fast.capped && fast.cores == 1)
+        #expect(throws: ModelingError.self) { try model.quota(reproducing: 10, of: "large", threads: 1, engine: .opencv) }
+    }
+
     /// Trials on a host of the inventory (a real Pi, unconfined) fit that host's own compute model:
     /// three times slower there gives a model three times this machine's, predicted for that host
     /// alone; its other stages stay out of this machine's components; a host no trial ran on says so.
