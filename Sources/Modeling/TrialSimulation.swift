@@ -226,8 +226,15 @@ private struct Replication {
     func measured(_ frame: Int) -> Bool { intended[frame] >= setup.warmupNs && intended[frame] < setup.warmupNs + setup.durationNs }
 
     mutating func simulate() {
-        // The arrival process with this replication's own seed.
-        let process: ArrivalProcess = if case .poisson(let rate, _) = setup.arrivals { .poisson(rate: rate, seed: random.next()) } else { setup.arrivals }
+        // A trial's Poisson arrivals are seeded: the trial offers exactly the frames of its own
+        // sequence (a "7 fps" 6 s trial may offer 7.4 a second), so each replication replays it
+        // and only the work drawn differs. The long run (a deployment) is every sequence: a fresh
+        // seed per replication.
+        let process: ArrivalProcess = if case .poisson(let rate, _) = setup.arrivals, setup.longRun {
+            .poisson(rate: rate, seed: random.next())
+        } else {
+            setup.arrivals
+        }
         var schedule = process.schedule(from: 0)
         let end = setup.warmupNs + setup.durationNs
         while let t = schedule.next().map({ Double($0) }), t < end {

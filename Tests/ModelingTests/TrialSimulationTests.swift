@@ -21,6 +21,25 @@ import Testing
         #expect(result.dropShare == 0)
     }
 
+    /// A trial's seeded Poisson arrivals are the frames it really offers: the predicted rate is its
+    /// own sequence's count over the window (a hand count of the schedule), not the mean rate; the
+    /// long run draws new sequences and comes back to the mean.
+    @Test func aSeededTrialReplaysItsOwnArrivals() {
+        let arrivals = ArrivalProcess.poisson(rate: 7, seed: 1)
+        var schedule = arrivals.schedule(from: 0)
+        var count = 0
+        while let t = schedule.next(), Double(t) < 6e9 { if Double(t) >= 1e9 { count += 1 } }
+        let own = Double(count) / 5
+        var setup = edge(arrivals, serviceNs: 1e6, duration: 5e9)
+        setup.warmupNs = 1e9
+        let trial = TrialSimulation.run(setup)
+        #expect(abs(trial.offeredRate - own) < 1e-9, "\(trial.offeredRate) against the sequence's \(own)")
+        #expect(abs(own - 7) > 0.1, "the sequence differs from the mean (else this test proves nothing): \(own)")
+        setup.longRun = true
+        setup.minimumFrames = 20_000
+        #expect(abs(TrialSimulation.run(setup).offeredRate - 7) / 7 < 0.02)
+    }
+
     /// Offered twice what a 10 ms device can do: it does 100 frames a second, within 1%, and drops the rest.
     @Test func saturationThroughputIsTheServiceRate() {
         var setup = edge(.constant(rate: 200), serviceNs: 10e6, duration: 60e9, queue: 4)
