@@ -175,7 +175,21 @@ extension PerformanceModel {
         }
         setup.minimumFrames = minimumFrames
         setup.longRun = longRun
-        let result = TrialSimulation.run(setup)
+        // The long run has no trials to spread over: it is the deployment whose compute runs at the
+        // model's median (a factor of 1), and its 90% interval the deployments at the 5th and the
+        // 95th percentile of the model's own error (e^(±1.645σ)).
+        func at(_ z: Double) -> SimulatedTrial {
+            var bound = setup
+            bound.fixedPace = exp(z * setup.trialLogSigma)
+            return TrialSimulation.run(bound)
+        }
+        var result = longRun ? at(0) : TrialSimulation.run(setup)
+        if longRun, setup.trialLogSigma > 0 {
+            let fast = at(-1.6449), slow = at(1.6449)
+            result.latencyP50BandNs = min(fast.latencyP50Ns, result.latencyP50Ns)...max(slow.latencyP50Ns, result.latencyP50Ns)
+            result.latencyP99BandNs = min(fast.latencyP99Ns, result.latencyP99Ns)...max(slow.latencyP99Ns, result.latencyP99Ns)
+            result.throughputBand = min(slow.throughput, fast.throughput, result.throughput)...max(slow.throughput, fast.throughput, result.throughput)
+        }
         // The device's simulated time shared among its stages by their work.
         let deviceTotal = deviceStages.reduce(0) { $0 + $1.1 }
         func simulated(_ part: String) -> Double { result.stageMeansNs[part] ?? 0 }
@@ -197,11 +211,13 @@ extension PerformanceModel {
         // Each stage's mean under the name the runner stores it by: a prediction diffs with a measurement column by column.
         metrics += stages.map { MetricValue(.stage($0.stage), $0.meanMs) }
         if config.placement.usesCloud { metrics.append(MetricValue(.requestBytes, payloadBytes(config, features) + requestHeaderBytes)) }
-        // What 80% of trials of this length report: a prediction's own spread, beside its value.
-        for (metric, band) in [(Metric.latencyP50, result.latencyP50BandNs), (Metric.latencyP99, result.latencyP99BandNs)] {
+        // What 90% of trials of this length report: a prediction's own interval, beside its value.
+        for (metric, band) in [(Metric.latencyP50, result.latencyP50BandNs.map { $0.lowerBound / 1e6...$0.upperBound / 1e6 }),
+                               (Metric.latencyP99, result.latencyP99BandNs.map { $0.lowerBound / 1e6...$0.upperBound / 1e6 }),
+                               (Metric.throughput, result.throughputBand)] {
             guard let band else { continue }
             let names = Metric.band(metric)
-            metrics += [MetricValue(names.low, band.lowerBound / 1e6), MetricValue(names.high, band.upperBound / 1e6)]
+            metrics += [MetricValue(names.low, band.lowerBound), MetricValue(names.high, band.upperBound)]
         }
         if let slo = config.slo.p99 { metrics.append(MetricValue(.sloP99Met, result.latencyP99Ns <= slo.nanoseconds ? 1 : 0)) }
         return Prediction(config: config, metrics: metrics, stages: stages, deviceSaturatedMs: saturatedNs / 1e6)

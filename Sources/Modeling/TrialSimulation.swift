@@ -28,6 +28,9 @@ public struct SimulationSetup: Sendable {
     /// trial runs on the machine as it is then, and the prediction on a model with its own error;
     /// both move a whole trial, not a frame. Widens the bands; the medians stay.
     public var trialLogSigma = 0.0
+    /// Every replication's factor on compute times, fixed (nil: drawn with `trialLogSigma`): a
+    /// deployment on a machine that far from the model's median, for the long run's interval.
+    public var fixedPace: Double?
     /// Measured frames to simulate at least (repeating the trial with new seeds): enough for a p99.
     public var minimumFrames = 2000
     /// Percentiles of the distribution (what a deployment sees over time) rather than those a
@@ -108,10 +111,11 @@ public struct SimulatedTrial: Sendable, Equatable {
     public var latencyP50Ns: Double
     public var latencyP90Ns: Double
     public var latencyP99Ns: Double
-    /// Where 80% of trials of this length report their p50 and p99 (10th to 90th percentile over
-    /// the simulated trials); nil for the long run.
+    /// Where 90% of trials of this length report their p50 and p99 and their throughput (5th to
+    /// 95th percentile over the simulated trials, each with its own speed draw); nil for the long run.
     public var latencyP50BandNs: ClosedRange<Double>?
     public var latencyP99BandNs: ClosedRange<Double>?
+    public var throughputBand: ClosedRange<Double>?
     /// Mean time per frame in each part: `source`, `queue`, `device`, `network`, `server_queue`, `server_compute`.
     public var stageMeansNs: [String: Double]
     public var framesSimulated: Int
@@ -133,6 +137,8 @@ public enum TrialSimulation {
         var replication: UInt64 = 0
         /// Each replication's latencies, sorted: a trial of this length, as it would report them.
         var trials: [[Double]] = []
+        /// Each replication's throughput: what a trial of this length reports.
+        var throughputs: [Double] = []
         repeat {
             // Each replication's seed is mixed, not stepped: SplitMix64 walks its state in steps of
             // 0x9E37…7C15, so seeds that far apart would give the same numbers shifted by one.
@@ -141,6 +147,7 @@ public enum TrialSimulation {
             run.simulate()
             latencies += run.latencies
             if !run.latencies.isEmpty { trials.append(run.latencies.sorted()) }
+            if run.measuredSeconds > 0 { throughputs.append(Double(run.latencies.count) / run.measuredSeconds) }
             stageSums.add(run.sums)
             offered += run.offered
             processed += run.latencies.count
@@ -162,16 +169,18 @@ public enum TrialSimulation {
             guard let each = reported[q], !each.isEmpty else { return latencies[min(latencies.count - 1, Int(q * Double(latencies.count)))] }
             return each[each.count / 2]
         }
-        func band(_ q: Double) -> ClosedRange<Double>? {
-            guard let each = reported[q], each.count >= 10 else { return nil }
-            return each[each.count / 10]...each[each.count * 9 / 10]
+        func band(_ sorted: [Double]) -> ClosedRange<Double>? {
+            guard sorted.count >= 20 else { return nil }
+            return sorted[sorted.count / 20]...sorted[min(sorted.count - 1, sorted.count * 19 / 20)]
         }
+        func band(_ q: Double) -> ClosedRange<Double>? { reported[q].flatMap(band) }
         return SimulatedTrial(
             offeredRate: Double(offered) / (Double(replication) * setup.durationNs / 1e9),
             throughput: measuredSeconds > 0 ? Double(processed) / measuredSeconds : 0,
             dropShare: offered > 0 ? Double(dropped) / Double(offered) : 0,
             latencyMeanNs: latencies.isEmpty ? 0 : latencies.reduce(0, +) / Double(latencies.count),
             latencyP50Ns: quantile(0.5), latencyP90Ns: quantile(0.9), latencyP99Ns: quantile(0.99), latencyP50BandNs: band(0.5), latencyP99BandNs: band(0.99),
+            throughputBand: setup.longRun ? nil : band(throughputs.sorted()),
             stageMeansNs: stageSums.named.mapValues { processed > 0 ? $0 / Double(processed) : 0 }, framesSimulated: offered)
     }
 }
@@ -213,7 +222,11 @@ private struct Replication {
         self.setup = setup
         random = SeededRandom(seed: seed)
         idleProcessors = max(1, setup.processors)
-        pace = setup.trialLogSigma > 0 ? exp(setup.trialLogSigma * random.nextStandardNormal()) : 1
+        if let fixed = setup.fixedPace {
+            pace = fixed
+        } else {
+            pace = setup.trialLogSigma > 0 ? exp(setup.trialLogSigma * random.nextStandardNormal()) : 1
+        }
         // A trial starts at a random point of the quota's period and charges: with constant
         // arrivals at a multiple of the period every frame of a trial falls at the same point.
         deviceClock = CPUQuota.Clock(setup.deviceQuota, chargePhase: random.nextUnitDouble() * CPUQuota.chargeNs,

@@ -12,7 +12,7 @@ public struct Validation: Sendable {
         public var mape: Double
         public var within10: Double
         public var within20: Double
-        /// Share of the trials whose measurement lies in the prediction's 80% band (what 80% of
+        /// Share of the trials whose measurement lies in the prediction's 90% interval (what 90% of
         /// simulated trials of that length report); nil when the predictions have no band.
         public var insideBand: Double?
     }
@@ -26,7 +26,7 @@ public struct Validation: Sendable {
             guard let measured = trial.metric(metric), measured > 0, let predicted = prediction.metric(metric) else { return nil }
             return (predicted - measured) / measured
         }
-        /// Whether the measured value lies in the prediction's 80% band.
+        /// Whether the measured value lies in the prediction's 90% interval.
         public func insideBand(_ metric: Metric) -> Bool? {
             let names = Metric.band(metric)
             guard let measured = trial.metric(metric), let low = prediction.metric(names.low), let high = prediction.metric(names.high) else { return nil }

@@ -21,7 +21,8 @@ public enum PlanText {
         for (reason, count) in r.skipped.sorted(by: { $0.value > $1.value }) { lines.append("skipped \(count): \(reason)") }
         if let best = r.recommended {
             lines.append("")
-            lines.append("recommended: \(best.candidate.label) — p99 \(ms(best.p99Ms)), \(money(best.costPerCamera)) per camera a month, "
+            lines.append("recommended: \(best.candidate.label) — p99 \(ms(best.p99Ms))" + (best.p99HighMs.map { " (90% interval up to \(ms($0)); the SLO is judged on that)" } ?? "")
+                         + ", \(money(best.costPerCamera)) per camera a month, "
                          + "\(money(best.costTotal)) a month for \(plan.cameras)")
             for (name, filter) in [("all-cloud", { (e: Evaluation) in e.candidate.config.placement.usesCloud }),
                                    ("all-edge", { (e: Evaluation) in !e.candidate.config.placement.usesCloud })] {

@@ -11,7 +11,7 @@ public enum ModelText {
         let p99 = v.errors.first { $0.metric == .latencyP99 }
         if let p99 { lines.append("p99 predicted within ±20% for \(percent(p99.within20)) of \(p99.trials) trials (mean error \(UnitFormat.significant(p99.mape))%)") }
         for (reason, count) in v.unpredicted.sorted(by: { $0.key < $1.key }) { lines.append("left out \(count) trial\(count == 1 ? "" : "s"): \(reason)") }
-        var table = TextTable(["metric", "trials", "MAPE", "within ±10%", "within ±20%", "in 80% band"])
+        var table = TextTable(["metric", "trials", "MAPE", "within ±10%", "within ±20%", "in 90% interval"])
         for e in v.errors { table.add([e.metric.key, String(e.trials), UnitFormat.significant(e.mape) + "%", percent(e.within10), percent(e.within20), e.insideBand.map(percent) ?? "-"]) }
         lines.append(table.rendered)
         var worst = TextTable(["worst p99", "measured", "predicted", "error", "stage most off"])

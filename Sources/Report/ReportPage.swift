@@ -143,7 +143,7 @@ public enum ReportPage {
     private static func modelSection(_ validation: Validation, what: String) -> String {
         var html = "<section id=\"model\"><h2>How far to trust the model</h2>\n<p>\(escape(what))</p>\n"
         html += "<table class=\"sortable\"><thead><tr><th>metric</th><th>trials</th><th>mean abs. error</th><th>within ±10%</th><th>within ±20%</th>"
-            + "<th title=\"share of measurements inside the range 80% of simulated trials of their length report\">in 80% band</th></tr></thead><tbody>"
+            + "<th title=\"share of measurements inside the range 90% of simulated trials of their length report\">in 90% interval</th></tr></thead><tbody>"
         func percent(_ share: Double) -> String { String(format: "%.0f%%", share * 100) }
         for e in validation.errors {
             html += "<tr><td>\(escape(e.metric.key))</td><td>\(e.trials)</td><td>\(String(format: "%.1f%%", e.mape))</td><td>\(percent(e.within10))</td><td>\(percent(e.within20))</td>"

@@ -62,16 +62,18 @@ public struct Metric: Sendable, Hashable, Codable, CustomStringConvertible {
         Metric("stage_\(stage.rawValue)_ms", "ms", .lowerIsBetter, "mean time of the \(stage.rawValue) stage")
     }
 
-    /// The metrics holding a predicted latency's 80% band (`latency_p99_ms` → `latency_p99_low_ms`,
-    /// `latency_p99_high_ms`): where 80% of trials of that length land.
+    /// The metrics holding a prediction's 90% interval (`latency_p99_ms` → `latency_p99_low_ms`,
+    /// `latency_p99_high_ms`; `throughput_fps` → `throughput_low_fps`): where 90% of trials of that
+    /// length land.
     public static func band(_ metric: Metric) -> (low: Metric, high: Metric) {
-        let stem = metric.key.hasSuffix("_ms") ? String(metric.key.dropLast(3)) : metric.key
-        return (Metric(stem + "_low_ms", metric.unit, .neither, "low end of the 80% band of \(metric.key)"),
-                Metric(stem + "_high_ms", metric.unit, .neither, "high end of the 80% band of \(metric.key)"))
+        let suffix = "_" + metric.unit
+        let stem = metric.key.hasSuffix(suffix) ? String(metric.key.dropLast(suffix.count)) : metric.key
+        return (Metric(stem + "_low" + suffix, metric.unit, .neither, "low end of the 90% interval of \(metric.key)"),
+                Metric(stem + "_high" + suffix, metric.unit, .neither, "high end of the 90% interval of \(metric.key)"))
     }
 
-    /// The latencies a prediction gives a band for.
-    public static let banded: [Metric] = [latencyP50, latencyP99]
+    /// What a prediction gives an interval for.
+    public static let banded: [Metric] = [throughput, latencyP50, latencyP99]
 
     /// Every metric, in the order tables and exports list them.
     public static let all: [Metric] = [

@@ -144,6 +144,28 @@ import Testing
         }
     }
 
+    /// The long run (the planner's question) has no trials to spread over: its 90% interval is the
+    /// deployment whose compute runs e^(±1.645σ) from the model, σ its residual — on a
+    /// compute-bound edge trial, p99 × e^(±1.645σ) within 5%; a trial of its length also spreads
+    /// its throughput.
+    @Test func theLongRunsIntervalIsTheModelsOwnError() throws {
+        var (model, _) = try PerformanceModel.fit(try edgeTrials(), environment: [:], runs: ["synthetic"], features: Self.features)
+        model.compute["openvino"]!.residualLogSigma = 0.2
+        var config = TrialConfig()
+        try config.set("model", "large")
+        try config.set("device.cpu", "1")
+        try config.set("workload.fps", "2")
+        let prediction = try model.predict(config, longRun: true)
+        let p99 = try #require(prediction.metric(.latencyP99))
+        let high = try #require(prediction.metric(Metric.band(.latencyP99).high)), low = try #require(prediction.metric(Metric.band(.latencyP99).low))
+        #expect(low < p99 && p99 < high)
+        let infer = try #require(prediction.stages.first { $0.stage == .infer }).meanMs
+        // The compute part moves by e^(1.645·0.2) = 1.39; the rest (encode, pre-processing) moves with it here.
+        #expect(abs((high - p99) / (p99 * (exp(1.6449 * 0.2) - 1)) - 1) < 0.05, "\(low) … \(p99) … \(high) ms, inference \(infer) ms")
+        let trial = try model.predict(config)
+        #expect(trial.metric(Metric.band(.throughput).low) != nil && trial.metric(Metric.band(.throughput).high) != nil)
+    }
+
     /// The quota that reproduces a latency: a board whose published time is this machine's under
     /// 0.37 cores is 0.37 cores (within 1%); one faster than this machine unconfined is capped there.
     @Test func aPublishedLatencyBecomesTheQuotaThatReproducesIt() throws {
