@@ -179,9 +179,11 @@ struct Predict: ParsableCommand {
         let predictions = fitted.predict(configs, minimumFrames: frames)
         let unpredicted = try PerformanceModel.unpredicted(predictions)
         var records: [TrialRecord] = []
+        var extrapolated: [String: Int] = [:]
         for (spec, (config, predicted)) in zip(specs, zip(configs, predictions)) {
             switch predicted {
             case .success(let prediction):
+                for dimension in prediction.extrapolated { extrapolated[String(dimension.prefix { $0 != " " }), default: 0] += 1 }
                 records.append(TrialRecord(key: spec.key, repetition: spec.repetition, ok: true, config: config,
                                            metrics: prediction.metrics, stages: prediction.stages))
             case .failure(let error):
@@ -190,6 +192,10 @@ struct Predict: ParsableCommand {
             }
         }
         for (reason, count) in unpredicted.sorted(by: { $0.key < $1.key }) { printError("note: \(count) trial\(count == 1 ? "" : "s") not predicted: \(reason)") }
+        for (dimension, count) in extrapolated.sorted(by: { $0.key < $1.key }) {
+            let range = fitted.extent?.ranges[FittedExtent.Dimension(rawValue: dimension)!].map { "\(UnitFormat.significant($0.lowerBound))–\(UnitFormat.significant($0.upperBound))" } ?? "?"
+            printError("note: \(count) trial\(count == 1 ? "" : "s") extrapolated in \(dimension), beyond the fitted \(range): less sure than the others")
+        }
         if csv { return print(ResultsExport.csv(records), terminator: "") }
         if json { return print(try ResultsExport.longJSON(records)) }
         let seconds = Double(MonotonicClock.now() - started) / 1e9

@@ -154,6 +154,7 @@ extension PerformanceModel {
                                                               y: samples.map(\.1), what: "\(placement) server time beyond inference",
                                                               nonNegative: true, intervals: true)
         }
+        model.extent = FittedExtent.of(usable.map { ($0.1, known[$0.1.model]!) })
         model.requestOverheadNs = max(0, median(overheads))
         model.requestHeaderBytes = max(0, median(headers))
         model.responseBytes = max(0, median(responses))

@@ -16,6 +16,8 @@ extension PerformanceModel {
         /// at the quota's rate; the camera's encoding runs beside it, as in the simulation):
         /// 1000 / this is the frame rate at which it saturates.
         public var deviceSaturatedMs: Double
+        /// The dimensions in which the configuration lies outside what the model was fitted on.
+        public var extrapolated: [String] = []
 
         public func metric(_ metric: Metric) -> Double? { metrics.value(metric) }
     }
@@ -220,6 +222,7 @@ extension PerformanceModel {
             metrics += [MetricValue(names.low, band.lowerBound), MetricValue(names.high, band.upperBound)]
         }
         if let slo = config.slo.p99 { metrics.append(MetricValue(.sloP99Met, result.latencyP99Ns <= slo.nanoseconds ? 1 : 0)) }
-        return Prediction(config: config, metrics: metrics, stages: stages, deviceSaturatedMs: saturatedNs / 1e6)
+        return Prediction(config: config, metrics: metrics, stages: stages, deviceSaturatedMs: saturatedNs / 1e6,
+                          extrapolated: extent?.outside(config, features) ?? [])
     }
 }

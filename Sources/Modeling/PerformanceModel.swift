@@ -34,11 +34,13 @@ public struct PerformanceModel: Sendable, Codable {
     public var spreadFixedNs: [String: Double]?
     /// Features of the models it was fitted on, so predicting them needs no analysis.
     public var features: [String: ModelFeatures]
+    /// What its trials spanned (nil in older files): predictions outside it say so.
+    public var extent: FittedExtent?
     /// What predictions look up (other models' features, link profiles), kept between them.
     let cache = PredictionCache()
 
     enum CodingKeys: String, CodingKey {
-        case schemaVersion, environment, fittedOn, compute, codec, fixedNs, serverExtra, requestOverheadNs, requestHeaderBytes, responseBytes, spread, spreadFixedNs, features
+        case schemaVersion, environment, fittedOn, compute, codec, fixedNs, serverExtra, requestOverheadNs, requestHeaderBytes, responseBytes, spread, spreadFixedNs, features, extent
     }
 
 }

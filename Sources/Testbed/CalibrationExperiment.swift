@@ -69,7 +69,7 @@ public enum CalibrationExperiment {
 # architectures, their inputs and CPU quotas, camera encoding and pre-processing across resolutions
 # and JPEG qualities (each resolution at two qualities: paired one to one, a quality's cost could
 # not be told from a resolution's), two threads on two cores, four threads under a one- or half-core
-# quota, the cloud node's own costs and the protocol's overhead. Offered gently (5 fps), so each
+# quota, the cloud node's own costs, the split placement's re-encoding and the protocol's overhead. Offered gently (5 fps), so each
 # trial measures its stages rather than a queue; about 3 minutes on 2 cores (`--budget` for more).
 name: calibration
 placement: edge
@@ -136,5 +136,8 @@ trials:
   - {model: squeezenet1_1, placement: cloud-tensor, workload: {resolution: 1280x720, jpeg_quality: 80}}
   - {model: resnet18, placement: cloud-tensor, workload: {resolution: 640x480, jpeg_quality: 50}}
   - {model: resnet18, placement: cloud-tensor, workload: {resolution: 1280x720, jpeg_quality: 80}}
+  - {model: squeezenet1_1, placement: split, workload: {resolution: 640x480, jpeg_quality: 50}, split: {jpeg_quality: 90}}
+  - {model: resnet18, placement: split, workload: {resolution: 1280x720, jpeg_quality: 80}, split: {jpeg_quality: 75}}
+  - {model: squeezenet1_1, placement: split, workload: {resolution: 960x540, jpeg_quality: 65}, split: {jpeg_quality: 60}}
 """
 }

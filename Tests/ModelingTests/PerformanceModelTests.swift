@@ -166,6 +166,26 @@ import Testing
         #expect(trial.metric(Metric.band(.throughput).low) != nil && trial.metric(Metric.band(.throughput).high) != nil)
     }
 
+    /// A configuration outside what the trials spanned says in which dimension, with the range
+    /// fitted; one inside says nothing; the extent survives the model file.
+    @Test func aPredictionBeyondTheFittedRangeSaysSo() throws {
+        let (model, _) = try PerformanceModel.fit(try edgeTrials(), environment: [:], runs: ["synthetic"], features: Self.features)
+        var config = TrialConfig()
+        try config.set("model", "large")
+        try config.set("device.cpu", "0.5")
+        try config.set("workload.fps", "2")
+        try config.set("workload.resolution", "1280x720")
+        #expect(try model.predict(config).extrapolated.isEmpty)
+        try config.set("workload.resolution", "1920x1080")
+        try config.set("device.cpu", "2")
+        let outside = try model.predict(config).extrapolated
+        #expect(outside == ["megapixels 2.07 (fitted 0.08–0.92)", "device_cores 2 (fitted 0.5–0.5)"], "\(outside)")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("extent-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try model.write(to: path)
+        #expect(try PerformanceModel.load(path).extent == model.extent)
+    }
+
     /// The quota that reproduces a latency: a board whose published time is this machine's under
     /// 0.37 cores is 0.37 cores (within 1%); one faster than this machine unconfined is capped there.
     @Test func aPublishedLatencyBecomesTheQuotaThatReproducesIt() throws {
