@@ -97,9 +97,9 @@ struct Models: ParsableCommand {
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Analyze an ONNX file: parameters, MACs, weight and activation bytes per layer and in total.")
+            abstract: "Analyze an ONNX or TFLite file: parameters, MACs, weight and activation bytes per layer and in total.")
 
-        @Argument(help: "An ONNX file, or a zoo model name.")
+        @Argument(help: "An ONNX or TFLite file (its own shapes), or a zoo model name.")
         var file: String
 
         @Option(help: "Batch size to analyze at (a dynamic leading dimension takes this value).")

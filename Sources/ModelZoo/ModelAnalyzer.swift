@@ -64,13 +64,16 @@ public struct ModelAnalysis: Sendable, Codable {
 /// Nodes computed from constants alone (shape arithmetic) fold away before inference, as runtimes
 /// fold them: they cost no MACs and no activation traffic.
 public enum ModelAnalyzer {
-    /// Analyses an ONNX file. `shapes` fixes inputs' dynamic dimensions by input name ("" for a
+    /// Analyses an ONNX file (or a TFLite one: `TFLiteAnalyzer`, whose shapes are the file's own). `shapes` fixes inputs' dynamic dimensions by input name ("" for a
     /// model's only input); a leading dynamic dimension not fixed takes `batch`.
     public static func analyze(file path: String, batch: Int = 1, shapes: [String: [Int]] = [:]) throws(ZooError) -> ModelAnalysis {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
             throw .unreadableFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? error.localizedDescription : "no such file")
         }
+        // A TFLite flatbuffer (its identifier says so) is read by its own analyzer, to the same figures.
+        let head = [UInt8](data.prefix(8))
+        if TFLiteAnalyzer.isTFLite(head) { return try TFLiteAnalyzer.analyze([UInt8](data), path: path) }
         let model: Onnx_ModelProto
         do { model = try Onnx_ModelProto(serializedBytes: data) } catch {
             throw .unreadableFile(path: path, reason: "not an ONNX model (\(error))")

@@ -144,6 +144,8 @@ public enum Requirements {
     public static let chromium = FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")
     /// The onnx reference checker (.deps/python).
     public static let onnx = python3 && installed(".deps/python/onnx")
+    /// The `tflite` package, an independent reader of TFLite files (.deps/python).
+    public static let tflitePackage = python3 && installed(".deps/python/tflite")
     /// Triton's Python client (.deps/python).
     public static let tritonClient = python3 && installed(".deps/python/tritonclient")
     /// OpenVINO's Python API (.deps/openvino).
