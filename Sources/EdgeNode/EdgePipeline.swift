@@ -22,8 +22,8 @@ public struct EdgePipelineConfig: Sendable {
     public var warmup: Duration = .zero
     /// Width of the report's timeline slices (default: a tenth of the run, at least 100 ms).
     public var timelineSlice: Duration?
-    /// Measure on past `duration`, a slice at a time, until the stability rule holds on the
-    /// slices' throughput and p99, up to this long (needs `duration` and `timelineSlice`).
+    /// Measure on past `duration`, a slice at a time, until the trial's stability rule holds on
+    /// the slices (`StabilityRule.isSteady`), up to this long (needs `duration` and `timelineSlice`).
     public var maxDuration: Duration?
     public var stability = StabilityRule()
 
@@ -184,8 +184,8 @@ public enum EdgePipeline {
         // Slices whose frames had half a slice to finish.
         let points = timeline(finished, drops: counters.dropTimes(), start: start, width: slice)
             .filter { $0.startSeconds + 1.5 * slice.seconds <= Double(now - start) / 1e9 }
-        let windows = points.map { StabilityRule.Window(throughput: Double($0.processed) / slice.seconds, latency: $0.p99Ms) }
-        if !rule.isStable(windows) { counters.stopAt.store(end + width, ordering: .relaxed) }
+        let windows = points.map { StabilityRule.FrameWindow(frames: $0.processed, p50: $0.p50Ms, p99: $0.p99Ms) }
+        if !rule.isSteady(windows) { counters.stopAt.store(end + width, ordering: .relaxed) }
     }
 
     /// What the device's processors have done so far.

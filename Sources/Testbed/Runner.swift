@@ -335,9 +335,11 @@ public final class Runner: Sendable {
         }
     }
 
-    /// The stability rule on a trial's windows, with each window's p99 as its latency.
+    /// The trial's stability rule (`StabilityRule.isSteady`) on its equal windows.
     static func isStable(_ windows: [WindowRow], rule: StabilityRule = StabilityRule()) -> Bool {
-        rule.isStable(windows.map { StabilityRule.Window(throughput: $0.throughput, latency: $0.p99Ms) })
+        guard windows.count > 1 else { return false }
+        let width = windows[1].startSeconds - windows[0].startSeconds
+        return rule.isSteady(windows.map { StabilityRule.FrameWindow(frames: Int(($0.throughput * width).rounded()), p50: $0.p50Ms, p99: $0.p99Ms) })
     }
 
     static func metrics(_ r: AgentReport, config: TrialConfig, windows: [WindowRow], cloudCPU: Double?, cloudRSS: Int64?, link: LinkCounters?,

@@ -164,6 +164,23 @@ import Testing
         #expect(!rule.isStable(windows([(0, 20), (0, 20), (0, 20)])), "nothing completed")
         #expect(StabilityRule(windows: 3, percent: 15).isStable(windows([(10, 20), (10.5, 21), (11.2, 21)])))
     }
+
+    /// A trial's rule allows for what a few frames cannot tell: windows of 2 and 3 frames (0.5 s
+    /// at 5 fps, a real calibration trial's last three) are steady where perf_analyzer's rule calls
+    /// them unstable; a real drift — medians moving 20 → 30 ms over windows of 50 frames of small
+    /// spread, or throughput falling 50 → 30 frames — is still unstable.
+    @Test func aTrialsRuleAllowsForFewFramesButNotForADrift() {
+        let rule = StabilityRule()
+        func frames(_ rows: [(Int, Double, Double)]) -> [StabilityRule.FrameWindow] { rows.map { .init(frames: $0.0, p50: $0.1, p99: $0.2) } }
+        let few = frames([(2, 28.6, 42.1), (3, 42.3, 42.3), (2, 43.5, 46.1)])
+        #expect(rule.isSteady(few))
+        #expect(!rule.isStable(few.map { .init(throughput: Double($0.frames) / 0.5, latency: $0.p99) }), "perf_analyzer's rule on the same windows")
+        #expect(!rule.isSteady(frames([(50, 20, 26), (50, 25, 32.5), (50, 30, 39)])), "median drift")
+        #expect(rule.isSteady(frames([(50, 20, 26), (50, 20.5, 27), (50, 21, 27)])), "within 10%")
+        #expect(!rule.isSteady(frames([(50, 20, 26), (40, 20, 26), (30, 20, 26)])), "throughput falls")
+        #expect(!rule.isSteady(frames([(50, 20, 26), (50, 20, 26)])), "fewer windows than the rule needs")
+        #expect(!rule.isSteady(frames([(0, 0, 0), (50, 20, 26), (50, 20, 26)]).suffix(3).map { $0 }), "a window answered nothing")
+    }
 }
 
 @Suite struct PixelSizeTests {
