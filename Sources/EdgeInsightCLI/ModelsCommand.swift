@@ -11,7 +11,7 @@ struct Models: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "List, build and inspect models.",
-        subcommands: [List.self, Build.self, Inspect.self])
+        subcommands: [List.self, Build.self, Inspect.self, Cut.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -114,6 +114,9 @@ struct Models: ParsableCommand {
         @Flag(help: "Print totals only, not the per-layer table.")
         var summary = false
 
+        @Flag(help: "List where the model can be cut in two (models cut): per cut, the tensors crossing, their bytes, the head's and the tail's MACs.")
+        var cuts = false
+
         func run() throws {
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
             let path = try ModelZoo.resolve(file).path
@@ -123,6 +126,18 @@ struct Models: ParsableCommand {
                 shapes[name ?? ""] = dims
             }
             let analysis = try ModelAnalyzer.analyze(file: path, batch: batch, shapes: shapes)
+            if cuts {
+                let model = try ModelCutCommand.load(path)
+                let points = ModelCut.points(model, analysis: analysis)
+                if json { return print(try prettyJSON(points)) }
+                var table = TextTable(["after", "crossing", "bytes", "head MACs", "tail MACs"])
+                for point in points {
+                    table.add([point.after, point.crossing.count == 1 ? "1 tensor" : "\(point.crossing.count) tensors (\(point.crossing.joined(separator: ", ")))",
+                               Bytes(point.crossingBytes).description, CountText.format(Double(point.headMACs)), CountText.format(Double(point.tailMACs))])
+                }
+                print("\(points.count) places \(file) can be cut (edgeinsight models cut \(file) --after TENSOR -o head.onnx tail.onnx):")
+                return print(table.rendered)
+            }
             if json {
                 print(try prettyJSON(analysis))
                 return
@@ -147,5 +162,40 @@ struct Models: ParsableCommand {
             print("activations    \(Bytes(analysis.activationBytes)) (largest layer output \(Bytes(analysis.peakActivationBytes)))")
             if let gaps = analysis.gapSummary { print("note           \(gaps)") }
         }
+    }
+
+    struct Cut: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cut an ONNX model in two after a tensor: the head (device) and the tail (cloud), which run in sequence give the whole model's outputs.")
+
+        @Argument(help: "An ONNX file, or a zoo model name.")
+        var file: String
+        @Option(help: "The tensor to cut after (models inspect --cuts lists them).")
+        var after: String
+        @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Where to write the head and the tail: -o head.onnx tail.onnx.")
+        var output: [String] = []
+        @Option(help: "Input resolution of a zoo model.")
+        var resolution = 224
+
+        func run() throws {
+            guard output.count == 2 else { throw ValidationError("-o takes two files: the head's and the tail's, e.g. -o head.onnx tail.onnx") }
+            let model: Onnx_ModelProto
+            if FileManager.default.fileExists(atPath: file) { model = try ModelCutCommand.load(file) } else { model = try ModelZoo.build(try ModelZoo.model(named: file), resolution: resolution) }
+            let (head, tail, point) = try ModelCut.cut(model, after: after, analysis: try ModelAnalyzer.analyze(model))
+            for (part, path) in zip([head, tail], output) {
+                do { try part.serializedData().write(to: URL(fileURLWithPath: path)) } catch { throw ValidationError("cannot write \(path): \(error)") }
+            }
+            print("head \(output[0]): \(head.graph.node.count) nodes, \(CountText.format(Double(point.headMACs))) MACs → \(point.crossing.joined(separator: ", ")) (\(Bytes(point.crossingBytes)))")
+            print("tail \(output[1]): \(tail.graph.node.count) nodes, \(CountText.format(Double(point.tailMACs))) MACs → \(tail.graph.output.map(\.name).joined(separator: ", "))")
+        }
+    }
+}
+
+/// Reads an ONNX file for cutting (a TFLite file cannot be cut yet: say so).
+enum ModelCutCommand {
+    static func load(_ path: String) throws -> Onnx_ModelProto {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        if TFLiteAnalyzer.isTFLite([UInt8](data.prefix(8))) { throw ValidationError("\(path): cutting reads ONNX models; this is TFLite") }
+        return try Onnx_ModelProto(serializedBytes: data)
     }
 }

@@ -14,6 +14,8 @@ public struct LayerCost: Sendable, Codable, Equatable {
     public var macs: Int
     public var weightBytes: Int
     public var activationBytes: Int
+    /// Each output's element type (empty when unknown, and in older JSON).
+    public var outputTypes: [ElementType] = []
 
     /// The first output's shape (empty when unknown).
     public var outputShape: [Int] { outputShapes.first ?? [] }
@@ -151,7 +153,8 @@ public enum ModelAnalyzer {
             let activationBytes = folded ? 0 : outputs.reduce(0) { $0 + $1.elements * $1.type.byteSize }
             layers.append(LayerCost(
                 name: name, op: node.opType, outputNames: node.output, outputShapes: outputs.map(\.shape),
-                parameters: parameters, macs: folded ? 0 : macs, weightBytes: weightBytes, activationBytes: activationBytes))
+                parameters: parameters, macs: folded ? 0 : macs, weightBytes: weightBytes, activationBytes: activationBytes,
+                outputTypes: outputs.map(\.type)))
         }
         let outputs = graph.output.map { value in
             TensorInfo(name: value.name, elementType: known[value.name]?.type ?? elementType(value.type.tensorType.elemType),
