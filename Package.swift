@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "Testbed",
             dependencies: [
-                "EdgeInsightCore", "Engine", "Profiles", "Link", "Server", "EdgeNode", "Results",
+                "EdgeInsightCore", "Engine", "Profiles", "Link", "Server", "EdgeNode", "Results", "ModelZoo",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -10,6 +10,9 @@ public enum Placement: String, Sendable, Codable, CaseIterable {
     case cloudTensor = "cloud-tensor"
     /// The device decodes, resizes to the model's input and re-encodes; the cloud infers.
     case split
+    /// The device pre-processes and runs the network up to a cut (`partition.after`); the cloud
+    /// runs the rest on the activation it is sent.
+    case partition
 
     public var usesCloud: Bool { self != .edge }
 }
@@ -46,6 +49,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     public var cloud = Cloud()
     public var link = Link()
     public var split = Split()
+    public var partition = Partition()
     public var slo = SLO()
 
     /// The camera and how its frames are offered.
@@ -129,6 +133,12 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     /// The split placement's re-encoding on the device.
     public struct Split: Sendable, Equatable {
         public var jpegQuality = 90
+    }
+
+    /// The partition placement's cut: the tensor the device's part of the network ends at
+    /// (`edgeinsight models inspect MODEL --cuts` lists them).
+    public struct Partition: Sendable, Equatable {
+        public var after: String?
     }
 
     /// The service-level objective the trial is judged by.
@@ -256,6 +266,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
             optional("link.loss", \.link.loss, \.exactDescription, LossRate.init(parsing:), "must be a loss rate from 0% to 100% such as 0.5%"),
             setting("link.shaping", \.link.shaping, \.rawValue, LinkShaping.init(rawValue:), choice(LinkShaping.self)),
             setting("split.jpeg_quality", \.split.jpegQuality, String.init, integer(1...100), inRange(1...100)),
+            optional("partition.after", \.partition.after, { $0 }, text, "must name a tensor of the model (models inspect MODEL --cuts)"),
             optional("slo.p99", \.slo.p99, durationText, duration(in: latencies), durationBetween(latencies)),
         ]
     }
@@ -277,6 +288,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     /// requests in flight; only a split trial re-encodes.
     public func uses(_ key: String) -> Bool {
         if key.hasPrefix("split.") { return placement == .split }
+        if key.hasPrefix("partition.") { return placement == .partition }
         if placement.usesCloud, cloud.url != nil {
             // An existing service: nothing of ours is started or shaped; the network is the real one.
             return !(key == "link" || key.hasPrefix("link.") || (key.hasPrefix("cloud.") && !["cloud.url", "cloud.model", "cloud.token_file"].contains(key)))

@@ -61,15 +61,33 @@ public enum Agent {
             guard let server else { throw EdgeNodeError.badConfig("placement \(config.placement.rawValue) needs a cloud node to send to") }
             let client = try OIPClient(base: server, token: token, connections: workload.inflight)
             do {
-                let served = config.cloud.model ?? ModelZoo.servedName(config.model)
-                var input = try RemoteInference.imageInput(of: served, on: server, client: client)
-                input.shape = config.inputShape(declared: input.shape)
+                var served = config.cloud.model ?? ModelZoo.servedName(config.model)
+                var input: TensorInfo
+                var headModel: (any CompiledModel)?
+                if config.placement == .partition {
+                    // The device runs the network's head (its own copy of the cut); the cloud node serves the tail.
+                    guard let after = config.partition.after else { throw EdgeNodeError.badConfig("placement partition needs partition.after: TENSOR (edgeinsight models inspect \(config.model) --cuts)") }
+                    let cut = try ModelCut.files(config.model, after: after)
+                    var settings = EngineSettings()
+                    settings.threads = config.device.threads
+                    settings.hint = .latency
+                    let (engine, compiled) = try Self.compile(modelAt: cut.head, for: config, settings: settings)
+                    engineName = "\(engine.name) \(engine.version)"
+                    headModel = compiled
+                    served = ModelZoo.servedName(cut.tail)
+                    guard let first = compiled.inputs.first else { throw EdgeNodeError.badConfig("the head of \(config.model) has no input") }
+                    input = first
+                    tensorBytes = cut.point.crossingBytes
+                } else {
+                    input = try RemoteInference.imageInput(of: served, on: server, client: client)
+                    input.shape = config.inputShape(declared: input.shape)
+                }
                 if config.placement == .cloudTensor { tensorBytes = input.byteCount }
                 // A service without the binary extension (Seldon MLServer) gets JSON tensors.
                 let binary = Blocking.run { await client.takesBinaryTensors() } != false
                 remotes = try (0..<workload.inflight).map { _ in
                     try RemoteInference(placement: config.placement, client: client, server: server, model: served, input: input,
-                                        splitQuality: config.split.jpegQuality, binary: binary)
+                                        splitQuality: config.split.jpegQuality, binary: binary, head: headModel)
                 }
                 let path = "/v2/models/\(served)/stats"
                 if let before = try? Blocking.run({ try await client.getJSON(path) }) { stats = (client, path, before) }

@@ -7,9 +7,10 @@ import LoadGen
 import NIOCore
 
 /// The device side of the cloud placements: prepares each frame in the placement's form, sends it
-/// to the cloud node and waits for the answer. Spans: pre-processing (cloud-tensor, split),
-/// serialize, network (the round trip less the server's own time) and infer (the server's queue and
-/// compute, from the response's parameters).
+/// to the cloud node and waits for the answer. Spans: pre-processing (cloud-tensor, split,
+/// partition), the head of the network (partition), serialize, network (the round trip less the
+/// server's own time) and infer — tail for a partition — (the server's queue and compute, from the
+/// response's parameters).
 public final class RemoteInference: FrameProcessor {
     let placement: Placement
     let client: OIPClient
@@ -21,6 +22,11 @@ public final class RemoteInference: FrameProcessor {
     let splitQuality: Int
     /// Tensors in the binary extension (ours, Triton) or as JSON (a service without it).
     let binary: Bool
+    /// The partition placement's head of the network, its input buffer and the names of what it
+    /// sends (the tail's inputs).
+    let head: (any InferRequest)?
+    let headInput: UnsafeMutableRawBufferPointer?
+    let headOutputs: [String]
     var tensor: UnsafeMutableRawBufferPointer
     private(set) var counters = Counters()
 
@@ -41,9 +47,22 @@ public final class RemoteInference: FrameProcessor {
     /// A device-side sender on `client` (which several senders may share, a connection each) for
     /// the model's image `input` (`imageInput`, asked once for all senders).
     public init(placement: Placement, client: OIPClient, server: String, model: String, input info: TensorInfo, splitQuality: Int,
-                binary: Bool = true) throws {
+                binary: Bool = true, head headModel: (any CompiledModel)? = nil) throws {
         self.placement = placement
         self.binary = binary
+        if placement == .partition {
+            guard let headModel, headModel.inputs.count == 1 else { throw EdgeNodeError.badConfig("the partition placement needs the head of the model, with one input") }
+            let request = try headModel.makeRequest()
+            try request.fillInputsRandomly(headModel.inputs)
+            try request.infer()   // a compiled model's first inference is slower: not a frame's
+            head = request
+            headInput = try request.inputBuffer(0)
+            headOutputs = headModel.outputs.map(\.name)
+        } else {
+            head = nil
+            headInput = nil
+            headOutputs = []
+        }
         self.splitQuality = splitQuality
         self.client = client
         path = "/v2/models/\(model)/infer"
@@ -63,6 +82,11 @@ public final class RemoteInference: FrameProcessor {
             preprocessor = try Preprocessor(pipeline: pipeline)
             encoder = try JPEGEncoder()
             pipelineDescription = "\(pipeline.description) → JPEG q\(splitQuality) on the device → BYTES to \(server)"
+        case .partition:
+            let pipeline = try Pipeline.standard(for: info)
+            preprocessor = try Preprocessor(pipeline: pipeline)
+            encoder = nil
+            pipelineDescription = "\(pipeline.description) → the network's head on the device → \(headOutputs.joined(separator: ", ")) to the tail at \(server)"
         default:
             preprocessor = nil
             encoder = nil
@@ -75,8 +99,22 @@ public final class RemoteInference: FrameProcessor {
 
     public func process(jpeg: UnsafeRawBufferPointer?, measured: Bool, trace: inout ItemTrace) throws -> FrameResult {
         guard let jpeg else { throw EdgeNodeError.badConfig("cloud placements need JPEG frames") }
-        let wire: WireTensor
+        var wire: WireTensor
+        var more: [WireTensor] = []
         switch placement {
+        case .partition:
+            _ = try preprocessor!.run(jpeg: jpeg, into: headInput!)
+            trace.mark(.preprocess, until: MonotonicClock.now())
+            try head!.infer()
+            trace.mark(.head, until: MonotonicClock.now())
+            // What the head made is what the tail takes, by name.
+            var wires: [WireTensor] = []
+            for (index, name) in headOutputs.enumerated() {
+                let view = try head!.output(index)
+                wires.append(WireTensor(name: name, datatype: Datatype(view.elementType), shape: view.shape, data: TensorBytes(Array(view.bytes))))
+            }
+            wire = wires[0]
+            more = Array(wires.dropFirst())
         case .cloudTensor:
             _ = try preprocessor!.run(jpeg: jpeg, into: tensor)
             trace.mark(.preprocess, until: MonotonicClock.now())
@@ -92,7 +130,7 @@ public final class RemoteInference: FrameProcessor {
         default:
             wire = WireTensor(name: inputName, datatype: .bytes, shape: [1], data: WireTensor.packBytes([Array(jpeg)]))
         }
-        let (body, headerLength) = InferenceCodec.encodeRequest(InferenceRequest(inputs: [wire]), binary: binary)
+        let (body, headerLength) = InferenceCodec.encodeRequest(InferenceRequest(inputs: [wire] + more), binary: binary)
         let bound = client.bind(path, PreparedRequest(body: ByteBuffer(bytes: body), headerLength: headerLength, samples: 1))
         let sentAt = MonotonicClock.now()
         trace.mark(.serialize, until: sentAt)
@@ -106,7 +144,7 @@ public final class RemoteInference: FrameProcessor {
         let server = (outcome.serverQueueNs ?? 0) + (outcome.serverComputeNs ?? 0)
         let roundTrip = answeredAt - sentAt
         trace.mark(.network, until: sentAt + roundTrip - min(server, roundTrip))
-        trace.mark(.infer, until: answeredAt)
+        trace.mark(placement == .partition ? .tail : .infer, until: answeredAt)
         counters.allSent += 1
         let answered = FrameResult(topClass: nil)
         guard measured else { return answered }

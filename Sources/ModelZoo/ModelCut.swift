@@ -115,6 +115,33 @@ public enum ModelCut {
         return (head, tail, point)
     }
 
+    /// The head's and the tail's files for `model` (a zoo name or an ONNX file) cut after `tensor`,
+    /// written once into the cache (the same cut, the same files: the device and the cloud node each
+    /// find them on their own host) — and the cut.
+    public static func files(_ model: String, after tensor: String) throws(ZooError) -> (head: String, tail: String, point: CutPoint) {
+        let path = try ModelZoo.resolve(model).path
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw .unreadableFile(path: path, reason: "\(error.localizedDescription)") }
+        let proto: Onnx_ModelProto
+        do { proto = try Onnx_ModelProto(serializedBytes: data) } catch { throw .unreadableFile(path: path, reason: "cutting reads ONNX models (\(error))") }
+        let analysis = try ModelAnalyzer.analyze(proto)
+        // Named by the model file's own name and size: another file of the same name is another cut.
+        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension + "-\(data.count)"
+        let safe = String(tensor.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" })
+        let folder = ModelZoo.cacheFolder() + "/cuts"
+        let head = "\(folder)/\(stem)-after-\(safe)-head.onnx", tail = "\(folder)/\(stem)-after-\(safe)-tail.onnx"
+        let (headModel, tailModel, point) = try cut(proto, after: tensor, analysis: analysis)
+        for (part, file) in [(headModel, head), (tailModel, tail)] where !FileManager.default.fileExists(atPath: file) {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                try part.serializedData().write(to: URL(fileURLWithPath: file), options: .atomic)
+            } catch {
+                throw .writeFailed(path: file, reason: "\(error)")
+            }
+        }
+        return (head, tail, point)
+    }
+
     /// ONNX's TensorProto data type of an element type.
     static func onnxType(_ type: ElementType) -> Int32 {
         let code: Onnx_TensorProto.DataType = switch type {

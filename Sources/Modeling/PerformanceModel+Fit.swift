@@ -40,7 +40,8 @@ extension PerformanceModel {
         var leftOut: [String] = []
         var usable: [(TrialRecord, TrialConfig)] = []
         for trial in trials {
-            guard trial.ok else { continue }
+            // A partition's two halves are not modelled yet: its trials teach no component.
+            guard trial.ok, trial.config.placement != .partition else { continue }
             let config = trial.config
             if !includeUnstable, trial.metric(.stable) == 0 { leftOut.append(trial.key); continue }
             usable.append((trial, config))

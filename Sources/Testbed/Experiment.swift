@@ -40,7 +40,7 @@ public struct Experiment: Sendable {
     public var devicePool: [String] = []
     public var cloudPool: [String] = []
 
-    static let sections: Set<String> = ["workload", "device", "cloud", "link", "split", "slo"]
+    static let sections: Set<String> = ["workload", "device", "cloud", "link", "split", "partition", "slo"]
 
     /// Reads and checks an experiment file.
     public static func load(_ path: String) throws(TestbedError) -> Experiment {
@@ -250,8 +250,12 @@ extension Experiment {    /// An experiment of the given configurations, each on
             guard let hosts else { throw .badExperiment("\(path): a pool names host '\(name)' but there is no inventory (a 'hosts:' section or --hosts FILE)") }
             do { _ = try hosts.host(named: name) } catch { throw .badExperiment("\(hosts.source): \(error)") }
         }
+        var cuts = Set<String>()
         for spec in trials() {
             let config = spec.config
+            if config.placement == .partition, cuts.insert(config.model + "|" + (config.partition.after ?? "")).inserted {
+                try Self.checkCut(config, path: path)
+            }
             if !devicePool.isEmpty, config.device.host != nil || config.cloud.host != nil {
                 throw .badExperiment("\(path): with a pool of hosts a trial does not name its own (device.host, cloud.host): the pool places it")
             }

@@ -3,6 +3,7 @@ import EdgeNode
 import Engine
 import Foundation
 import Link
+import ModelZoo
 import Profiles
 import Results
 import Server
@@ -202,8 +203,14 @@ public final class Runner: Sendable {
         return parts.joined(separator: " ")
     }
 
+    /// What the run's cloud node serves: each model its trials send to it — for a partition, the
+    /// tail of the cut (checked before the run, so the cut exists).
     static func cloudModels(_ specs: [TrialSpec]) -> [String] {
-        Array(Set(specs.filter { $0.config.startsCloudNode }.map(\.config.model))).sorted()
+        Array(Set(specs.filter { $0.config.startsCloudNode }.map { spec in
+            guard spec.placement == .partition, let after = spec.config.partition.after,
+                  let cut = try? ModelCut.files(spec.config.model, after: after) else { return spec.config.model }
+            return cut.tail
+        })).sorted()
     }
 
     // MARK: One trial

@@ -23,10 +23,14 @@ import Testing
             "link.uplink": "12500kbit", "link.downlink": "40mbit", "link.rtt": "35ms", "link.jitter": "3ms", "link.loss": "0.01",
             "link.shaping": "proxy", "split.jpeg_quality": "77", "slo.p99": "180ms",
         ]
-        // device.engine is the one key a split trial does not use (the edge placement's framework);
-        // the external service's keys replace the cloud node's and the link's (below).
+        // device.engine and partition.after are the keys a split trial does not use (the edge and
+        // partition placements' own); the external service's keys replace the cloud node's and the
+        // link's (below).
         let external = ["cloud.url", "cloud.model", "cloud.token_file"]
-        #expect(Set(values.keys).union(["device.engine"] + external) == Set(TrialConfig.keys), "the test covers every key")
+        #expect(Set(values.keys).union(["device.engine", "partition.after"] + external) == Set(TrialConfig.keys), "the test covers every key")
+        let partition = try TrialConfig(parameters: ["placement": "partition", "partition.after": "t61", "split.jpeg_quality": "50"])
+        #expect(partition.parameters["partition.after"] == "t61" && partition.parameters["split.jpeg_quality"] == nil)
+        #expect(try JSONDecoder().decode(TrialConfig.self, from: try JSONEncoder().encode(partition)) == partition.normalized)
         let config = try TrialConfig(parameters: values)
         #expect(config.parameters == values)
         let decoded = try JSONDecoder().decode(TrialConfig.self, from: try JSONEncoder().encode(config))
