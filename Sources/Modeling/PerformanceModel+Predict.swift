@@ -31,6 +31,17 @@ extension PerformanceModel {
         }
     }
 
+    /// A partition's head and tail features and the bytes that cross the cut.
+    static func partition(_ config: TrialConfig, family: String?, cache: PredictionCache) throws(ModelingError) -> (head: ModelFeatures, tail: ModelFeatures, bytes: Double) {
+        guard let after = config.partition.after else { throw .cannotPredict("placement partition needs partition.after") }
+        let cut: (head: String, tail: String, point: CutPoint)
+        do { cut = try ModelCut.files(config.model, after: after) } catch { throw .cannotPredict("partition of \(config.model): \(error)") }
+        var head = try cache.features(cut.head), tail = try cache.features(cut.tail)
+        head.family = family
+        tail.family = family
+        return (head, tail, Double(cut.point.crossingBytes))
+    }
+
     /// Bytes of the tensor or image a request carries, without headers.
     func payloadBytes(_ config: TrialConfig, _ features: ModelFeatures) -> Double {
         switch config.placement {
@@ -111,9 +122,6 @@ extension PerformanceModel {
     /// simulated trials of the frame each reports: a 3 s trial's p99 is its worst frame); `longRun`
     /// gives the distribution's own, what a deployment sees over time (the planner's question).
     public func predict(_ asked: TrialConfig, minimumFrames: Int = 1000, longRun: Bool = false) throws(ModelingError) -> Prediction {
-        guard asked.placement != .partition else {
-            throw .cannotPredict("the partition placement is measured, not yet predicted (its head and tail compute and the activation's transfer are issue 32's next step)")
-        }
         // Several cameras are predicted as the testbed runs them: one stream of their summed load.
         var config = asked
         if asked.workload.cameras > 1 {
@@ -131,7 +139,11 @@ extension PerformanceModel {
         // the long run's, and a day at 10,000 fps (864 million frames) would not fit in memory.
         let frameLimit = 2_000_000.0
         func simulatedNs(_ length: Duration) -> Double { min(length.nanoseconds, frameLimit / config.workload.fps * 1e9) }
-        let needs = config.placement == .cloudRaw ? [] : [config.placement.rawValue]
+        // A partition: the head's and the tail's own features (the analyzer on the cut's files, in
+        // the parent's family) and the bytes that cross; its device runs cloud-tensor's pre-processing.
+        let partition = try config.placement == .partition ? Self.partition(config, family: features.family, cache: cache) : nil
+        let preprocessing: Placement = config.placement == .partition ? .cloudTensor : config.placement
+        let needs = config.placement == .cloudRaw ? [] : [preprocessing.rawValue]
         for missing in needs where codec.preprocess[missing] == nil {
             throw .cannotPredict("the model has no \(missing) trials to know its pre-processing: fit it on a run that has some")
         }
@@ -140,7 +152,7 @@ extension PerformanceModel {
         }
         let encodeWork = codec.encodeNs(frame)
         let source = time("encode", (fixedNs["capture"] ?? 0) + quota.wallNs(work: encodeWork))
-        let preprocessWork = codec.preprocessNs(frame, placement: config.placement) ?? 0
+        let preprocessWork = codec.preprocessNs(frame, placement: preprocessing) ?? 0
         var setup: SimulationSetup
         var deviceStages: [(Stage, Double)]
         var saturatedNs = 0.0
@@ -165,18 +177,26 @@ extension PerformanceModel {
             let link = try link(config)
             let serialize = fixedNs["serialize.\(config.placement.rawValue)"] ?? 0
             let cloudCompute = try computeModel(on: config.cloud.engine, host: config.cloud.host, where: "cloud.engine")
-            let inference = cloudCompute.wallNs(features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset), quota: Self.cloudQuota(config))
+            let inference = cloudCompute.wallNs(partition?.tail ?? features, threads: usableThreads(config.cloud.threads, cpuset: config.cloud.cpuset),
+                                                quota: Self.cloudQuota(config))
             let extra = serverExtra[config.placement.rawValue].map { max(0, $0.predict(frame.value)) } ?? 0
-            let leg = CloudLeg(requestBytes: payloadBytes(config, features) + requestHeaderBytes, responseBytes: responseBytes, uplink: link.uplink,
+            // The head runs on the device after the pre-processing, on the device's framework.
+            var headWork = 0.0
+            if let partition {
+                let device = try computeModel(on: config.device.engine, host: config.device.host, where: "device.engine")
+                headWork = device.workNs(partition.head) / device.speed(threads: usableThreads(config.device.threads, cpuset: config.device.cpuset))
+            }
+            let leg = CloudLeg(requestBytes: (partition?.bytes ?? payloadBytes(config, features)) + requestHeaderBytes, responseBytes: responseBytes, uplink: link.uplink,
                                downlink: link.downlink, rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss,
                                overheadNs: requestOverheadNs, instances: config.cloud.instances, maxBatch: config.cloud.maxBatch,
                                compute: time("infer", inference + extra))
             setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: simulatedNs(config.workload.warmup),
                                     durationNs: simulatedNs(config.workload.duration), queueCapacity: config.workload.queue, source: source,
-                                    processors: config.workload.inflight, device: time("preprocess", preprocessWork + serialize), deviceQuota: quota, cloud: leg)
+                                    processors: config.workload.inflight, device: time("preprocess", preprocessWork + headWork + serialize), deviceQuota: quota,
+                                    cloud: leg)
             setup.trialLogSigma = cloudCompute.residualLogSigma ?? 0
-            deviceStages = [(.preprocess, preprocessWork), (.serialize, serialize)]
-            saturatedNs = quota.sustainedNs(work: preprocessWork + serialize)
+            deviceStages = [(.preprocess, preprocessWork), (.head, headWork), (.serialize, serialize)]
+            saturatedNs = quota.sustainedNs(work: preprocessWork + headWork + serialize)
         }
         setup.minimumFrames = minimumFrames
         setup.longRun = longRun
@@ -204,7 +224,8 @@ extension PerformanceModel {
         var stages = [row(.capture, capture), row(.encode, simulated("source") - capture), row(.queue, simulated("queue"))]
         for (name, share) in deviceStages where share > 0 { stages.append(row(name, simulated("device") * share / max(deviceTotal, 1))) }
         if config.placement.usesCloud {
-            stages += [row(.network, simulated("network")), row(.infer, simulated("server_queue") + simulated("server_compute"))]
+            stages += [row(.network, simulated("network")),
+                       row(config.placement == .partition ? .tail : .infer, simulated("server_queue") + simulated("server_compute"))]
         }
         var metrics = [
             MetricValue(.offeredRate, result.offeredRate), MetricValue(.throughput, result.throughput),
@@ -215,7 +236,9 @@ extension PerformanceModel {
         ]
         // Each stage's mean under the name the runner stores it by: a prediction diffs with a measurement column by column.
         metrics += stages.map { MetricValue(.stage($0.stage), $0.meanMs) }
-        if config.placement.usesCloud { metrics.append(MetricValue(.requestBytes, payloadBytes(config, features) + requestHeaderBytes)) }
+        if config.placement.usesCloud {
+            metrics.append(MetricValue(.requestBytes, (partition?.bytes ?? payloadBytes(config, features)) + requestHeaderBytes))
+        }
         // What 90% of trials of this length report: a prediction's own interval, beside its value.
         for (metric, band) in [(Metric.latencyP50, result.latencyP50BandNs.map { $0.lowerBound / 1e6...$0.upperBound / 1e6 }),
                                (Metric.latencyP99, result.latencyP99BandNs.map { $0.lowerBound / 1e6...$0.upperBound / 1e6 }),

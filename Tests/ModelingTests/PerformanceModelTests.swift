@@ -1,6 +1,7 @@
 import EdgeInsightCore
 import Foundation
 @testable import Modeling
+import ModelZoo
 import Results
 import Testing
 
@@ -120,19 +121,7 @@ import Testing
     /// fit gave it a negative camera-encode intercept): fitted, no cost component is negative, and
     /// every coefficient lies in its 90% interval, whose lower end is ≥ 0.
     @Test func theShippedCalibrationFitsNoNegativeCost() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("calibration-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/Fixtures/calibration-2026-12-07.sqlite.gz"
-        let unzip = Process()
-        unzip.executableURL = URL(fileURLWithPath: "/bin/sh")
-        unzip.arguments = ["-c", "gzip -dc '\(fixture)' > '\(folder)/results.sqlite'"]
-        try unzip.run()
-        unzip.waitUntilExit()
-        #expect(unzip.terminationStatus == 0)
-        let database = try ResultsDatabase(path: folder + "/results.sqlite")
-        let run = try database.run("calibration")
-        let trials = try database.trials(run: run.id)
+        let (trials, run) = try Self.shippedCalibration()
         #expect(trials.count == 41)
         let (model, _) = try PerformanceModel.fit(trials, environment: run.environment, runs: [run.name], includeUnstable: true)
         #expect(model.negativeComponents.isEmpty, "\(model.componentLines())")
@@ -184,6 +173,56 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         try model.write(to: path)
         #expect(try PerformanceModel.load(path).extent == model.extent)
+    }
+
+    /// The calibration measured on this machine's kind on 2026-12-07 (Tests/Fixtures), its trials and run.
+    static func shippedCalibration() throws -> ([TrialRecord], RunSummary) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("calibration-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path + "/Fixtures/calibration-2026-12-07.sqlite.gz"
+        let unzip = Process()
+        unzip.executableURL = URL(fileURLWithPath: "/bin/sh")
+        unzip.arguments = ["-c", "gzip -dc '\(fixture)' > '\(folder)/results.sqlite'"]
+        try unzip.run()
+        unzip.waitUntilExit()
+        try #require(unzip.terminationStatus == 0)
+        let database = try ResultsDatabase(path: folder + "/results.sqlite")
+        let run = try database.run("calibration")
+        return (try database.trials(run: run.id), run)
+    }
+
+    /// A partition is predicted from the cut's own halves: the head's inference on the device and
+    /// the tail's on the cloud node add up to about the whole model's (each counts the fixed part
+    /// of an inference once), what crosses is the cut's activation, and a cut that sends more
+    /// spends longer on the network.
+    @Test func aPartitionIsPredictedFromItsHalves() throws {
+        let (trials, run) = try Self.shippedCalibration()
+        let (model, _) = try PerformanceModel.fit(trials, environment: run.environment, runs: [run.name], includeUnstable: true)
+        let whole = try ModelZoo.build(try ModelZoo.model(named: "mobilenet_v2"))
+        let points = ModelCut.points(whole, analysis: try ModelAnalyzer.analyze(whole)).filter { $0.crossing.count == 1 }
+        let middle = try #require(points.min { abs($0.headMACs - $0.tailMACs) < abs($1.headMACs - $1.tailMACs) })
+        let early = try #require(points.max { $0.crossingBytes < $1.crossingBytes })
+        func predicted(_ placement: String, after: String? = nil) throws -> PerformanceModel.Prediction {
+            var config = TrialConfig()
+            try config.set("model", "mobilenet_v2")
+            try config.set("placement", placement)
+            if let after { try config.set("partition.after", after) }
+            try config.set("workload.fps", "2")
+            try config.set("link", "wifi")
+            try config.set("device.cpu", "1")
+            return try model.predict(config)
+        }
+        func stage(_ p: PerformanceModel.Prediction, _ s: Stage) -> Double { p.stages.first { $0.stage == s }?.meanMs ?? 0 }
+        let cut = try predicted("partition", after: middle.after)
+        let edge = try predicted("edge")
+        #expect(cut.stages.map(\.stage).contains(.head) && cut.stages.map(\.stage).contains(.tail))
+        let halves = stage(cut, .head) + stage(cut, .tail), all = stage(edge, .infer)
+        #expect(halves > 0.8 * all && halves < 1.6 * all, "head \(stage(cut, .head)) + tail \(stage(cut, .tail)) ms against the whole \(all) ms")
+        let sent = try #require(cut.metric(.requestBytes))
+        #expect(sent >= Double(middle.crossingBytes) && sent < Double(middle.crossingBytes) + 2_000)
+        let heavy = try predicted("partition", after: early.after)
+        #expect(early.crossingBytes > middle.crossingBytes && stage(heavy, .network) > stage(cut, .network))
     }
 
     /// The quota that reproduces a latency: a board whose published time is this machine's under
