@@ -17,8 +17,10 @@ extension EngineKind {
     /// when the node that infers (the device for `edge`, else the cloud node) runs another
     /// framework than OpenVINO, that framework too (`edge/litert`, `cloud-raw/opencv`).
     public static func placementLabel(_ parameters: [String: String]) -> String {
-        let placement = parameters["placement"] ?? "?"
-        guard let engine = parameters[placement == "edge" ? "device.engine" : "cloud.engine"], engine != EngineKind.openvino.rawValue else { return placement }
+        var placement = parameters["placement"] ?? "?"
+        // A partition is named by its cut: "partition@t61".
+        if let after = parameters["partition.after"] { placement += "@" + after }
+        guard let engine = parameters[parameters["placement"] == "edge" ? "device.engine" : "cloud.engine"], engine != EngineKind.openvino.rawValue else { return placement }
         return "\(placement)/\(engine)"
     }
 }

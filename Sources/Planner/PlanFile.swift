@@ -24,6 +24,9 @@ public struct Plan: Sendable {
     public var objective: [(term: Objective, weight: Double)] = [(.cost, 1)]
     public var models: [String] = ["mobilenet_v2"]
     public var placements: [Placement] = [.edge, .cloudRaw]
+    /// The partition placement's cuts to consider (`candidates.cuts`); nil: every cut that sends one
+    /// tensor (`ModelCut.points`), per model.
+    public var cuts: [String]?
     /// Inference frameworks: the device's for the edge placement, the cloud node's for the others.
     public var engines: [EngineKind] = [.openvino]
     /// Device profiles, or hosts of `hosts` (a real device, predicted from its own trials).
@@ -187,7 +190,8 @@ public struct Plan: Sendable {
                     case "cloud": plan.clouds = try texts(v, "candidates.cloud")
                     case "engines": plan.engines = try choices(v, "engines")
                     case "placements": plan.placements = try choices(v, "placements")
-                    default: throw fail(k, "unknown candidates key '\(name)' (known: models, placements, engines, devices, links, cloud)")
+                    case "cuts": plan.cuts = try texts(v, "candidates.cuts")
+                    default: throw fail(k, "unknown candidates key '\(name)' (known: models, placements, engines, devices, links, cloud, cuts)")
                     }
                 }
             case "costs":

@@ -125,7 +125,7 @@ public enum PlanText {
         var table = TextTable([title, "model", "placement", "device", "cloud", "link", "frames", "p99", "top-1", "$/camera/month", "meets"])
         for (i, e) in evaluations.enumerated() {
             let c = e.candidate.config
-            table.add([String(i + 1), c.model, c.placement.rawValue, e.candidate.device, e.candidate.cloud ?? "-", c.placement.usesCloud ? c.link.profile : "-",
+            table.add([String(i + 1), c.model, EngineKind.placementLabel(c.parameters), e.candidate.device, e.candidate.cloud ?? "-", c.placement.usesCloud ? c.link.profile : "-",
                        "\(c.workload.resolution) q\(c.workload.jpegQuality)", ms(e.p99Ms), e.top1.map { UnitFormat.significant($0) + "%" } ?? "-",
                        money(e.costPerCamera), e.feasible ? "yes" : e.blocking.joined(separator: "; ")])
         }

@@ -200,9 +200,13 @@ public enum Planner {
                                     continue
                                 }
                                 config.cloud.engine = engine
-                                for link in plan.links {
-                                    config.link.profile = link
-                                    for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud, priceProfile: priceProfile)) }
+                                // A partition is a candidate per cut; the others have none.
+                                for after in placement == .partition ? try cuts(of: model, plan: plan) : [nil] {
+                                    config.partition.after = after
+                                    for link in plan.links {
+                                        config.link.profile = link
+                                        for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud, priceProfile: priceProfile)) }
+                                    }
                                 }
                             }
                         }
@@ -230,6 +234,19 @@ public enum Planner {
             measured.device = "\(candidate.device) = host \(host.name)"
             measured.priceProfile = candidate.device
             return measured
+        }
+    }
+
+    /// The cuts a plan considers for `model`: its own list, or every cut that sends one tensor.
+    static func cuts(of model: String, plan: Plan) throws(PlanError) -> [String?] {
+        if let cuts = plan.cuts { return cuts }
+        do {
+            let graph = try ModelZoo.isZooModel(model) ? ModelZoo.build(try ModelZoo.model(named: ModelZoo.splitResolution(model).name),
+                                                                          resolution: ModelZoo.splitResolution(model).resolution ?? 224)
+                : Onnx_ModelProto(serializedBytes: try Data(contentsOf: URL(fileURLWithPath: model)))
+            return ModelCut.points(graph, analysis: try ModelAnalyzer.analyze(graph)).filter { $0.crossing.count == 1 }.map(\.after)
+        } catch {
+            throw .badPlan("the cuts of \(model): \(error)")
         }
     }
 
@@ -314,7 +331,7 @@ public enum Planner {
                 do { links[config.link.profile] = try LinkProfiles.loadDefault().profile(named: config.link.profile) } catch { throw .badPlan("\(error)") }
             }
             // One instance per core; each camera's frames take the server time the prediction gives.
-            let serverMs = max(stage(.infer), 1e-3)
+            let serverMs = max(stage(.infer) + stage(.tail), 1e-3)   // a partition's cloud work is its tail
             let perNode = Int((plan.cloudUtilization * cloud.cores * 1000 / serverMs / config.workload.fps).rounded(.down))
             camerasPerNode = perNode
             if perNode < 1 { blocking.append("one camera needs more than a \(cloudName) at \(Int(plan.cloudUtilization * 100))% utilisation") }
@@ -322,7 +339,8 @@ public enum Planner {
             let gigabytes = ((prediction.metric(.requestBytes) ?? 0) + model.responseBytes) * config.workload.fps * 3600 * hoursPerMonth / 1e9
             perCameraMonthly += gigabytes * (links[config.link.profile]?.pricePerGB ?? 0)
         }
-        let p99 = prediction.metric(.latencyP99) ?? .infinity
+        // A candidate that answers no frame has no latency to meet a bound with.
+        let p99 = throughput > 0 ? prediction.metric(.latencyP99) ?? .infinity : .infinity
         let dropRate = max(0, 1 - throughput / offered)
         // The published accuracy is at 224×224: at another input it is not known.
         let top1 = ModelZoo.splitResolution(config.model).resolution == nil ? (try? ModelZoo.model(named: config.model))?.published?.top1 : nil

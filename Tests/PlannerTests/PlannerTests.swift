@@ -3,6 +3,7 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
+import ModelZoo
 @testable import Planner
 import Profiles
 import Report
@@ -184,6 +185,19 @@ import Testing
             try text.write(toFile: folder + "/bad.yaml", atomically: true, encoding: .utf8)
             #expect(throws: ProfileError.invalid(folder + "/" + message)) { try DeviceProfile.all(file: folder + "/bad.yaml") }
         }
+    }
+
+    /// A partition is a candidate per cut — every cut that sends one tensor, or the plan's own list —
+    /// named by its cut.
+    @Test func partitionsAreCandidatesPerCut() throws {
+        let plan = try Plan.parse("candidates:\n  models: [squeezenet1_1]\n  placements: [partition]\n  links: [ethernet]\n", path: "x.yaml")
+        let candidates = try Planner.candidates(plan)
+        let graph = try ModelZoo.build(try ModelZoo.model(named: "squeezenet1_1"))
+        let single = ModelCut.points(graph, analysis: try ModelAnalyzer.analyze(graph)).filter { $0.crossing.count == 1 }.map(\.after)
+        #expect(candidates.count == single.count && candidates.map(\.config.partition.after) == single.map(Optional.some))
+        #expect(candidates.first?.label.hasPrefix("squeezenet1_1 partition@\(single[0]) on rpi4 + c5.large over ethernet") == true, "\(candidates.first?.label ?? "")")
+        let listed = try Plan.parse("candidates:\n  models: [squeezenet1_1]\n  placements: [partition]\n  links: [ethernet]\n  cuts: [\(single[2])]\n", path: "y.yaml")
+        #expect(try Planner.candidates(listed).map(\.config.partition.after) == [single[2]])
     }
 
     @Test func theDemosPlanIsExamplesPlanLatency() throws {
