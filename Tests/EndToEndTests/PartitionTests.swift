@@ -25,11 +25,21 @@ import TestSupport
             workload: {fps: 5, warmup: 0.5s, duration: 2s, window: 0.5s}
             device: {cpu: 1}
             link: ethernet
+            trials:
+              - {link: ethernet}
+              - {link: {profile: ethernet, uplink: 500kbit}}
             """.write(toFile: folder + "/exp.yaml", atomically: true, encoding: .utf8)
         let result = try edgeinsight(["run", folder + "/exp.yaml", "--out", folder + "/out"])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let database = try ResultsDatabase(path: folder + "/out/results.sqlite")
-        let trial = try #require(try database.trials(run: try database.run("partition").id).first)
+        let trials = try database.trials(run: try database.run("partition").id)
+        let trial = try #require(trials.first { $0.config.link.uplink == nil })
+        // An activation the link cannot carry at the frame rate (over 500 kbit/s): the device
+        // falls behind, and every frame it could not send is counted as dropped, none lost.
+        let thin = try #require(trials.first { $0.config.link.uplink != nil })
+        #expect(thin.ok, "\(thin.reason ?? "")")
+        let offered = try #require(thin.metric(.offeredRate)), answered = try #require(thin.metric(.throughput))
+        #expect(answered < 0.7 * offered && (thin.metric(.framesDropped) ?? 0) > 0, "\(answered) of \(offered) fps, \(thin.metric(.framesDropped) ?? 0) dropped")
         #expect(trial.ok, "\(trial.reason ?? "")")
         #expect(trial.stages.map(\.stage) == [.capture, .encode, .queue, .preprocess, .head, .serialize, .network, .tail], "\(trial.stages.map(\.stage))")
         #expect(trial.stages.allSatisfy { $0.count > 0 })
