@@ -69,13 +69,15 @@ struct PlanCommand: AsyncParsableCommand {
 
 /// Runs the top `k` feasible candidates of a plan on the testbed and prints predicted beside measured.
 func verifyPlan(_ result: PlanResult, top k: Int, out folder: String) async throws {
-    let top = Array(result.ranked.filter(\.feasible).prefix(k))
+    // The top k, and beside a partition its neighbouring cuts (is the chosen cut the best of them?).
+    let chosen = Array(result.ranked.filter(\.feasible).prefix(k))
+    let top = Planner.verificationSet(chosen, in: result)
     guard !top.isEmpty else { return print("nothing to verify: no candidate meets the constraints") }
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
     let experiment = Planner.verificationExperiment(top, name: "verify-\(result.plan.name)", path: "plan --verify \(result.plan.name)", hosts: result.plan.hosts)
     try await runExperiment(experiment, out: folder, fresh: true)
     let database = try ResultsDatabase(path: folder + "/results.sqlite")
     let measured = try database.trials(run: try database.run(experiment.name).id)
-    print(PlanText.verification(top, measured: measured, plan: result.plan))
+    print(PlanText.verification(top, measured: measured, plan: result.plan, recommended: chosen.count))
 }
 

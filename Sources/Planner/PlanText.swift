@@ -168,8 +168,11 @@ public enum PlanText {
     }
 
     /// Predicted beside measured for the verified recommendations.
-    public static func verification(_ top: [Evaluation], measured: [TrialRecord], plan: Plan) -> String {
-        var table = TextTable(["verified", "predicted p99", "measured p99", "error", "SLO"])
+    /// The first `recommended` rows are the recommendations; any after them are neighbouring cuts of a
+    /// partition, measured for comparison, which break no recommendation.
+    public static func verification(_ top: [Evaluation], measured: [TrialRecord], plan: Plan, recommended: Int? = nil) -> String {
+        let recommended = recommended ?? top.count
+        var table = TextTable(["verified", "predicted p99", "90% interval", "measured p99", "error", "in interval", "SLO"])
         var breaks = 0, unmeasured = 0
         for (i, e) in top.enumerated() {
             // The measured trial of a candidate is the one that ran its verification configuration.
@@ -177,13 +180,17 @@ public enum PlanText {
             let trial = measured.first { $0.config.normalized == asked }
             let p99 = trial?.metric(.latencyP99)
             let meets = p99.map { value in plan.maxP99.map { value <= $0.nanoseconds / 1e6 } ?? true }
-            if meets == false { breaks += 1 }
-            if p99 == nil { unmeasured += 1 }
-            table.add(["\(i + 1). \(e.candidate.label)", ms(e.p99Ms), p99.map(ms) ?? (trial.map { $0.reason ?? "failed" } ?? "not run"),
-                       p99.map { String(format: "%+.0f%%", 100 * (e.p99Ms - $0) / $0) } ?? "-", meets.map { $0 ? "met" : "BROKEN" } ?? "-"])
+            if meets == false, i < recommended { breaks += 1 }
+            if p99 == nil, i < recommended { unmeasured += 1 }
+            let interval = e.p99LowMs.flatMap { low in e.p99HighMs.map { (low, $0) } }
+            let inside = p99.flatMap { value in interval.map { value >= $0.0 && value <= $0.1 } }
+            table.add([i < recommended ? "\(i + 1). \(e.candidate.label)" : "   neighbouring cut: \(e.candidate.label)", ms(e.p99Ms), interval.map { "\(ms($0.0))–\(ms($0.1))" } ?? "-",
+                       p99.map(ms) ?? (trial.map { $0.reason ?? "failed" } ?? "not run"),
+                       p99.map { String(format: "%+.0f%%", 100 * (e.p99Ms - $0) / $0) } ?? "-", inside.map { $0 ? "yes" : "no" } ?? "-",
+                       meets.map { $0 ? "met" : "BROKEN" } ?? "-"])
         }
         let verdict = breaks > 0 ? "\(breaks) verified recommendation\(breaks == 1 ? "" : "s") broke the SLO as measured"
-            : unmeasured == top.count ? "no recommendation could be measured"
+            : unmeasured == recommended ? "no recommendation could be measured"
             : "every measured recommendation meets the SLO" + (unmeasured > 0 ? " (\(unmeasured) could not be measured)" : "")
         return verdict
             + "\n" + table.rendered

@@ -59,6 +59,8 @@ public struct Evaluation: Sendable {
     /// The upper end of the p99's 90% interval (the model's own error, e^(1.645σ) on compute);
     /// what the p99 constraint is judged on. nil: the model has no error to widen it by.
     public var p99HighMs: Double? = nil
+    /// Its lower end.
+    public var p99LowMs: Double? = nil
     public var feasible: Bool { blocking.isEmpty }
 
     /// The cloud nodes `cameras` of this configuration need: a whole node for any part of one.
@@ -360,7 +362,7 @@ public enum Planner {
                                     top1: top1, deviceUtilization: prediction.deviceSaturatedMs * throughput / 1000, camerasPerNode: camerasPerNode, cloudNodes: 0,
                                     costPerCamera: 0, costTotal: 0, perCameraMonthly: perCameraMonthly, nodeMonthly: nodeMonthly,
                                     watts: watts, transferMs: stage(.serialize) + stage(.network), meanMs: prediction.metric(.latencyMean) ?? 0, blocking: blocking,
-                                    p99HighMs: p99High)
+                                    p99HighMs: p99High, p99LowMs: prediction.metric(Metric.band(.latencyP99).low))
         // The plan's fleet, priced by the one cost formula the sizing table and chart use.
         evaluation.cloudNodes = evaluation.cloudNodes(cameras: plan.cameras)
         evaluation.costTotal = evaluation.monthlyCost(cameras: plan.cameras)
@@ -461,6 +463,30 @@ public enum Planner {
     /// Frames a verification measures at least: a p99 read from a handful of frames is their
     /// maximum, and no prediction can be held to that.
     public static let verificationFrames = 120.0
+
+    /// What a verification measures: the top candidates, and beside each partition the same
+    /// configuration cut one cut earlier and one later (is the chosen cut the best of its neighbours?).
+    public static func verificationSet(_ top: [Evaluation], in result: PlanResult) -> [Evaluation] {
+        var out = top
+        for e in top where e.candidate.config.placement == .partition {
+            var siblings = result.ranked.filter { other in
+                var a = other.candidate.config, b = e.candidate.config
+                a.partition.after = nil
+                b.partition.after = nil
+                return a == b && other.candidate.device == e.candidate.device && other.candidate.cloud == e.candidate.cloud
+            }
+            // In the order the cuts come in the graph.
+            let cuts = ((try? Planner.cuts(of: e.candidate.config.model, plan: result.plan)) ?? []).compactMap { $0 }
+            let order = Dictionary(cuts.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+            siblings.sort { (order[$0.candidate.config.partition.after ?? ""] ?? 0) < (order[$1.candidate.config.partition.after ?? ""] ?? 0) }
+            guard let at = siblings.firstIndex(where: { $0.candidate.config.partition.after == e.candidate.config.partition.after }) else { continue }
+            for index in [at - 1, at + 1] where siblings.indices.contains(index) {
+                let neighbour = siblings[index]
+                if !out.contains(where: { $0.candidate.label == neighbour.candidate.label }) { out.append(neighbour) }
+            }
+        }
+        return out
+    }
 
     /// The configuration a candidate is verified with: its own (the device profile already turned
     /// into the limits it stands for), measured long enough for a p99 — at least

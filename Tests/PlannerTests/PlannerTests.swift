@@ -200,6 +200,26 @@ import Testing
         #expect(try Planner.candidates(listed).map(\.config.partition.after) == [single[2]])
     }
 
+    /// Verifying a partition measures its neighbouring cuts too (one before and one after, in the
+    /// graph's order), which count as no recommendation of their own.
+    @Test func verifyingAPartitionMeasuresItsNeighbours() throws {
+        let plan = try Plan.parse("candidates:\n  models: [squeezenet1_1]\n  placements: [partition]\n  links: [ethernet]\n", path: "x.yaml")
+        let candidates = try Planner.candidates(plan)
+        let evaluations = candidates.enumerated().map { index, candidate in
+            var e = evaluation("squeezenet1_1", cost: 10, p99: 100 + Double(abs(index - 5)), top1: 58)
+            e.candidate = candidate
+            return e
+        }
+        let ranked = Planner.rank(evaluations, plan: plan)
+        let result = PlanResult(plan: plan, ranked: ranked, pareto: [], crossovers: [], candidates: ranked.count, skipped: [:], searchSeconds: 0)
+        let best = try #require(ranked.first)
+        #expect(best.candidate.config.partition.after == candidates[5].config.partition.after)
+        let set = Planner.verificationSet([best], in: result)
+        #expect(set.map(\.candidate.config.partition.after) == [5, 4, 6].map { candidates[$0].config.partition.after })
+        let text = PlanText.verification(set, measured: [], plan: plan, recommended: 1)
+        #expect(text.contains("neighbouring cut: squeezenet1_1 partition@\(candidates[4].config.partition.after!)") && text.hasPrefix("no recommendation could be measured"))
+    }
+
     @Test func theDemosPlanIsExamplesPlanLatency() throws {
         let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let file = try String(contentsOfFile: folder + "/examples/plan-latency.yaml", encoding: .utf8)
