@@ -96,7 +96,7 @@ let package = Package(
             name: "Planner",
             dependencies: ["EdgeInsightCore", "ModelZoo", "Profiles", "Link", "Results", "Testbed", "Modeling", .product(name: "Yams", package: "Yams")]
         ),
-        .target(name: "Report", dependencies: ["EdgeInsightCore", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner"]),
+        .target(name: "Report", dependencies: ["EdgeInsightCore", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner", "ModelZoo"]),
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [

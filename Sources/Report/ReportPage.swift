@@ -51,6 +51,19 @@ public enum ReportPage {
             body += "<section id=\"stages\"><h2>Where the time goes</h2>\n<figure>\(StageChart.svg(groups, title: "Stage breakdown per model, placement and link"))</figure></section>\n"
         }
 
+        // A partition sweep: where to cut, per model and link.
+        let partitioned = Dictionary(grouping: ok.filter { $0.config.placement == .partition }) { $0.config.model }
+        if !partitioned.isEmpty {
+            body += "<section id=\"cuts\"><h2>Where to cut the network</h2>\n"
+            for (model, trials) in partitioned.sorted(by: { $0.key < $1.key }) {
+                let order = PartitionChart.order(of: model)
+                for (link, columns) in PartitionChart.columns(trials, order: order, predictions: content.validation?.0.pairs ?? []).sorted(by: { $0.key < $1.key }) {
+                    body += "<figure>\(PartitionChart.svg(columns, link: link, model: model))</figure>\n"
+                }
+            }
+            body += "</section>\n"
+        }
+
         body += "<section id=\"sweeps\"><h2>Against each swept setting</h2>\n"
         for chart in sweepCharts(ok, run: run.name) { body += "<figure>\(chart)</figure>\n" }
         body += "</section>\n"
