@@ -119,12 +119,7 @@ public enum ModelCut {
     /// written once into the cache (the same cut, the same files: the device and the cloud node each
     /// find them on their own host) — and the cut.
     public static func files(_ model: String, after tensor: String) throws(ZooError) -> (head: String, tail: String, point: CutPoint) {
-        let path = try ModelZoo.resolve(model).path
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw .unreadableFile(path: path, reason: "\(error.localizedDescription)") }
-        let proto: Onnx_ModelProto
-        do { proto = try Onnx_ModelProto(serializedBytes: data) } catch { throw .unreadableFile(path: path, reason: "cutting reads ONNX models (\(error))") }
-        let analysis = try ModelAnalyzer.analyze(proto)
+        let (path, data, proto, analysis) = try load(model)
         // Named by the model file's own name and size: another file of the same name is another cut.
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension + "-\(data.count)"
         let safe = String(tensor.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" })
@@ -140,6 +135,22 @@ public enum ModelCut {
             }
         }
         return (head, tail, point)
+    }
+
+    /// The cuts of `model` (a zoo name, `name@resolution`, or an ONNX file), in the graph's order.
+    public static func points(of model: String) throws(ZooError) -> [CutPoint] {
+        let (_, _, proto, analysis) = try load(model)
+        return points(proto, analysis: analysis)
+    }
+
+    /// A model's file, its bytes, its graph and the analysis of it, for cutting.
+    static func load(_ model: String) throws(ZooError) -> (path: String, data: Data, proto: Onnx_ModelProto, analysis: ModelAnalysis) {
+        let path = try ModelZoo.resolve(model).path
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw .unreadableFile(path: path, reason: "\(error.localizedDescription)") }
+        let proto: Onnx_ModelProto
+        do { proto = try Onnx_ModelProto(serializedBytes: data) } catch { throw .unreadableFile(path: path, reason: "cutting reads ONNX models (\(error))") }
+        return (path, data, proto, try ModelAnalyzer.analyze(proto))
     }
 
     /// ONNX's TensorProto data type of an element type.

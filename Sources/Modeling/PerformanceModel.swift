@@ -45,9 +45,18 @@ public struct PerformanceModel: Sendable, Codable {
 
 }
 
-/// Features and link profiles looked up once for all the predictions of a model.
+/// Features, link profiles and partitions' cuts looked up once for all the predictions of a model.
 final class PredictionCache: Sendable {
-    private let state = Mutex<(features: [String: ModelFeatures], profiles: LinkProfiles?)>(([:], nil))
+    private let state = Mutex<(features: [String: ModelFeatures], profiles: LinkProfiles?, cuts: [String: (head: String, tail: String, point: CutPoint)])>(([:], nil, [:]))
+
+    /// The head's and tail's files of a cut (reading and analysing the model once per cut, not per prediction).
+    func cut(_ model: String, after: String) throws(ZooError) -> (head: String, tail: String, point: CutPoint) {
+        let key = model + "|" + after
+        if let known = state.withLock({ $0.cuts[key] }) { return known }
+        let made = try ModelCut.files(model, after: after)
+        state.withLock { $0.cuts[key] = made }
+        return made
+    }
 
     func features(_ model: String) throws(ModelingError) -> ModelFeatures {
         if let known = state.withLock({ $0.features[model] }) { return known }

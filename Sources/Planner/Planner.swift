@@ -242,12 +242,7 @@ public enum Planner {
     /// The cuts a plan considers for `model`: its own list, or every cut that sends one tensor.
     static func cuts(of model: String, plan: Plan) throws(PlanError) -> [String?] {
         if let cuts = plan.cuts { return cuts }
-        do {
-            let graph = try ModelZoo.isZooModel(model) ? ModelZoo.build(try ModelZoo.model(named: ModelZoo.splitResolution(model).name),
-                                                                          resolution: ModelZoo.splitResolution(model).resolution ?? 224)
-                : Onnx_ModelProto(serializedBytes: try Data(contentsOf: URL(fileURLWithPath: model)))
-            return ModelCut.points(graph, analysis: try ModelAnalyzer.analyze(graph)).filter { $0.crossing.count == 1 }.map(\.after)
-        } catch {
+        do { return try ModelCut.points(of: model).filter { $0.crossing.count == 1 }.map(\.after) } catch {
             throw .badPlan("the cuts of \(model): \(error)")
         }
     }

@@ -36,9 +36,7 @@ public enum PartitionChart {
 
     /// The cuts of `model` in the graph's order (empty when it cannot be read).
     public static func order(of model: String) -> [String] {
-        guard let path = try? ModelZoo.resolve(model).path, let data = FileManager.default.contents(atPath: path),
-              let graph = try? Onnx_ModelProto(serializedBytes: data), let analysis = try? ModelAnalyzer.analyze(graph) else { return [] }
-        return ModelCut.points(graph, analysis: analysis).map(\.after)
+        ((try? ModelCut.points(of: model)) ?? []).map(\.after)
     }
 
     public static func svg(_ columns: [Column], link: String, model: String) -> String {
