@@ -18,8 +18,9 @@ extension EngineKind {
     /// framework than OpenVINO, that framework too (`edge/litert`, `cloud-raw/opencv`).
     public static func placementLabel(_ parameters: [String: String]) -> String {
         var placement = parameters["placement"] ?? "?"
-        // A partition is named by its cut: "partition@t61".
+        // A partition is named by its cut and an encoded activation: "partition@t61", "partition@t61:uint8".
         if let after = parameters["partition.after"] { placement += "@" + after }
+        if let activation = parameters["partition.activation"], activation != ActivationEncoding.fp32.rawValue { placement += ":" + activation }
         guard let engine = parameters[parameters["placement"] == "edge" ? "device.engine" : "cloud.engine"], engine != EngineKind.openvino.rawValue else { return placement }
         return "\(placement)/\(engine)"
     }

@@ -23,6 +23,13 @@ public enum LinkShaping: String, Sendable, Codable, CaseIterable {
     case auto, kernel, proxy
 }
 
+/// How a partition's activation crosses the link: as the network computed it, halved to IEEE
+/// half precision, or quantised to 8 bits per element with the tensor's own range (a scale and a
+/// zero point computed on the device for every frame, sent beside it).
+public enum ActivationEncoding: String, Sendable, Codable, CaseIterable {
+    case fp32, fp16, uint8
+}
+
 /// A trial configuration the values cannot make: one line, naming the setting.
 public struct TrialConfigError: Error, CustomStringConvertible, Equatable {
     public var key: String?
@@ -139,6 +146,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     /// (`edgeinsight models inspect MODEL --cuts` lists them).
     public struct Partition: Sendable, Equatable {
         public var after: String?
+        public var activation = ActivationEncoding.fp32
     }
 
     /// The service-level objective the trial is judged by.
@@ -267,6 +275,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
             setting("link.shaping", \.link.shaping, \.rawValue, LinkShaping.init(rawValue:), choice(LinkShaping.self)),
             setting("split.jpeg_quality", \.split.jpegQuality, String.init, integer(1...100), inRange(1...100)),
             optional("partition.after", \.partition.after, { $0 }, text, "must name a tensor of the model (models inspect MODEL --cuts)"),
+            setting("partition.activation", \.partition.activation, \.rawValue, ActivationEncoding.init(rawValue:), choice(ActivationEncoding.self)),
             optional("slo.p99", \.slo.p99, durationText, duration(in: latencies), durationBetween(latencies)),
         ]
     }

@@ -67,7 +67,7 @@ public enum Agent {
                 if config.placement == .partition {
                     // The device runs the network's head (its own copy of the cut); the cloud node serves the tail.
                     guard let after = config.partition.after else { throw EdgeNodeError.badConfig("placement partition needs partition.after: TENSOR (edgeinsight models inspect \(config.model) --cuts)") }
-                    let cut = try ModelCut.files(config.model, after: after)
+                    let cut = try ModelCut.files(config.model, after: after, activation: config.partition.activation)
                     var settings = EngineSettings()
                     settings.threads = config.device.threads
                     settings.hint = .latency

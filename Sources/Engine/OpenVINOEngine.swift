@@ -389,8 +389,16 @@ final class OpenVINOInferRequest: InferRequest, @unchecked Sendable {
         var shape = ei_ov_shape()
         status = library.tensorData(tensor, &data)
         if status == 0 { status = library.tensorByteSize(tensor, &size) }
-        if status == 0 { status = library.tensorShape(tensor, &shape) }
         guard status == 0 else { throw .inferenceFailed(library.errorMessage(status: status)) }
+        // The C API cannot make a rank-0 shape (ov_shape_create refuses rank 0), and OpenVINO folds a
+        // one-element output to rank 0 (a scalar reshaped to [1] at the graph's end): such an output
+        // is read as the one-element vector the graph declares — what a server takes on the wire.
+        let declared = outputs[index].shape
+        if library.tensorShape(tensor, &shape) != 0 {
+            let one = size == outputs[index].elementType.byteSize
+            guard one else { throw .inferenceFailed("output '\(outputs[index].name)': its shape cannot be read") }
+            return TensorView(shape: declared.isEmpty || declared.allSatisfy { $0 == 1 } ? [1] : declared, elementType: outputs[index].elementType, bytes: UnsafeRawBufferPointer(start: data, count: size))
+        }
         defer { _ = library.shapeFree(&shape) }
         let dims = (0..<Int(shape.rank)).map { Int(shape.dims[$0]) }
         return TensorView(shape: dims, elementType: outputs[index].elementType, bytes: UnsafeRawBufferPointer(start: data, count: size))

@@ -55,8 +55,10 @@ public enum ModelCut {
         return points
     }
 
-    /// The head and the tail of `model` cut after the node that makes `tensor`.
-    public static func cut(_ model: Onnx_ModelProto, after tensor: String, analysis: ModelAnalysis) throws(ZooError) -> (head: Onnx_ModelProto, tail: Onnx_ModelProto, point: CutPoint) {
+    /// The head and the tail of `model` cut after the node that makes `tensor`, the activation
+    /// crossing as `activation` encodes it (the cut's `crossingBytes` are the encoded ones).
+    public static func cut(_ model: Onnx_ModelProto, after tensor: String, analysis: ModelAnalysis,
+                           activation: ActivationEncoding = .fp32) throws(ZooError) -> (head: Onnx_ModelProto, tail: Onnx_ModelProto, point: CutPoint) {
         let graph = model.graph
         let all = points(model, analysis: analysis)
         guard let point = all.first(where: { $0.after == tensor }) else {
@@ -112,20 +114,144 @@ public enum ModelCut {
             if let input = graphInputs[name] { tailInputs.append(input) } else { tailInputs.append(try valueInfo(name)) }
         }
         let tail = part(tailNodes, inputs: tailInputs, outputs: graph.output, name: "tail")
+        guard activation != .fp32 else { return (head, tail, point) }
+        return try encode(head: head, tail: tail, point: point, as: activation)
+    }
+
+    /// The cut with each FP32 activation the head makes encoded at its end and decoded at the
+    /// tail's start, as ONNX operators the engines run: `Cast` for fp16; for uint8 the
+    /// per-tensor dynamic quantisation ONNX defines as DynamicQuantizeLinear (scale = (max(x,0) −
+    /// min(x,0)) / 255, zero point = round(−min/scale)) written out in opset-10 operators so models
+    /// of every opset from 10 take it, then `QuantizeLinear`, and `DequantizeLinear` in the tail.
+    /// The wire keeps the activation's name; the scale and zero point travel as `NAME.scale` and
+    /// `NAME.zero_point`.
+    static func encode(head: Onnx_ModelProto, tail: Onnx_ModelProto, point: CutPoint, as activation: ActivationEncoding) throws(ZooError)
+        -> (head: Onnx_ModelProto, tail: Onnx_ModelProto, point: CutPoint) {
+        if activation == .uint8, let opset = head.opsetImport.first(where: { $0.domain.isEmpty || $0.domain == "ai.onnx" })?.version, opset < 10 {
+            throw .badParameter("uint8 activations need ONNX opset 10 or later (the model declares \(opset))")
+        }
+        var head = head, tail = tail, point = point
+        let encoded = Set(head.graph.output.filter { $0.type.tensorType.elemType == onnxType(.f32) }.map(\.name))
+        // The bytes the encoding saves; a crossing graph input (the image, read again by the tail) is sent as it is.
+        for output in head.graph.output where encoded.contains(output.name) {
+            let elements = output.type.tensorType.shape.dim.reduce(1) { $0 * max(Int($1.dimValue), 0) }
+            point.crossingBytes -= elements * 4 - (activation == .fp16 ? elements * 2 : elements + 4 + 1)
+        }
+        func renamed(_ nodes: inout [Onnx_NodeProto], inputs: Bool, outputs: Bool) {
+            for i in nodes.indices {
+                if inputs { nodes[i].input = nodes[i].input.map { encoded.contains($0) ? $0 + ".f32" : $0 } }
+                if outputs { nodes[i].output = nodes[i].output.map { encoded.contains($0) ? $0 + ".f32" : $0 } }
+            }
+        }
+        renamed(&head.graph.node, inputs: true, outputs: true)
+        renamed(&tail.graph.node, inputs: true, outputs: false)
+        var headOutputs: [Onnx_ValueInfoProto] = [], tailInputs: [Onnx_ValueInfoProto] = [], decoders: [Onnx_NodeProto] = []
+        func vector(_ name: String, _ type: ElementType) -> Onnx_ValueInfoProto {
+            var info = Onnx_ValueInfoProto()
+            info.name = name
+            info.type.tensorType.elemType = onnxType(type)
+            var dim = Onnx_TensorShapeProto.Dimension()
+            dim.dimValue = 1
+            info.type.tensorType.shape.dim = [dim]
+            return info
+        }
+        for output in head.graph.output {
+            guard encoded.contains(output.name) else { headOutputs.append(output); continue }
+            let x = output.name, full = x + ".f32"
+            var wire = output
+            switch activation {
+            case .fp16:
+                wire.type.tensorType.elemType = onnxType(.f16)
+                head.graph.node.append(node("Cast", [full], [x], ints: ["to": Int64(onnxType(.f16))]))
+                decoders.append(node("Cast", [x], [full], ints: ["to": Int64(onnxType(.f32))]))
+                headOutputs.append(wire)
+                tailInputs.append(wire)
+            case .uint8:
+                wire.type.tensorType.elemType = onnxType(.u8)
+                // Scale and zero point cross as one-element vectors (a rank-0 tensor is not
+                // every server's or engine's to take), scalars again on each side.
+                let scale = x + ".scale", zero = x + ".zero_point", k = x + ".q"
+                head.graph.initializer += [constant(k + ".zero", 0), constant(k + ".levels", 255), constant(k + ".half", 0.5),
+                                           constant(k + ".tiny", Float.leastNormalMagnitude), shape(k + ".vector", [1])]
+                head.graph.node += [
+                    node("ReduceMin", [full], [k + ".min"], ints: ["keepdims": 0]),
+                    node("Min", [k + ".min", k + ".zero"], [k + ".low"]),
+                    node("ReduceMax", [full], [k + ".max"], ints: ["keepdims": 0]),
+                    node("Max", [k + ".max", k + ".zero"], [k + ".high"]),
+                    node("Sub", [k + ".high", k + ".low"], [k + ".range"]),
+                    node("Div", [k + ".range", k + ".levels"], [k + ".step"]),
+                    // A tensor of zeros has range 0: any positive scale quantises it exactly.
+                    node("Max", [k + ".step", k + ".tiny"], [k + ".scale"]),
+                    node("Div", [k + ".low", k + ".scale"], [k + ".shift"]),
+                    node("Neg", [k + ".shift"], [k + ".offset"]),
+                    node("Add", [k + ".offset", k + ".half"], [k + ".rounding"]),
+                    node("Floor", [k + ".rounding"], [k + ".point"]),
+                    node("Cast", [k + ".point"], [k + ".zero_point"], ints: ["to": Int64(onnxType(.u8))]),
+                    node("QuantizeLinear", [full, k + ".scale", k + ".zero_point"], [x]),
+                    node("Reshape", [k + ".scale", k + ".vector"], [scale]),
+                    node("Reshape", [k + ".zero_point", k + ".vector"], [zero]),
+                ]
+                tail.graph.initializer.append(shape(k + ".scalar", []))
+                decoders += [node("Reshape", [scale, k + ".scalar"], [k + ".scale"]), node("Reshape", [zero, k + ".scalar"], [k + ".zero_point"]),
+                             node("DequantizeLinear", [x, k + ".scale", k + ".zero_point"], [full])]
+                headOutputs += [wire, vector(scale, .f32), vector(zero, .u8)]
+                tailInputs += [wire, vector(scale, .f32), vector(zero, .u8)]
+            case .fp32:
+                break
+            }
+        }
+        head.graph.output = headOutputs
+        tail.graph.input = tail.graph.input.filter { !encoded.contains($0.name) } + tailInputs
+        tail.graph.node.insert(contentsOf: decoders, at: 0)
         return (head, tail, point)
+    }
+
+    static func node(_ op: String, _ inputs: [String], _ outputs: [String], ints: [String: Int64] = [:]) -> Onnx_NodeProto {
+        var node = Onnx_NodeProto()
+        node.opType = op
+        node.name = outputs[0] + "." + op
+        node.input = inputs
+        node.output = outputs
+        node.attribute = ints.sorted { $0.key < $1.key }.map { name, value in
+            var attribute = Onnx_AttributeProto()
+            attribute.name = name
+            attribute.type = .int
+            attribute.i = value
+            return attribute
+        }
+        return node
+    }
+
+    /// A shape, as `Reshape` takes it.
+    static func shape(_ name: String, _ dims: [Int64]) -> Onnx_TensorProto {
+        var tensor = Onnx_TensorProto()
+        tensor.name = name
+        tensor.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
+        tensor.dims = [Int64(dims.count)]
+        tensor.int64Data = dims
+        return tensor
+    }
+
+    /// A scalar FP32 weight.
+    static func constant(_ name: String, _ value: Float) -> Onnx_TensorProto {
+        var tensor = Onnx_TensorProto()
+        tensor.name = name
+        tensor.dataType = onnxType(.f32)
+        tensor.floatData = [value]
+        return tensor
     }
 
     /// The head's and the tail's files for `model` (a zoo name or an ONNX file) cut after `tensor`,
     /// written once into the cache (the same cut, the same files: the device and the cloud node each
     /// find them on their own host) — and the cut.
-    public static func files(_ model: String, after tensor: String) throws(ZooError) -> (head: String, tail: String, point: CutPoint) {
+    public static func files(_ model: String, after tensor: String, activation: ActivationEncoding = .fp32) throws(ZooError) -> (head: String, tail: String, point: CutPoint) {
         let (path, data, proto, analysis) = try load(model)
         // Named by the model file's own name and size: another file of the same name is another cut.
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension + "-\(data.count)"
-        let safe = String(tensor.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" })
+        let safe = String(tensor.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" ? $0 : "_" }) + (activation == .fp32 ? "" : "-" + activation.rawValue)
         let folder = ModelZoo.cacheFolder() + "/cuts"
         let head = "\(folder)/\(stem)-after-\(safe)-head.onnx", tail = "\(folder)/\(stem)-after-\(safe)-tail.onnx"
-        let (headModel, tailModel, point) = try cut(proto, after: tensor, analysis: analysis)
+        let (headModel, tailModel, point) = try cut(proto, after: tensor, analysis: analysis, activation: activation)
         for (part, file) in [(headModel, head), (tailModel, tail)] where !FileManager.default.fileExists(atPath: file) {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -35,7 +35,7 @@ extension PerformanceModel {
     static func partition(_ config: TrialConfig, family: String?, cache: PredictionCache) throws(ModelingError) -> (head: ModelFeatures, tail: ModelFeatures, bytes: Double) {
         guard let after = config.partition.after else { throw .cannotPredict("placement partition needs partition.after") }
         let cut: (head: String, tail: String, point: CutPoint)
-        do { cut = try cache.cut(config.model, after: after) } catch { throw .cannotPredict("partition of \(config.model): \(error)") }
+        do { cut = try cache.cut(config.model, after: after, activation: config.partition.activation) } catch { throw .cannotPredict("partition of \(config.model): \(error)") }
         var head = try cache.features(cut.head), tail = try cache.features(cut.tail)
         head.family = family
         tail.family = family

@@ -50,10 +50,10 @@ final class PredictionCache: Sendable {
     private let state = Mutex<(features: [String: ModelFeatures], profiles: LinkProfiles?, cuts: [String: (head: String, tail: String, point: CutPoint)])>(([:], nil, [:]))
 
     /// The head's and tail's files of a cut (reading and analysing the model once per cut, not per prediction).
-    func cut(_ model: String, after: String) throws(ZooError) -> (head: String, tail: String, point: CutPoint) {
-        let key = model + "|" + after
+    func cut(_ model: String, after: String, activation: ActivationEncoding) throws(ZooError) -> (head: String, tail: String, point: CutPoint) {
+        let key = model + "|" + after + "|" + activation.rawValue
         if let known = state.withLock({ $0.cuts[key] }) { return known }
-        let made = try ModelCut.files(model, after: after)
+        let made = try ModelCut.files(model, after: after, activation: activation)
         state.withLock { $0.cuts[key] = made }
         return made
     }

@@ -8,6 +8,6 @@ extension Experiment {
         guard let after = config.partition.after else {
             throw .badExperiment("\(path): placement partition needs partition.after: TENSOR (edgeinsight models inspect \(config.model) --cuts lists them)")
         }
-        do { _ = try ModelCut.files(config.model, after: after) } catch { throw .badExperiment("\(path): partition of \(config.model): \(error)") }
+        do { _ = try ModelCut.files(config.model, after: after, activation: config.partition.activation) } catch { throw .badExperiment("\(path): partition of \(config.model): \(error)") }
     }
 }

@@ -208,7 +208,7 @@ public final class Runner: Sendable {
     static func cloudModels(_ specs: [TrialSpec]) -> [String] {
         Array(Set(specs.filter { $0.config.startsCloudNode }.map { spec in
             guard spec.placement == .partition, let after = spec.config.partition.after,
-                  let cut = try? ModelCut.files(spec.config.model, after: after) else { return spec.config.model }
+                  let cut = try? ModelCut.files(spec.config.model, after: after, activation: spec.config.partition.activation) else { return spec.config.model }
             return cut.tail
         })).sorted()
     }

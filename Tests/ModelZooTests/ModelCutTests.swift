@@ -63,6 +63,67 @@ struct ModelCutTests {
         #expect(reference.diff <= 1e-4 * max(1, reference.scale), "\(name) after \(cut.after): head→tail differs by \(reference.diff)")
     }
 
+    /// An encoded activation against numpy: the uint8 head's tensors are ONNX's DynamicQuantizeLinear
+    /// of the FP32 head's (scale (max(x,0) − min(x,0))/255, zero point round(−min/scale), values
+    /// within one level of round(x/scale) + zero point), the fp16 ones the FP32 values halved; both
+    /// pass the ONNX checker, the bytes that cross are the cut's own figure, and head → tail picks
+    /// the whole model's top class: fp16 on all 16 inputs; uint8 on at least 13 (untrained weights
+    /// have logits a fraction of a percent apart, so 8-bit rounding flips one or two: 14 and 15 here).
+    static let encoded = """
+        import json, sys
+        import numpy as np, onnx, openvino as ov
+        whole, head, tail, plain, activation = sys.argv[1:6]
+        crossing = json.loads(sys.argv[6])
+        for part in (head, tail): onnx.checker.check_model(onnx.load(part), full_check=True)
+        core = ov.Core(); f32 = {"INFERENCE_PRECISION_HINT": "f32"}
+        W, H, T, P = (core.compile_model(m, "CPU", f32) for m in (whole, head, tail, plain))
+        rng = np.random.default_rng(2)
+        agree, worst_level, worst_diff, sent = 0, 0, 0.0, 0
+        for i in range(16):
+            x = rng.standard_normal((1, 3, 96, 96)).astype(np.float32)
+            expected = W(x)[0]; full = P(x); h = H(x)
+            outputs = {o.any_name: h[o] for o in H.outputs}
+            sent = sum(v.nbytes for v in outputs.values())
+            for name in crossing:
+                a = full[P.output(name)]
+                if activation == "uint8":
+                    lo, hi = min(a.min(), 0), max(a.max(), 0); scale = (hi - lo) / 255; zero = np.round(-lo / scale)
+                    assert abs(outputs[name + ".scale"].item() - scale) <= 1e-6 * scale and outputs[name + ".zero_point"].item() == zero
+                    ref = np.clip(np.round(a / scale) + zero, 0, 255)
+                    worst_level = max(worst_level, int(np.abs(outputs[name].astype(np.int64) - ref).max()))
+                else:
+                    assert outputs[name].dtype == np.float16
+                    worst_level = max(worst_level, float(np.abs(outputs[name].astype(np.float32) - a.astype(np.float16).astype(np.float32)).max()))
+            got = T({i.any_name: outputs[i.any_name] for i in T.inputs})[0]
+            agree += int(got.argmax() == expected.argmax())
+            worst_diff = max(worst_diff, float(np.abs(got - expected).max() / np.abs(expected).max()))
+        print(json.dumps({"agree": agree, "level": worst_level, "diff": worst_diff, "sent": sent}))
+        """
+
+    @Test(arguments: [("mobilenet_v2", 1, ActivationEncoding.uint8), ("mobilenet_v2", 1, .fp16), ("resnet18", 2, .uint8), ("resnet18", 2, .fp16)])
+    func encodedActivationsAreWhatNumpyComputes(model name: String, crossing count: Int, activation: ActivationEncoding) throws {
+        let folder = temporaryPath("encoded-\(name)-\(activation)")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let model = try ModelZoo.build(try ModelZoo.model(named: name), resolution: 96)
+        let analysis = try ModelAnalyzer.analyze(model)
+        let point = try #require(ModelCut.points(model, analysis: analysis).filter { $0.crossing.count == count }
+            .min { abs($0.headMACs - $0.tailMACs) < abs($1.headMACs - $1.tailMACs) })
+        let plain = try ModelCut.cut(model, after: point.after, analysis: analysis)
+        let (head, tail, cut) = try ModelCut.cut(model, after: point.after, analysis: analysis, activation: activation)
+        for (part, file) in [(model, "whole"), (head, "head"), (tail, "tail"), (plain.head, "plain")] {
+            try part.serializedData().write(to: URL(fileURLWithPath: "\(folder)/\(file).onnx"))
+        }
+        let crossing = String(decoding: try JSONEncoder().encode(plain.point.crossing.filter { name in model.graph.input.allSatisfy { $0.name != name } }), as: UTF8.self)
+        let result = try python(Self.encoded, ["whole", "head", "tail", "plain"].map { "\(folder)/\($0).onnx" } + [activation.rawValue, crossing])
+        try #require(result.status == 0, "\(result.stderr)")
+        struct Reference: Decodable { var agree: Int; var level: Double; var diff: Double; var sent: Int }
+        let reference = try JSONDecoder().decode(Reference.self, from: Data(result.stdout.utf8))
+        #expect(reference.level <= (activation == .uint8 ? 1 : 0), "\(name) after \(cut.after): \(activation) differs from numpy by \(reference.level)")
+        #expect(reference.sent == cut.crossingBytes && cut.crossingBytes < plain.point.crossingBytes, "\(reference.sent) sent, \(cut.crossingBytes) by the cut")
+        #expect(reference.agree >= (activation == .uint8 ? 13 : 16) && reference.diff < (activation == .uint8 ? 0.05 : 1e-3), "\(name) \(activation): \(reference)")
+    }
+
     /// A tensor no cut follows is a one-line error naming the cuts there are.
     @Test func aTensorNoCutFollowsIsAnError() throws {
         let model = try ModelZoo.build(try ModelZoo.model(named: "resnet18"), resolution: 96)
