@@ -27,6 +27,8 @@ public struct Plan: Sendable {
     /// The partition placement's cuts to consider (`candidates.cuts`); nil: every cut that sends one
     /// tensor (`ModelCut.points`), per model.
     public var cuts: [String]?
+    /// How a partition's activation may cross (`candidates.activations`): each is a candidate per cut.
+    public var activations: [ActivationEncoding] = [.fp32]
     /// Inference frameworks: the device's for the edge placement, the cloud node's for the others.
     public var engines: [EngineKind] = [.openvino]
     /// Device profiles, or hosts of `hosts` (a real device, predicted from its own trials).
@@ -191,7 +193,8 @@ public struct Plan: Sendable {
                     case "engines": plan.engines = try choices(v, "engines")
                     case "placements": plan.placements = try choices(v, "placements")
                     case "cuts": plan.cuts = try texts(v, "candidates.cuts")
-                    default: throw fail(k, "unknown candidates key '\(name)' (known: models, placements, engines, devices, links, cloud, cuts)")
+                    case "activations": plan.activations = try choices(v, "activations")
+                    default: throw fail(k, "unknown candidates key '\(name)' (known: models, placements, engines, devices, links, cloud, cuts, activations)")
                     }
                 }
             case "costs":

@@ -202,12 +202,15 @@ public enum Planner {
                                     continue
                                 }
                                 config.cloud.engine = engine
-                                // A partition is a candidate per cut; the others have none.
+                                // A partition is a candidate per cut and activation encoding; the others have neither.
                                 for after in placement == .partition ? try cuts(of: model, plan: plan) : [nil] {
                                     config.partition.after = after
-                                    for link in plan.links {
-                                        config.link.profile = link
-                                        for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud, priceProfile: priceProfile)) }
+                                    for activation in placement == .partition ? plan.activations : [.fp32] {
+                                        config.partition.activation = activation
+                                        for link in plan.links {
+                                            config.link.profile = link
+                                            for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud, priceProfile: priceProfile)) }
+                                        }
                                     }
                                 }
                             }

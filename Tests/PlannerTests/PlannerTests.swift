@@ -198,6 +198,13 @@ import Testing
         #expect(candidates.first?.label.hasPrefix("squeezenet1_1 partition@\(single[0]) on rpi4 + c5.large over ethernet") == true, "\(candidates.first?.label ?? "")")
         let listed = try Plan.parse("candidates:\n  models: [squeezenet1_1]\n  placements: [partition]\n  links: [ethernet]\n  cuts: [\(single[2])]\n", path: "y.yaml")
         #expect(try Planner.candidates(listed).map(\.config.partition.after) == [single[2]])
+        // Each activation encoding is a candidate per cut, named by it; the other placements have none.
+        let encoded = try Plan.parse("candidates:\n  models: [squeezenet1_1]\n  placements: [partition, edge]\n  links: [ethernet]\n  cuts: [\(single[2])]\n  activations: [fp32, uint8]\n", path: "z.yaml")
+        let both = try Planner.candidates(encoded)
+        #expect(both.filter { $0.config.placement == .partition }.map(\.config.partition.activation) == [.fp32, .uint8])
+        #expect(both.filter { $0.config.placement == .edge }.count == 1)
+        #expect(both.contains { $0.label.hasPrefix("squeezenet1_1 partition@\(single[2]):uint8 on rpi4") }, "\(both.map(\.label))")
+        #expect(throws: PlanError.self) { try Plan.parse("candidates:\n  activations: [int4]\n", path: "w.yaml") }
     }
 
     /// Verifying a partition measures its neighbouring cuts too (one before and one after, in the
