@@ -23,13 +23,14 @@ import Testing
             "link.uplink": "12500kbit", "link.downlink": "40mbit", "link.rtt": "35ms", "link.jitter": "3ms", "link.loss": "0.01",
             "link.shaping": "proxy", "split.jpeg_quality": "77", "slo.p99": "180ms",
         ]
-        // device.engine and partition.after are the keys a split trial does not use (the edge and
+        // device.engine and partition.* are the keys a split trial does not use (the edge and
         // partition placements' own); the external service's keys replace the cloud node's and the
         // link's (below).
         let external = ["cloud.url", "cloud.model", "cloud.token_file"]
-        #expect(Set(values.keys).union(["device.engine", "partition.after"] + external) == Set(TrialConfig.keys), "the test covers every key")
-        let partition = try TrialConfig(parameters: ["placement": "partition", "partition.after": "t61", "split.jpeg_quality": "50"])
-        #expect(partition.parameters["partition.after"] == "t61" && partition.parameters["split.jpeg_quality"] == nil)
+        #expect(Set(values.keys).union(["device.engine", "partition.after", "partition.activation"] + external) == Set(TrialConfig.keys), "the test covers every key")
+        let partition = try TrialConfig(parameters: ["placement": "partition", "partition.after": "t61", "partition.activation": "uint8", "split.jpeg_quality": "50"])
+        #expect(partition.parameters["partition.after"] == "t61" && partition.parameters["partition.activation"] == "uint8" && partition.parameters["split.jpeg_quality"] == nil)
+        #expect(throws: TrialConfigError.self) { try TrialConfig(parameters: ["placement": "partition", "partition.activation": "int4"]) }
         #expect(try JSONDecoder().decode(TrialConfig.self, from: try JSONEncoder().encode(partition)) == partition.normalized)
         let config = try TrialConfig(parameters: values)
         #expect(config.parameters == values)
