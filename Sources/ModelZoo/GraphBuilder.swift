@@ -259,7 +259,7 @@ public struct GraphBuilder {
         return attribute
     }
 
-    private static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto {
+    static func int(_ name: String, _ value: Int) -> Onnx_AttributeProto {
         var attribute = Onnx_AttributeProto()
         attribute.name = name
         attribute.type = .int

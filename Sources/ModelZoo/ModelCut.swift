@@ -162,8 +162,8 @@ public enum ModelCut {
             switch activation {
             case .fp16:
                 wire.type.tensorType.elemType = onnxType(.f16)
-                head.graph.node.append(node("Cast", [full], [x], ints: ["to": Int64(onnxType(.f16))]))
-                decoders.append(node("Cast", [x], [full], ints: ["to": Int64(onnxType(.f32))]))
+                head.graph.node.append(node("Cast", [full], [x], ints: ["to": Int(onnxType(.f16))]))
+                decoders.append(node("Cast", [x], [full], ints: ["to": Int(onnxType(.f32))]))
                 headOutputs.append(wire)
                 tailInputs.append(wire)
             case .uint8:
@@ -186,7 +186,7 @@ public enum ModelCut {
                     node("Neg", [k + ".shift"], [k + ".offset"]),
                     node("Add", [k + ".offset", k + ".half"], [k + ".rounding"]),
                     node("Floor", [k + ".rounding"], [k + ".point"]),
-                    node("Cast", [k + ".point"], [k + ".zero_point"], ints: ["to": Int64(onnxType(.u8))]),
+                    node("Cast", [k + ".point"], [k + ".zero_point"], ints: ["to": Int(onnxType(.u8))]),
                     node("QuantizeLinear", [full, k + ".scale", k + ".zero_point"], [x]),
                     node("Reshape", [k + ".scale", k + ".vector"], [scale]),
                     node("Reshape", [k + ".zero_point", k + ".vector"], [zero]),
@@ -206,19 +206,13 @@ public enum ModelCut {
         return (head, tail, point)
     }
 
-    static func node(_ op: String, _ inputs: [String], _ outputs: [String], ints: [String: Int64] = [:]) -> Onnx_NodeProto {
+    static func node(_ op: String, _ inputs: [String], _ outputs: [String], ints: [String: Int] = [:]) -> Onnx_NodeProto {
         var node = Onnx_NodeProto()
         node.opType = op
         node.name = outputs[0] + "." + op
         node.input = inputs
         node.output = outputs
-        node.attribute = ints.sorted { $0.key < $1.key }.map { name, value in
-            var attribute = Onnx_AttributeProto()
-            attribute.name = name
-            attribute.type = .int
-            attribute.i = value
-            return attribute
-        }
+        node.attribute = ints.sorted { $0.key < $1.key }.map { GraphBuilder.int($0.key, $0.value) }
         return node
     }
 
