@@ -185,6 +185,7 @@ struct Models: ParsableCommand {
 
         func run() throws {
             guard output.count == 2 else { throw ValidationError("-o takes two files: the head's and the tail's, e.g. -o head.onnx tail.onnx") }
+            guard (0...10_000).contains(frames) else { throw ValidationError("--frames must be from 0 to 10000 (got \(frames))") }
             let model: Onnx_ModelProto
             if FileManager.default.fileExists(atPath: file) { model = try ModelCutCommand.load(file) } else { model = try ModelZoo.build(try ModelZoo.model(named: file), resolution: resolution) }
             let (head, tail, point) = try ModelCut.cut(model, after: after, analysis: try ModelAnalyzer.analyze(model), activation: activation)
