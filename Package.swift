@@ -37,6 +37,8 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["EdgeInsightCore", "CTurboJPEG"]),
         .target(name: "InferenceProtocol", dependencies: ["EdgeInsightCore"]),
         .target(name: "Profiles", dependencies: ["EdgeInsightCore", .product(name: "Yams", package: "Yams")]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .target(name: "Broker", dependencies: ["EdgeInsightCore", "CMosquitto"]),
         .target(
             name: "Link",
             dependencies: [
@@ -111,6 +113,7 @@ let package = Package(
         .testTarget(name: "ModelZooTests", dependencies: ["EdgeInsightCore", "ModelZoo", "TestSupport"]),
         .testTarget(name: "ImagingTests", dependencies: ["EdgeInsightCore", "Imaging"]),
         .testTarget(name: "InferenceProtocolTests", dependencies: ["InferenceProtocol"]),
+        .testTarget(name: "BrokerTests", dependencies: ["EdgeInsightCore", "Broker", "TestSupport"]),
         .testTarget(name: "LinkTests", dependencies: ["EdgeInsightCore", "Profiles", "Link", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: ["EdgeInsightCore", "InferenceProtocol", "Server", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LoadGenTests", dependencies: ["EdgeInsightCore", "LoadGen", "TestSupport"]),
