@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "Broker",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "EdgeNode",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "LoadGen",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "InferenceProtocol", "LoadGen", "Broker",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -90,7 +90,7 @@ let package = Package(
         .target(
             name: "Testbed",
             dependencies: [
-                "EdgeInsightCore", "Engine", "Profiles", "Link", "Server", "EdgeNode", "Results", "ModelZoo",
+                "EdgeInsightCore", "Engine", "Profiles", "Link", "Server", "EdgeNode", "Results", "ModelZoo", "Broker",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "EdgeInsightCLI",
             dependencies: [
-                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Profiles", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner", "Report",
+                "EdgeInsightCore", "Engine", "ModelZoo", "Imaging", "Profiles", "Broker", "Link", "Server", "LoadGen", "EdgeNode", "Results", "Testbed", "Modeling", "Planner", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

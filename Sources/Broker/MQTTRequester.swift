@@ -107,6 +107,28 @@ public final class MQTTRequester: @unchecked Sendable {  // `state` is the one l
         client = try MQTTClient(id: camera, endpoint: endpoint, persistent: qos > 0, handlers: handlers)
         try client.connect(timeout: min(timeout, .seconds(10)))
         try client.subscribe(replyTopic, qos: qos)
+        if qos > 0 { acknowledgementRoundTripNs = try probeRoundTrip(camera: camera) }
+    }
+
+    /// The shortest of a few QoS 1 publishes' round trips to the broker's acknowledgement (tiny
+    /// messages that nobody subscribes to): the link's round trip as the broker path sees it, from
+    /// which a frame's arrival at the broker is placed (its acknowledgement less half of this).
+    public private(set) var acknowledgementRoundTripNs: UInt64?
+
+    private func probeRoundTrip(camera: String) throws(BrokerError) -> UInt64? {
+        var best: UInt64?
+        for _ in 0..<5 {
+            let sent = MonotonicClock.now()
+            let mid = try withUnsafeBytes(of: UInt8(0)) { bytes throws(BrokerError) in try client.publish("edgeinsight/probe/\(camera)", payload: bytes, qos: 1) }
+            let deadline = sent + 2_000_000_000
+            var acked: UInt64?
+            while acked == nil, MonotonicClock.now() < deadline {
+                acked = shared.state.withLock { $0.acknowledged.removeValue(forKey: mid) }
+                if acked == nil { usleep(200) }
+            }
+            if let acked { best = min(best ?? .max, acked - sent) }
+        }
+        return best
     }
 
     /// How the frames fared so far.

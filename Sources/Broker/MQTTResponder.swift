@@ -12,6 +12,8 @@ public final class MQTTResponder: @unchecked Sendable {  // immutable after init
     public typealias Handler = @Sendable (MQTTMessage) async -> (payload: [UInt8], user: [(name: String, value: String)])
 
     public static let receivedProperty = "received_unix_ns"
+    /// The answer's status, as the HTTP endpoint would give it (200, 400, 503…).
+    public static let statusProperty = "status"
     public static let heldProperty = "held_ns"
 
     private var client: MQTTClient!

@@ -15,6 +15,16 @@ public final class MosquittoBroker: @unchecked Sendable {  // used from one thre
         /// How often a running broker saves its state (a crash loses at most this much).
         public var autosaveInterval: Duration = .seconds(1)
 
+        /// Every key but `folder` may be left out.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            folder = try c.decode(String.self, forKey: .folder)
+            host = try c.decodeIfPresent(String.self, forKey: .host) ?? host
+            port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
+        }
+
+        private enum CodingKeys: String, CodingKey { case host, port, folder }
+
         public init(folder: String, host: String = "127.0.0.1", port: Int = 0) {
             self.folder = folder
             self.host = host

@@ -20,7 +20,7 @@ struct EdgeInsight: AsyncParsableCommand {
             `edgeinsight bench mobilenet_v2` to measure one on this machine with OpenVINO.
             """,
         version: HostFacts.buildVersion,
-        subcommands: [Models.self, Bench.self, PipelineRun.self, Preprocess.self, Camera.self, Serve.self, Load.self, LinkCommand.self, AgentCommand.self, Run.self, HostsCommand.self, ResultsCommand.self, Calibrate.self, DevicesCommand.self, ModelCommand.self, Predict.self, PlanCommand.self, ReportCommand.self, Demo.self])
+        subcommands: [Models.self, Bench.self, PipelineRun.self, Preprocess.self, Camera.self, Serve.self, Load.self, LinkCommand.self, AgentCommand.self, BrokerCommand.self, Run.self, HostsCommand.self, ResultsCommand.self, Calibrate.self, DevicesCommand.self, ModelCommand.self, Predict.self, PlanCommand.self, ReportCommand.self, Demo.self])
 
     /// Runs the command; every failure becomes one line on stderr and a non-zero exit code.
     static func main() async {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Broker
 import EdgeInsightCore
 import Engine
 import Foundation
@@ -79,11 +80,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Inference framework of models without a config.yaml: openvino, litert or opencv.")
     var engine: EngineKind = .openvino
 
+    @Option(help: ArgumentHelp("Also take requests from this MQTT broker (mqtt://host:1883): a consumer in the shared subscription of each model's frame topics, answering on each frame's response topic.",
+                               discussion: "Topics: edgeinsight/MODEL/frames/CAMERA in, the frame's MQTT 5 response topic out; the payload is the OIP request body (binary extension), its header length in the user property Inference-Header-Content-Length."))
+    var mqtt: String?
+
+    @Option(help: "QoS of the broker's subscription: 0 (at most once) or 1 (at least once, persistent session).")
+    var mqttQos = 1
+
     @Option(help: "The node document (docs/nodes.md), a file or - for standard input; the flags above are then ignored.")
     var config: String?
 
     func run() async throws {
-        let spec = try config.map { try NodeSpec<ServeSpec>.read($0, as: .serve).spec } ?? flagSpec()
+        let spec = try config.map { try NodeSpec<ServeSpec>.read($0, as: .serve).spec } ?? (try flagSpec())
         var (defaults, options) = try spec.resolved()
         // Input types and shapes stay flags: they are for people serving by hand, not the runner.
         defaults.engine.inputElementType = try inputType.map(parseInputType)
@@ -102,13 +110,14 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = .warning
         try await server.run(logger: logger) { port in
             NodeLine<NodeStopped>.ready(NodeReady(node: .serve, address: host, port: port)).write()
-            FileHandle.standardError.write(Data("serving \(names.joined(separator: ", ")) on http://\(host):\(port)\n".utf8))
+            let broker = spec.mqtt.map { " and from \($0.endpoint) (QoS \($0.qos))" } ?? ""
+            FileHandle.standardError.write(Data("serving \(names.joined(separator: ", ")) on http://\(host):\(port)\(broker)\n".utf8))
         }
         NodeLine<NodeStopped>.report(NodeStopped()).write()
     }
 
     /// The flags as a node document's body.
-    func flagSpec() -> ServeSpec {
+    func flagSpec() throws -> ServeSpec {
         var spec = ServeSpec()
         spec.models = model
         spec.repository = models
@@ -124,6 +133,7 @@ struct Serve: AsyncParsableCommand {
         spec.precision = precision
         spec.engine = engine
         spec.httpThreads = httpThreads
+        spec.mqtt = try mqtt.map { BrokerSubscription(endpoint: try MQTTEndpoint(parsing: $0), qos: mqttQos) }
         return spec
     }
 }

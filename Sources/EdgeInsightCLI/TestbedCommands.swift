@@ -1,4 +1,5 @@
 import ArgumentParser
+import Broker
 import EdgeInsightCore
 import EdgeNode
 import Foundation
@@ -215,6 +216,12 @@ struct AgentCommand: AsyncParsableCommand {
     var window: String?
     @Option(help: "Inference threads on the device (device.threads).")
     var threads: String?
+    @Option(help: "How requests reach the cloud node: http or mqtt (transport).")
+    var transport: String?
+    @Option(name: .customLong("broker"), help: "The MQTT broker to publish frames to, mqtt://HOST:PORT (transport mqtt).")
+    var brokerURL: String?
+    @Option(help: "MQTT QoS of the frames: 0 or 1 (mqtt.qos).")
+    var mqttQos: String?
 
     func run() async throws {
         let spec = try config.map { try NodeSpec<AgentSpec>.read($0, as: .agent).spec } ?? AgentSpec(config: TrialConfig())
@@ -226,6 +233,7 @@ struct AgentCommand: AsyncParsableCommand {
             ("--jpeg-quality", "workload.jpeg_quality", jpegQuality), ("--split-quality", "split.jpeg_quality", splitQuality),
             ("--warmup", "workload.warmup", warmup), ("--duration", "workload.duration", duration), ("--queue", "workload.queue", queue),
             ("--inflight", "workload.inflight", inflight), ("--window", "workload.window", window), ("--threads", "device.threads", threads),
+            ("--transport", "transport", transport), ("--mqtt-qos", "mqtt.qos", mqttQos),
         ]
         for (flag, key, value) in flags {
             guard let value else { continue }
@@ -235,7 +243,9 @@ struct AgentCommand: AsyncParsableCommand {
         if trial.placement.usesCloud, server == nil { throw ValidationError("--placement \(trial.placement.rawValue) needs --server http://HOST:PORT") }
         let frozen = trial
         NodeLine<AgentReport>.ready(NodeReady(node: .agent)).write()
-        let result = try await Blocking.offload { try Agent.run(frozen, server: server, token: spec.token) }
+        let broker = try brokerURL.map { try MQTTEndpoint(parsing: $0) } ?? spec.broker
+        if trial.transport == .mqtt, broker == nil { throw ValidationError("transport mqtt needs --broker mqtt://HOST:PORT") }
+        let result = try await Blocking.offload { try Agent.run(frozen, server: server, token: spec.token, broker: broker) }
         if let report { try Data(try prettyJSON(result).utf8).write(to: URL(fileURLWithPath: report), options: .atomic) }
         FileHandle.standardError.write(Data("\(trial.placement.rawValue) \(trial.model): \(UnitFormat.significant(result.run.throughput)) fps, p99 \(DurationText.format(nanoseconds: result.run.endToEnd.p99Ns)), \(result.run.dropped) dropped\n".utf8))
         NodeLine<AgentReport>.report(result).write()

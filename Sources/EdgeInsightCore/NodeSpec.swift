@@ -2,7 +2,7 @@ import Foundation
 
 /// The kinds of node the runner starts (DESIGN.md, "Nodes: one contract").
 public enum NodeKind: String, Sendable, Codable, CaseIterable {
-    case agent, serve, link
+    case agent, serve, link, broker
 }
 
 /// The one document that starts a node: `edgeinsight NODE --config FILE|-` reads it whole. The

@@ -2,5 +2,6 @@
 public enum Stage: String, Sendable, Codable, CaseIterable {
     // `head` and `tail`: the partition placement's two parts of the network, the device's and the
     // cloud node's, each where it runs in the pipeline.
-    case capture, encode, preprocess, head, serialize, send, network, broker, queue, infer, tail, postprocess, reply
+    // `publish` and `broker`: the mqtt transport's device → broker and broker → consumer hops.
+    case capture, encode, preprocess, head, serialize, send, network, publish, broker, queue, infer, tail, postprocess, reply
 }

@@ -30,6 +30,12 @@ public enum ActivationEncoding: String, Sendable, Codable, CaseIterable {
     case fp32, fp16, uint8
 }
 
+/// How a cloud placement's requests reach the cloud node: OIP over HTTP, or published through an
+/// MQTT broker to a consumer that answers on the camera's reply topic.
+public enum Transport: String, Sendable, Codable, CaseIterable {
+    case http, mqtt
+}
+
 /// A trial configuration the values cannot make: one line, naming the setting.
 public struct TrialConfigError: Error, CustomStringConvertible, Equatable {
     public var key: String?
@@ -57,6 +63,8 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     public var link = Link()
     public var split = Split()
     public var partition = Partition()
+    public var transport = Transport.http
+    public var mqtt = MQTT()
     public var slo = SLO()
 
     /// The camera and how its frames are offered.
@@ -149,6 +157,22 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         public var activation = ActivationEncoding.fp32
     }
 
+    /// The broker path (`transport: mqtt`): a broker the runner starts beside the cloud node, or an
+    /// existing one at `url`; the delivery guarantee; how long a frame may wait for its answer.
+    public struct MQTT: Sendable, Equatable {
+        /// An existing broker (`mqtt://host:1883`, `mqtts://…`); nil: the runner starts Mosquitto.
+        public var url: String?
+        public var username: String?
+        /// A file holding the broker's password (read by the runner, sent in the node documents).
+        public var passwordFile: String?
+        /// 0: at most once; 1: at least once, with persistent sessions.
+        public var qos = 1
+        /// A frame with no answer after this long is counted lost.
+        public var timeout: Duration = .seconds(10)
+
+        public init() {}
+    }
+
     /// The service-level objective the trial is judged by.
     public struct SLO: Sendable, Equatable {
         public var p99: Duration?
@@ -209,6 +233,10 @@ public struct TrialConfig: Sendable, Equatable, Codable {
         guard let url = URL(string: text), url.scheme == "http" || url.scheme == "https", url.host?.isEmpty == false else { return nil }
         return text
     }
+    private static func brokerURL(_ text: String) -> String? {
+        guard let url = URL(string: text), url.scheme == "mqtt" || url.scheme == "mqtts", url.host?.isEmpty == false else { return nil }
+        return text
+    }
     private static func number(_ value: Double) -> String { UnitFormat.plain(value) }
     private static func choice<E: RawRepresentable<String> & CaseIterable>(_ type: E.Type) -> String {
         "must be one of \(E.allCases.map(\.rawValue).joined(separator: ", "))"
@@ -219,6 +247,7 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     static let waiting: ClosedRange<Duration> = .zero ... .seconds(3_600)
     static let delays: ClosedRange<Duration> = .zero ... .seconds(60)
     static let latencies: ClosedRange<Duration> = .microseconds(1) ... .seconds(3_600)
+    static let answerWait: ClosedRange<Duration> = .milliseconds(10) ... .seconds(600)
 
     /// Every setting, built once: key paths and closures that are never mutated.
     nonisolated(unsafe) static let settings: [Setting] = makeSettings()
@@ -276,6 +305,12 @@ public struct TrialConfig: Sendable, Equatable, Codable {
             setting("split.jpeg_quality", \.split.jpegQuality, String.init, integer(1...100), inRange(1...100)),
             optional("partition.after", \.partition.after, { $0 }, text, "must name a tensor of the model (models inspect MODEL --cuts)"),
             setting("partition.activation", \.partition.activation, \.rawValue, ActivationEncoding.init(rawValue:), choice(ActivationEncoding.self)),
+            setting("transport", \.transport, \.rawValue, Transport.init(rawValue:), choice(Transport.self)),
+            optional("mqtt.url", \.mqtt.url, { $0 }, brokerURL, "must be a broker address such as mqtt://broker.example:1883"),
+            optional("mqtt.username", \.mqtt.username, { $0 }, text, "must not be empty"),
+            optional("mqtt.password_file", \.mqtt.passwordFile, { $0 }, text, "must not be empty"),
+            setting("mqtt.qos", \.mqtt.qos, String.init, integer(0...1), "must be 0 (at most once) or 1 (at least once)"),
+            setting("mqtt.timeout", \.mqtt.timeout, durationText, duration(in: answerWait), durationBetween(answerWait)),
             optional("slo.p99", \.slo.p99, durationText, duration(in: latencies), durationBetween(latencies)),
         ]
     }
@@ -298,14 +333,15 @@ public struct TrialConfig: Sendable, Equatable, Codable {
     public func uses(_ key: String) -> Bool {
         if key.hasPrefix("split.") { return placement == .split }
         if key.hasPrefix("partition.") { return placement == .partition }
+        if key.hasPrefix("mqtt.") { return transport == .mqtt && startsCloudNode }
         if placement.usesCloud, cloud.url != nil {
             // An existing service: nothing of ours is started or shaped; the network is the real one.
-            return !(key == "link" || key.hasPrefix("link.") || (key.hasPrefix("cloud.") && !["cloud.url", "cloud.model", "cloud.token_file"].contains(key)))
+            return !(key == "link" || key.hasPrefix("link.") || key == "transport" || (key.hasPrefix("cloud.") && !["cloud.url", "cloud.model", "cloud.token_file"].contains(key)))
         }
         if key == "cloud.model" || key == "cloud.token_file" { return false }
         if key == "device.engine" { return placement == .edge }
         if !placement.usesCloud {
-            return !(key == "link" || key.hasPrefix("link.") || key.hasPrefix("cloud.") || key == "workload.inflight" || key == "workload.cameras")
+            return !(key == "link" || key.hasPrefix("link.") || key.hasPrefix("cloud.") || key == "workload.inflight" || key == "workload.cameras" || key == "transport")
         }
         return true
     }

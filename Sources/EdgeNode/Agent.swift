@@ -1,3 +1,4 @@
+import Broker
 import EdgeInsightCore
 import Engine
 import Foundation
@@ -30,6 +31,8 @@ public struct AgentReport: Sendable, Codable {
     public var peakResidentBytes: Int64
     /// The device's inference framework and its version ("LiteRT 2.3.0"); nil when it infers nothing.
     public var engine: String?
+    /// Over a broker: what became of every frame sent (answered, lost by reason, late, duplicated).
+    public var delivery: MQTTDelivery?
 }
 
 /// The edge node of a trial: a camera at a frame rate feeding the device, which infers locally
@@ -38,7 +41,8 @@ public struct AgentReport: Sendable, Codable {
 public enum Agent {
     /// Runs `config` as its edge node; `server` is the cloud node (or a link in front of it, or an
     /// existing service), `http(s)://host:port`, for the cloud placements; `token` its bearer token.
-    public static func run(_ config: TrialConfig, server: String?, token: String? = nil,
+    /// With `transport: mqtt`, frames go through the broker at `broker` (the metadata still comes from `server`).
+    public static func run(_ config: TrialConfig, server: String?, token: String? = nil, broker: MQTTEndpoint? = nil,
                            progress: @escaping (EdgePipelineProgress) -> Void = { _ in }) throws -> AgentReport {
         let workload = config.workload
         let source = SourceKind.camera(width: workload.resolution.width, height: workload.resolution.height, quality: workload.jpegQuality,
@@ -48,6 +52,8 @@ public enum Agent {
         var tensorBytes: Int?
         var engineName: String?
         var stats: (client: OIPClient, path: String, before: JSONValue)?
+        var requester: MQTTRequester?
+        defer { requester?.close() }
         if config.placement == .edge {
             let file = try ModelZoo.resolve(config.model, format: config.device.engine.modelFormat)
             var settings = EngineSettings()
@@ -85,9 +91,15 @@ public enum Agent {
                 if config.placement == .cloudTensor { tensorBytes = input.byteCount }
                 // A service without the binary extension (Seldon MLServer) gets JSON tensors.
                 let binary = Blocking.run { await client.takesBinaryTensors() } != false
+                if config.transport == .mqtt {
+                    guard let broker else { throw EdgeNodeError.badConfig("transport mqtt needs a broker to publish to") }
+                    // A camera id of this run's own: its topics and its session at the broker are new.
+                    let camera = "camera-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+                    requester = try MQTTRequester(endpoint: broker, model: served, camera: camera, qos: config.mqtt.qos, timeout: config.mqtt.timeout)
+                }
                 remotes = try (0..<workload.inflight).map { _ in
                     try RemoteInference(placement: config.placement, client: client, server: server, model: served, input: input,
-                                        splitQuality: config.split.jpegQuality, binary: binary, head: headModel)
+                                        splitQuality: config.split.jpegQuality, binary: binary, head: headModel, broker: requester)
                 }
                 let path = "/v2/models/\(served)/stats"
                 if let before = try? Blocking.run({ try await client.getJSON(path) }) { stats = (client, path, before) }
@@ -123,7 +135,7 @@ public enum Agent {
             requestBytesMean: counters.requestBytesMean, tensorBytes: tensorBytes,
             requestsSent: counters.allSent, serverQueueMsMean: queueMs, serverComputeMsMean: computeMs, serverTimes: serverTimes,
             cpuSeconds: used.cpuSeconds - cpuBefore, wallSeconds: Double(MonotonicClock.now() - wallBefore) / 1e9, peakResidentBytes: used.peakResidentBytes,
-            engine: engineName)
+            engine: engineName, delivery: requester?.delivery)
     }
 
     /// Compiles a model for a trial's device: with its framework (`device.engine`), at
@@ -187,10 +199,14 @@ public struct AgentSpec: Sendable, Codable {
     public var server: String?
     /// The service's bearer token (from `cloud.token_file`): in the document on stdin, never in an argv.
     public var token: String?
+    /// The broker the frames are published to (`transport: mqtt`), through the link; its password
+    /// (from `mqtt.password_file`) travels here too, never in an argv.
+    public var broker: MQTTEndpoint?
 
-    public init(config: TrialConfig, server: String? = nil, token: String? = nil) {
+    public init(config: TrialConfig, server: String? = nil, token: String? = nil, broker: MQTTEndpoint? = nil) {
         self.config = config
         self.server = server
         self.token = token
+        self.broker = broker
     }
 }

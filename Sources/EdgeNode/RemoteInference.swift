@@ -1,3 +1,4 @@
+import Broker
 import EdgeInsightCore
 import Engine
 import Foundation
@@ -10,10 +11,13 @@ import NIOCore
 /// to the cloud node and waits for the answer. Spans: pre-processing (cloud-tensor, split,
 /// partition), the head of the network (partition), serialize, network (the round trip less the
 /// server's own time) and infer — tail for a partition — (the server's queue and compute, from the
-/// response's parameters).
+/// response's parameters). Over a broker (`transport: mqtt`) the round trip is publish (device →
+/// broker), broker (broker → consumer), infer (the server's queue and compute) and reply.
 public final class RemoteInference: FrameProcessor {
     let placement: Placement
     let client: OIPClient
+    /// The broker path, when frames go through one; `client` then only asked for the model's metadata.
+    let broker: MQTTRequester?
     let path: String
     let inputName: String
     let tensorShape: [Int]
@@ -47,8 +51,9 @@ public final class RemoteInference: FrameProcessor {
     /// A device-side sender on `client` (which several senders may share, a connection each) for
     /// the model's image `input` (`imageInput`, asked once for all senders).
     public init(placement: Placement, client: OIPClient, server: String, model: String, input info: TensorInfo, splitQuality: Int,
-                binary: Bool = true, head headModel: (any CompiledModel)? = nil) throws {
+                binary: Bool = true, head headModel: (any CompiledModel)? = nil, broker: MQTTRequester? = nil) throws {
         self.placement = placement
+        self.broker = broker
         self.binary = binary
         if placement == .partition {
             guard let headModel, headModel.inputs.count == 1 else { throw EdgeNodeError.badConfig("the partition placement needs the head of the model, with one input") }
@@ -131,6 +136,7 @@ public final class RemoteInference: FrameProcessor {
             wire = WireTensor(name: inputName, datatype: .bytes, shape: [1], data: WireTensor.packBytes([Array(jpeg)]))
         }
         let (body, headerLength) = InferenceCodec.encodeRequest(InferenceRequest(inputs: [wire] + more), binary: binary)
+        if let broker { return try publish(body, headerLength: headerLength, through: broker, measured: measured, trace: &trace) }
         let bound = client.bind(path, PreparedRequest(body: ByteBuffer(bytes: body), headerLength: headerLength, samples: 1))
         let sentAt = MonotonicClock.now()
         trace.mark(.serialize, until: sentAt)
@@ -156,6 +162,54 @@ public final class RemoteInference: FrameProcessor {
             counters.timed += 1
         }
         return answered
+    }
+
+    /// One frame through the broker. The stages come from the device's clock (send, the broker's
+    /// acknowledgement, the answer) and the consumer's (when the frame arrived, in wall-clock time:
+    /// exact on one machine, off by the clocks' offset across hosts): the frame reached the broker
+    /// half the acknowledgement round trip before its acknowledgement came back (QoS 1; at QoS 0 the
+    /// broker says nothing, and its hop is counted in `publish`).
+    private func publish(_ body: [UInt8], headerLength: Int?, through broker: MQTTRequester, measured: Bool, trace: inout ItemTrace) throws -> FrameResult {
+        trace.mark(.serialize, until: MonotonicClock.now())
+        let answer: MQTTRequester.Answer
+        do {
+            answer = try body.withUnsafeBytes { bytes throws(BrokerError) in
+                try broker.request(bytes, user: headerLength.map { [(InferenceCodec.headerLengthField, String($0))] } ?? [])
+            }
+        } catch {
+            throw EdgeNodeError.cloud("\(error)")
+        }
+        let reply = ByteBuffer(bytes: answer.payload)
+        guard answer.properties[MQTTResponder.statusProperty] == "200" else {
+            let message = (try? JSONValue.parse(answer.payload))?["error"]?.string ?? "no reason given"
+            throw EdgeNodeError.cloud("the consumer answered status \(answer.properties[MQTTResponder.statusProperty] ?? "none"): \(message)")
+        }
+        let (queue, compute) = OIPClient.serverTimings(in: reply, headerLength: answer.properties[InferenceCodec.headerLengthField].flatMap { Int($0) })
+        let end = answer.answeredNs
+        func clamp(_ t: UInt64, _ low: UInt64) -> UInt64 { min(max(t, low), end) }
+        let consumerIn = clamp(answer.properties[MQTTResponder.receivedProperty].flatMap { UInt64($0) }
+            .map { answer.sentNs &+ ($0 &- answer.sentUnixNs) } ?? answer.sentNs, answer.sentNs)
+        let brokerIn: UInt64
+        if let acknowledged = answer.acknowledgedNs, let roundTrip = broker.acknowledgementRoundTripNs {
+            brokerIn = min(clamp(acknowledged > roundTrip / 2 ? acknowledged - roundTrip / 2 : acknowledged, answer.sentNs), consumerIn)
+        } else {
+            brokerIn = consumerIn
+        }
+        trace.mark(.publish, until: brokerIn)
+        trace.mark(.broker, until: consumerIn)
+        // The server's queue and compute as one stage, as over HTTP (`queue` is the device's own).
+        trace.mark(placement == .partition ? .tail : .infer, until: clamp(consumerIn + (queue ?? 0) + (compute ?? 0), consumerIn))
+        trace.mark(.reply, until: end)
+        counters.allSent += 1
+        guard measured else { return FrameResult(topClass: nil) }
+        counters.sent += 1
+        counters.bodyBytes += body.count
+        if let queue, let compute {
+            counters.queueNs += queue
+            counters.computeNs += compute
+            counters.timed += 1
+        }
+        return FrameResult(topClass: nil)
     }
 
     /// What a sender sent: all requests, and sums over the measured ones (means are taken once the

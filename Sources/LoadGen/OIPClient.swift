@@ -150,7 +150,7 @@ public final class OIPClient: Sendable {
 
     /// The server's queue and compute times from a response body, read by a scan of its JSON header
     /// (the first `headerLength` bytes; all of it without the binary extension), not a parse of it.
-    static func serverTimings(in body: ByteBuffer, headerLength: Int?) -> (queue: UInt64?, compute: UInt64?) {
+    public static func serverTimings(in body: ByteBuffer, headerLength: Int?) -> (queue: UInt64?, compute: UInt64?) {
         body.withUnsafeReadableBytes { raw in
             let header = UnsafeRawBufferPointer(rebasing: raw[0..<min(headerLength ?? raw.count, raw.count)])
             return (integer(after: queueKey, in: header), integer(after: computeKey, in: header))

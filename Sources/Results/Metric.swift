@@ -54,6 +54,10 @@ public struct Metric: Sendable, Hashable, Codable, CustomStringConvertible {
     public static let uplinkBytesPerFrame = Metric("uplink_bytes_per_frame", "B", .lowerIsBetter, "bytes the link carried towards the cloud per request")
     public static let downlinkBytesPerFrame = Metric("downlink_bytes_per_frame", "B", .lowerIsBetter, "bytes the link carried back per request")
     public static let uplinkAchieved = Metric("uplink_achieved_mbit", "Mbit/s", .higherIsBetter, "the rate the proxy's uplink delivered at while busy")
+    public static let framesLost = Metric("frames_lost", "frames", .lowerIsBetter, "frames sent through the broker and never answered, warm-up included")
+    public static let framesLate = Metric("frames_late", "frames", .lowerIsBetter, "answers through the broker that came after their frame was given up")
+    public static let framesDuplicated = Metric("frames_duplicated", "frames", .neither, "answers through the broker that came twice (QoS 1 delivers at least once)")
+    public static let brokerDisconnections = Metric("broker_disconnections", "", .lowerIsBetter, "times the device's connection to the broker went down")
     public static let stable = Metric("stable", "", .neither, "1 when the last windows met the stability rule, else 0")
     public static let sloP99Met = Metric("slo_p99_met", "", .higherIsBetter, "1 when p99 met slo.p99 and frames were answered, else 0")
 
@@ -79,7 +83,8 @@ public struct Metric: Sendable, Hashable, Codable, CustomStringConvertible {
     public static let all: [Metric] = [
         offeredRate, throughput, framesProcessed, framesDropped, framesFailed, latencyMean, latencyP50, latencyP90, latencyP99,
         frameBytes, tensorBytes, requestBytes, edgeCPUSeconds, edgeCPUCores, edgePeakRSS, serverQueue, serverCompute, cloudCPUSeconds,
-        cloudPeakRSS, uplinkBytesPerFrame, downlinkBytesPerFrame, uplinkAchieved, stable, sloP99Met,
+        cloudPeakRSS, uplinkBytesPerFrame, downlinkBytesPerFrame, uplinkAchieved, framesLost, framesLate, framesDuplicated, brokerDisconnections,
+        stable, sloP99Met,
     ] + Stage.allCases.map(stage) + banded.flatMap { [band($0).low, band($0).high] }
 
     private static let byKey = Dictionary(uniqueKeysWithValues: all.map { ($0.key, $0) })

@@ -1,3 +1,4 @@
+import Broker
 import EdgeInsightCore
 import Foundation
 import HTTPTypes
@@ -20,6 +21,8 @@ public struct ServerOptions: Sendable {
     /// A few dedicated threads leave the other cores to the inference streams — best for real models
     /// on a small machine (mobilenet_v2, FP32 inputs, 2 cores: +5% with 1 thread; docs/server.md).
     public var httpThreads: Int?
+    /// A broker whose requests the server answers too (`serve --mqtt`).
+    public var broker: BrokerSubscription?
 
     public init() {}
 }
@@ -62,6 +65,9 @@ public final class InferenceServer: Sendable {
             onServerRunning: { channel in onReady(channel.localAddress?.port ?? 0) },
             eventLoopGroupProvider: executor.map { .shared($0.group) } ?? .singleton,
             logger: logger)
+        // The broker's consumer joins before the server says it is ready, and leaves after it drained.
+        let consumer = try options.broker.map { try consume($0) }
+        defer { consumer?.close() }
         do {
             // Child tasks (each connection's) inherit the preference; the scheduler's own tasks are
             // given it explicitly.
@@ -154,13 +160,19 @@ public final class InferenceServer: Sendable {
         } catch {
             return errorReply(error)
         }
+        if bodyTooLarge { return errorReply(ProtocolError(413, "request body larger than \(options.maxBodyBytes) bytes")) }
+        return await infer(model, body: body, headerLength: head.headers.first(name: InferenceCodec.headerLengthField))
+    }
+
+    /// Answers one infer request for `model` — its body and the binary extension's header length,
+    /// as text — however it arrived (HTTP, or a message through the broker).
+    func infer(_ model: any ServedModel, body: ByteBuffer, headerLength field: String?) async -> Reply {
         let received = MonotonicClock.now()
         metrics.inFlight.increment()
         defer { metrics.inFlight.decrement() }
         do {
-            if bodyTooLarge { throw ProtocolError(413, "request body larger than \(options.maxBodyBytes) bytes") }
             var headerLength: Int?
-            if let field = head.headers.first(name: InferenceCodec.headerLengthField) {
+            if let field {
                 guard let value = Int(field) else { throw ProtocolError.badRequest("\(InferenceCodec.headerLengthField) must be an integer, got '\(field)'") }
                 headerLength = value
             }
@@ -213,7 +225,7 @@ public final class InferenceServer: Sendable {
     }
 
     /// `{"error": "…"}` with the error's status (500 for anything not a protocol error).
-    private func errorReply(_ error: any Error) -> Reply {
+    func errorReply(_ error: any Error) -> Reply {
         let failure = error as? ProtocolError ?? ProtocolError(500, "\(error)")
         var reply = json(failure.status, ResponseBody.Failure(error: failure.message))
         if failure.status == 503 { reply.headers.add(name: "retry-after", value: "1") }

@@ -1,4 +1,5 @@
 import EdgeInsightCore
+import Broker
 import Engine
 
 /// The cloud node's body of the node document (`edgeinsight serve --config -`): what to serve,
@@ -22,11 +23,13 @@ public struct ServeSpec: Sendable, Codable, Equatable {
     public var precision: InferencePrecision?
     public var engine = EngineKind.openvino
     public var httpThreads: Int?
+    /// A broker to take requests from as well (the mqtt transport).
+    public var mqtt: BrokerSubscription?
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case models, repository, host, port, instances, maxBatch, maxQueue, maxQueueDelay, threads, streams, hint, precision, engine, httpThreads
+        case models, repository, host, port, instances, maxBatch, maxQueue, maxQueueDelay, threads, streams, hint, precision, engine, httpThreads, mqtt
     }
 
     /// Every key may be left out, taking `serve`'s default.
@@ -47,6 +50,7 @@ public struct ServeSpec: Sendable, Codable, Equatable {
         precision = try c.decodeIfPresent(InferencePrecision.self, forKey: .precision)
         engine = try value(.engine, engine)
         httpThreads = try c.decodeIfPresent(Int.self, forKey: .httpThreads)
+        mqtt = try c.decodeIfPresent(BrokerSubscription.self, forKey: .mqtt)
     }
 
     /// The repository's defaults and the listening options this spec stands for, checked.
@@ -71,6 +75,8 @@ public struct ServeSpec: Sendable, Codable, Equatable {
         options.host = host
         options.port = port
         options.httpThreads = httpThreads
+        if let mqtt, !(0...1).contains(mqtt.qos) { throw .badSpec("--mqtt-qos must be 0 or 1, got \(mqtt.qos)") }
+        options.broker = mqtt
         return (defaults, options)
     }
 }

@@ -40,7 +40,7 @@ public struct Experiment: Sendable {
     public var devicePool: [String] = []
     public var cloudPool: [String] = []
 
-    static let sections: Set<String> = ["workload", "device", "cloud", "link", "split", "partition", "slo"]
+    static let sections: Set<String> = ["workload", "device", "cloud", "link", "split", "partition", "mqtt", "slo"]
 
     /// Reads and checks an experiment file.
     public static func load(_ path: String) throws(TestbedError) -> Experiment {

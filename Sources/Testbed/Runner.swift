@@ -1,3 +1,4 @@
+import Broker
 import EdgeInsightCore
 import EdgeNode
 import Engine
@@ -231,6 +232,7 @@ public final class Runner: Sendable {
         let logs = options.out + "/logs/trial-\(number)"
         var serverURL: String?
         var token: String?
+        var broker: MQTTEndpoint?
         applied.host = hosts.describe(edge: edge, cloud: cloud?.launcher)
         if config.placement.usesCloud, let url = config.cloud.url {
             // An existing service: nothing to start or shape; the frames cross the real network.
@@ -262,13 +264,23 @@ public final class Runner: Sendable {
             }
             // The link runs beside the edge node, so what it emulates sits where the device's network would.
             let target = cloud.launcher.ssh == nil && edge.ssh == nil ? cloud.host : cloud.launcher.address
+            // Over a broker the link sits between the device and the broker (an existing one where it is).
+            var linkTo = "\(target):\(cloud.port)"
+            if let path = cloud.broker { linkTo = "\(path.node == nil ? path.target.host : (cloud.launcher.ssh == nil && edge.ssh == nil ? path.target.host : cloud.launcher.address)):\(path.target.port)" }
             let link = try NodeProcess(name: "link", argv: edge.argv(["link", "--config", "-"]), group: nil, logFile: logs + "-link.log",
-                                       spec: NodeSpec(node: .link, spec: LinkSpec(to: "\(target):\(cloud.port)", profile: profile, seed: spec.linkSeed)),
+                                       spec: NodeSpec(node: .link, spec: LinkSpec(to: linkTo, profile: profile, seed: spec.linkSeed)),
                                        remote: edge.ssh)
             linkNode = link
             let ready = try link.waitForReady(timeout: .seconds(10))
             guard let port = ready.port else { throw TestbedError.nodeFailed("the link's ready line has no port") }
-            serverURL = "http://127.0.0.1:\(port)"
+            if let path = cloud.broker {
+                // Frames through the link to the broker; the model's metadata straight from the cloud node.
+                serverURL = "http://\(target):\(cloud.port)"
+                broker = MQTTEndpoint(host: "127.0.0.1", port: port, tls: path.credentials.tls, username: path.credentials.username, password: path.credentials.password)
+                applied.linkShaping! += "; frames through the broker at \(linkTo) (\(path.node == nil ? "existing" : "started beside the cloud node"), QoS \(config.mqtt.qos))"
+            } else {
+                serverURL = "http://127.0.0.1:\(port)"
+            }
         }
 
         // The edge node, confined like the device here; on a host of the inventory it is the device.
@@ -283,12 +295,15 @@ public final class Runner: Sendable {
         applied.deviceConfinement = confined.mode
         let cloudCPUBefore = cloud?.process.cpuSeconds
         let agent = try NodeProcess(name: "edge node", argv: confined.wrap(edge.argv(["agent", "--config", "-"])), group: confined.group,
-                                    logFile: logs + "-agent.log", spec: NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL, token: token)),
+                                    logFile: logs + "-agent.log", spec: NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL, token: token, broker: broker)),
                                     remote: edge.ssh)
         agentNode = agent
         // The node document is kept beside the logs: what the edge node was told, byte for byte
-        // (a token excepted: it stays in its file).
-        let kept = token == nil ? agent.document : try NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL, token: "(from cloud.token_file)")).encoded()
+        // (a token or password excepted: it stays in its file).
+        var keptBroker = broker
+        if keptBroker?.password != nil { keptBroker?.password = "(from mqtt.password_file)" }
+        let kept = token == nil && broker?.password == nil ? agent.document
+            : try NodeSpec(node: .agent, spec: AgentSpec(config: config, server: serverURL, token: token.map { _ in "(from cloud.token_file)" }, broker: keptBroker)).encoded()
         try kept.write(to: URL(fileURLWithPath: logs + "-agent-node.json"))
         let budget = config.workload.warmup + max(config.workload.duration, config.workload.maxDuration ?? .zero) + .seconds(120)
         let deadline = MonotonicClock.now() + UInt64(budget.nanoseconds)
@@ -379,6 +394,10 @@ public final class Runner: Sendable {
                 if proxyShaped { m.append(MetricValue(.uplinkAchieved, link.uplink.achievedBitsPerSecond / 1e6)) }
             }
         }
+        if let delivery = r.delivery {
+            m += [MetricValue(.framesLost, Double(delivery.lostCount)), MetricValue(.framesLate, Double(delivery.late)),
+                  MetricValue(.framesDuplicated, Double(delivery.duplicates)), MetricValue(.brokerDisconnections, Double(delivery.disconnections))]
+        }
         m.append(MetricValue(.stable, isStable(windows) ? 1 : 0))
         if let slo = config.slo.p99 {
             m.append(MetricValue(.sloP99Met, run.endToEnd.p99Ns <= slo.nanoseconds && run.processed > 0 ? 1 : 0))
@@ -404,6 +423,9 @@ final class CloudNode {
         /// The server's own request threads (`serve --http-threads`); nil leaves its default.
         var httpThreads: Int?
         var engine: EngineKind
+        /// The broker path (`transport: mqtt`): its settings, the agent's answer timeout left out
+        /// (it does not change the cloud node); nil over HTTP.
+        var mqtt: TrialConfig.MQTT?
     }
 
     let settings: Settings
@@ -413,9 +435,25 @@ final class CloudNode {
     let port: Int
     let confinement: String
     var kernelLink: KernelLink?
+    /// The broker the cloud node consumes from (`transport: mqtt`).
+    let broker: BrokerPath?
 
-    init(settings: Settings, process: NodeProcess, launcher: NodeLauncher, host: String, port: Int, confinement: String, kernelLink: KernelLink?) {
+    /// The mqtt transport's broker as the run's nodes reach it.
+    struct BrokerPath {
+        /// The node the run started; nil for an existing broker.
+        var node: NodeProcess?
+        /// Where the consumer connects (beside the broker).
+        var consumer: MQTTEndpoint
+        /// Where the edge's link sends the broker path's bytes, as the edge node's host reaches it;
+        /// with the credentials the edge node logs in with.
+        var target: (host: String, port: Int)
+        var credentials: MQTTEndpoint
+    }
+
+    init(settings: Settings, process: NodeProcess, launcher: NodeLauncher, host: String, port: Int, confinement: String, kernelLink: KernelLink?,
+         broker: BrokerPath? = nil) {
         self.settings = settings
+        self.broker = broker
         self.process = process
         self.launcher = launcher
         self.host = host
@@ -426,13 +464,15 @@ final class CloudNode {
 
     func stop() {
         process.stop()
+        broker?.node?.stop()
         kernelLink?.remove()
     }
 
     static func settings(_ spec: TrialSpec, models: [String], kernel: Bool) -> Settings {
         let cloud = spec.config.cloud
         return Settings(host: cloud.host, kernel: kernel, models: models, cpu: cloud.cpu, cpuset: cloud.cpuset, memory: cloud.memory, threads: cloud.threads,
-                        instances: cloud.instances, maxBatch: cloud.maxBatch, httpThreads: cloud.httpThreads, engine: cloud.engine)
+                        instances: cloud.instances, maxBatch: cloud.maxBatch, httpThreads: cloud.httpThreads, engine: cloud.engine,
+                        mqtt: spec.config.transport == .mqtt ? { var mqtt = spec.config.mqtt; mqtt.timeout = TrialConfig.MQTT().timeout; return mqtt }() : nil)
     }
 
     static func start(_ settings: Settings, launcher: NodeLauncher, logs: String, cgroupProblem: String?) throws -> CloudNode {
@@ -461,6 +501,17 @@ final class CloudNode {
         serve.hint = .latency
         serve.engine = settings.engine
         serve.httpThreads = settings.httpThreads
+        var broker: BrokerPath?
+        do {
+            if let mqtt = settings.mqtt {
+                broker = try startBroker(mqtt, cloudHost: host, launcher: launcher, kernelLink: kernelLink, cpuset: settings.cpuset, logs: logs, cgroupProblem: cgroupProblem)
+                // A consumer id of this run's own: a later run must not inherit this one's queue.
+                serve.mqtt = BrokerSubscription(endpoint: broker!.consumer, qos: mqtt.qos, consumerID: "edgeinsight-consumer-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+            }
+        } catch {
+            kernelLink?.remove()
+            throw error
+        }
         var argv = confined.wrap(launcher.argv(["serve", "--config", "-"]))
         if let kernelLink { argv = kernelLink.command(argv) }
         let process: NodeProcess
@@ -468,16 +519,60 @@ final class CloudNode {
             process = try NodeProcess(name: "cloud node", argv: argv, group: confined.group, logFile: logs + "/cloud-node.log",
                                       spec: NodeSpec(node: .serve, spec: serve), remote: launcher.ssh)
         } catch {
+            broker?.node?.stop()
             kernelLink?.remove()
             throw error
         }
         do {
             let ready = try process.waitForReady(timeout: .seconds(120))
             guard let port = ready.port else { throw TestbedError.nodeFailed("the cloud node's ready line has no port") }
-            return CloudNode(settings: settings, process: process, launcher: launcher, host: host, port: port, confinement: confined.mode, kernelLink: kernelLink)
+            return CloudNode(settings: settings, process: process, launcher: launcher, host: host, port: port, confinement: confined.mode, kernelLink: kernelLink,
+                             broker: broker)
         } catch {
             process.stop()
+            broker?.node?.stop()
             kernelLink?.remove()
+            throw error
+        }
+    }
+
+    /// The broker of the mqtt transport: an existing one (`mqtt.url`), or a Mosquitto node started
+    /// where the cloud node runs (its network namespace, its host), on the cloud node's cores but
+    /// without its quota — a broker beside the server, as deployments run it.
+    static func startBroker(_ mqtt: TrialConfig.MQTT, cloudHost: String, launcher: NodeLauncher, kernelLink: KernelLink?, cpuset: String?,
+                            logs: String, cgroupProblem: String?) throws -> BrokerPath {
+        let password = try mqtt.passwordFile.map { file -> String in
+            do { return try Runner.readToken(file) } catch { throw TestbedError.trialFailed("mqtt.password_file: \(error)") }
+        }
+        if let url = mqtt.url {
+            var endpoint: MQTTEndpoint
+            do { endpoint = try MQTTEndpoint(parsing: url) } catch { throw TestbedError.trialFailed("mqtt.url: \(error)") }
+            endpoint.username = mqtt.username ?? endpoint.username
+            endpoint.password = password
+            return BrokerPath(node: nil, consumer: endpoint, target: (endpoint.host, endpoint.port), credentials: endpoint)
+        }
+        let confined: AppliedConfinement
+        if launcher.ssh != nil {
+            confined = AppliedConfinement(group: nil, mode: "real host", cpuset: nil)
+        } else {
+            confined = try AppliedConfinement.apply(name: "broker-\(getpid())-\(Int.random(in: 0..<1_000_000))", Confinement(cpuset: cpuset),
+                                                    threads: 1, cgroupProblem: cgroupProblem)
+        }
+        var argv = confined.wrap(launcher.argv(["broker", "--config", "-"]))
+        if let kernelLink { argv = kernelLink.command(argv) }
+        // Its files on its own host: the logs folder here, a temporary one there.
+        let folder = launcher.ssh == nil ? logs + "/broker-\(Int.random(in: 0..<1_000_000))" : "/tmp/edgeinsight-broker-\(UInt32.random(in: 0...UInt32.max))"
+        let node = try NodeProcess(name: "broker", argv: argv, group: confined.group, logFile: logs + "/broker-node.log",
+                                   spec: NodeSpec(node: .broker, spec: MosquittoBroker.Settings(folder: folder, host: cloudHost, port: 0)), remote: launcher.ssh)
+        do {
+            let ready = try node.waitForReady(timeout: .seconds(30))
+            guard let port = ready.port else { throw TestbedError.nodeFailed("the broker's ready line has no port") }
+            let local = cloudHost == "0.0.0.0" ? "127.0.0.1" : cloudHost
+            return BrokerPath(node: node, consumer: MQTTEndpoint(host: local, port: port),
+                              target: (launcher.ssh == nil ? local : launcher.address, port),
+                              credentials: MQTTEndpoint(host: local, port: port))
+        } catch {
+            node.stop()
             throw error
         }
     }
