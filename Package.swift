@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "ModelingTests", dependencies: ["EdgeInsightCore", "Modeling", "Results"]),
         .testTarget(name: "PlannerTests", dependencies: ["EdgeInsightCore", "Modeling", "Planner", "Profiles", "Report", "Results"]),
         .testTarget(name: "ReportTests", dependencies: ["EdgeInsightCore", "LoadGen", "Results", "Modeling", "Report", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["EdgeInsightCore", "Engine", "Imaging", "ModelZoo", "LoadGen", "Results", "Testbed", "TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["EdgeInsightCore", "Broker", "Engine", "Imaging", "ModelZoo", "LoadGen", "Results", "Testbed", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
