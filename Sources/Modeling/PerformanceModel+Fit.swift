@@ -127,6 +127,7 @@ extension PerformanceModel {
         // What the cloud node spends beyond inference, and what a request costs beyond the link.
         var extra: [String: [(CodecModel.Frame, Double)]] = [:]
         var overheads: [Double] = [], headers: [Double] = [], responses: [Double] = []
+        var brokerRows: [([Double], Double)] = []
         var model = PerformanceModel(environment: environment, fittedOn: runs, compute: compute, codec: codec,
                                      fixedNs: fixed.mapValues { $0.reduce(0, +) / Double($0.count) }, serverExtra: [:],
                                      requestOverheadNs: 0, requestHeaderBytes: 0, responseBytes: 0, spread: spreads.mapValues(median), features: known)
@@ -144,10 +145,16 @@ extension PerformanceModel {
             }
             if let sent = trial.metric(.requestBytes) { headers.append(sent - model.payloadBytes(config, features)) }
             if let down = trial.metric(.downlinkBytesPerFrame) { responses.append(down) }
-            if let network = stage(trial, .network), let link = try? model.link(config) {
-                let physics = model.transferNs(config, link: link, requestBytes: trial.metric(.requestBytes) ?? model.payloadBytes(config, features),
-                                               responseBytes: trial.metric(.downlinkBytesPerFrame) ?? 0)
-                overheads.append(network.meanMs * 1e6 - physics)
+            if let link = try? model.link(config) {
+                let requestBytes = trial.metric(.requestBytes) ?? model.payloadBytes(config, features)
+                let physics = model.transferNs(config, link: link, requestBytes: requestBytes, responseBytes: trial.metric(.downlinkBytesPerFrame) ?? 0)
+                if config.transport == .mqtt {
+                    // Over a broker the round trip's own stages: device → broker → consumer, and the answer back.
+                    let hops = [Stage.publish, .broker, .reply].compactMap { stage(trial, $0)?.meanMs }
+                    if hops.count == 3 { brokerRows.append(([1, requestBytes], hops.reduce(0, +) * 1e6 - physics)) }
+                } else if let network = stage(trial, .network) {
+                    overheads.append(network.meanMs * 1e6 - physics)
+                }
             }
         }
         for (placement, samples) in extra {
@@ -157,6 +164,11 @@ extension PerformanceModel {
         }
         model.extent = FittedExtent.of(usable.map { ($0.1, known[$0.1.model]!) })
         model.requestOverheadNs = max(0, median(overheads))
+        if brokerRows.count >= 2 {
+            // Per message and per byte, neither below zero; the interval from trials drawn again.
+            let x = brokerRows.map(\.0), y = brokerRows.map(\.1)
+            model.broker = try? LinearFit.fit(x, y, nonNegative: true).withInterval(x, y, nonNegative: true)
+        }
         model.requestHeaderBytes = max(0, median(headers))
         model.responseBytes = max(0, median(responses))
 
@@ -187,6 +199,13 @@ extension PerformanceModel {
         lines.append("camera encode work = \(codec.encode.formula(unit: "ns"))")
         for (placement, fit) in codec.preprocess.sorted(by: { $0.key < $1.key }) { lines.append("\(placement) pre-processing work = \(fit.formula(unit: "ns"))") }
         for (placement, fit) in serverExtra.sorted(by: { $0.key < $1.key }) { lines.append("\(placement) server time beyond inference = \(fit.formula(unit: "ns"))") }
+        if let broker {
+            func term(_ i: Int, _ unit: String) -> String {
+                let interval = broker.low.flatMap { low in broker.high.map { " [\(UnitFormat.significant(low[i]))–\(UnitFormat.significant($0[i]))]" } } ?? ""
+                return "\(UnitFormat.significant(broker.coefficients[i]))\(interval) \(unit)"
+            }
+            lines.append("broker path (mqtt) beyond the link's physics = \(term(0, "ns per message")) + \(term(1, "ns per request byte")) (90% intervals; \(broker.points) trials)")
+        }
         if cloud, requestHeaderBytes > 0 || requestOverheadNs > 0 {
             lines.append("request: \(Bytes(Int64(requestHeaderBytes))) of headers, \(DurationText.format(nanoseconds: requestOverheadNs)) beyond the link's physics; reply \(Bytes(Int64(responseBytes)))")
         }

@@ -186,9 +186,10 @@ extension PerformanceModel {
                 let device = try computeModel(on: config.device.engine, host: config.device.host, where: "device.engine")
                 headWork = device.workNs(partition.head) / device.speed(threads: usableThreads(config.device.threads, cpuset: config.device.cpuset))
             }
-            let leg = CloudLeg(requestBytes: (partition?.bytes ?? payloadBytes(config, features)) + requestHeaderBytes, responseBytes: responseBytes, uplink: link.uplink,
+            let requestBytes = (partition?.bytes ?? payloadBytes(config, features)) + requestHeaderBytes
+            let leg = CloudLeg(requestBytes: requestBytes, responseBytes: responseBytes, uplink: link.uplink,
                                downlink: link.downlink, rttNs: link.rtt.nanoseconds, jitterNs: link.jitter.nanoseconds, loss: link.loss,
-                               overheadNs: requestOverheadNs, instances: config.cloud.instances, maxBatch: config.cloud.maxBatch,
+                               overheadNs: transportOverheadNs(config, requestBytes: requestBytes), instances: config.cloud.instances, maxBatch: config.cloud.maxBatch,
                                compute: time("infer", inference + extra))
             setup = SimulationSetup(arrivals: config.workload.arrivals.process(rate: config.workload.fps), warmupNs: simulatedNs(config.workload.warmup),
                                     durationNs: simulatedNs(config.workload.duration), queueCapacity: config.workload.queue, source: source,
@@ -248,7 +249,15 @@ extension PerformanceModel {
             metrics += [MetricValue(names.low, band.lowerBound), MetricValue(names.high, band.upperBound)]
         }
         if let slo = config.slo.p99 { metrics.append(MetricValue(.sloP99Met, result.latencyP99Ns <= slo.nanoseconds ? 1 : 0)) }
-        return Prediction(config: config, metrics: metrics, stages: stages, deviceSaturatedMs: saturatedNs / 1e6,
-                          extrapolated: extent?.outside(config, features) ?? [])
+        var extrapolated = extent?.outside(config, features) ?? []
+        if config.startsCloudNode, config.transport == .mqtt, broker == nil { extrapolated.append("transport mqtt (no trial through a broker fitted; HTTP's overhead used)") }
+        return Prediction(config: config, metrics: metrics, stages: stages, deviceSaturatedMs: saturatedNs / 1e6, extrapolated: extrapolated)
+    }
+
+    /// What a request costs beyond the link's physics: HTTP's fitted overhead, or through a broker
+    /// its per-message and per-byte cost (never below zero).
+    func transportOverheadNs(_ config: TrialConfig, requestBytes: Double) -> Double {
+        guard config.transport == .mqtt, let broker else { return requestOverheadNs }
+        return max(0, broker.predict([1, requestBytes]))
     }
 }

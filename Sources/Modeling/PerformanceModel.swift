@@ -36,11 +36,15 @@ public struct PerformanceModel: Sendable, Codable {
     public var features: [String: ModelFeatures]
     /// What its trials spanned (nil in older files): predictions outside it say so.
     public var extent: FittedExtent?
+    /// The broker path's cost beyond the link's physics (`transport: mqtt`): coefficients
+    /// [ns per message, ns per request byte], non-negative, with 90% intervals; nil when the model
+    /// saw no trial through a broker (HTTP's overhead then stands in, and the prediction says so).
+    public var broker: LinearFit?
     /// What predictions look up (other models' features, link profiles), kept between them.
     let cache = PredictionCache()
 
     enum CodingKeys: String, CodingKey {
-        case schemaVersion, environment, fittedOn, compute, codec, fixedNs, serverExtra, requestOverheadNs, requestHeaderBytes, responseBytes, spread, spreadFixedNs, features, extent
+        case schemaVersion, environment, fittedOn, compute, codec, fixedNs, serverExtra, requestOverheadNs, requestHeaderBytes, responseBytes, spread, spreadFixedNs, features, extent, broker
     }
 
 }

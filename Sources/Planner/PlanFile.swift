@@ -29,6 +29,9 @@ public struct Plan: Sendable {
     public var cuts: [String]?
     /// How a partition's activation may cross (`candidates.activations`): each is a candidate per cut.
     public var activations: [ActivationEncoding] = [.fp32]
+    /// How cloud placements' frames may travel (`candidates.transports`): each is a candidate
+    /// (mqtt: through a broker beside the cloud node, priced by the model's broker component).
+    public var transports: [Transport] = [.http]
     /// Inference frameworks: the device's for the edge placement, the cloud node's for the others.
     public var engines: [EngineKind] = [.openvino]
     /// Device profiles, or hosts of `hosts` (a real device, predicted from its own trials).
@@ -194,7 +197,8 @@ public struct Plan: Sendable {
                     case "placements": plan.placements = try choices(v, "placements")
                     case "cuts": plan.cuts = try texts(v, "candidates.cuts")
                     case "activations": plan.activations = try choices(v, "activations")
-                    default: throw fail(k, "unknown candidates key '\(name)' (known: models, placements, engines, devices, links, cloud, cuts, activations)")
+                    case "transports": plan.transports = try choices(v, "transports")
+                    default: throw fail(k, "unknown candidates key '\(name)' (known: models, placements, engines, devices, links, cloud, cuts, activations, transports)")
                     }
                 }
             case "costs":

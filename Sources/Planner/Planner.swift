@@ -207,9 +207,12 @@ public enum Planner {
                                     config.partition.after = after
                                     for activation in placement == .partition ? plan.activations : [.fp32] {
                                         config.partition.activation = activation
-                                        for link in plan.links {
-                                            config.link.profile = link
-                                            for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud, priceProfile: priceProfile)) }
+                                        for transport in plan.transports {
+                                            config.transport = transport
+                                            for link in plan.links {
+                                                config.link.profile = link
+                                                for cloud in plan.clouds { out.append(Candidate(config: config, device: device, cloud: cloud, priceProfile: priceProfile)) }
+                                            }
                                         }
                                     }
                                 }

@@ -21,7 +21,8 @@ import Testing
             "device.memory": "1500MB", "device.threads": "2", "cloud.host": "vm", "cloud.cpu": "1.5", "cloud.cpuset": "1", "cloud.memory": "2GB",
             "cloud.threads": "2", "cloud.engine": "opencv", "cloud.instances": "3", "cloud.max_batch": "8", "cloud.http_threads": "2", "link": "lte",
             "link.uplink": "12500kbit", "link.downlink": "40mbit", "link.rtt": "35ms", "link.jitter": "3ms", "link.loss": "0.01",
-            "link.shaping": "proxy", "split.jpeg_quality": "77", "slo.p99": "180ms",
+            "link.shaping": "proxy", "split.jpeg_quality": "77", "slo.p99": "180ms", "transport": "mqtt", "mqtt.url": "mqtt://broker.example:1884",
+            "mqtt.username": "cam", "mqtt.password_file": "pw.txt", "mqtt.qos": "0", "mqtt.timeout": "3s",
         ]
         // device.engine and partition.* are the keys a split trial does not use (the edge and
         // partition placements' own); the external service's keys replace the cloud node's and the
@@ -32,6 +33,12 @@ import Testing
         #expect(partition.parameters["partition.after"] == "t61" && partition.parameters["partition.activation"] == "uint8" && partition.parameters["split.jpeg_quality"] == nil)
         #expect(throws: TrialConfigError.self) { try TrialConfig(parameters: ["placement": "partition", "partition.activation": "int4"]) }
         #expect(try JSONDecoder().decode(TrialConfig.self, from: try JSONEncoder().encode(partition)) == partition.normalized)
+        // The broker's settings belong to the mqtt transport; a QoS MQTT has but we do not offer is refused.
+        let overHTTP = try TrialConfig(parameters: ["placement": "cloud-raw", "mqtt.qos": "0"])
+        #expect(overHTTP.parameters["transport"] == "http" && overHTTP.parameters["mqtt.qos"] == nil)
+        #expect(try TrialConfig(parameters: ["placement": "edge", "transport": "mqtt"]).parameters["transport"] == nil)
+        #expect(throws: TrialConfigError.self) { try TrialConfig(parameters: ["transport": "mqtt", "mqtt.qos": "2"]) }
+        #expect(throws: TrialConfigError.self) { try TrialConfig(parameters: ["transport": "mqtt", "mqtt.url": "http://broker:1883"]) }
         let config = try TrialConfig(parameters: values)
         #expect(config.parameters == values)
         let decoded = try JSONDecoder().decode(TrialConfig.self, from: try JSONEncoder().encode(config))

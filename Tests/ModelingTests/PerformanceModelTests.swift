@@ -370,3 +370,48 @@ import Testing
         }
     }
 }
+
+/// The broker component: fitted from trials through a broker, per message and per byte, never
+/// below zero; without such trials a prediction over mqtt says it extrapolates.
+@Suite struct BrokerComponentTests {
+    @Test func theBrokerHopIsFittedPerMessageAndPerByte() throws {
+        let (trials, run) = try PerformanceModelTests.shippedCalibration()
+        let http = trials.filter { $0.ok && $0.config.placement == .cloudRaw && $0.stages.contains { $0.stage == .network } }
+        try #require(http.count >= 3)
+        // The same trials as if through a broker costing 0.5 ms a message and 5 ns a byte more
+        // than HTTP: their round trip split into publish, broker and reply.
+        let perMessage = 500_000.0, perByte = 5.0
+        let (withoutBroker, _) = try PerformanceModel.fit(trials, environment: run.environment, runs: [run.name], includeUnstable: true)
+        let brokered: [TrialRecord] = try http.map { trial in
+            var copy = trial
+            copy.key += ";transport=mqtt"
+            copy.config.transport = .mqtt
+            let bytes = trial.metric(.requestBytes) ?? 0
+            let physics = withoutBroker.transferNs(trial.config, link: try withoutBroker.link(trial.config), requestBytes: bytes,
+                                                   responseBytes: trial.metric(.downlinkBytesPerFrame) ?? 0)
+            let hops = (physics + perMessage + perByte * bytes) / 1e6
+            copy.stages = trial.stages.filter { $0.stage != .network }
+                + [(Stage.publish, hops * 0.6), (.broker, 0.0), (.reply, hops * 0.4)].map { StageRow(stage: $0.0, count: 20, meanMs: $0.1, p50Ms: $0.1, p99Ms: $0.1) }
+            return copy
+        }
+        let (model, _) = try PerformanceModel.fit(trials + brokered, environment: run.environment, runs: [run.name], includeUnstable: true)
+        let broker = try #require(model.broker)
+        let low = try #require(broker.low), high = try #require(broker.high)
+        #expect(model.componentLines().contains { $0.hasPrefix("broker path (mqtt) beyond the link's physics = ") && $0.contains("ns per message") })
+        // What the trials were made of comes back, each inside its interval.
+        for (j, truth) in [perMessage, perByte].enumerated() {
+            #expect(abs(broker.coefficients[j] - truth) < 0.01 * truth && low[j] <= broker.coefficients[j] && broker.coefficients[j] <= high[j], "\(broker.coefficients) [\(low) – \(high)]")
+        }
+        // Where HTTP's overhead per message is another figure, the broker's is priced as its own.
+        #expect(abs(model.transportOverheadNs(try TrialConfig(parameters: ["placement": "cloud-raw", "transport": "mqtt"]), requestBytes: 26_000) - (perMessage + perByte * 26_000)) < 0.01 * (perMessage + perByte * 26_000))
+        #expect(model.transportOverheadNs(try TrialConfig(parameters: ["placement": "cloud-raw"]), requestBytes: 26_000) == model.requestOverheadNs)
+
+        var config = TrialConfig()
+        try config.set("model", "mobilenet_v2")
+        try config.set("placement", "cloud-raw")
+        try config.set("workload.fps", "2")
+        try config.set("transport", "mqtt")
+        #expect(try model.predict(config).extrapolated.isEmpty)
+        #expect(try withoutBroker.predict(config).extrapolated.contains { $0.hasPrefix("transport mqtt") })
+    }
+}
