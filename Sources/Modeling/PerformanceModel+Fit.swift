@@ -166,7 +166,10 @@ extension PerformanceModel {
         model.requestOverheadNs = max(0, median(overheads))
         if brokerRows.count >= 2 {
             // Per message and per byte, neither below zero; the interval from trials drawn again.
-            let x = brokerRows.map(\.0), y = brokerRows.map(\.1)
+            // Requests of one size (within 20%) cannot tell the two apart: then per message alone.
+            let sizes = brokerRows.map { $0.0[1] }
+            let separable = (sizes.max() ?? 0) > 1.2 * max(1, sizes.min() ?? 0)
+            let x = brokerRows.map { separable ? $0.0 : [1] }, y = brokerRows.map(\.1)
             model.broker = try? LinearFit.fit(x, y, nonNegative: true).withInterval(x, y, nonNegative: true)
         }
         model.requestHeaderBytes = max(0, median(headers))
@@ -204,7 +207,8 @@ extension PerformanceModel {
                 let interval = broker.low.flatMap { low in broker.high.map { " [\(UnitFormat.significant(low[i]))–\(UnitFormat.significant($0[i]))]" } } ?? ""
                 return "\(UnitFormat.significant(broker.coefficients[i]))\(interval) \(unit)"
             }
-            lines.append("broker path (mqtt) beyond the link's physics = \(term(0, "ns per message")) + \(term(1, "ns per request byte")) (90% intervals; \(broker.points) trials)")
+            let perByte = broker.coefficients.count > 1 ? " + " + term(1, "ns per request byte") : " (requests of one size: no per-byte term)"
+            lines.append("broker path (mqtt) beyond the link's physics = \(term(0, "ns per message"))\(perByte) (90% intervals; \(broker.points) trials)")
         }
         if cloud, requestHeaderBytes > 0 || requestOverheadNs > 0 {
             lines.append("request: \(Bytes(Int64(requestHeaderBytes))) of headers, \(DurationText.format(nanoseconds: requestOverheadNs)) beyond the link's physics; reply \(Bytes(Int64(responseBytes)))")

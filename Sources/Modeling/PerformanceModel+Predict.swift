@@ -258,6 +258,6 @@ extension PerformanceModel {
     /// its per-message and per-byte cost (never below zero).
     func transportOverheadNs(_ config: TrialConfig, requestBytes: Double) -> Double {
         guard config.transport == .mqtt, let broker else { return requestOverheadNs }
-        return max(0, broker.predict([1, requestBytes]))
+        return max(0, broker.predict(broker.coefficients.count > 1 ? [1, requestBytes] : [1]))
     }
 }

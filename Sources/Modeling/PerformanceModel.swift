@@ -37,7 +37,8 @@ public struct PerformanceModel: Sendable, Codable {
     /// What its trials spanned (nil in older files): predictions outside it say so.
     public var extent: FittedExtent?
     /// The broker path's cost beyond the link's physics (`transport: mqtt`): coefficients
-    /// [ns per message, ns per request byte], non-negative, with 90% intervals; nil when the model
+    /// [ns per message, ns per request byte] (per message alone when the trials' requests were all
+    /// of one size), non-negative, with 90% intervals; nil when the model
     /// saw no trial through a broker (HTTP's overhead then stands in, and the prediction says so).
     public var broker: LinearFit?
     /// What predictions look up (other models' features, link profiles), kept between them.

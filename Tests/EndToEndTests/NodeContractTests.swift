@@ -1,3 +1,4 @@
+import Broker
 import EdgeInsightCore
 import Foundation
 import TestSupport
@@ -109,6 +110,25 @@ import Testing
         let lines = serve.printed
         #expect(lines.count == 2, "\(lines)")
         #expect(try final(lines.last ?? "")["report"] != nil, "\(lines)")
+    }
+
+    /// The broker node: its ready line names the port its Mosquitto listens on, a real MQTT client
+    /// gets in, and stopping the node stops the broker (saving its state) — no mosquitto left.
+    @Test(.enabled(if: MosquittoBroker.executable != nil, "needs Debian's mosquitto")) func brokerPrintsReadyAndTakesItsMosquittoWithIt() throws {
+        let folder = temporaryPath("broker-node")
+        let broker = try Node("broker", document: #"{"version":1,"node":"broker","spec":{"folder":"\#(folder)","port":0}}"#)
+        let brokerReady = try ready(try #require(broker.wait(for: 1).first, "broker printed nothing"), node: "broker", pid: broker.process.processIdentifier)
+        let port = try #require(brokerReady["port"] as? Int)
+        let client = try MQTTClient(id: "contract-test", endpoint: MQTTEndpoint(host: "127.0.0.1", port: port), persistent: false, handlers: MQTTClient.Handlers())
+        try client.connect(timeout: .seconds(5))
+        #expect(client.isConnected)
+        client.close()
+        #expect(broker.stop() == 0)
+        let lines = broker.printed
+        #expect(lines.count == 2 && (try final(lines.last ?? "")["report"]) != nil, "\(lines)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/mosquitto.db"), "the broker saves its state when stopped")
+        let left = try run("/usr/bin/pgrep", ["-f", folder])
+        #expect(left.stdout.isEmpty, "left running: \(left.stdout)")
     }
 
     @Test func agentPrintsReadyThenItsReport() throws {
