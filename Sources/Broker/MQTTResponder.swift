@@ -32,8 +32,19 @@ public final class MQTTResponder: @unchecked Sendable {  // immutable after init
                 user.append((Self.receivedProperty, String(receivedUnix)))
                 user.append((Self.heldProperty, String(MonotonicClock.now() - received)))
                 let properties = MQTTProperties(user: user, correlation: message.properties.correlation)
-                _ = try? payload.withUnsafeBytes { bytes throws(BrokerError) in
-                    try box.client?.publish(topic, payload: bytes, qos: message.qos, properties: properties)
+                // An answer to a QoS 1 frame is kept while the broker is away (it refuses publishes
+                // then) and sent once it is back, for up to a minute; the requester counts the rest.
+                let deadline = MonotonicClock.now() + 60_000_000_000
+                while true {
+                    do {
+                        try payload.withUnsafeBytes { bytes in
+                            _ = try box.client?.publish(topic, payload: bytes, qos: message.qos, properties: properties)
+                        }
+                        break
+                    } catch {
+                        guard case .unreachable? = error as? BrokerError, message.qos > 0, MonotonicClock.now() < deadline else { break }
+                        try? await Task.sleep(for: .milliseconds(5))
+                    }
                 }
             }
         }
